@@ -1,0 +1,50 @@
+import { Command, CommanderError } from "commander";
+import { readFileSync } from "node:fs";
+import { EXIT_FAILED, EXIT_USAGE, PwError } from "../core/errors.js";
+import { CliContext } from "./context.js";
+import { printError } from "./output.js";
+import { registerStateCommands } from "./state.js";
+import { registerWorktreeCommands } from "./worktree.js";
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command("pw")
+    .description("run coding-agent workers in parallel git worktrees, each ending as a pull request")
+    .version(packageVersion())
+    .option("--verbose", "show stack traces on errors")
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith("error:") ? `pw: ${text}` : text) });
+  registerStateCommands(program, ctx);
+  registerWorktreeCommands(program, ctx);
+  return program;
+}
+
+/** Runs one CLI invocation and returns its exit code; never throws. */
+export async function runCli(argv: string[]): Promise<number> {
+  const ctx = new CliContext();
+  const verbose = argv.includes("--verbose");
+  try {
+    await buildProgram(ctx).parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander has already printed its one line (or the help text)
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
+      if (error.code === "commander.help") return 0;
+      return EXIT_USAGE;
+    }
+    if (error instanceof PwError) {
+      printError(verbose && error.stack ? error.stack : error.message);
+      return error.exitCode;
+    }
+    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    printError(verbose && error instanceof Error && error.stack ? error.stack : `unexpected error: ${message}`);
+    return EXIT_FAILED;
+  } finally {
+    ctx.close();
+  }
+}

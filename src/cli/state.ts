@@ -1,0 +1,110 @@
+import type { Command } from "commander";
+import { NotFoundError } from "../core/errors.js";
+import { parseWorkerId } from "../core/names.js";
+import { parseState } from "../core/states.js";
+import type { TransitionRecord, Worker } from "../core/worker.js";
+import type { CliContext } from "./context.js";
+import { print, printJson, printTable } from "./output.js";
+
+export function workerRows(workers: Worker[]): string[][] {
+  return workers.map((w) => [
+    w.id,
+    w.state,
+    w.taskId ?? "-",
+    w.repo ?? "-",
+    w.prNumber ? `#${w.prNumber}` : "-",
+    w.error ?? "",
+  ]);
+}
+
+export function printWorkers(workers: Worker[]): void {
+  if (workers.length === 0) {
+    print("no workers");
+    return;
+  }
+  printTable(["WORKER", "STATE", "TASK", "REPO", "PR", "ERROR"], workerRows(workers));
+}
+
+export function printHistory(history: TransitionRecord[]): void {
+  printTable(
+    ["WHEN", "FROM", "TO", "SOURCE", "DETAIL"],
+    history.map((t) => [t.at, t.from ?? "(new)", t.to, t.source, t.detail ?? ""]),
+  );
+}
+
+export function registerStateCommands(program: Command, ctx: CliContext): void {
+  const state = program.command("state").description("read and move worker states (the administrator's view)");
+
+  state
+    .command("get")
+    .description("print a worker's state")
+    .argument("<id>", "worker id, like worker-a1b2c3")
+    .option("--json", "print the worker as JSON")
+    .action((id: string, opts: { json?: boolean }) => {
+      const worker = ctx.store.requireWorker(parseWorkerId(id));
+      if (opts.json) printJson(worker);
+      else print(worker.state);
+    });
+
+  state
+    .command("set")
+    .description("override a worker's state (creates the record when missing; recorded in history)")
+    .argument("<id>", "worker id")
+    .argument("<state>", "new state")
+    .action((id: string, name: string) => {
+      const workerId = parseWorkerId(id);
+      const to = parseState(name);
+      const before = ctx.store.getWorker(workerId);
+      ctx.store.setState(workerId, to, { source: "admin", correlationId: ctx.correlationId, detail: "pw state set" });
+      print(before ? `${workerId}: ${before.state} -> ${to} (override)` : `${workerId}: created in ${to}`);
+    });
+
+  state
+    .command("list")
+    .description("list workers")
+    .option("--state <state>", "only workers in this state")
+    .option("--json", "print a JSON array")
+    .action((opts: { state?: string; json?: boolean }) => {
+      const filter = opts.state === undefined ? {} : { state: parseState(opts.state) };
+      const workers = ctx.store.listWorkers(filter);
+      if (opts.json) printJson(workers);
+      else printWorkers(workers);
+    });
+
+  state
+    .command("remove")
+    .description("delete a worker's record and history (its worktree is left alone)")
+    .argument("<id>", "worker id")
+    .action((id: string) => {
+      const workerId = parseWorkerId(id);
+      if (!ctx.store.removeWorker(workerId)) throw new NotFoundError(`no worker ${workerId}: see \`pw state list\``);
+      print(`removed ${workerId}`);
+    });
+
+  state
+    .command("transition")
+    .description("move a worker FROM -> TO, only if it is in FROM now and the move is legal")
+    .argument("<id>", "worker id")
+    .argument("<from>", "the state it must be in now")
+    .argument("<to>", "the state to move to")
+    .action((id: string, fromName: string, toName: string) => {
+      const workerId = parseWorkerId(id);
+      const from = parseState(fromName);
+      const to = parseState(toName);
+      ctx.store.transition(workerId, from, to, { source: "cli", correlationId: ctx.correlationId });
+      print(`${workerId}: ${from} -> ${to}`);
+    });
+
+  state
+    .command("history")
+    .description("show a worker's transitions, oldest first")
+    .argument("<id>", "worker id")
+    .option("--json", "print a JSON array")
+    .action((id: string, opts: { json?: boolean }) => {
+      const workerId = parseWorkerId(id);
+      ctx.store.requireWorker(workerId);
+      const history = ctx.store.history(workerId);
+      if (opts.json) printJson(history);
+      else printHistory(history);
+    });
+}

@@ -1,0 +1,39 @@
+import type { WorkerState } from "./states.js";
+
+/** One worker: a task, its branch and worktree, its agent, and where it stands. */
+export interface Worker {
+  id: string;
+  taskId: string | null;
+  state: WorkerState;
+  /** GitHub repository as owner/name, when known. */
+  repo: string | null;
+  project: string | null;
+  /** The local checkout the worktree was made from. */
+  repoPath: string | null;
+  branch: string | null;
+  baseBranch: string | null;
+  worktreePath: string | null;
+  description: string | null;
+  agent: string | null;
+  prNumber: number | null;
+  prUrl: string | null;
+  /** Why the worker is in UNKNOWN, when it is. */
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Who caused a transition; `admin` is `pw state set`. */
+export const TRANSITION_SOURCES = ["cli", "admin", "runner", "webhook", "reconcile", "command"] as const;
+export type TransitionSource = (typeof TRANSITION_SOURCES)[number];
+
+export interface TransitionRecord {
+  workerId: string;
+  /** null when the record was created by this move. */
+  from: WorkerState | null;
+  to: WorkerState;
+  at: string;
+  source: TransitionSource;
+  correlationId: string | null;
+  detail: string | null;
+}

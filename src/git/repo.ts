@@ -1,0 +1,94 @@
+import { statSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
+import { simpleGit, type SimpleGit } from "simple-git";
+import { GitError, InvalidInputError, PwError } from "../core/errors.js";
+
+/** The first meaningful line of what git said, so an error stays one line. */
+function gitMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const lines = text.split("\n").map((line) => line.trim()).filter(Boolean);
+  return lines.find((line) => /^(fatal|error):/.test(line)) ?? lines[0] ?? "git failed";
+}
+
+/**
+ * simple-git only fails a command that both exits non-zero and writes to stderr; a quiet
+ * `show-ref --verify --quiet` that finds nothing would pass. Any non-zero exit is a failure here.
+ */
+function gitFor(baseDir: string): SimpleGit {
+  return simpleGit({
+    baseDir,
+    errors: (error, result) => {
+      if (error || result.exitCode === 0) return error;
+      return Buffer.concat([...result.stdErr, ...result.stdOut, Buffer.from(`git exited with code ${result.exitCode}`)]);
+    },
+  });
+}
+
+/** A git checkout, driven through simple-git with argv arrays only. */
+export class Repository {
+  private constructor(
+    /** The top-level directory of the checkout. */
+    readonly root: string,
+    private readonly git: SimpleGit,
+  ) {}
+
+  /** Opens the repository that contains `dir`; refuses a directory that is not in one. */
+  static async open(dir: string): Promise<Repository> {
+    const absolute = resolve(dir);
+    let isDir = false;
+    try {
+      isDir = statSync(absolute).isDirectory();
+    } catch {
+      isDir = false;
+    }
+    if (!isDir) throw new InvalidInputError(`directory ${absolute} does not exist`);
+    const probe = gitFor(absolute);
+    let root = "";
+    try {
+      // From inside a linked worktree, the repository is still the main checkout.
+      const [commonDir = "", topLevel = ""] = (
+        await probe.raw(["rev-parse", "--path-format=absolute", "--git-common-dir", "--show-toplevel"])
+      )
+        .trim()
+        .split("\n");
+      root = basename(commonDir) === ".git" ? dirname(commonDir) : topLevel;
+    } catch {
+      root = "";
+    }
+    if (!root) {
+      throw new InvalidInputError(`${absolute} is not a git repository with a working tree: run inside one or pass --repo DIR`);
+    }
+    return new Repository(root, gitFor(root));
+  }
+
+  /** Runs git with an argv array in the repository (or in `cwd`); failures become one-line GitErrors. */
+  async run(args: string[], cwd?: string): Promise<string> {
+    const git = cwd ? gitFor(cwd) : this.git;
+    try {
+      return await git.raw(args);
+    } catch (error) {
+      if (error instanceof PwError) throw error;
+      throw new GitError(`git ${args[0]}: ${gitMessage(error)}`, { cause: error });
+    }
+  }
+
+  /** Like run, but a failure means "no": for questions such as "does this ref exist?". */
+  async tryRun(args: string[], cwd?: string): Promise<string | undefined> {
+    try {
+      return await this.run(args, cwd);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The commit a revision names, or undefined when it names none. */
+  async resolveCommit(rev: string): Promise<string | undefined> {
+    if (rev.startsWith("-")) return undefined;
+    const sha = await this.tryRun(["rev-parse", "--verify", "--quiet", `${rev}^{commit}`]);
+    return sha?.trim() || undefined;
+  }
+
+  async branchExists(branch: string): Promise<boolean> {
+    return (await this.tryRun(["show-ref", "--verify", "--quiet", `refs/heads/${branch}`])) !== undefined;
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The schema, one step per release that changed it. `PRAGMA user_version` holds how many steps a
+ * file has taken; opening a file applies the missing ones in order, so a newer release opens an
+ * older file. Never edit a step that has shipped: add a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: workers and their transition history
+  `CREATE TABLE workers (
+     id            TEXT PRIMARY KEY,
+     task_id       TEXT,
+     state         TEXT NOT NULL,
+     repo          TEXT,
+     project       TEXT,
+     repo_path     TEXT,
+     branch        TEXT,
+     base_branch   TEXT,
+     worktree_path TEXT,
+     description   TEXT,
+     agent         TEXT,
+     pr_number     INTEGER,
+     pr_url        TEXT,
+     error         TEXT,
+     created_at    TEXT NOT NULL,
+     updated_at    TEXT NOT NULL
+   );
+   CREATE INDEX workers_state ON workers(state);
+   CREATE TABLE transitions (
+     seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+     worker_id      TEXT NOT NULL REFERENCES workers(id) ON DELETE CASCADE,
+     from_state     TEXT,
+     to_state       TEXT NOT NULL,
+     at             TEXT NOT NULL,
+     source         TEXT NOT NULL,
+     correlation_id TEXT,
+     detail         TEXT
+   );
+   CREATE INDEX transitions_worker ON transitions(worker_id, seq);`,
+  // 2: webhook deliveries already handled, so a redelivery changes nothing
+  `CREATE TABLE deliveries (
+     id          TEXT PRIMARY KEY,
+     event       TEXT NOT NULL,
+     received_at TEXT NOT NULL
+   );`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

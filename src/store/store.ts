@@ -1,0 +1,51 @@
+import type { WorkerState } from "../core/states.js";
+import type { TransitionRecord, TransitionSource, Worker } from "../core/worker.js";
+
+/** Fields a caller may set when creating or updating a worker (never `state`: that moves by transition). */
+export type WorkerFields = Partial<Omit<Worker, "id" | "state" | "createdAt" | "updatedAt">>;
+
+export interface NewWorker extends WorkerFields {
+  id: string;
+  state?: WorkerState;
+}
+
+/** Who moved a worker and why; lands in the transition history. */
+export interface TransitionMeta {
+  source: TransitionSource;
+  correlationId?: string | null;
+  detail?: string | null;
+  /** Fields written in the same atomic step as the state change. */
+  patch?: WorkerFields;
+}
+
+export interface WorkerFilter {
+  state?: WorkerState;
+  repo?: string;
+}
+
+/**
+ * The only shared truth between the CLI, the runner and the app. Every method is atomic; a
+ * failed call leaves the store as it was.
+ */
+export interface WorkerStore {
+  /** Creates a worker (NEEDS_INIT unless told otherwise) and records its first transition. */
+  createWorker(worker: NewWorker, meta: TransitionMeta): Worker;
+  getWorker(id: string): Worker | undefined;
+  /** Like getWorker, but a missing worker is a NotFoundError. */
+  requireWorker(id: string): Worker;
+  listWorkers(filter?: WorkerFilter): Worker[];
+  /**
+   * Compare-and-swap: moves `id` from `from` to `to` only if it is in `from` now and the table
+   * allows the move. Throws TransitionConflictError or IllegalTransitionError otherwise.
+   */
+  transition(id: string, from: WorkerState, to: WorkerState, meta: TransitionMeta): Worker;
+  /** The administrator's override: any state, creating the record when missing. */
+  setState(id: string, to: WorkerState, meta: TransitionMeta): Worker;
+  updateWorker(id: string, patch: WorkerFields): Worker;
+  /** Deletes the worker and its history; false when there was none. */
+  removeWorker(id: string): boolean;
+  history(id: string): TransitionRecord[];
+  /** Records a webhook delivery id; false when it was seen before (the caller then does nothing). */
+  recordDelivery(deliveryId: string, event: string): boolean;
+  close(): void;
+}
