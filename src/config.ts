@@ -1,13 +1,25 @@
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import {
+  BUILTIN_AGENT_PROMPTS,
+  DEFAULT_AGENT_COMMAND,
+  GENERIC_PROMPT,
+  PLACEHOLDERS,
+  unknownPlaceholders,
+} from "./core/agents.js";
+import { durationSchema } from "./core/duration.js";
 import { InvalidInputError } from "./core/errors.js";
+import { repositorySlugSchema } from "./core/repository.js";
+import { parseWith } from "./core/validate.js";
 
 /** Expands a leading `~` and makes the path absolute. */
-export function expandHome(path: string, home: string = homedir()): string {
+export function expandHome(path: string, home: string = homedir(), base: string = process.cwd()): string {
   if (path === "~") return home;
   if (path.startsWith("~/")) return join(home, path.slice(2));
-  return resolve(path);
+  return resolve(base, path);
 }
 
 const pathVariable = z
@@ -33,17 +45,201 @@ export interface Paths {
 
 /** Reads the environment once, at the edge; a bad value names the variable. */
 export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new InvalidInputError(`environment variable ${issue.path.join(".")} ${issue.message}`);
-  }
-  const userHome = parsed.data.HOME || homedir();
-  const home = expandHome(parsed.data.PW_HOME ?? "~/.parallel-workers", userHome);
+  const parsed = parseWith(envSchema, env, "environment");
+  const userHome = parsed.HOME || homedir();
+  const home = expandHome(parsed.PW_HOME ?? "~/.parallel-workers", userHome);
   return {
     home,
     storeFile: join(home, "state.db"),
     logsDir: join(home, "logs"),
-    worktreesRoot: expandHome(parsed.data.PW_WORKTREES_ROOT ?? "~/.worktrees", userHome),
+    worktreesRoot: expandHome(parsed.PW_WORKTREES_ROOT ?? "~/.worktrees", userHome),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// .parallel-workers.yml over $PW_HOME/config.yml
+
+/** File name of the repository's config, at the repository root. */
+export const REPO_CONFIG_FILE = ".parallel-workers.yml";
+
+const envNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name");
+const agentNameSchema = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, "expected a lowercase name like code-author");
+const relativePathSchema = z
+  .string()
+  .min(1)
+  .refine((p) => !isAbsolute(p) && !p.split(/[\\/]/).includes(".."), "must be a path inside the repository");
+
+const commandSchema = z
+  .array(z.string().min(1, "must not be empty"))
+  .min(1, "must name a program")
+  .superRefine((argv, ctx) => {
+    argv.forEach((arg, i) => {
+      const unknown = unknownPlaceholders(arg);
+      if (unknown.length > 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: [i],
+          message: `placeholder {${unknown[0]}} is not known: use ${PLACEHOLDERS.map((p) => `{${p}}`).join(", ")}`,
+        });
+      }
+    });
+  });
+
+const agentFileSchema = z
+  .object({
+    /** argv of the agent; placeholders {prompt} {task_id} {worker_id} {description} {worktree}. */
+    command: commandSchema.optional(),
+    /** How long the agent may run before its process group is killed, e.g. 45m. */
+    timeout: durationSchema.optional(),
+    /** Extra variables for the agent; names that look secret are still dropped. */
+    env: z.record(envNameSchema, z.string()).optional(),
+    /** The text {prompt} becomes; may use the other placeholders. */
+    prompt: z.string().min(1).optional(),
+  })
+  .strict();
+
+const configFileSchema = z
+  .object({
+    github: z
+      .object({
+        /** owner/name; when absent, read from the origin remote's URL. */
+        repository: repositorySlugSchema.optional(),
+        /** Delete the remote branch after its PR merges. */
+        delete_branch_on_merge: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    /** At most this many agents run at once for this repository. */
+    max_workers: z.number().int().min(1).max(64).optional(),
+    /** Labels added to every PR. */
+    labels: z.array(z.string().min(1).max(50)).optional(),
+    /** Default milestone title for PRs. */
+    milestone: z.string().min(1).optional(),
+    /** Open PRs as drafts. */
+    draft: z.boolean().optional(),
+    worktrees_root: z.string().min(1).optional(),
+    /** Commands (argv arrays) run in a new worktree before the agent. */
+    setup: z.array(commandSchema).optional(),
+    /** Files copied from the main checkout into each new worktree (explicit opt-in). */
+    copy: z.array(relativePathSchema).optional(),
+    env: z
+      .object({
+        /** Variables passed to agents from the runner's environment (secret-looking names never are). */
+        passthrough: z.array(envNameSchema).optional(),
+      })
+      .strict()
+      .optional(),
+    agents: z.record(agentNameSchema, agentFileSchema).optional(),
+  })
+  .strict();
+
+type ConfigFile = z.infer<typeof configFileSchema>;
+
+export interface AgentConfig {
+  name: string;
+  command: string[];
+  timeoutMs: number;
+  env: Record<string, string>;
+  prompt: string;
+}
+
+export interface RepoConfig {
+  /** owner/name, when known. */
+  repository: string | null;
+  deleteBranchOnMerge: boolean;
+  maxWorkers: number;
+  labels: string[];
+  milestone: string | null;
+  draft: boolean;
+  worktreesRoot: string;
+  setup: string[][];
+  copy: string[];
+  passthrough: string[];
+  agents: Record<string, AgentConfig>;
+  /** The files that were read, user default first. */
+  sources: string[];
+}
+
+export const DEFAULT_LABELS = ["phase:5", "type:task"];
+export const DEFAULT_MAX_WORKERS = 3;
+export const DEFAULT_AGENT_TIMEOUT_MS = 45 * 60_000;
+
+function readConfigFile(file: string): ConfigFile | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new InvalidInputError(`${file}: cannot be read (${(error as Error).message})`);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (error) {
+    const line = (error as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line;
+    throw new InvalidInputError(`${file}${line ? `:${line}` : ""}: not valid YAML: ${(error as Error).message.split("\n")[0]}`);
+  }
+  if (data === null || data === undefined) return {};
+  return parseWith(configFileSchema, data, file);
+}
+
+/** Repository file over user file: scalars and lists replace, `github`, `env` and `agents` merge by key. */
+function mergeConfigFiles(user: ConfigFile, repo: ConfigFile): ConfigFile {
+  const agents: Record<string, z.infer<typeof agentFileSchema>> = { ...user.agents };
+  for (const [name, agent] of Object.entries(repo.agents ?? {})) agents[name] = { ...agents[name], ...agent };
+  return {
+    ...user,
+    ...repo,
+    github: { ...user.github, ...repo.github },
+    env: { ...user.env, ...repo.env },
+    agents,
+  };
+}
+
+function resolveAgents(file: ConfigFile["agents"]): Record<string, AgentConfig> {
+  const names = new Set([...Object.keys(BUILTIN_AGENT_PROMPTS), ...Object.keys(file ?? {})]);
+  const agents: Record<string, AgentConfig> = {};
+  for (const name of names) {
+    const entry = file?.[name] ?? {};
+    agents[name] = {
+      name,
+      command: entry.command ?? [...DEFAULT_AGENT_COMMAND],
+      timeoutMs: entry.timeout ?? DEFAULT_AGENT_TIMEOUT_MS,
+      env: entry.env ?? {},
+      prompt: entry.prompt ?? BUILTIN_AGENT_PROMPTS[name] ?? GENERIC_PROMPT,
+    };
+  }
+  return agents;
+}
+
+/**
+ * The configuration for the repository at `repoRoot`: its `.parallel-workers.yml` over the user's
+ * `$PW_HOME/config.yml`, over built-in defaults. `remoteRepository` is the owner/name read from the
+ * origin remote, used when the files do not name one.
+ */
+export function loadRepoConfig(repoRoot: string, paths: Paths, remoteRepository?: string, env: NodeJS.ProcessEnv = process.env): RepoConfig {
+  const userFile = join(paths.home, "config.yml");
+  const repoFile = join(repoRoot, REPO_CONFIG_FILE);
+  const user = readConfigFile(userFile);
+  const repo = readConfigFile(repoFile);
+  const merged = mergeConfigFiles(user ?? {}, repo ?? {});
+  const worktreesRoot = env.PW_WORKTREES_ROOT
+    ? paths.worktreesRoot
+    : merged.worktrees_root
+      ? expandHome(merged.worktrees_root, env.HOME || homedir(), repoRoot)
+      : paths.worktreesRoot;
+  return {
+    repository: merged.github?.repository ?? remoteRepository ?? null,
+    deleteBranchOnMerge: merged.github?.delete_branch_on_merge ?? false,
+    maxWorkers: merged.max_workers ?? DEFAULT_MAX_WORKERS,
+    labels: merged.labels ?? [...DEFAULT_LABELS],
+    milestone: merged.milestone ?? null,
+    draft: merged.draft ?? false,
+    worktreesRoot,
+    setup: merged.setup ?? [],
+    copy: merged.copy ?? [],
+    passthrough: merged.env?.passthrough ?? [],
+    agents: resolveAgents(merged.agents),
+    sources: [user && userFile, repo && repoFile].filter((f): f is string => Boolean(f)),
   };
 }

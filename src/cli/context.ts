@@ -1,13 +1,20 @@
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import { resolvePaths, type Paths } from "../config.js";
+import { githubAccessFromEnv } from "../github/access.js";
+import { createLogger, type Component, type Logger } from "../log/logger.js";
+import type { PipelineDeps } from "../runner/pipeline.js";
 import { SqliteWorkerStore } from "../store/sqlite.js";
 import type { WorkerStore } from "../store/store.js";
 
-/** What one CLI invocation shares: its correlation id, its paths, and the store, opened on first use. */
+/** What one CLI invocation shares: its correlation id, its paths, its logger and the store, made on first use. */
 export class CliContext {
   readonly correlationId = randomUUID();
+  /** Set by a command that succeeded as a program but reports a failure in its result (`--wait`). */
+  exitCode = 0;
   private cachedPaths: Paths | undefined;
   private cachedStore: WorkerStore | undefined;
+  private cachedLogger: Logger | undefined;
 
   get paths(): Paths {
     this.cachedPaths ??= resolvePaths();
@@ -17,6 +24,34 @@ export class CliContext {
   get store(): WorkerStore {
     this.cachedStore ??= new SqliteWorkerStore(this.paths.storeFile);
     return this.cachedStore;
+  }
+
+  /**
+   * Short commands log to `$PW_HOME/logs/pw.log` (what they print is for the person);
+   * long-running ones (`loop`, `serve`) call `useLogger` to log to stdout instead.
+   */
+  get logger(): Logger {
+    this.cachedLogger ??= createLogger({ component: "cli", destination: join(this.paths.logsDir, "pw.log") }).child({
+      correlation_id: this.correlationId,
+    });
+    return this.cachedLogger;
+  }
+
+  useLogger(component: Component, destination = "stdout"): Logger {
+    this.cachedLogger = createLogger({ component, destination }).child({ correlation_id: this.correlationId });
+    return this.cachedLogger;
+  }
+
+  /** What the runner pipeline needs, from this invocation's environment. */
+  pipelineDeps(): PipelineDeps {
+    return {
+      store: this.store,
+      paths: this.paths,
+      logger: this.logger,
+      env: process.env,
+      github: githubAccessFromEnv(process.env),
+      correlationId: this.correlationId,
+    };
   }
 
   close(): void {

@@ -4,6 +4,7 @@ import { EXIT_FAILED, EXIT_USAGE, PwError } from "../core/errors.js";
 import { CliContext } from "./context.js";
 import { printError } from "./output.js";
 import { registerStateCommands } from "./state.js";
+import { registerLoopCommand, registerWorkerCommands } from "./worker.js";
 import { registerWorktreeCommands } from "./worktree.js";
 
 function packageVersion(): string {
@@ -18,8 +19,10 @@ export function buildProgram(ctx: CliContext): Command {
     .option("--verbose", "show stack traces on errors")
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith("error:") ? `pw: ${text}` : text) });
+  registerWorkerCommands(program, ctx);
   registerStateCommands(program, ctx);
   registerWorktreeCommands(program, ctx);
+  registerLoopCommand(program, ctx);
   return program;
 }
 
@@ -29,7 +32,7 @@ export async function runCli(argv: string[]): Promise<number> {
   const verbose = argv.includes("--verbose");
   try {
     await buildProgram(ctx).parseAsync(argv);
-    return 0;
+    return ctx.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander has already printed its one line (or the help text)

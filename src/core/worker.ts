@@ -19,6 +19,18 @@ export interface Worker {
   prUrl: string | null;
   /** Why the worker is in UNKNOWN, when it is. */
   error: string | null;
+  /** Labels for its PR, besides the configured defaults. */
+  labels: string[];
+  milestone: string | null;
+  /** Task ids that must be MERGED before this worker starts. */
+  dependsOn: string[];
+  /** The issue the task came from (`/worker spawn`); its PR closes it. */
+  issueNumber: number | null;
+  /** The runner that claimed the worker, and until when its claim holds without renewal. */
+  owner: string | null;
+  leaseUntil: string | null;
+  /** Process id of the running agent (leader of its process group). */
+  pid: number | null;
   createdAt: string;
   updatedAt: string;
 }

@@ -17,12 +17,21 @@ function gitMessage(error: unknown): string {
 function gitFor(baseDir: string): SimpleGit {
   return simpleGit({
     baseDir,
+    // only ever to switch them off: see NO_REPOSITORY_CODE
+    unsafe: { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true },
     errors: (error, result) => {
       if (error || result.exitCode === 0) return error;
       return Buffer.concat([...result.stdErr, ...result.stdOut, Buffer.from(`git exited with code ${result.exitCode}`)]);
     },
   });
 }
+
+/**
+ * Agents write into worktrees, and a worktree shares `.git` with the main checkout: nothing an
+ * agent could have put there (hooks, an fsmonitor command) may run inside our own git calls,
+ * which run with the runner's environment.
+ */
+const NO_REPOSITORY_CODE = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"];
 
 /** A git checkout, driven through simple-git with argv arrays only. */
 export class Repository {
@@ -65,7 +74,7 @@ export class Repository {
   async run(args: string[], cwd?: string): Promise<string> {
     const git = cwd ? gitFor(cwd) : this.git;
     try {
-      return await git.raw(args);
+      return await git.raw([...NO_REPOSITORY_CODE, ...args]);
     } catch (error) {
       if (error instanceof PwError) throw error;
       throw new GitError(`git ${args[0]}: ${gitMessage(error)}`, { cause: error });

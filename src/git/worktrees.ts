@@ -1,11 +1,39 @@
-import { existsSync, mkdirSync, rmdirSync } from "node:fs";
-import { dirname, relative, sep } from "node:path";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { GitError, InvalidInputError, NotFoundError, PwError } from "../core/errors.js";
 import { branchForTask, parseProjectName, parseTaskId, worktreePathFor } from "../core/names.js";
 import type { Repository } from "./repo.js";
 
-/** The base a worktree was made from, kept in the branch's git config so `status` can compare. */
-const BASE_CONFIG_KEY = "pwbase";
+/**
+ * The base a worktree was made from, kept in the worktree's own git directory
+ * (`.git/worktrees/<name>/pw-base`) so `status` can compare. Per worktree, so parallel creations
+ * never contend for a lock, and it goes when the worktree goes.
+ */
+const BASE_FILE = "pw-base";
+
+/** The worktree's private git directory, read from its `.git` file. */
+function worktreeGitDir(path: string): string | undefined {
+  try {
+    const match = /^gitdir: (.+)$/m.exec(readFileSync(join(path, ".git"), "utf8"));
+    return match ? resolve(path, match[1]!.trim()) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function recordBase(path: string, base: string): void {
+  const gitDir = worktreeGitDir(path);
+  if (gitDir) writeFileSync(join(gitDir, BASE_FILE), `${base}\n`);
+}
+
+function recordedBase(path: string): string | null {
+  const gitDir = worktreeGitDir(path);
+  try {
+    return gitDir ? readFileSync(join(gitDir, BASE_FILE), "utf8").trim() || null : null;
+  } catch {
+    return null;
+  }
+}
 
 export interface WorktreeTarget {
   worktreesRoot: string;
@@ -99,7 +127,7 @@ export async function createWorktree(repo: Repository, target: WorktreeTarget, b
   try {
     await repo.run(["worktree", "add", "--quiet", "--no-track", "-b", branch, path, baseCommit]);
     added = true;
-    await repo.run(["config", `branch.${branch}.${BASE_CONFIG_KEY}`, base]);
+    recordBase(path, base);
   } catch (error) {
     if (added) await repo.tryRun(["worktree", "remove", "--force", path]);
     await repo.tryRun(["branch", "-D", branch]);
@@ -235,9 +263,7 @@ export async function worktreeStatus(repo: Repository, target: WorktreeTarget): 
     throw new GitError(`worktree ${found.path} is registered but its directory is gone: run \`pw worktree prune\``);
   }
   const branch = found.branch ?? "(detached)";
-  const base = found.branch
-    ? ((await repo.tryRun(["config", "--get", `branch.${found.branch}.${BASE_CONFIG_KEY}`]))?.trim() ?? null)
-    : null;
+  const base = recordedBase(found.path);
   let ahead: number | null = null;
   let behind: number | null = null;
   if (base && (await repo.resolveCommit(base))) {
@@ -259,3 +285,36 @@ export async function worktreeStatus(repo: Repository, target: WorktreeTarget): 
   };
 }
 
+
+export interface EnsureWorktreeInput {
+  path: string;
+  branch: string;
+  base: string;
+}
+
+/**
+ * Makes sure the worktree a worker's record names exists and is usable, whatever an interrupted
+ * spawn left behind: a half-made directory, a registered worktree whose directory is gone, or a
+ * branch without its worktree. Returns whether it had to (re)create it.
+ */
+export async function ensureWorktree(repo: Repository, input: EnsureWorktreeInput): Promise<{ created: boolean }> {
+  const registered = (await listAll(repo)).find((w) => w.path === input.path);
+  if (registered && registered.branch === input.branch && existsSync(input.path)) {
+    const head = await repo.tryRun(["rev-parse", "--verify", "--quiet", "HEAD"], input.path);
+    if (head?.trim()) return { created: false };
+  }
+  if (registered) await repo.tryRun(["worktree", "remove", "--force", "--force", input.path]);
+  // Only ever this worker's own directory under the worktrees root, named by a validated task id.
+  if (existsSync(input.path)) rmSync(input.path, { recursive: true, force: true });
+  await repo.run(["worktree", "prune"]);
+  mkdirSync(dirname(input.path), { recursive: true });
+  if (await repo.branchExists(input.branch)) {
+    await repo.run(["worktree", "add", "--quiet", input.path, input.branch]);
+  } else {
+    const baseCommit = await repo.resolveCommit(input.base);
+    if (!baseCommit) throw new NotFoundError(`base branch "${input.base}" does not exist in ${repo.root}`);
+    await repo.run(["worktree", "add", "--quiet", "--no-track", "-b", input.branch, input.path, baseCommit]);
+  }
+  recordBase(input.path, input.base);
+  return { created: true };
+}

@@ -41,6 +41,16 @@ export const MIGRATIONS: readonly string[] = [
      event       TEXT NOT NULL,
      received_at TEXT NOT NULL
    );`,
+  // 3: what the runner needs: PR labels and milestone, dependencies, the issue a task came
+  // from, and which runner holds the worker (owner + lease) with its agent's process id
+  `ALTER TABLE workers ADD COLUMN labels TEXT;
+   ALTER TABLE workers ADD COLUMN milestone TEXT;
+   ALTER TABLE workers ADD COLUMN depends_on TEXT;
+   ALTER TABLE workers ADD COLUMN issue_number INTEGER;
+   ALTER TABLE workers ADD COLUMN owner TEXT;
+   ALTER TABLE workers ADD COLUMN lease_until TEXT;
+   ALTER TABLE workers ADD COLUMN pid INTEGER;
+   CREATE INDEX workers_repo_task ON workers(repo, task_id);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

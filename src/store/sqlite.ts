@@ -16,43 +16,37 @@ import type { NewWorker, TransitionMeta, WorkerFields, WorkerFilter, WorkerStore
 const SQLITE_HEADER = "SQLite format 3\0";
 const BUSY_TIMEOUT_MS = 10_000;
 
-/** Worker fields and the columns that hold them. */
+/** Worker fields, the columns that hold them, and whether the value is stored as JSON text. */
 const COLUMNS = {
-  taskId: "task_id",
-  repo: "repo",
-  project: "project",
-  repoPath: "repo_path",
-  branch: "branch",
-  baseBranch: "base_branch",
-  worktreePath: "worktree_path",
-  description: "description",
-  agent: "agent",
-  prNumber: "pr_number",
-  prUrl: "pr_url",
-  error: "error",
-} as const satisfies Record<keyof WorkerFields, string>;
+  taskId: { column: "task_id" },
+  repo: { column: "repo" },
+  project: { column: "project" },
+  repoPath: { column: "repo_path" },
+  branch: { column: "branch" },
+  baseBranch: { column: "base_branch" },
+  worktreePath: { column: "worktree_path" },
+  description: { column: "description" },
+  agent: { column: "agent" },
+  prNumber: { column: "pr_number" },
+  prUrl: { column: "pr_url" },
+  error: { column: "error" },
+  labels: { column: "labels", json: true },
+  milestone: { column: "milestone" },
+  dependsOn: { column: "depends_on", json: true },
+  issueNumber: { column: "issue_number" },
+  owner: { column: "owner" },
+  leaseUntil: { column: "lease_until" },
+  pid: { column: "pid" },
+} as const satisfies Record<keyof WorkerFields, { column: string; json?: true }>;
 
 type FieldName = keyof typeof COLUMNS;
 const FIELD_NAMES = Object.keys(COLUMNS) as FieldName[];
 
-interface WorkerRow {
-  id: string;
-  task_id: string | null;
-  state: string;
-  repo: string | null;
-  project: string | null;
-  repo_path: string | null;
-  branch: string | null;
-  base_branch: string | null;
-  worktree_path: string | null;
-  description: string | null;
-  agent: string | null;
-  pr_number: number | null;
-  pr_url: string | null;
-  error: string | null;
-  created_at: string;
-  updated_at: string;
+function isJson(name: FieldName): boolean {
+  return "json" in COLUMNS[name];
 }
+
+type WorkerRow = Record<string, unknown> & { id: string; state: string; created_at: string; updated_at: string };
 
 interface TransitionRow {
   worker_id: string;
@@ -71,24 +65,20 @@ function toState(value: string): WorkerState {
 }
 
 function toWorker(row: WorkerRow): Worker {
-  return {
-    id: row.id,
-    taskId: row.task_id,
-    state: toState(row.state),
-    repo: row.repo,
-    project: row.project,
-    repoPath: row.repo_path,
-    branch: row.branch,
-    baseBranch: row.base_branch,
-    worktreePath: row.worktree_path,
-    description: row.description,
-    agent: row.agent,
-    prNumber: row.pr_number,
-    prUrl: row.pr_url,
-    error: row.error,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
+  const worker: Record<string, unknown> = { id: row.id, state: toState(row.state) };
+  for (const name of FIELD_NAMES) {
+    const value = row[COLUMNS[name].column] ?? null;
+    worker[name] = isJson(name) ? (value === null ? [] : JSON.parse(value as string)) : value;
+  }
+  worker.createdAt = row.created_at;
+  worker.updatedAt = row.updated_at;
+  return worker as unknown as Worker;
+}
+
+/** The value bound for a field: JSON fields as text, missing values as NULL. */
+function toColumnValue(name: FieldName, value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  return isJson(name) ? JSON.stringify(value) : value;
 }
 
 function now(): string {
@@ -183,18 +173,18 @@ export class SqliteWorkerStore implements WorkerStore {
     const fields: Partial<Record<FieldName, unknown>> = { ...patch };
     if (previous === "UNKNOWN" && state !== "UNKNOWN" && !("error" in patch)) fields.error = null;
     const names = FIELD_NAMES.filter((name) => name in fields);
-    const assignments = ["state = @state", "updated_at = @updated_at", ...names.map((n) => `${COLUMNS[n]} = @${n}`)];
+    const assignments = ["state = @state", "updated_at = @updated_at", ...names.map((n) => `${COLUMNS[n].column} = @${n}`)];
     const params: Record<string, unknown> = { id, state, updated_at: at };
-    for (const name of names) params[name] = fields[name] ?? null;
+    for (const name of names) params[name] = toColumnValue(name, fields[name]);
     this.db.prepare(`UPDATE workers SET ${assignments.join(", ")} WHERE id = @id`).run(params);
   }
 
   private insertWorker(worker: NewWorker, state: WorkerState, at: string): void {
     const names = FIELD_NAMES.filter((name) => name in worker);
-    const columns = ["id", "state", "created_at", "updated_at", ...names.map((n) => COLUMNS[n])];
+    const columns = ["id", "state", "created_at", "updated_at", ...names.map((n) => COLUMNS[n].column)];
     const values = ["@id", "@state", "@at", "@at", ...names.map((n) => `@${n}`)];
     const params: Record<string, unknown> = { id: worker.id, state, at };
-    for (const name of names) params[name] = worker[name] ?? null;
+    for (const name of names) params[name] = toColumnValue(name, worker[name]);
     this.db.prepare(`INSERT INTO workers (${columns.join(", ")}) VALUES (${values.join(", ")})`).run(params);
   }
 
@@ -256,6 +246,32 @@ export class SqliteWorkerStore implements WorkerStore {
       this.recordTransition(id, from, to, at, meta);
       return toWorker(this.row(id)!);
     });
+  }
+
+  claimWorker(id: string, owner: string, leaseUntil: string, takeOverFrom?: string): boolean {
+    return this.atomically(
+      () =>
+        this.db
+          .prepare(
+            `UPDATE workers SET owner = @owner, lease_until = @leaseUntil, updated_at = @now
+             WHERE id = @id AND state = 'NEEDS_INIT'
+               AND (owner IS NULL OR owner = @owner OR owner = @takeOverFrom
+                    OR lease_until IS NULL OR lease_until < @now)`,
+          )
+          .run({ id, owner, leaseUntil, now: now(), takeOverFrom: takeOverFrom ?? null }).changes === 1,
+    );
+  }
+
+  renewLeases(owner: string, leaseUntil: string): number {
+    return this.atomically(
+      () =>
+        this.db
+          .prepare(
+            `UPDATE workers SET lease_until = @leaseUntil
+             WHERE owner = @owner AND state IN ('NEEDS_INIT', 'WORKING')`,
+          )
+          .run({ owner, leaseUntil }).changes,
+    );
   }
 
   setState(id: string, to: WorkerState, meta: TransitionMeta): Worker {

@@ -39,6 +39,14 @@ export interface WorkerStore {
    * allows the move. Throws TransitionConflictError or IllegalTransitionError otherwise.
    */
   transition(id: string, from: WorkerState, to: WorkerState, meta: TransitionMeta): Worker;
+  /**
+   * Claims a NEEDS_INIT worker for runner `owner` until `leaseUntil`, unless another runner holds
+   * an unexpired claim (or `takeOverFrom` names the holder, known to be dead). Exactly one of
+   * several racing runners gets true.
+   */
+  claimWorker(id: string, owner: string, leaseUntil: string, takeOverFrom?: string): boolean;
+  /** Extends the claims `owner` holds on unfinished workers; returns how many. */
+  renewLeases(owner: string, leaseUntil: string): number;
   /** The administrator's override: any state, creating the record when missing. */
   setState(id: string, to: WorkerState, meta: TransitionMeta): Worker;
   updateWorker(id: string, patch: WorkerFields): Worker;

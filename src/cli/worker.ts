@@ -1,0 +1,369 @@
+import type { Command } from "commander";
+import { existsSync, readFileSync, statSync, watch } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { formatDuration } from "../core/duration.js";
+import { InvalidInputError, PwError } from "../core/errors.js";
+import { parseProjectName, parseTaskId, parseWorkerId } from "../core/names.js";
+import { parseTaskSpec, SpecError } from "../core/spec.js";
+import { isTerminal, parseState, type WorkerState } from "../core/states.js";
+import type { Worker } from "../core/worker.js";
+import { openRepoContext, type RepoContext } from "../runner/context.js";
+import {
+  cleanUpWorkers,
+  retryWorker,
+  spawnWorkers,
+  SpawnError,
+  submitWorker,
+  terminateWorker,
+  type SpawnRequest,
+} from "../runner/operations.js";
+import { Runner, waitingFor } from "../runner/runner.js";
+import { workerLogPath } from "../runner/worklog.js";
+import type { CliContext } from "./context.js";
+import { print, printError, printJson, printTable } from "./output.js";
+import { ProgressView } from "./progress.js";
+import { printHistory } from "./state.js";
+
+const SETTLED: WorkerState[] = ["PR_OPEN", "MERGED", "ABANDONED", "UNKNOWN"];
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Prints every problem of a refused spawn, one per line, after the summary. */
+function reportSpawnProblems(error: unknown): never {
+  if (error instanceof SpawnError && error.problems.length > 1) {
+    for (const problem of error.problems) printError(`  ${problem.message}`);
+  }
+  if (error instanceof SpecError) {
+    for (const problem of error.problems) printError(`  ${problem}`);
+  }
+  throw error;
+}
+
+/**
+ * Runs an in-process runner until every worker in `ids` has ended (PR_OPEN or failed) or waits
+ * only for a dependency nobody here can finish; exit code 0 only when all reached PR_OPEN.
+ */
+async function waitFor(ctx: CliContext, repo: RepoContext, ids: string[], project: string | undefined): Promise<number> {
+  const deps = ctx.pipelineDeps();
+  const runner = new Runner({ deps, repos: [repo], ...(project ? { project } : {}) });
+  const view = new ProgressView();
+  const snapshot = () => ids.map((id) => ctx.store.requireWorker(id));
+  const settled = (): boolean => {
+    const all = ctx.store.listWorkers();
+    return snapshot().every(
+      (w) => SETTLED.includes(w.state) || (w.state === "NEEDS_INIT" && runner.active === 0 && waitingFor(w, all) !== undefined),
+    );
+  };
+  const render = () => {
+    const all = ctx.store.listWorkers();
+    view.update(snapshot(), (w) => (w.state === "NEEDS_INIT" ? waitingFor(w, all) : undefined));
+  };
+  const ticker = setInterval(render, 1000);
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts += 1;
+    if (interrupts === 1) {
+      printError("stopping: no new agents start; running ones finish (Ctrl-C again to kill them)");
+      runner.stop();
+      abort.abort();
+    } else void runner.abort("interrupted: the runner was stopped while the agent ran");
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    await runner.run({ pollIntervalMs: 250, signal: abort.signal, until: settled });
+  } finally {
+    clearInterval(ticker);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  render();
+  const final = snapshot();
+  const all = ctx.store.listWorkers();
+  for (const w of final.filter((w) => w.state === "NEEDS_INIT")) {
+    const reason = waitingFor(w, all);
+    if (reason) print(`${w.id} (${w.taskId}) waits for ${reason} to be merged; \`pw loop\` will start it then`);
+  }
+  return final.every((w) => w.state === "PR_OPEN" || w.state === "MERGED") ? 0 : 1;
+}
+
+function printSpawned(workers: Worker[]): void {
+  for (const w of workers) print(`${w.id}  ${w.taskId}  ${w.worktreePath}`);
+}
+
+function describeWorker(worker: Worker): void {
+  const rows: Array<[string, string | number | null]> = [
+    ["worker", worker.id],
+    ["task", worker.taskId],
+    ["state", worker.state],
+    ["description", worker.description],
+    ["agent", worker.agent],
+    ["repository", worker.repo],
+    ["checkout", worker.repoPath],
+    ["branch", worker.branch ? `${worker.branch} from ${worker.baseBranch}` : null],
+    ["worktree", worker.worktreePath],
+    ["pull request", worker.prUrl],
+    ["labels", worker.labels.join(", ") || null],
+    ["milestone", worker.milestone],
+    ["depends on", worker.dependsOn.join(", ") || null],
+    ["issue", worker.issueNumber ? `#${worker.issueNumber}` : null],
+    ["error", worker.error],
+  ];
+  for (const [name, value] of rows) if (value !== null && value !== "") print(`${name.padEnd(13)}${value}`);
+}
+
+/** Prints the log from `offset`; returns the new offset. */
+function printLogFrom(file: string, offset: number): number {
+  if (!existsSync(file)) return offset;
+  const size = statSync(file).size;
+  if (size <= offset) return size < offset ? 0 : offset;
+  const text = readFileSync(file).subarray(offset, size).toString("utf8");
+  process.stdout.write(text);
+  return size;
+}
+
+export function registerWorkerCommands(program: Command, ctx: CliContext): void {
+  const worker = program.command("worker").description("spawn coding-agent workers and follow them to a pull request");
+
+  worker
+    .command("spawn")
+    .description("create a worker's worktree and queue it (NEEDS_INIT); the runner starts it")
+    .requiredOption("--task-id <id>", "task id, e.g. TASK-001")
+    .requiredOption("--description <text>", "what the agent should do")
+    .option("--agent <name>", "agent from .parallel-workers.yml", "code-author")
+    .option("--base-branch <branch>", "branch to start from", "main")
+    .option("--label <label>", "extra PR label (repeatable)", collect, [])
+    .option("--milestone <title>", "PR milestone (created when missing)")
+    .option("--depends-on <task-id>", "task that must be MERGED first (repeatable)", collect, [])
+    .option("--project <name>", "project name for the worktree path (default: the repository's name)")
+    .option("--repo <dir>", "the git repository (default: the current directory's)")
+    .option("--wait", "run the agent here and wait until its PR is open")
+    .action(async (opts) => {
+      const taskId = parseTaskId(opts.taskId);
+      const project = opts.project === undefined ? undefined : parseProjectName(opts.project);
+      const description = String(opts.description).trim();
+      if (!description) throw new InvalidInputError("--description is empty: say what the agent should do");
+      const repo = await openRepoContext(opts.repo ?? process.cwd(), ctx.paths);
+      const request: SpawnRequest = {
+        taskId,
+        description,
+        agent: opts.agent,
+        baseBranch: opts.baseBranch,
+        labels: opts.label,
+        milestone: opts.milestone ?? null,
+        dependsOn: (opts.dependsOn as string[]).map(parseTaskId),
+      };
+      const workers = await spawnWorkers(ctx.pipelineDeps(), repo, [request], project ? { project } : {}).catch(reportSpawnProblems);
+      printSpawned(workers);
+      if (opts.wait) ctx.exitCode = await waitFor(ctx, repo, workers.map((w) => w.id), project);
+    });
+
+  worker
+    .command("spawn-batch")
+    .description("validate a task spec file as a whole, then spawn every task in it")
+    .requiredOption("--spec-file <file>", "YAML task spec (see templates/tasks-spec-example.yml)")
+    .option("--project <name>", "project name for the worktree paths")
+    .option("--repo <dir>", "the git repository (default: the current directory's)")
+    .option("--wait", "run the agents here and wait until their PRs are open")
+    .action(async (opts) => {
+      const file = String(opts.specFile);
+      let text: string;
+      try {
+        text = readFileSync(file, "utf8");
+      } catch (error) {
+        throw new InvalidInputError(`cannot read spec file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      }
+      let data: unknown;
+      try {
+        data = parseYaml(text);
+      } catch (error) {
+        throw new InvalidInputError(`${file}: not valid YAML: ${(error as Error).message.split("\n")[0]}`);
+      }
+      const project = opts.project === undefined ? undefined : parseProjectName(opts.project);
+      const repo = await openRepoContext(opts.repo ?? process.cwd(), ctx.paths);
+      const existing = new Set(
+        ctx.store
+          .listWorkers()
+          .filter((w) => w.repoPath === repo.repo.root && w.taskId)
+          .map((w) => w.taskId!),
+      );
+      let spec;
+      try {
+        spec = parseTaskSpec(data, file, { agents: Object.keys(repo.config.agents), existingTaskIds: existing });
+      } catch (error) {
+        reportSpawnProblems(error);
+      }
+      const requests: SpawnRequest[] = spec.tasks.map((task) => ({
+        taskId: task.id,
+        description: task.description,
+        agent: task.agent,
+        baseBranch: task.base_branch,
+        labels: task.labels,
+        milestone: task.milestone ?? spec.milestone ?? null,
+        dependsOn: task.depends_on,
+      }));
+      const workers = await spawnWorkers(ctx.pipelineDeps(), repo, requests, project ? { project } : {}).catch(reportSpawnProblems);
+      printSpawned(workers);
+      if (opts.wait) ctx.exitCode = await waitFor(ctx, repo, workers.map((w) => w.id), project);
+    });
+
+  worker
+    .command("list")
+    .description("list workers")
+    .option("--state <state>", "only workers in this state")
+    .option("--json", "print a JSON array")
+    .action((opts: { state?: string; json?: boolean }) => {
+      const workers = ctx.store.listWorkers(opts.state === undefined ? {} : { state: parseState(opts.state) });
+      if (opts.json) return printJson(workers);
+      if (workers.length === 0) return print("no workers");
+      printTable(
+        ["WORKER", "TASK", "STATE", "AGENT", "AGE", "PR / ERROR"],
+        workers.map((w) => [
+          w.id,
+          w.taskId ?? "-",
+          w.state,
+          w.agent ?? "-",
+          formatDuration(Date.now() - Date.parse(w.createdAt)),
+          w.prUrl ?? w.error?.split("\n")[0] ?? "",
+        ]),
+      );
+    });
+
+  worker
+    .command("get")
+    .description("show one worker and its history")
+    .argument("<id>", "worker id")
+    .option("--json", "print JSON (the worker plus its history)")
+    .action((id: string, opts: { json?: boolean }) => {
+      const found = ctx.store.requireWorker(parseWorkerId(id));
+      const history = ctx.store.history(found.id);
+      if (opts.json) return printJson({ ...found, history });
+      describeWorker(found);
+      print();
+      printHistory(history);
+    });
+
+  worker
+    .command("logs")
+    .description("print a worker's log: the agent's output and the runner's lines")
+    .argument("<id>", "worker id")
+    .option("--follow", "keep printing until the worker settles")
+    .action(async (id: string, opts: { follow?: boolean }) => {
+      const found = ctx.store.requireWorker(parseWorkerId(id));
+      const file = workerLogPath(ctx.paths.logsDir, found.id);
+      if (!existsSync(file) && !opts.follow) throw new PwError(`no log yet for ${found.id} (${file})`);
+      let offset = printLogFrom(file, 0);
+      if (!opts.follow) return;
+      await new Promise<void>((resolve) => {
+        const poll = setInterval(() => {
+          offset = printLogFrom(file, offset);
+          const now = ctx.store.getWorker(found.id);
+          if (!now || SETTLED.includes(now.state) || isTerminal(now.state)) {
+            clearInterval(poll);
+            watcher?.close();
+            resolve();
+          }
+        }, 500);
+        let watcher: ReturnType<typeof watch> | undefined;
+        try {
+          watcher = watch(file, () => (offset = printLogFrom(file, offset)));
+        } catch {
+          watcher = undefined;
+        }
+        const stop = () => {
+          clearInterval(poll);
+          watcher?.close();
+          resolve();
+        };
+        process.once("SIGINT", stop);
+      });
+    });
+
+  worker
+    .command("terminate")
+    .description("kill the worker's agent (its whole process group) and mark it ABANDONED")
+    .argument("<id>", "worker id")
+    .option("--force", "also remove its worktree when it holds uncommitted or unpushed work")
+    .action(async (id: string, opts: { force?: boolean }) => {
+      const result = await terminateWorker(ctx.pipelineDeps(), parseWorkerId(id), opts.force ?? false);
+      print(`${result.worker.id}: ABANDONED${result.killed ? " (agent killed)" : ""}`);
+      if (result.removedWorktree) print(`removed ${result.removedWorktree}`);
+      if (result.keptWorktree) print(`kept ${result.keptWorktree}: ${result.reason}`);
+    });
+
+  worker
+    .command("cleanup")
+    .description("remove the worktrees and local branches of workers in a state")
+    .option("--state <state>", "which workers", "MERGED")
+    .action(async (opts: { state: string }) => {
+      const { removed, kept } = await cleanUpWorkers(ctx.pipelineDeps(), parseState(opts.state));
+      for (const r of removed) print(`removed ${r.path} (${r.worker.id}, ${r.worker.taskId})`);
+      for (const k of kept) print(`kept ${k.worker.worktreePath} (${k.worker.id}): ${k.reason}`);
+      if (removed.length === 0 && kept.length === 0) print(`no worktrees of ${opts.state} workers to remove`);
+    });
+
+  worker
+    .command("retry")
+    .description("queue a failed (UNKNOWN) or ABANDONED worker again, in its existing worktree")
+    .argument("<id>", "worker id")
+    .action((id: string) => {
+      const queued = retryWorker(ctx.pipelineDeps(), parseWorkerId(id));
+      print(`${queued.id}: NEEDS_INIT (the runner will start it)`);
+    });
+
+  worker
+    .command("submit")
+    .description("push and open the PR for work done by hand in a worker's worktree")
+    .argument("<id>", "worker id")
+    .action(async (id: string) => {
+      const done = await submitWorker(ctx.pipelineDeps(), parseWorkerId(id));
+      print(`${done.id}: PR_OPEN ${done.prUrl ?? ""}`.trimEnd());
+    });
+}
+
+export function registerLoopCommand(program: Command, ctx: CliContext): void {
+  program
+    .command("loop")
+    .description("run the runner: start queued workers (at most max_workers at once), clean up merged ones")
+    .option("--project <name>", "only this project's workers")
+    .option("--repo <dir>", "a repository to serve (repeatable; default: the current directory's)", collect, [])
+    .option("--poll-interval <seconds>", "how often to read the local store", "2")
+    .option("--max-iterations <n>", "stop after this many passes (then let running agents finish)")
+    .action(async (opts: { project?: string; repo: string[]; pollInterval: string; maxIterations?: string }) => {
+      const pollSeconds = Number(opts.pollInterval);
+      if (!Number.isFinite(pollSeconds) || pollSeconds <= 0) {
+        throw new InvalidInputError(`--poll-interval "${opts.pollInterval}" is not a positive number of seconds`);
+      }
+      const maxIterations = opts.maxIterations === undefined ? undefined : Number(opts.maxIterations);
+      if (maxIterations !== undefined && (!Number.isInteger(maxIterations) || maxIterations < 1)) {
+        throw new InvalidInputError(`--max-iterations "${opts.maxIterations}" is not a positive whole number`);
+      }
+      const project = opts.project === undefined ? undefined : parseProjectName(opts.project);
+      const dirs = opts.repo.length ? opts.repo : [process.cwd()];
+      const repos = await Promise.all(dirs.map((dir) => openRepoContext(dir, ctx.paths)));
+      const logger = ctx.useLogger("runner");
+      const runner = new Runner({ deps: { ...ctx.pipelineDeps(), logger }, repos, ...(project ? { project } : {}) });
+      logger.info({ runner: runner.id, repos: repos.map((r) => r.repository ?? r.repo.root) }, "runner started");
+      const abort = new AbortController();
+      let interrupts = 0;
+      const onSignal = () => {
+        interrupts += 1;
+        if (interrupts === 1) {
+          logger.info("stopping: running agents finish, no new ones start");
+          abort.abort();
+        } else void runner.abort("interrupted: the runner was stopped while the agent ran");
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+      try {
+        await runner.run({ pollIntervalMs: pollSeconds * 1000, signal: abort.signal, ...(maxIterations ? { maxIterations } : {}) });
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+      logger.info({ runner: runner.id }, "runner stopped");
+    });
+}

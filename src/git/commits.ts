@@ -1,0 +1,36 @@
+import type { Repository } from "./repo.js";
+
+/** Used only when neither the repository nor the user has configured an identity. */
+const FALLBACK_IDENTITY = ["-c", "user.name=parallel-workers", "-c", "user.email=parallel-workers@users.noreply.github.com"];
+
+async function identityArgs(repo: Repository, cwd: string): Promise<string[]> {
+  const email = (await repo.tryRun(["config", "user.email"], cwd))?.trim();
+  return email ? [] : FALLBACK_IDENTITY;
+}
+
+/**
+ * Commits everything uncommitted in the worktree except `exclude` (files copied in from the main
+ * checkout, which must never be committed). Returns false when there was nothing to commit.
+ */
+export async function commitAll(repo: Repository, cwd: string, message: string, exclude: readonly string[] = []): Promise<boolean> {
+  await repo.run(["add", "--all", "--", ".", ...exclude.map((file) => `:(exclude,literal)${file}`)], cwd);
+  const staged = await repo.run(["diff", "--cached", "--name-only"], cwd);
+  if (!staged.trim()) return false;
+  await repo.run([...(await identityArgs(repo, cwd)), "commit", "--quiet", "--no-verify", "-m", message], cwd);
+  return true;
+}
+
+/** Commits on HEAD that `base` does not have. */
+export async function commitsAhead(repo: Repository, cwd: string, base: string): Promise<number> {
+  return Number((await repo.run(["rev-list", "--count", `${base}..HEAD`], cwd)).trim());
+}
+
+/** Pushes the branch to `origin` under the same name. */
+export async function pushBranch(repo: Repository, cwd: string, branch: string): Promise<void> {
+  await repo.run(["push", "--quiet", "--set-upstream", "origin", `refs/heads/${branch}:refs/heads/${branch}`], cwd);
+}
+
+/** The unified diff of the worktree's HEAD against where it branched from `base`. */
+export async function diffAgainstBase(repo: Repository, cwd: string, base: string): Promise<string> {
+  return repo.run(["diff", "--no-color", "--no-ext-diff", "--find-renames", `${base}...HEAD`], cwd);
+}

@@ -1,0 +1,31 @@
+import { PwError } from "../core/errors.js";
+import { clientForRepository, githubAuthFromEnv, githubBaseUrl, type ClientOptions, type GitHubClient } from "./octokit.js";
+
+/** How the runner reaches GitHub for one repository. */
+export type GitHubAccess = (repository: string) => Promise<GitHubClient>;
+
+/**
+ * GitHub access from the environment (App credentials or GITHUB_TOKEN, GHE_HOST/GHE_PROTOCOL),
+ * one client per repository, made on first use.
+ */
+export function githubAccessFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  options: Omit<ClientOptions, "baseUrl"> = {},
+): GitHubAccess {
+  const clients = new Map<string, Promise<GitHubClient>>();
+  return (repository) => {
+    let client = clients.get(repository);
+    if (!client) {
+      const auth = githubAuthFromEnv(env);
+      if (!auth) {
+        return Promise.reject(
+          new PwError("no GitHub credentials: set GITHUB_TOKEN, or APP_ID with PRIVATE_KEY or PRIVATE_KEY_PATH"),
+        );
+      }
+      client = clientForRepository(repository, auth, { ...options, baseUrl: githubBaseUrl(env) });
+      client.catch(() => clients.delete(repository));
+      clients.set(repository, client);
+    }
+    return client;
+  };
+}

@@ -1,0 +1,107 @@
+import { createAppAuth } from "@octokit/auth-app";
+import { retry } from "@octokit/plugin-retry";
+import { throttling } from "@octokit/plugin-throttling";
+import { Octokit } from "@octokit/rest";
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { PwError } from "../core/errors.js";
+import { parseWith } from "../core/validate.js";
+
+export const GitHubClient = Octokit.plugin(retry, throttling);
+export type GitHubClient = InstanceType<typeof GitHubClient>;
+
+const envSchema = z.object({
+  GHE_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "expected a host name, optionally with :port")
+    .optional(),
+  GHE_PROTOCOL: z.enum(["http", "https"]).optional(),
+  APP_ID: z.string().regex(/^\d+$/, "expected the App's numeric id").optional(),
+  PRIVATE_KEY: z.string().min(1).optional(),
+  PRIVATE_KEY_PATH: z.string().min(1).optional(),
+  GITHUB_TOKEN: z.string().min(1).optional(),
+});
+
+/** GitHub's REST base URL: github.com, or GitHub Enterprise Server exactly as Probot builds it. */
+export function githubBaseUrl(env: NodeJS.ProcessEnv = process.env): string {
+  const parsed = parseWith(envSchema, env, "environment");
+  if (!parsed.GHE_HOST) return "https://api.github.com";
+  return `${parsed.GHE_PROTOCOL ?? "https"}://${parsed.GHE_HOST}/api/v3`;
+}
+
+export type GitHubAuth = { kind: "token"; token: string } | { kind: "app"; appId: string; privateKey: string };
+
+/** A PEM key given inline, with escaped newlines, or base64-encoded (as Probot accepts it). */
+function normalizePrivateKey(value: string): string {
+  const text = value.includes("\\n") ? value.replace(/\\n/g, "\n") : value;
+  if (text.includes("-----BEGIN")) return text;
+  const decoded = Buffer.from(text, "base64").toString("utf8");
+  if (decoded.includes("-----BEGIN")) return decoded;
+  throw new PwError("PRIVATE_KEY is not a PEM private key (nor base64 of one)");
+}
+
+/** App credentials when APP_ID is set, else GITHUB_TOKEN; undefined when there are neither. */
+export function githubAuthFromEnv(env: NodeJS.ProcessEnv = process.env): GitHubAuth | undefined {
+  const parsed = parseWith(envSchema, env, "environment");
+  if (parsed.APP_ID) {
+    let key = parsed.PRIVATE_KEY;
+    if (!key && parsed.PRIVATE_KEY_PATH) {
+      try {
+        key = readFileSync(parsed.PRIVATE_KEY_PATH, "utf8");
+      } catch (error) {
+        throw new PwError(`PRIVATE_KEY_PATH ${parsed.PRIVATE_KEY_PATH} cannot be read: ${(error as Error).message}`);
+      }
+    }
+    if (!key) throw new PwError("APP_ID is set but neither PRIVATE_KEY nor PRIVATE_KEY_PATH is");
+    return { kind: "app", appId: parsed.APP_ID, privateKey: normalizePrivateKey(key) };
+  }
+  if (parsed.GITHUB_TOKEN) return { kind: "token", token: parsed.GITHUB_TOKEN };
+  return undefined;
+}
+
+export interface ClientOptions {
+  baseUrl: string;
+  /** Retries of failed requests (5xx, rate limits); 0 in tests. */
+  retries?: number;
+  /** Called after every request with its method and status (0 for a network failure). */
+  onResponse?: (method: string, status: number) => void;
+}
+
+function makeClient(options: ClientOptions, auth: Record<string, unknown>): GitHubClient {
+  const retries = options.retries ?? 3;
+  const client = new GitHubClient({
+    ...auth,
+    baseUrl: options.baseUrl,
+    userAgent: "parallel-workers",
+    retry: { enabled: retries > 0, retries },
+    throttle: {
+      enabled: retries > 0,
+      onRateLimit: (_after: number, _options: unknown, _octokit: unknown, retryCount: number) => retryCount < retries,
+      onSecondaryRateLimit: (_after: number, _options: unknown, _octokit: unknown, retryCount: number) => retryCount < 1,
+    },
+  });
+  if (options.onResponse) {
+    const report = options.onResponse;
+    client.hook.after("request", (response, request) => report(request.method, response.status));
+    client.hook.error("request", (error, request) => {
+      report(request.method, (error as { status?: number }).status ?? 0);
+      throw error;
+    });
+  }
+  return client;
+}
+
+/**
+ * A client for one repository: with a token as it is, with App credentials through that
+ * repository's installation token (refreshed by the auth strategy when it expires).
+ */
+export async function clientForRepository(repository: string, auth: GitHubAuth, options: ClientOptions): Promise<GitHubClient> {
+  if (auth.kind === "token") return makeClient(options, { auth: auth.token });
+  const [owner, repo] = repository.split("/") as [string, string];
+  const app = makeClient(options, { authStrategy: createAppAuth, auth: { appId: auth.appId, privateKey: auth.privateKey } });
+  const { data: installation } = await app.rest.apps.getRepoInstallation({ owner, repo });
+  return makeClient(options, {
+    authStrategy: createAppAuth,
+    auth: { appId: auth.appId, privateKey: auth.privateKey, installationId: installation.id },
+  });
+}

@@ -1,0 +1,270 @@
+import { existsSync } from "node:fs";
+import { hostname } from "node:os";
+import { InvalidInputError, NotFoundError, PwError } from "../core/errors.js";
+import { branchForTask, newWorkerId, parseTaskId, worktreePathFor } from "../core/names.js";
+import { isTerminal, type WorkerState } from "../core/states.js";
+import type { Worker } from "../core/worker.js";
+import { createWorktree, removeWorktree } from "../git/worktrees.js";
+import { openRepoContext, type RepoContext } from "./context.js";
+import { finishWorker, type PipelineDeps } from "./pipeline.js";
+import { isProcessAlive, killGroup } from "./process.js";
+import { cleanUpWorker } from "./runner.js";
+import { appendWorkerLog, workerLogPath } from "./worklog.js";
+
+export interface SpawnRequest {
+  taskId: string;
+  description: string;
+  agent: string;
+  baseBranch: string;
+  labels?: string[];
+  milestone?: string | null;
+  dependsOn?: string[];
+  issueNumber?: number | null;
+}
+
+/** One thing wrong with a spawn request, and the exit code it deserves (2 bad input, 1 a clash). */
+export interface SpawnProblem {
+  message: string;
+  exitCode: 1 | 2;
+}
+
+/** Spawn problems, every one listed; nothing was created. */
+export class SpawnError extends PwError {
+  constructor(readonly problems: SpawnProblem[]) {
+    const first = problems[0]!;
+    super(
+      problems.length === 1 ? first.message : `${problems.length} problems, nothing was created`,
+      { exitCode: problems.some((p) => p.exitCode === 2) ? 2 : 1 },
+    );
+  }
+}
+
+/** Everything that would make a spawn fail half-way, found before anything is created. */
+async function spawnProblems(
+  deps: PipelineDeps,
+  ctx: RepoContext,
+  requests: SpawnRequest[],
+  project: string,
+): Promise<SpawnProblem[]> {
+  const problems: SpawnProblem[] = [];
+  if (!ctx.repository) {
+    problems.push({
+      message: `cannot tell the GitHub repository of ${ctx.repo.root}: set github.repository in .parallel-workers.yml`,
+      exitCode: 2,
+    });
+  }
+  const existing = deps.store.listWorkers().filter((w) => w.repoPath === ctx.repo.root || (ctx.repository && w.repo === ctx.repository));
+  const baseChecked = new Map<string, boolean>();
+  for (const request of requests) {
+    const taskId = request.taskId;
+    try {
+      parseTaskId(taskId);
+    } catch (error) {
+      problems.push({ message: (error as Error).message, exitCode: 2 });
+      continue;
+    }
+    if (!ctx.config.agents[request.agent]) {
+      problems.push({
+        message: `unknown agent "${request.agent}" for ${taskId}: use one of ${Object.keys(ctx.config.agents).join(", ")}`,
+        exitCode: 2,
+      });
+    }
+    if (!baseChecked.has(request.baseBranch)) {
+      baseChecked.set(request.baseBranch, (await ctx.repo.resolveCommit(request.baseBranch)) !== undefined);
+    }
+    if (!baseChecked.get(request.baseBranch)) {
+      problems.push({ message: `base branch "${request.baseBranch}" does not exist in ${ctx.repo.root}`, exitCode: 1 });
+    }
+    const active = existing.find((w) => w.taskId?.toLowerCase() === taskId.toLowerCase() && !isTerminal(w.state));
+    if (active) {
+      problems.push({ message: `task ${taskId} already has worker ${active.id} (${active.state})`, exitCode: 1 });
+      continue;
+    }
+    const branch = branchForTask(taskId);
+    const path = worktreePathFor(ctx.config.worktreesRoot, project, taskId);
+    if (await ctx.repo.branchExists(branch)) {
+      problems.push({
+        message: `branch ${branch} already exists: remove it with \`pw worktree remove ${project} ${taskId}\` or \`git branch -D ${branch}\``,
+        exitCode: 1,
+      });
+    } else if (existsSync(path)) {
+      problems.push({ message: `worktree path ${path} already exists: move it aside`, exitCode: 1 });
+    }
+  }
+  return problems;
+}
+
+/**
+ * Records each task as a NEEDS_INIT worker and creates its worktree; the runner starts them.
+ * Everything is checked first. The record is written before the worktree, so a crash between
+ * the two leaves a worker whose worktree the runner makes, never a worktree nobody knows.
+ */
+export async function spawnWorkers(
+  deps: PipelineDeps,
+  ctx: RepoContext,
+  requests: SpawnRequest[],
+  options: { project?: string } = {},
+): Promise<Worker[]> {
+  const project = options.project ?? ctx.project;
+  const problems = await spawnProblems(deps, ctx, requests, project);
+  if (problems.length > 0) throw new SpawnError(problems);
+
+  const created: Worker[] = [];
+  try {
+    for (const request of requests) {
+      let id = newWorkerId();
+      while (deps.store.getWorker(id)) id = newWorkerId();
+      const worker = deps.store.createWorker(
+        {
+          id,
+          taskId: request.taskId,
+          description: request.description,
+          agent: request.agent,
+          repo: ctx.repository,
+          project,
+          repoPath: ctx.repo.root,
+          branch: branchForTask(request.taskId),
+          baseBranch: request.baseBranch,
+          worktreePath: worktreePathFor(ctx.config.worktreesRoot, project, request.taskId),
+          labels: request.labels ?? [],
+          milestone: request.milestone ?? null,
+          dependsOn: request.dependsOn ?? [],
+          issueNumber: request.issueNumber ?? null,
+        },
+        { source: "cli", correlationId: deps.correlationId ?? null, detail: "spawned" },
+      );
+      created.push(worker);
+      await createWorktree(ctx.repo, { worktreesRoot: ctx.config.worktreesRoot, project, taskId: request.taskId }, request.baseBranch);
+      appendWorkerLog(workerLogPath(deps.paths.logsDir, id), `spawned ${request.taskId} (${request.agent}) on ${worker.branch}`);
+      deps.logger.info({ worker_id: id, task_id: request.taskId, state: "NEEDS_INIT" }, "worker spawned");
+    }
+  } catch (error) {
+    for (const worker of created.reverse()) {
+      await removeWorktree(ctx.repo, { worktreesRoot: ctx.config.worktreesRoot, project, taskId: worker.taskId! }, true).catch(() => undefined);
+      deps.store.removeWorker(worker.id);
+    }
+    throw error;
+  }
+  return created;
+}
+
+/** Whether a recorded agent process is one this machine can see running. */
+function agentRunsHere(worker: Worker): boolean {
+  const host = worker.owner?.split(":")[0];
+  return worker.pid !== null && (host === undefined || host === hostname()) && isProcessAlive(worker.pid);
+}
+
+export interface TerminateResult {
+  worker: Worker;
+  killed: boolean;
+  removedWorktree: string | undefined;
+  keptWorktree: string | undefined;
+  reason: string | undefined;
+}
+
+/**
+ * Kills the worker's agent (its whole process group), moves it to ABANDONED and removes its
+ * worktree, unless the worktree holds work that would be lost and `force` is not given.
+ */
+export async function terminateWorker(deps: PipelineDeps, id: string, force: boolean): Promise<TerminateResult> {
+  let worker = deps.store.requireWorker(id);
+  if (isTerminal(worker.state)) throw new PwError(`worker ${id} is already ${worker.state}`);
+  let killed = false;
+  if (agentRunsHere(worker)) {
+    await killGroup(worker.pid!);
+    killed = true;
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      worker = deps.store.transition(id, worker.state, "ABANDONED", {
+        source: "cli",
+        correlationId: deps.correlationId ?? null,
+        detail: killed ? "terminated; agent killed" : "terminated",
+        patch: { pid: null },
+      });
+      break;
+    } catch (error) {
+      worker = deps.store.requireWorker(id);
+      if (attempt > 2 || isTerminal(worker.state)) throw error;
+    }
+  }
+  appendWorkerLog(workerLogPath(deps.paths.logsDir, id), `terminated${killed ? " (agent killed)" : ""}`);
+  let removedWorktree: string | undefined;
+  let keptWorktree: string | undefined;
+  let reason: string | undefined;
+  if (worker.worktreePath && existsSync(worker.worktreePath)) {
+    try {
+      removedWorktree = await cleanUpWorker(deps, worker, force);
+    } catch (error) {
+      keptWorktree = worker.worktreePath;
+      reason = (error as Error).message;
+    }
+  }
+  return { worker: deps.store.requireWorker(id), killed, removedWorktree, keptWorktree, reason };
+}
+
+const RETRYABLE: WorkerState[] = ["UNKNOWN", "ABANDONED"];
+
+/** Queues a failed or abandoned worker again; the runner reruns it in its existing worktree. */
+export function retryWorker(deps: PipelineDeps, id: string): Worker {
+  const worker = deps.store.requireWorker(id);
+  if (!RETRYABLE.includes(worker.state)) {
+    throw new PwError(`worker ${id} is ${worker.state}: only UNKNOWN or ABANDONED workers can be retried`);
+  }
+  appendWorkerLog(workerLogPath(deps.paths.logsDir, id), "queued again (retry)");
+  return deps.store.transition(id, worker.state, "NEEDS_INIT", {
+    source: "cli",
+    correlationId: deps.correlationId ?? null,
+    detail: "retry",
+    patch: { owner: null, leaseUntil: null, pid: null, error: null },
+  });
+}
+
+/**
+ * Pushes and opens the PR for work done by hand in a worker's worktree (or finishes a worker
+ * whose PR creation failed). Adopts an existing PR rather than opening a second one.
+ */
+export async function submitWorker(deps: PipelineDeps, id: string): Promise<Worker> {
+  let worker = deps.store.requireWorker(id);
+  if (!worker.repoPath) throw new NotFoundError(`worker ${id} has no local checkout recorded`);
+  if (worker.state === "PR_OPEN" || worker.state === "MERGED") {
+    throw new PwError(`worker ${id} is already ${worker.state}${worker.prUrl ? ` (${worker.prUrl})` : ""}`);
+  }
+  if (worker.state === "WORKING" && agentRunsHere(worker)) {
+    throw new PwError(`worker ${id} still has its agent running (pid ${worker.pid}): wait, or \`pw worker terminate ${id}\``);
+  }
+  if (worker.state === "NEEDS_INIT") {
+    if (worker.worktreePath && !existsSync(worker.worktreePath)) {
+      throw new InvalidInputError(`worker ${id} has no worktree yet: there is nothing to submit`);
+    }
+    worker = deps.store.transition(id, "NEEDS_INIT", "WORKING", {
+      source: "cli",
+      correlationId: deps.correlationId ?? null,
+      detail: "submit: work done by hand",
+      patch: { owner: `cli:${process.pid}`, leaseUntil: null },
+    });
+  }
+  const ctx = await openRepoContext(worker.repoPath!, deps.paths, deps.env);
+  const finished = await finishWorker(deps, ctx, worker, "cli");
+  if (!finished) throw new PwError(deps.store.requireWorker(id).error?.split("\n")[0] ?? `submit of ${id} failed`);
+  return finished;
+}
+
+/** Removes the worktrees and local branches of every worker in `state`; returns what it removed and kept. */
+export async function cleanUpWorkers(
+  deps: PipelineDeps,
+  state: WorkerState,
+): Promise<{ removed: Array<{ worker: Worker; path: string }>; kept: Array<{ worker: Worker; reason: string }> }> {
+  const removed: Array<{ worker: Worker; path: string }> = [];
+  const kept: Array<{ worker: Worker; reason: string }> = [];
+  for (const worker of deps.store.listWorkers({ state })) {
+    if (!worker.worktreePath) continue;
+    try {
+      const path = await cleanUpWorker(deps, worker, state === "MERGED");
+      if (path) removed.push({ worker, path });
+    } catch (error) {
+      kept.push({ worker, reason: (error as Error).message });
+    }
+  }
+  return { removed, kept };
+}

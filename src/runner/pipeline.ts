@@ -1,0 +1,283 @@
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { Paths } from "../config.js";
+import { fillCommand, type Placeholder } from "../core/agents.js";
+import { formatDuration } from "../core/duration.js";
+import { PwError, TransitionConflictError } from "../core/errors.js";
+import { leftoverCommitMessage, pullRequestBody, pullRequestTitle } from "../core/pr.js";
+import type { WorkerState } from "../core/states.js";
+import type { TransitionSource, Worker } from "../core/worker.js";
+import { commitAll, commitsAhead, pushBranch } from "../git/commits.js";
+import { ensureWorktree } from "../git/worktrees.js";
+import type { GitHubAccess } from "../github/access.js";
+import { openPullRequest } from "../github/pulls.js";
+import type { Logger } from "../log/logger.js";
+import type { WorkerStore } from "../store/store.js";
+import type { RepoContext } from "./context.js";
+import { agentEnvironment } from "./env.js";
+import { findProgram, killGroup, startProcess, type ProcessOutcome } from "./process.js";
+import { appendWorkerLog, lastLines, workerLogPath } from "./worklog.js";
+
+/** What the pipeline needs from the outside world; the runner and the CLI each provide one. */
+export interface PipelineDeps {
+  store: WorkerStore;
+  paths: Paths;
+  logger: Logger;
+  /** The environment agents' allowlisted variables are taken from. */
+  env: NodeJS.ProcessEnv;
+  github: GitHubAccess;
+  correlationId?: string;
+  /** Runs before every push; a blocking failure returns its reason and nothing is pushed. */
+  beforePush?: (ctx: RepoContext, worker: Worker) => Promise<string | undefined>;
+  /** Told about every finished agent run, for metrics. */
+  onAgentRun?: (agent: string, outcome: "success" | "failure" | "timeout", seconds: number) => void;
+}
+
+const SETUP_TIMEOUT_MS = 20 * 60_000;
+const TAIL_LINES = 8;
+
+/** A step that failed for a reason a person should read; the worker goes to UNKNOWN with it. */
+export class WorkerFailure extends PwError {}
+
+/** A worker with everything the pipeline needs recorded. */
+type ReadyWorker = Worker & { taskId: string; worktreePath: string; branch: string; baseBranch: string };
+
+function fieldsOf(worker: Worker): ReadyWorker {
+  if (!worker.taskId || !worker.worktreePath || !worker.branch || !worker.baseBranch) {
+    throw new WorkerFailure(`worker ${worker.id} has no task, branch or worktree recorded`);
+  }
+  return worker as ReadyWorker;
+}
+
+/** Moves a worker to UNKNOWN with `message`, unless someone else has moved it meanwhile. */
+export function failWorker(deps: PipelineDeps, workerId: string, message: string, source: TransitionSource = "runner"): void {
+  const current = deps.store.getWorker(workerId);
+  if (!current) return;
+  appendWorkerLog(workerLogPath(deps.paths.logsDir, workerId), `failed: ${message}`);
+  deps.logger.warn({ worker_id: workerId, task_id: current.taskId, state: "UNKNOWN", err_message: message.split("\n")[0] }, "worker failed");
+  if (current.state === "UNKNOWN") {
+    deps.store.updateWorker(workerId, { error: message, pid: null });
+    return;
+  }
+  try {
+    deps.store.transition(workerId, current.state, "UNKNOWN", {
+      source,
+      correlationId: deps.correlationId ?? null,
+      detail: message.split("\n")[0],
+      patch: { error: message, pid: null },
+    });
+  } catch (error) {
+    // terminated, merged or otherwise moved while we worked: their word stands
+    if (!(error instanceof PwError)) throw error;
+  }
+}
+
+/** The worktree, the copied files and the setup commands: everything before the agent. */
+async function prepare(deps: PipelineDeps, ctx: RepoContext, worker: Worker, env: Record<string, string>): Promise<void> {
+  const w = fieldsOf(worker);
+  const log = workerLogPath(deps.paths.logsDir, worker.id);
+  const { created } = await ensureWorktree(ctx.repo, { path: w.worktreePath, branch: w.branch, base: w.baseBranch });
+  if (created) appendWorkerLog(log, `worktree ${w.worktreePath} on ${w.branch} from ${w.baseBranch}`);
+  for (const file of ctx.config.copy) {
+    const from = join(ctx.repo.root, file);
+    const to = join(w.worktreePath, file);
+    if (!existsSync(from) || existsSync(to)) continue;
+    mkdirSync(dirname(to), { recursive: true });
+    copyFileSync(from, to);
+    appendWorkerLog(log, `copied ${file} from the main checkout`);
+  }
+  if (!created) return;
+  for (const command of ctx.config.setup) {
+    appendWorkerLog(log, `setup: ${JSON.stringify(command)}`);
+    if (!findProgram(command[0]!, env.PATH, w.worktreePath)) {
+      throw new WorkerFailure(`setup command "${command[0]}" not found; fix setup in .parallel-workers.yml`);
+    }
+    const outcome = await startProcess({ argv: command, cwd: w.worktreePath, env, logFile: log, timeoutMs: SETUP_TIMEOUT_MS }).done;
+    if (outcome.exitCode !== 0) {
+      throw new WorkerFailure(`setup command ${JSON.stringify(command)} ${describeExit(outcome)}`);
+    }
+  }
+}
+
+function describeExit(outcome: ProcessOutcome): string {
+  if (outcome.timedOut) return `timed out after ${formatDuration(outcome.durationMs)}`;
+  if (outcome.signal) return `was killed by ${outcome.signal}`;
+  return `exited with code ${outcome.exitCode}`;
+}
+
+function withTail(message: string, logFile: string): string {
+  const tail = lastLines(logFile, TAIL_LINES);
+  return tail.length ? `${message}\n${tail.join("\n")}` : message;
+}
+
+/**
+ * Runs a claimed NEEDS_INIT worker to its end: prepare the worktree, run the agent
+ * (NEEDS_INIT -> WORKING as it starts), then commit, check, push and open the PR (-> PR_OPEN).
+ * Every failure lands the worker in UNKNOWN with the reason; nothing is pushed after a failure.
+ */
+export async function runWorker(deps: PipelineDeps, ctx: RepoContext, claimed: Worker): Promise<void> {
+  const log = workerLogPath(deps.paths.logsDir, claimed.id);
+  const agent = claimed.agent ? ctx.config.agents[claimed.agent] : undefined;
+  if (!agent) {
+    failWorker(deps, claimed.id, `unknown agent "${claimed.agent}": define it under agents in .parallel-workers.yml`);
+    return;
+  }
+  let w: ReadyWorker;
+  try {
+    w = fieldsOf(claimed);
+  } catch (error) {
+    failWorker(deps, claimed.id, (error as Error).message);
+    return;
+  }
+  const values: Record<Placeholder, string> = {
+    prompt: "",
+    task_id: w.taskId,
+    worker_id: w.id,
+    description: w.description ?? "",
+    worktree: w.worktreePath,
+  };
+  values.prompt = fillCommand([agent.prompt], values)[0]!;
+  const argv = fillCommand(agent.command, values);
+  const { env, dropped } = agentEnvironment({
+    parent: deps.env,
+    passthrough: ctx.config.passthrough,
+    agentEnv: agent.env,
+    worker: { workerId: w.id, taskId: w.taskId, description: values.description, prompt: values.prompt },
+  });
+  if (dropped.length > 0) {
+    appendWorkerLog(log, `not passed to the agent (names that look secret): ${dropped.join(", ")}`);
+  }
+
+  try {
+    await prepare(deps, ctx, w, env);
+  } catch (error) {
+    failWorker(deps, w.id, `setup failed: ${(error as Error).message}`);
+    return;
+  }
+  if (!findProgram(argv[0]!, env.PATH, w.worktreePath)) {
+    failWorker(
+      deps,
+      w.id,
+      `agent "${agent.name}": command "${argv[0]}" not found; set agents.${agent.name}.command in .parallel-workers.yml`,
+    );
+    return;
+  }
+
+  appendWorkerLog(log, `agent ${agent.name} starts: ${JSON.stringify(argv[0])} with ${argv.length - 1} argument(s)`);
+  const started = startProcess({ argv, cwd: w.worktreePath, env, logFile: log, timeoutMs: agent.timeoutMs });
+  try {
+    deps.store.transition(w.id, "NEEDS_INIT", "WORKING", {
+      source: "runner",
+      correlationId: deps.correlationId ?? null,
+      detail: `agent ${agent.name} started (pid ${started.pid})`,
+      patch: { pid: started.pid },
+    });
+  } catch (error) {
+    // terminated before its agent could start: stop the agent we just started
+    await killGroup(started.pid, 500);
+    if (error instanceof TransitionConflictError) return;
+    throw error;
+  }
+  deps.logger.info({ worker_id: w.id, task_id: w.taskId, state: "WORKING", agent: agent.name }, "agent started");
+
+  const outcome = await started.done;
+  const seconds = outcome.durationMs / 1000;
+  const result = outcome.timedOut ? "timeout" : outcome.exitCode === 0 ? "success" : "failure";
+  deps.onAgentRun?.(agent.name, result, seconds);
+  appendWorkerLog(log, `agent ${agent.name} ${describeExit(outcome)} after ${formatDuration(outcome.durationMs)}`);
+
+  const current = deps.store.getWorker(w.id);
+  if (!current || current.state !== "WORKING") return; // terminated (or moved by a webhook) while it ran
+  deps.store.updateWorker(w.id, { pid: null });
+  if (outcome.timedOut) {
+    failWorker(deps, w.id, withTail(`agent "${agent.name}" timed out after ${formatDuration(agent.timeoutMs)}`, log));
+    return;
+  }
+  if (outcome.exitCode !== 0) {
+    failWorker(deps, w.id, withTail(`agent "${agent.name}" ${describeExit(outcome)}`, log));
+    return;
+  }
+  await finishWorker(deps, ctx, { ...current, pid: null }, "runner");
+}
+
+/**
+ * From finished work to an open PR: commit what is uncommitted, refuse an empty result, run the
+ * pre-push gates, push, open (or adopt) the PR with labels and milestone, and move to PR_OPEN.
+ * Also what `pw worker submit` runs for work done by hand.
+ */
+export async function finishWorker(deps: PipelineDeps, ctx: RepoContext, worker: Worker, source: TransitionSource): Promise<Worker | undefined> {
+  const log = workerLogPath(deps.paths.logsDir, worker.id);
+  try {
+    const w = fieldsOf(worker);
+    if (!existsSync(w.worktreePath)) throw new WorkerFailure(`worktree ${w.worktreePath} is gone`);
+    if (!ctx.repository) {
+      throw new WorkerFailure("cannot tell the GitHub repository: set github.repository in .parallel-workers.yml");
+    }
+    const committed = await commitAll(ctx.repo, w.worktreePath, leftoverCommitMessage(w.taskId, w.description ?? ""), ctx.config.copy);
+    if (committed) appendWorkerLog(log, "committed what the agent left uncommitted");
+    if ((await commitsAhead(ctx.repo, w.worktreePath, w.baseBranch)) === 0) {
+      throw new WorkerFailure("agent made no changes");
+    }
+    const blocked = await deps.beforePush?.(ctx, w);
+    if (blocked) throw new WorkerFailure(blocked);
+    try {
+      await pushBranch(ctx.repo, w.worktreePath, w.branch);
+    } catch (error) {
+      throw new WorkerFailure(`push of ${w.branch} to origin failed: ${(error as Error).message}`);
+    }
+    appendWorkerLog(log, `pushed ${w.branch} to origin`);
+    let opened;
+    try {
+      const client = await deps.github(ctx.repository);
+      opened = await openPullRequest(client, {
+        repository: ctx.repository,
+        branch: w.branch,
+        base: w.baseBranch,
+        title: pullRequestTitle(w.taskId, w.description ?? w.taskId),
+        body: pullRequestBody({
+          workerId: w.id,
+          taskId: w.taskId,
+          description: w.description ?? w.taskId,
+          agent: w.agent,
+          issueNumber: w.issueNumber,
+        }),
+        draft: ctx.config.draft,
+        labels: [...new Set([...ctx.config.labels, ...w.labels])],
+        milestone: w.milestone ?? ctx.config.milestone,
+      });
+    } catch (error) {
+      throw new WorkerFailure(
+        `pushed ${w.branch}, but opening the pull request failed: ${(error as Error).message.split("\n")[0]}; finish with \`pw worker submit ${w.id}\``,
+      );
+    }
+    const pr = opened.pullRequest;
+    appendWorkerLog(log, `${opened.created ? "opened" : "found"} pull request #${pr.number} ${pr.url}`);
+    return movedToPrOpen(deps, w.id, pr.number, pr.url, source);
+  } catch (error) {
+    if (!(error instanceof PwError)) throw error;
+    failWorker(deps, worker.id, error.message, source);
+    return undefined;
+  }
+}
+
+/** Records the PR and moves to PR_OPEN; if a webhook got there first, only the PR is recorded. */
+function movedToPrOpen(deps: PipelineDeps, id: string, prNumber: number, prUrl: string, source: TransitionSource): Worker {
+  const current = deps.store.requireWorker(id);
+  const patch = { prNumber, prUrl, error: null, pid: null };
+  const settled: WorkerState[] = ["PR_OPEN", "MERGED"];
+  if (settled.includes(current.state)) return deps.store.updateWorker(id, patch);
+  try {
+    const moved = deps.store.transition(id, current.state, "PR_OPEN", {
+      source,
+      correlationId: deps.correlationId ?? null,
+      detail: `PR #${prNumber}`,
+      patch,
+    });
+    deps.logger.info({ worker_id: id, task_id: moved.taskId, state: "PR_OPEN", pr: prNumber }, "pull request open");
+    return moved;
+  } catch (error) {
+    const now = deps.store.requireWorker(id);
+    if (error instanceof TransitionConflictError && settled.includes(now.state)) return deps.store.updateWorker(id, patch);
+    throw error;
+  }
+}

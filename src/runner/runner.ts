@@ -1,0 +1,247 @@
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { hostname } from "node:os";
+import { dirname } from "node:path";
+import { branchForTask, worktreePathFor } from "../core/names.js";
+import type { Worker } from "../core/worker.js";
+import { Repository } from "../git/repo.js";
+import { removeWorktree } from "../git/worktrees.js";
+import type { RepoContext } from "./context.js";
+import { failWorker, runWorker, type PipelineDeps } from "./pipeline.js";
+import { isProcessAlive, killGroup } from "./process.js";
+import { appendWorkerLog, workerLogPath } from "./worklog.js";
+
+const DEFAULT_LEASE_MS = 30_000;
+
+export interface RunnerOptions {
+  deps: PipelineDeps;
+  /** The local checkouts this runner serves. */
+  repos: RepoContext[];
+  /** Only workers of this project. */
+  project?: string;
+  leaseMs?: number;
+}
+
+/** `host:pid:random`: unique per process, and tells another runner on this host whether it lives. */
+function newRunnerId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+}
+
+/** Whether the runner that wrote `owner` is certainly gone: same host and its process has exited. */
+function ownerIsDead(owner: string): boolean {
+  const [host, pid] = owner.split(":");
+  return host === hostname() && pid !== undefined && /^\d+$/.test(pid) && !isProcessAlive(Number(pid));
+}
+
+function leaseExpired(worker: Worker, now: number): boolean {
+  return !worker.leaseUntil || Date.parse(worker.leaseUntil) < now;
+}
+
+/** Why a NEEDS_INIT worker cannot start yet, or undefined when it can. */
+export function waitingFor(worker: Worker, all: readonly Worker[]): string | undefined {
+  for (const dep of worker.dependsOn) {
+    const key = dep.toLowerCase();
+    const candidates = all.filter(
+      (w) => w.taskId?.toLowerCase() === key && w.id !== worker.id && (w.repoPath === worker.repoPath || w.repo === worker.repo),
+    );
+    const newest = candidates.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+    if (!newest) return `${dep} (no worker)`;
+    if (newest.state !== "MERGED") return `${dep} (${newest.state})`;
+  }
+  return undefined;
+}
+
+/**
+ * The scheduler: claims NEEDS_INIT workers of its repositories atomically, runs at most
+ * `max_workers` agents per repository, starts a worker only when its dependencies are MERGED,
+ * cleans up MERGED workers, and marks workers whose runner died as UNKNOWN. It polls the local
+ * store only; GitHub tells the app, which tells the store.
+ */
+export class Runner {
+  readonly id = newRunnerId();
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly runningPerRepo = new Map<string, number>();
+  private readonly leaseMs: number;
+  private stopping = false;
+
+  constructor(private readonly options: RunnerOptions) {
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  }
+
+  get deps(): PipelineDeps {
+    return this.options.deps;
+  }
+
+  /** How many agents (with their pipelines) this runner has under way. */
+  get active(): number {
+    return this.running.size;
+  }
+
+  /** The checkout a worker belongs to: by its recorded path, or by its GitHub name when queued from a comment. */
+  contextFor(worker: Worker): RepoContext | undefined {
+    if (this.options.project && worker.project && worker.project !== this.options.project) return undefined;
+    return (
+      this.options.repos.find((ctx) => worker.repoPath === ctx.repo.root) ??
+      this.options.repos.find((ctx) => !worker.repoPath && ctx.repository !== null && worker.repo === ctx.repository)
+    );
+  }
+
+  private lease(): string {
+    return new Date(Date.now() + this.leaseMs).toISOString();
+  }
+
+  /** One pass: renew claims, recover the orphaned, clean up the merged, start what may start. */
+  async tick(): Promise<void> {
+    const store = this.deps.store;
+    store.renewLeases(this.id, this.lease());
+    const all = store.listWorkers();
+    const mine = all.filter((w) => this.contextFor(w));
+    await this.recoverOrphans(mine);
+    await this.cleanUpMerged(mine);
+    if (!this.stopping) this.startReady(mine, all);
+  }
+
+  /** WORKING workers whose runner is gone: their agent is stopped if it still runs, and they go to UNKNOWN. */
+  private async recoverOrphans(workers: Worker[]): Promise<void> {
+    const now = Date.now();
+    for (const worker of workers) {
+      if (worker.state !== "WORKING" || this.running.has(worker.id)) continue;
+      const owner = worker.owner;
+      if (owner && owner !== this.id && !ownerIsDead(owner) && !leaseExpired(worker, now)) continue;
+      if (worker.pid && isProcessAlive(worker.pid)) await killGroup(worker.pid, 1000);
+      failWorker(
+        this.deps,
+        worker.id,
+        `agent process vanished: runner ${owner ?? "(none)"} stopped while it ran; retry with \`pw worker retry ${worker.id}\``,
+      );
+    }
+  }
+
+  /** Removes the worktree and local branch of each MERGED worker, once. */
+  private async cleanUpMerged(workers: Worker[]): Promise<void> {
+    for (const worker of workers) {
+      if (worker.state !== "MERGED" || !worker.worktreePath) continue;
+      await cleanUpWorker(this.deps, worker, true).catch((error: Error) => {
+        this.deps.logger.warn({ worker_id: worker.id, err_message: error.message }, "cleanup failed");
+      });
+    }
+  }
+
+  private startReady(mine: Worker[], all: Worker[]): void {
+    const queued = mine
+      .filter((w) => w.state === "NEEDS_INIT" && !this.running.has(w.id))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    const now = Date.now();
+    for (const worker of queued) {
+      const ctx = this.contextFor(worker)!;
+      const count = this.runningPerRepo.get(ctx.repo.root) ?? 0;
+      if (count >= ctx.config.maxWorkers) continue;
+      if (waitingFor(worker, all)) continue;
+      const heldByOther = worker.owner && worker.owner !== this.id && !leaseExpired(worker, now);
+      const takeOver = heldByOther && ownerIsDead(worker.owner!) ? worker.owner! : undefined;
+      if (heldByOther && !takeOver) continue;
+      if (!this.deps.store.claimWorker(worker.id, this.id, this.lease(), takeOver)) continue;
+      this.launch(ctx, this.deps.store.requireWorker(worker.id));
+    }
+  }
+
+  private launch(ctx: RepoContext, worker: Worker): void {
+    const root = ctx.repo.root;
+    this.runningPerRepo.set(root, (this.runningPerRepo.get(root) ?? 0) + 1);
+    const run = (async () => {
+      const placed = this.place(ctx, worker);
+      await runWorker(this.deps, ctx, placed);
+    })()
+      .catch((error: Error) => failWorker(this.deps, worker.id, `runner error: ${error.message}`))
+      .finally(() => {
+        this.running.delete(worker.id);
+        this.runningPerRepo.set(root, (this.runningPerRepo.get(root) ?? 1) - 1);
+      });
+    this.running.set(worker.id, run);
+  }
+
+  /** A worker queued from a comment has no local paths yet: this runner decides them. */
+  private place(ctx: RepoContext, worker: Worker): Worker {
+    if (worker.repoPath && worker.worktreePath && worker.branch && worker.baseBranch) return worker;
+    const project = worker.project ?? this.options.project ?? ctx.project;
+    const taskId = worker.taskId!;
+    return this.deps.store.updateWorker(worker.id, {
+      repoPath: ctx.repo.root,
+      project,
+      branch: worker.branch ?? branchForTask(taskId),
+      baseBranch: worker.baseBranch ?? "main",
+      worktreePath: worker.worktreePath ?? worktreePathFor(ctx.config.worktreesRoot, project, taskId),
+    });
+  }
+
+  /** Waits for every pipeline under way. */
+  async drain(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
+  }
+
+  /** Stops claiming new work; what runs goes on until `drain`. */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  /** Kills every agent this runner started and marks its workers UNKNOWN (a second Ctrl-C). */
+  async abort(reason: string): Promise<void> {
+    this.stopping = true;
+    for (const id of this.running.keys()) {
+      const worker = this.deps.store.getWorker(id);
+      if (worker?.pid) await killGroup(worker.pid, 1000);
+      failWorker(this.deps, id, reason);
+    }
+    await this.drain();
+  }
+
+  /**
+   * Ticks every `pollIntervalMs` until `maxIterations` passes, `until()` holds or `signal` aborts;
+   * then lets what runs finish.
+   */
+  async run(options: { pollIntervalMs: number; maxIterations?: number; signal?: AbortSignal; until?: () => boolean }): Promise<void> {
+    for (let i = 0; options.maxIterations === undefined || i < options.maxIterations; i++) {
+      if (options.signal?.aborted || this.stopping) break;
+      await this.tick();
+      if (options.until?.()) break;
+      await sleep(options.pollIntervalMs, options.signal);
+    }
+    this.stop();
+    await this.drain();
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const wake = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", wake);
+      resolve();
+    };
+    const timer = setTimeout(wake, ms);
+    signal?.addEventListener("abort", wake, { once: true });
+  });
+}
+
+/**
+ * Removes a worker's worktree and local branch and forgets the path. `force` for MERGED work (its
+ * commits live on in the base branch); otherwise uncommitted or unpushed work is kept and reported.
+ */
+export async function cleanUpWorker(deps: PipelineDeps, worker: Worker, force: boolean): Promise<string | undefined> {
+  if (!worker.worktreePath || !worker.repoPath || !worker.project || !worker.taskId) return undefined;
+  const path = worker.worktreePath;
+  const repo = await Repository.open(worker.repoPath);
+  // the path is <root>/<project>/<task>: the root it was made under
+  const root = dirname(dirname(path));
+  try {
+    await removeWorktree(repo, { worktreesRoot: root, project: worker.project, taskId: worker.taskId }, force);
+  } catch (error) {
+    // already gone by hand: only the branch may be left
+    if (existsSync(path)) throw error;
+    if (worker.branch && (await repo.branchExists(worker.branch))) await repo.run(["branch", "-D", worker.branch]);
+  }
+  deps.store.updateWorker(worker.id, { worktreePath: null });
+  appendWorkerLog(workerLogPath(deps.paths.logsDir, worker.id), `removed worktree ${path}`);
+  deps.logger.info({ worker_id: worker.id, task_id: worker.taskId, state: worker.state }, "worktree removed");
+  return path;
+}

@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { parseTaskSpec, SpecError } from "../../src/core/spec.js";
+
+const context = { agents: ["code-author", "test-author"], existingTaskIds: new Set(["OLD-1"]) };
+
+function problems(data: unknown): string[] {
+  try {
+    parseTaskSpec(data, "tasks.yml", context);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SpecError);
+    expect((error as SpecError).exitCode).toBe(2);
+    return (error as SpecError).problems;
+  }
+  throw new Error("expected the spec to be refused");
+}
+
+describe("task spec", () => {
+  it("accepts the documented shape and fills defaults", () => {
+    const spec = parseTaskSpec(
+      {
+        milestone: "Sprint 1",
+        tasks: [
+          { id: "TASK-001", description: "Implement authentication", agent: "code-author", base_branch: "main", labels: ["area:auth"], depends_on: [] },
+          { id: "TASK-002", description: "Test it", agent: "test-author", depends_on: ["TASK-001", "OLD-1"] },
+        ],
+      },
+      "tasks.yml",
+      context,
+    );
+    expect(spec.milestone).toBe("Sprint 1");
+    expect(spec.tasks[1]).toMatchObject({ base_branch: "main", labels: [], depends_on: ["TASK-001", "OLD-1"] });
+  });
+
+  it.each([
+    [{ tasks: [] }, ["tasks: lists no tasks"]],
+    [{}, ["tasks: Invalid input: expected array, received undefined"]],
+    [{ tasks: [{ id: "../x", description: "d" }] }, ['tasks[0].id: task id "../x" is not allowed']],
+    [{ tasks: [{ id: "T-1" }] }, ["tasks[0].description:"]],
+    [{ tasks: [{ id: "T-1", description: "d", colour: "red" }] }, ['tasks[0]: Unrecognized key: "colour"']],
+  ])("refuses a malformed spec %#", (data, expected) => {
+    const found = problems(data);
+    for (const e of expected) expect(found.some((p) => p.startsWith(e))).toBe(true);
+  });
+
+  it("lists every semantic problem at once", () => {
+    const found = problems({
+      tasks: [
+        { id: "A", description: "a", depends_on: ["B"] },
+        { id: "B", description: "b", depends_on: ["C"] },
+        { id: "C", description: "c", depends_on: ["A"] },
+        { id: "a", description: "dup of A in another case" },
+        { id: "D", description: "d", agent: "poet", depends_on: ["NOPE", "D"] },
+      ],
+    });
+    expect(found).toEqual([
+      'tasks[3].id: "a" repeats the id of tasks[0]',
+      'tasks[4].agent: unknown agent "poet": use one of code-author, test-author',
+      'tasks[4].depends_on[0]: unknown task "NOPE" (not in this file and no worker has it)',
+      'tasks[4].depends_on[1]: "D" cannot depend on itself',
+      "depends_on: cycle A -> B -> C -> A",
+    ]);
+  });
+});
