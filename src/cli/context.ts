@@ -1,11 +1,19 @@
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { resolvePaths, type Paths } from "../config.js";
-import { githubAccessFromEnv } from "../github/access.js";
+import type { GitHubAccess } from "../github/access.js";
 import { createLogger, type Component, type Logger } from "../log/logger.js";
 import type { PipelineDeps } from "../runner/pipeline.js";
 import { SqliteWorkerStore } from "../store/sqlite.js";
 import type { WorkerStore } from "../store/store.js";
+
+function lazyGitHubAccess(): GitHubAccess {
+  let access: Promise<GitHubAccess> | undefined;
+  return async (repository) => {
+    access ??= import("../github/access.js").then((m) => m.githubAccessFromEnv(process.env));
+    return (await access)(repository);
+  };
+}
 
 /** What one CLI invocation shares: its correlation id, its paths, its logger and the store, made on first use. */
 export class CliContext {
@@ -49,7 +57,8 @@ export class CliContext {
       paths: this.paths,
       logger: this.logger,
       env: process.env,
-      github: githubAccessFromEnv(process.env),
+      // Octokit loads only when a command first talks to GitHub
+      github: lazyGitHubAccess(),
       correlationId: this.correlationId,
     };
   }

@@ -7,17 +7,9 @@ import { parseProjectName, parseTaskId, parseWorkerId } from "../core/names.js";
 import { parseTaskSpec, SpecError } from "../core/spec.js";
 import { isTerminal, parseState, type WorkerState } from "../core/states.js";
 import type { Worker } from "../core/worker.js";
-import { openRepoContext, type RepoContext } from "../runner/context.js";
-import {
-  cleanUpWorkers,
-  retryWorker,
-  spawnWorkers,
-  SpawnError,
-  submitWorker,
-  terminateWorker,
-  type SpawnRequest,
-} from "../runner/operations.js";
-import { Runner, waitingFor } from "../runner/runner.js";
+import { waitingFor } from "../core/dependencies.js";
+import type { RepoContext } from "../runner/context.js";
+import type { SpawnRequest } from "../runner/operations.js";
 import { workerLogPath } from "../runner/worklog.js";
 import type { CliContext } from "./context.js";
 import { print, printError, printJson, printTable } from "./output.js";
@@ -26,17 +18,28 @@ import { printHistory } from "./state.js";
 
 const SETTLED: WorkerState[] = ["PR_OPEN", "MERGED", "ABANDONED", "UNKNOWN"];
 
+/**
+ * The runner's modules pull in execa, simple-git and Octokit (a few hundred milliseconds of
+ * start-up): only commands that run work load them.
+ */
+async function runnerModules() {
+  const [context, operations, runner] = await Promise.all([
+    import("../runner/context.js"),
+    import("../runner/operations.js"),
+    import("../runner/runner.js"),
+  ]);
+  return { ...context, ...operations, ...runner };
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
 /** Prints every problem of a refused spawn, one per line, after the summary. */
 function reportSpawnProblems(error: unknown): never {
-  if (error instanceof SpawnError && error.problems.length > 1) {
-    for (const problem of error.problems) printError(`  ${problem.message}`);
-  }
-  if (error instanceof SpecError) {
-    for (const problem of error.problems) printError(`  ${problem}`);
+  const problems = error instanceof PwError ? (error as { problems?: Array<string | { message: string }> }).problems : undefined;
+  if (problems && (error instanceof SpecError || problems.length > 1)) {
+    for (const problem of problems) printError(`  ${typeof problem === "string" ? problem : problem.message}`);
   }
   throw error;
 }
@@ -46,6 +49,7 @@ function reportSpawnProblems(error: unknown): never {
  * only for a dependency nobody here can finish; exit code 0 only when all reached PR_OPEN.
  */
 async function waitFor(ctx: CliContext, repo: RepoContext, ids: string[], project: string | undefined): Promise<number> {
+  const { Runner } = await runnerModules();
   const deps = ctx.pipelineDeps();
   const runner = new Runner({ deps, repos: [repo], ...(project ? { project } : {}) });
   const view = new ProgressView();
@@ -146,6 +150,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
       const project = opts.project === undefined ? undefined : parseProjectName(opts.project);
       const description = String(opts.description).trim();
       if (!description) throw new InvalidInputError("--description is empty: say what the agent should do");
+      const { openRepoContext, spawnWorkers } = await runnerModules();
       const repo = await openRepoContext(opts.repo ?? process.cwd(), ctx.paths);
       const request: SpawnRequest = {
         taskId,
@@ -183,6 +188,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
         throw new InvalidInputError(`${file}: not valid YAML: ${(error as Error).message.split("\n")[0]}`);
       }
       const project = opts.project === undefined ? undefined : parseProjectName(opts.project);
+      const { openRepoContext, spawnWorkers } = await runnerModules();
       const repo = await openRepoContext(opts.repo ?? process.cwd(), ctx.paths);
       const existing = new Set(
         ctx.store
@@ -288,6 +294,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .argument("<id>", "worker id")
     .option("--force", "also remove its worktree when it holds uncommitted or unpushed work")
     .action(async (id: string, opts: { force?: boolean }) => {
+      const { terminateWorker } = await runnerModules();
       const result = await terminateWorker(ctx.pipelineDeps(), parseWorkerId(id), opts.force ?? false);
       print(`${result.worker.id}: ABANDONED${result.killed ? " (agent killed)" : ""}`);
       if (result.removedWorktree) print(`removed ${result.removedWorktree}`);
@@ -299,6 +306,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .description("remove the worktrees and local branches of workers in a state")
     .option("--state <state>", "which workers", "MERGED")
     .action(async (opts: { state: string }) => {
+      const { cleanUpWorkers } = await runnerModules();
       const { removed, kept } = await cleanUpWorkers(ctx.pipelineDeps(), parseState(opts.state));
       for (const r of removed) print(`removed ${r.path} (${r.worker.id}, ${r.worker.taskId})`);
       for (const k of kept) print(`kept ${k.worker.worktreePath} (${k.worker.id}): ${k.reason}`);
@@ -309,7 +317,8 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .command("retry")
     .description("queue a failed (UNKNOWN) or ABANDONED worker again, in its existing worktree")
     .argument("<id>", "worker id")
-    .action((id: string) => {
+    .action(async (id: string) => {
+      const { retryWorker } = await runnerModules();
       const queued = retryWorker(ctx.pipelineDeps(), parseWorkerId(id));
       print(`${queued.id}: NEEDS_INIT (the runner will start it)`);
     });
@@ -319,6 +328,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .description("push and open the PR for work done by hand in a worker's worktree")
     .argument("<id>", "worker id")
     .action(async (id: string) => {
+      const { submitWorker } = await runnerModules();
       const done = await submitWorker(ctx.pipelineDeps(), parseWorkerId(id));
       print(`${done.id}: PR_OPEN ${done.prUrl ?? ""}`.trimEnd());
     });
@@ -332,7 +342,8 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
     .option("--repo <dir>", "a repository to serve (repeatable; default: the current directory's)", collect, [])
     .option("--poll-interval <seconds>", "how often to read the local store", "2")
     .option("--max-iterations <n>", "stop after this many passes (then let running agents finish)")
-    .action(async (opts: { project?: string; repo: string[]; pollInterval: string; maxIterations?: string }) => {
+    .option("--until-idle", "stop once nothing runs and no queued worker can start")
+    .action(async (opts: { project?: string; repo: string[]; pollInterval: string; maxIterations?: string; untilIdle?: boolean }) => {
       const pollSeconds = Number(opts.pollInterval);
       if (!Number.isFinite(pollSeconds) || pollSeconds <= 0) {
         throw new InvalidInputError(`--poll-interval "${opts.pollInterval}" is not a positive number of seconds`);
@@ -343,6 +354,7 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
       }
       const project = opts.project === undefined ? undefined : parseProjectName(opts.project);
       const dirs = opts.repo.length ? opts.repo : [process.cwd()];
+      const { openRepoContext, Runner } = await runnerModules();
       const repos = await Promise.all(dirs.map((dir) => openRepoContext(dir, ctx.paths)));
       const logger = ctx.useLogger("runner");
       const runner = new Runner({ deps: { ...ctx.pipelineDeps(), logger }, repos, ...(project ? { project } : {}) });
@@ -359,7 +371,12 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
       process.on("SIGINT", onSignal);
       process.on("SIGTERM", onSignal);
       try {
-        await runner.run({ pollIntervalMs: pollSeconds * 1000, signal: abort.signal, ...(maxIterations ? { maxIterations } : {}) });
+        await runner.run({
+          pollIntervalMs: pollSeconds * 1000,
+          signal: abort.signal,
+          ...(maxIterations ? { maxIterations } : {}),
+          ...(opts.untilIdle ? { until: () => runner.isIdle() } : {}),
+        });
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);

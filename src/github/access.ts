@@ -1,5 +1,12 @@
 import { PwError } from "../core/errors.js";
-import { clientForRepository, githubAuthFromEnv, githubBaseUrl, type ClientOptions, type GitHubClient } from "./octokit.js";
+import {
+  clientForRepository,
+  githubAuthFromEnv,
+  githubBaseUrl,
+  writeIntervalFromEnv,
+  type ClientOptions,
+  type GitHubClient,
+} from "./octokit.js";
 
 /** How the runner reaches GitHub for one repository. */
 export type GitHubAccess = (repository: string) => Promise<GitHubClient>;
@@ -22,7 +29,11 @@ export function githubAccessFromEnv(
           new PwError("no GitHub credentials: set GITHUB_TOKEN, or APP_ID with PRIVATE_KEY or PRIVATE_KEY_PATH"),
         );
       }
-      client = clientForRepository(repository, auth, { ...options, baseUrl: githubBaseUrl(env) });
+      client = clientForRepository(repository, auth, {
+        writeIntervalMs: writeIntervalFromEnv(env),
+        ...options,
+        baseUrl: githubBaseUrl(env),
+      });
       client.catch(() => clients.delete(repository));
       clients.set(repository, client);
     }

@@ -2,6 +2,7 @@ import { createAppAuth } from "@octokit/auth-app";
 import { retry } from "@octokit/plugin-retry";
 import { throttling } from "@octokit/plugin-throttling";
 import { Octokit } from "@octokit/rest";
+import Bottleneck from "bottleneck";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { PwError } from "../core/errors.js";
@@ -20,7 +21,17 @@ const envSchema = z.object({
   PRIVATE_KEY: z.string().min(1).optional(),
   PRIVATE_KEY_PATH: z.string().min(1).optional(),
   GITHUB_TOKEN: z.string().min(1).optional(),
+  /**
+   * Milliseconds between mutating requests. GitHub asks integrations to space POST/PATCH/PUT/DELETE
+   * by a second (the default); a GitHub Enterprise Server without secondary limits may allow less.
+   */
+  PW_GITHUB_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).optional(),
 });
+
+/** The spacing of mutating requests the environment asks for (default 1000 ms). */
+export function writeIntervalFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  return parseWith(envSchema, env, "environment").PW_GITHUB_WRITE_INTERVAL_MS ?? 1000;
+}
 
 /** GitHub's REST base URL: github.com, or GitHub Enterprise Server exactly as Probot builds it. */
 export function githubBaseUrl(env: NodeJS.ProcessEnv = process.env): string {
@@ -63,6 +74,8 @@ export interface ClientOptions {
   baseUrl: string;
   /** Retries of failed requests (5xx, rate limits); 0 in tests. */
   retries?: number;
+  /** Milliseconds between mutating requests (default 1000, as GitHub asks). */
+  writeIntervalMs?: number;
   /** Called after every request with its method and status (0 for a network failure). */
   onResponse?: (method: string, status: number) => void;
 }
@@ -75,7 +88,10 @@ function makeClient(options: ClientOptions, auth: Record<string, unknown>): GitH
     userAgent: "parallel-workers",
     retry: { enabled: retries > 0, retries },
     throttle: {
-      enabled: retries > 0,
+      enabled: true,
+      ...(options.writeIntervalMs !== undefined && options.writeIntervalMs !== 1000
+        ? { write: new Bottleneck.Group({ id: "pw-write", maxConcurrent: 1, minTime: options.writeIntervalMs }) }
+        : {}),
       onRateLimit: (_after: number, _options: unknown, _octokit: unknown, retryCount: number) => retryCount < retries,
       onSecondaryRateLimit: (_after: number, _options: unknown, _octokit: unknown, retryCount: number) => retryCount < 1,
     },

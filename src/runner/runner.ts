@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
+import { waitingFor } from "../core/dependencies.js";
 import { branchForTask, worktreePathFor } from "../core/names.js";
 import type { Worker } from "../core/worker.js";
 import { Repository } from "../git/repo.js";
@@ -35,20 +36,6 @@ function ownerIsDead(owner: string): boolean {
 
 function leaseExpired(worker: Worker, now: number): boolean {
   return !worker.leaseUntil || Date.parse(worker.leaseUntil) < now;
-}
-
-/** Why a NEEDS_INIT worker cannot start yet, or undefined when it can. */
-export function waitingFor(worker: Worker, all: readonly Worker[]): string | undefined {
-  for (const dep of worker.dependsOn) {
-    const key = dep.toLowerCase();
-    const candidates = all.filter(
-      (w) => w.taskId?.toLowerCase() === key && w.id !== worker.id && (w.repoPath === worker.repoPath || w.repo === worker.repo),
-    );
-    const newest = candidates.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
-    if (!newest) return `${dep} (no worker)`;
-    if (newest.state !== "MERGED") return `${dep} (${newest.state})`;
-  }
-  return undefined;
 }
 
 /**
@@ -172,6 +159,13 @@ export class Runner {
       baseBranch: worker.baseBranch ?? "main",
       worktreePath: worker.worktreePath ?? worktreePathFor(ctx.config.worktreesRoot, project, taskId),
     });
+  }
+
+  /** True when nothing runs and no queued worker of this runner's could start now. */
+  isIdle(): boolean {
+    if (this.running.size > 0) return false;
+    const all = this.deps.store.listWorkers();
+    return !all.some((w) => w.state === "NEEDS_INIT" && this.contextFor(w) && !waitingFor(w, all));
   }
 
   /** Waits for every pipeline under way. */

@@ -46,6 +46,8 @@ export async function runnerSandbox(config: Record<string, unknown> = {}): Promi
     PW_HOME: home,
     PW_WORKTREES_ROOT: root,
     GITHUB_TOKEN: "test-token",
+    // the stand-in has no secondary rate limit: no need to space writes a second apart
+    PW_GITHUB_WRITE_INTERVAL_MS: "0",
     ...github.env,
   };
   const sandbox: RunnerSandbox = {
