@@ -97,6 +97,12 @@ export class Repository {
     return sha?.trim() || undefined;
   }
 
+  /** Every local branch name, in one call (for checking many at once). */
+  async localBranches(): Promise<Set<string>> {
+    const out = await this.run(["for-each-ref", "--format=%(refname:short)", "refs/heads/"]);
+    return new Set(out.split("\n").filter(Boolean));
+  }
+
   async branchExists(branch: string): Promise<boolean> {
     return (await this.tryRun(["show-ref", "--verify", "--quiet", `refs/heads/${branch}`])) !== undefined;
   }

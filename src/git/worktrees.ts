@@ -122,6 +122,15 @@ export async function createWorktree(repo: Repository, target: WorktreeTarget, b
     throw new PwError(`worktree path ${path} already exists: remove it with ${removeCommand(project, taskId)} or move it aside`);
   }
 
+  return addWorktree(repo, { path, branch, base, baseCommit });
+}
+
+/**
+ * The effect alone, for callers that checked everything already: `git worktree add -b`, and on
+ * failure everything it made is taken back (worktree, branch, new parent directories).
+ */
+export async function addWorktree(repo: Repository, target: CreatedWorktree): Promise<CreatedWorktree> {
+  const { path, branch, base, baseCommit } = target;
   const madeDirs = makeParents(dirname(path));
   let added = false;
   try {
@@ -135,7 +144,7 @@ export async function createWorktree(repo: Repository, target: WorktreeTarget, b
     for (const dir of madeDirs.reverse()) tryRmdir(dir);
     throw error;
   }
-  return { path, branch, base, baseCommit };
+  return target;
 }
 
 /** Creates the missing parents of `dir`; returns the ones it made, outermost first. */

@@ -4,7 +4,7 @@ import { InvalidInputError, NotFoundError, PwError } from "../core/errors.js";
 import { branchForTask, newWorkerId, parseTaskId, worktreePathFor } from "../core/names.js";
 import { isTerminal, type WorkerState } from "../core/states.js";
 import type { Worker } from "../core/worker.js";
-import { createWorktree, removeWorktree } from "../git/worktrees.js";
+import { addWorktree, removeWorktree } from "../git/worktrees.js";
 import { openRepoContext, type RepoContext } from "./context.js";
 import { finishWorker, type PipelineDeps } from "./pipeline.js";
 import { isProcessAlive, killGroup } from "./process.js";
@@ -45,6 +45,7 @@ async function spawnProblems(
   ctx: RepoContext,
   requests: SpawnRequest[],
   project: string,
+  bases: Map<string, string | undefined>,
 ): Promise<SpawnProblem[]> {
   const problems: SpawnProblem[] = [];
   if (!ctx.repository) {
@@ -54,7 +55,8 @@ async function spawnProblems(
     });
   }
   const existing = deps.store.listWorkers().filter((w) => w.repoPath === ctx.repo.root || (ctx.repository && w.repo === ctx.repository));
-  const baseChecked = new Map<string, boolean>();
+  const localBranches = await ctx.repo.localBranches();
+  const seen = new Set<string>();
   for (const request of requests) {
     const taskId = request.taskId;
     try {
@@ -63,16 +65,19 @@ async function spawnProblems(
       problems.push({ message: (error as Error).message, exitCode: 2 });
       continue;
     }
+    if (seen.has(taskId.toLowerCase())) {
+      problems.push({ message: `task ${taskId} is listed twice`, exitCode: 2 });
+      continue;
+    }
+    seen.add(taskId.toLowerCase());
     if (!ctx.config.agents[request.agent]) {
       problems.push({
         message: `unknown agent "${request.agent}" for ${taskId}: use one of ${Object.keys(ctx.config.agents).join(", ")}`,
         exitCode: 2,
       });
     }
-    if (!baseChecked.has(request.baseBranch)) {
-      baseChecked.set(request.baseBranch, (await ctx.repo.resolveCommit(request.baseBranch)) !== undefined);
-    }
-    if (!baseChecked.get(request.baseBranch)) {
+    if (!bases.has(request.baseBranch)) bases.set(request.baseBranch, await ctx.repo.resolveCommit(request.baseBranch));
+    if (!bases.get(request.baseBranch)) {
       problems.push({ message: `base branch "${request.baseBranch}" does not exist in ${ctx.repo.root}`, exitCode: 1 });
     }
     const active = existing.find((w) => w.taskId?.toLowerCase() === taskId.toLowerCase() && !isTerminal(w.state));
@@ -82,7 +87,7 @@ async function spawnProblems(
     }
     const branch = branchForTask(taskId);
     const path = worktreePathFor(ctx.config.worktreesRoot, project, taskId);
-    if (await ctx.repo.branchExists(branch)) {
+    if (localBranches.has(branch)) {
       problems.push({
         message: `branch ${branch} already exists: remove it with \`pw worktree remove ${project} ${taskId}\` or \`git branch -D ${branch}\``,
         exitCode: 1,
@@ -106,7 +111,8 @@ export async function spawnWorkers(
   options: { project?: string } = {},
 ): Promise<Worker[]> {
   const project = options.project ?? ctx.project;
-  const problems = await spawnProblems(deps, ctx, requests, project);
+  const bases = new Map<string, string | undefined>();
+  const problems = await spawnProblems(deps, ctx, requests, project, bases);
   if (problems.length > 0) throw new SpawnError(problems);
 
   const created: Worker[] = [];
@@ -114,30 +120,39 @@ export async function spawnWorkers(
     for (const request of requests) {
       let id = newWorkerId();
       while (deps.store.getWorker(id)) id = newWorkerId();
-      const worker = deps.store.createWorker(
-        {
-          id,
-          taskId: request.taskId,
-          description: request.description,
-          agent: request.agent,
-          repo: ctx.repository,
-          project,
-          repoPath: ctx.repo.root,
-          branch: branchForTask(request.taskId),
-          baseBranch: request.baseBranch,
-          worktreePath: worktreePathFor(ctx.config.worktreesRoot, project, request.taskId),
-          labels: request.labels ?? [],
-          milestone: request.milestone ?? null,
-          dependsOn: request.dependsOn ?? [],
-          issueNumber: request.issueNumber ?? null,
-        },
-        { source: "cli", correlationId: deps.correlationId ?? null, detail: "spawned" },
+      created.push(
+        deps.store.createWorker(
+          {
+            id,
+            taskId: request.taskId,
+            description: request.description,
+            agent: request.agent,
+            repo: ctx.repository,
+            project,
+            repoPath: ctx.repo.root,
+            branch: branchForTask(request.taskId),
+            baseBranch: request.baseBranch,
+            worktreePath: worktreePathFor(ctx.config.worktreesRoot, project, request.taskId),
+            labels: request.labels ?? [],
+            milestone: request.milestone ?? null,
+            dependsOn: request.dependsOn ?? [],
+            issueNumber: request.issueNumber ?? null,
+          },
+          { source: "cli", correlationId: deps.correlationId ?? null, detail: "spawned" },
+        ),
       );
-      created.push(worker);
-      await createWorktree(ctx.repo, { worktreesRoot: ctx.config.worktreesRoot, project, taskId: request.taskId }, request.baseBranch);
-      appendWorkerLog(workerLogPath(deps.paths.logsDir, id), `spawned ${request.taskId} (${request.agent}) on ${worker.branch}`);
-      deps.logger.info({ worker_id: id, task_id: request.taskId, state: "NEEDS_INIT" }, "worker spawned");
     }
+    // every record exists before any worktree: a crash from here on leaves nothing unrecorded
+    await inParallel(created, SPAWN_CONCURRENCY, async (worker) => {
+      await addWorktree(ctx.repo, {
+        path: worker.worktreePath!,
+        branch: worker.branch!,
+        base: worker.baseBranch!,
+        baseCommit: bases.get(worker.baseBranch!)!,
+      });
+      appendWorkerLog(workerLogPath(deps.paths.logsDir, worker.id), `spawned ${worker.taskId} (${worker.agent}) on ${worker.branch}`);
+      deps.logger.info({ worker_id: worker.id, task_id: worker.taskId, state: "NEEDS_INIT" }, "worker spawned");
+    });
   } catch (error) {
     for (const worker of created.reverse()) {
       await removeWorktree(ctx.repo, { worktreesRoot: ctx.config.worktreesRoot, project, taskId: worker.taskId! }, true).catch(() => undefined);
@@ -146,6 +161,27 @@ export async function spawnWorkers(
     throw error;
   }
   return created;
+}
+
+/** How many worktrees a spawn creates at once. */
+const SPAWN_CONCURRENCY = 5;
+
+/** Runs `work` over `items`, at most `limit` at a time; the first failure is thrown once all have settled. */
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const lane = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure !== undefined) throw failure;
 }
 
 /** Whether a recorded agent process is one this machine can see running. */

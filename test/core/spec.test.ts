@@ -61,3 +61,17 @@ describe("task spec", () => {
     ]);
   });
 });
+
+describe("the shipped example", () => {
+  it("templates/tasks-spec-example.yml is a valid spec", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { parse } = await import("yaml");
+    const text = readFileSync(new URL("../../templates/tasks-spec-example.yml", import.meta.url), "utf8");
+    const spec = parseTaskSpec(parse(text), "example", { agents: ["code-author", "test-author", "iac-engineer"], existingTaskIds: new Set() });
+    expect(spec.tasks.map((t) => [t.id, t.agent, t.depends_on])).toEqual([
+      ["TASK-001", "code-author", []],
+      ["TASK-002", "test-author", ["TASK-001"]],
+      ["TASK-003", "iac-engineer", []],
+    ]);
+  });
+});
