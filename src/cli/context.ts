@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { resolvePaths, type Paths } from "../config.js";
 import type { GitHubAccess } from "../github/access.js";
-import { createLogger, type Component, type Logger } from "../log/logger.js";
+import { createLogger, flushLogger, type Component, type Logger } from "../log/logger.js";
 import type { PipelineDeps } from "../runner/pipeline.js";
 import { SqliteWorkerStore } from "../store/sqlite.js";
 import type { WorkerStore } from "../store/store.js";
@@ -46,6 +46,8 @@ export class CliContext {
   }
 
   useLogger(component: Component, destination = "stdout"): Logger {
+    // one logger per process: a file logger made earlier is flushed and replaced
+    if (this.cachedLogger) void flushLogger(this.cachedLogger);
     this.cachedLogger = createLogger({ component, destination }).child({ correlation_id: this.correlationId });
     return this.cachedLogger;
   }
@@ -63,7 +65,9 @@ export class CliContext {
     };
   }
 
-  close(): void {
+  /** Closes the store and flushes the logger (bounded, even when Loki is down). */
+  async close(): Promise<void> {
     this.cachedStore?.close();
+    if (this.cachedLogger) await flushLogger(this.cachedLogger);
   }
 }

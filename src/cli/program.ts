@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
 import { EXIT_FAILED, EXIT_USAGE, PwError } from "../core/errors.js";
 import { CliContext } from "./context.js";
+import { registerGateCommands } from "./gate.js";
 import { printError } from "./output.js";
 import { registerStateCommands } from "./state.js";
 import { registerLoopCommand, registerWorkerCommands } from "./worker.js";
@@ -23,6 +24,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerStateCommands(program, ctx);
   registerWorktreeCommands(program, ctx);
   registerLoopCommand(program, ctx);
+  registerGateCommands(program, ctx);
   return program;
 }
 
@@ -48,6 +50,6 @@ export async function runCli(argv: string[]): Promise<number> {
     printError(verbose && error instanceof Error && error.stack ? error.stack : `unexpected error: ${message}`);
     return EXIT_FAILED;
   } finally {
-    ctx.close();
+    await ctx.close();
   }
 }

@@ -15,6 +15,7 @@ import type { Logger } from "../log/logger.js";
 import type { WorkerStore } from "../store/store.js";
 import type { RepoContext } from "./context.js";
 import { agentEnvironment } from "./env.js";
+import { blockingReason, evaluateWorkerGates, formatGateResult } from "./gates.js";
 import { findProgram, killGroup, startProcess, type ProcessOutcome } from "./process.js";
 import { appendWorkerLog, lastLines, workerLogPath } from "./worklog.js";
 
@@ -27,8 +28,6 @@ export interface PipelineDeps {
   env: NodeJS.ProcessEnv;
   github: GitHubAccess;
   correlationId?: string;
-  /** Runs before every push; a blocking failure returns its reason and nothing is pushed. */
-  beforePush?: (ctx: RepoContext, worker: Worker) => Promise<string | undefined>;
   /** Told about every finished agent run, for metrics. */
   onAgentRun?: (agent: string, outcome: "success" | "failure" | "timeout", seconds: number) => void;
 }
@@ -218,7 +217,10 @@ export async function finishWorker(deps: PipelineDeps, ctx: RepoContext, worker:
     if ((await commitsAhead(ctx.repo, w.worktreePath, w.baseBranch)) === 0) {
       throw new WorkerFailure("agent made no changes");
     }
-    const blocked = await deps.beforePush?.(ctx, w);
+    // the same gates as the PR's check runs, before anything leaves the machine
+    const results = await evaluateWorkerGates(ctx.repo, w);
+    for (const result of results) appendWorkerLog(log, formatGateResult(result));
+    const blocked = blockingReason(results);
     if (blocked) throw new WorkerFailure(blocked);
     try {
       await pushBranch(ctx.repo, w.worktreePath, w.branch);
