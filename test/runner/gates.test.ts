@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { git, removeTempDirs } from "../helpers/git.js";
+import { removeTempDirs } from "../helpers/git.js";
 import { fakeAgent, originBranches, runnerSandbox, type RunnerSandbox } from "../helpers/runner-env.js";
 
 let sandbox: RunnerSandbox | undefined;
