@@ -76,6 +76,21 @@ describe("spawn --wait: from task to pull request", () => {
 
     const history = JSON.parse((await sb.pw(["state", "history", worker.id, "--json"])).stdout) as Array<{ to: string }>;
     expect(history.map((t) => t.to)).toEqual(["NEEDS_INIT", "WORKING", "PR_OPEN"]);
+
+    // the worker's story, without Loki
+    const logs = await sb.pw(["worker", "logs", worker.id]);
+    expect(logs.code).toBe(0);
+    expect(logs.stdout).toContain("agent for TASK-001 working in");
+    expect(logs.stdout).toContain("committed what the agent left uncommitted");
+    expect(logs.stdout).toContain(`opened pull request #1 ${worker.prUrl}`);
+    const followed = await sb.pw(["worker", "logs", worker.id, "--follow"]);
+    expect(followed.stdout).toBe(logs.stdout);
+    const got = JSON.parse((await sb.pw(["worker", "get", worker.id, "--json"])).stdout) as { id: string; history: unknown[] };
+    expect(got.id).toBe(worker.id);
+    expect(got.history).toHaveLength(3);
+    const text = (await sb.pw(["worker", "get", worker.id])).stdout;
+    expect(text).toMatch(/^worker\s+worker-/);
+    expect(text).toContain("pull request https://github.com/acme/widgets/pull/1");
   });
 
   it("keeps an agent's own commits and opens a draft when configured", async () => {

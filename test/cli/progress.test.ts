@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { ProgressView } from "../../src/cli/progress.js";
+import type { Worker } from "../../src/core/worker.js";
+
+function worker(id: string, state: Worker["state"], extra: Partial<Worker> = {}): Worker {
+  return {
+    id,
+    taskId: id.toUpperCase(),
+    state,
+    repo: "acme/web",
+    project: "web",
+    repoPath: "/r",
+    branch: null,
+    baseBranch: "main",
+    worktreePath: null,
+    description: "d",
+    agent: "code-author",
+    prNumber: null,
+    prUrl: null,
+    error: null,
+    labels: [],
+    milestone: null,
+    dependsOn: [],
+    issueNumber: null,
+    owner: null,
+    leaseUntil: null,
+    pid: null,
+    createdAt: new Date().toISOString(),
+    updatedAt: new Date().toISOString(),
+    ...extra,
+  } as Worker;
+}
+
+class Sink {
+  text = "";
+  constructor(readonly isTTY: boolean) {}
+  write(chunk: string): boolean {
+    this.text += chunk;
+    return true;
+  }
+}
+
+describe("progress view", () => {
+  it("on a terminal, redraws one line per worker in place", () => {
+    const sink = new Sink(true);
+    const view = new ProgressView(sink as unknown as NodeJS.WriteStream);
+    view.update([worker("worker-aaaaa1", "NEEDS_INIT"), worker("worker-aaaaa2", "WORKING")], () => undefined);
+    view.update([worker("worker-aaaaa1", "WORKING"), worker("worker-aaaaa2", "PR_OPEN", { prUrl: "https://x/pull/1" })], () => undefined);
+    // the second draw moves the cursor up two lines and clears each line it rewrites
+    expect(sink.text).toContain("\x1b[2F");
+    expect(sink.text.match(/\x1b\[2K/g)).toHaveLength(4);
+    expect(sink.text).toContain("https://x/pull/1");
+  });
+
+  it("elsewhere, prints a plain line only when a worker's line changes", () => {
+    const sink = new Sink(false);
+    const view = new ProgressView(sink as unknown as NodeJS.WriteStream);
+    const waiting = (w: Worker) => (w.state === "NEEDS_INIT" ? "TASK-0 (PR_OPEN)" : undefined);
+    view.update([worker("worker-aaaaa1", "NEEDS_INIT")], waiting);
+    view.update([worker("worker-aaaaa1", "NEEDS_INIT")], waiting);
+    view.update([worker("worker-aaaaa1", "UNKNOWN", { error: "agent made no changes\nmore" })], waiting);
+    const lines = sink.text.trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^worker-aaaaa1  WORKER-AAAAA1  NEEDS_INIT\s+\d+s  waiting for TASK-0 \(PR_OPEN\)$/);
+    expect(lines[1]).toMatch(/UNKNOWN\s+\d+s  agent made no changes$/);
+    expect(sink.text).not.toContain("\x1b[");
+  });
+});
