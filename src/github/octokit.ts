@@ -11,7 +11,10 @@ import { parseWith } from "../core/validate.js";
 export const GitHubClient = Octokit.plugin(retry, throttling);
 export type GitHubClient = InstanceType<typeof GitHubClient>;
 
-const envSchema = z.object({
+/** An empty variable (`GITHUB_TOKEN=` in a .env file) means unset. */
+const unsetWhenEmpty = (value: unknown) => (value === "" ? undefined : value);
+
+const envSchema = z.preprocess((env) => Object.fromEntries(Object.entries(env as object).map(([k, v]) => [k, unsetWhenEmpty(v)])), z.object({
   GHE_HOST: z
     .string()
     .regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "expected a host name, optionally with :port")
@@ -26,7 +29,7 @@ const envSchema = z.object({
    * by a second (the default); a GitHub Enterprise Server without secondary limits may allow less.
    */
   PW_GITHUB_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).optional(),
-});
+}));
 
 /** The spacing of mutating requests the environment asks for (default 1000 ms). */
 export function writeIntervalFromEnv(env: NodeJS.ProcessEnv = process.env): number {

@@ -100,6 +100,26 @@ describe("spawn --wait: from task to pull request", () => {
     expect(sb.github.pulls(REPOSITORY)[0]?.draft).toBe(true);
   });
 
+  it("authenticates as the GitHub App with an installation token when APP_ID is set", async () => {
+    const sb = await open({ agents: { "code-author": fakeAgent("write-file.mjs") } });
+    const { generateKeyPairSync } = await import("node:crypto");
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const pem = privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+    const keyFile = join(sb.out, "app.pem");
+    writeFileSync(keyFile, pem);
+    const result = await sb.pw(spawnArgs("APP-1", "as the app", "--wait"), { GITHUB_TOKEN: "", APP_ID: "123456", PRIVATE_KEY_PATH: keyFile });
+    expect(result.stdout).not.toContain("UNKNOWN");
+    expect(result.code).toBe(0);
+    expect(sb.github.calls().slice(0, 2)).toEqual([
+      "GET /repos/acme/widgets/installation",
+      "POST /app/installations/1/access_tokens",
+    ]);
+    const [token] = sb.github.issuedTokens;
+    expect(token).toBeTruthy();
+    expect(sb.github.requestsTo("GET", "/repos/acme/widgets/installation")[0]?.headers.authorization).toMatch(/^bearer \S+\.\S+\.\S+$/i);
+    expect(sb.github.requestsTo("POST", "/repos/acme/widgets/pulls")[0]?.headers.authorization).toBe(`token ${token}`);
+  });
+
   it("returns at once without --wait, and `pw loop` starts the worker", async () => {
     const sb = await open({ agents: { "code-author": fakeAgent("write-file.mjs") } });
     const spawned = await sb.pw(spawnArgs("T-3"));
