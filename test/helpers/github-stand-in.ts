@@ -441,6 +441,8 @@ interface RepoState {
   branches: Map<string, string>;
   checkRuns: CheckRunRecord[];
   suites: Map<string, number>;
+  /** File contents by `ref:path`, for `GET /contents/{path}?ref=`. */
+  files: Map<string, string>;
 }
 
 interface Reply {
@@ -682,6 +684,7 @@ export class GitHubStandIn {
       branches: new Map([[defaultBranch, fakeSha(`${fullName}:${defaultBranch}`)]]),
       checkRuns: [],
       suites: new Map(),
+      files: new Map(),
     });
   }
 
@@ -734,6 +737,11 @@ export class GitHubStandIn {
     const state = this.repo(repo);
     const issue = this.issue(state, number);
     return this.commentJson(state, this.createComment(state, issue, seed.body, seed.user));
+  }
+
+  /** A file as the contents API shows it at `ref` (a branch name or sha). */
+  setFile(repo: string, ref: string, path: string, content: string): void {
+    this.repo(repo).files.set(`${ref}:${path}`, content);
   }
 
   setPullFiles(repo: string, number: number, files: PullFileSeed[]): void {
@@ -1320,6 +1328,26 @@ export class GitHubStandIn {
     });
 
     // Branches
+    this.on("GET", `${R}/contents/{path+}`, ({ repo, params, query }) => {
+      const ref = query.ref ?? repo.defaultBranch;
+      const path = params.path ?? "";
+      const content = repo.files.get(`${ref}:${path}`);
+      if (content === undefined) throw notFound();
+      const sha = createHash("sha1").update(`blob ${Buffer.byteLength(content)}\0${content}`).digest("hex");
+      return {
+        status: 200,
+        body: {
+          type: "file",
+          encoding: "base64",
+          size: Buffer.byteLength(content),
+          name: path.split("/").pop(),
+          path,
+          sha,
+          content: Buffer.from(content).toString("base64"),
+          url: `${this.apiRepoUrl(repo)}/contents/${path}?ref=${ref}`,
+        },
+      };
+    });
     this.on("GET", `${R}/git/ref/{ref+}`, ({ repo, params }) => {
       const ref = params.ref ?? "";
       const sha = ref.startsWith("heads/") ? repo.branches.get(ref.slice("heads/".length)) : undefined;
