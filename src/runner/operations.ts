@@ -277,7 +277,8 @@ export async function submitWorker(deps: PipelineDeps, id: string): Promise<Work
       source: "cli",
       correlationId: deps.correlationId ?? null,
       detail: "submit: work done by hand",
-      patch: { owner: `cli:${process.pid}`, leaseUntil: null },
+      // held like a runner's claim (this host and process), so no runner takes it for an orphan meanwhile
+      patch: { owner: `${hostname()}:${process.pid}:submit`, leaseUntil: new Date(Date.now() + 10 * 60_000).toISOString() },
     });
   }
   const ctx = await openRepoContext(worker.repoPath!, deps.paths, deps.env);
