@@ -48,7 +48,7 @@ describe("progress view", () => {
     view.update([worker("worker-aaaaa1", "WORKING"), worker("worker-aaaaa2", "PR_OPEN", { prUrl: "https://x/pull/1" })], () => undefined);
     // the second draw moves the cursor up two lines and clears each line it rewrites
     expect(sink.text).toContain("\x1b[2F");
-    expect(sink.text.match(/\x1b\[2K/g)).toHaveLength(4);
+    expect(sink.text.split("\x1b[2K")).toHaveLength(5);
     expect(sink.text).toContain("https://x/pull/1");
   });
 
@@ -61,8 +61,8 @@ describe("progress view", () => {
     view.update([worker("worker-aaaaa1", "UNKNOWN", { error: "agent made no changes\nmore" })], waiting);
     const lines = sink.text.trim().split("\n");
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^worker-aaaaa1  WORKER-AAAAA1  NEEDS_INIT\s+\d+s  waiting for TASK-0 \(PR_OPEN\)$/);
-    expect(lines[1]).toMatch(/UNKNOWN\s+\d+s  agent made no changes$/);
+    expect(lines[0]).toMatch(/^worker-aaaaa1 {2}WORKER-AAAAA1 {2}NEEDS_INIT\s+\d+s {2}waiting for TASK-0 \(PR_OPEN\)$/);
+    expect(lines[1]).toMatch(/UNKNOWN\s+\d+s {2}agent made no changes$/);
     expect(sink.text).not.toContain("\x1b[");
   });
 });
