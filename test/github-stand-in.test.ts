@@ -507,10 +507,10 @@ describe("failure injection, latency and recording", () => {
   });
 
   it("answers unknown routes 404 Not Found and records them", async () => {
-    const unknown = await failure(octokit.request("GET /repos/{owner}/{repo}/contents/{path}", { ...R, path: ".github/config.yml" }));
+    const unknown = await failure(octokit.request("GET /repos/{owner}/{repo}/deployments", R));
     expect(unknown).toEqual({ status: 404, data: expect.objectContaining({ message: "Not Found" }) as unknown });
-    expect(standIn.unknownRequests()).toMatchObject([{ method: "GET", path: "/repos/acme/widgets/contents/.github/config.yml", route: null }]);
-    expect(standIn.requestsTo("GET", /contents/)).toHaveLength(1);
+    expect(standIn.unknownRequests()).toMatchObject([{ method: "GET", path: "/repos/acme/widgets/deployments", route: null }]);
+    expect(standIn.requestsTo("GET", /deployments/)).toHaveLength(1);
   });
 
   it("waits for a request that has not happened yet, with a helpful timeout", async () => {

@@ -4,6 +4,7 @@ import { EXIT_FAILED, EXIT_USAGE, PwError } from "../core/errors.js";
 import { CliContext } from "./context.js";
 import { registerGateCommands } from "./gate.js";
 import { printError } from "./output.js";
+import { registerServeCommands } from "./serve.js";
 import { registerStateCommands } from "./state.js";
 import { registerLoopCommand, registerWorkerCommands } from "./worker.js";
 import { registerWorktreeCommands } from "./worktree.js";
@@ -25,6 +26,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerWorktreeCommands(program, ctx);
   registerLoopCommand(program, ctx);
   registerGateCommands(program, ctx);
+  registerServeCommands(program, ctx);
   return program;
 }
 

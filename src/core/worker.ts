@@ -31,9 +31,19 @@ export interface Worker {
   leaseUntil: string | null;
   /** Process id of the running agent (leader of its process group). */
   pid: number | null;
+  /** What someone asked the owning runner to do (`/worker terminate`); cleared when done. */
+  request: WorkerRequest | null;
+  /** The one comment on `issueNumber` that shows how the worker stands, edited as it moves. */
+  statusCommentId: number | null;
+  /** What that comment last showed (state, PR, error), so each change is written once. */
+  statusCommentKey: string | null;
   createdAt: string;
   updatedAt: string;
 }
+
+/** Requests the app records for the runner that owns a worker. */
+export const WORKER_REQUESTS = ["terminate"] as const;
+export type WorkerRequest = (typeof WORKER_REQUESTS)[number];
 
 /** Who caused a transition; `admin` is `pw state set`. */
 export const TRANSITION_SOURCES = ["cli", "admin", "runner", "webhook", "reconcile", "command"] as const;

@@ -10,6 +10,7 @@ import { removeWorktree } from "../git/worktrees.js";
 import type { RepoContext } from "./context.js";
 import { failWorker, runWorker, type PipelineDeps } from "./pipeline.js";
 import { isProcessAlive, killGroup } from "./process.js";
+import { carryOutRequests } from "./requests.js";
 import { appendWorkerLog, workerLogPath } from "./worklog.js";
 
 const DEFAULT_LEASE_MS = 30_000;
@@ -77,12 +78,18 @@ export class Runner {
     return new Date(Date.now() + this.leaseMs).toISOString();
   }
 
-  /** One pass: renew claims, recover the orphaned, clean up the merged, start what may start. */
+  /** One pass: renew claims, carry out requests, recover the orphaned, clean up the merged, start what may start. */
   async tick(): Promise<void> {
     const store = this.deps.store;
     store.renewLeases(this.id, this.lease());
-    const all = store.listWorkers();
-    const mine = all.filter((w) => this.contextFor(w));
+    let all = store.listWorkers();
+    let mine = all.filter((w) => this.contextFor(w));
+    const now = Date.now();
+    const heldByAnother = (w: Worker) => Boolean(w.owner && w.owner !== this.id && !ownerIsDead(w.owner) && !leaseExpired(w, now));
+    if (carryOutRequests(this.deps, mine, heldByAnother) > 0) {
+      all = store.listWorkers();
+      mine = all.filter((w) => this.contextFor(w));
+    }
     await this.recoverOrphans(mine);
     await this.cleanUpMerged(mine);
     if (!this.stopping) this.startReady(mine, all);

@@ -51,6 +51,15 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE workers ADD COLUMN lease_until TEXT;
    ALTER TABLE workers ADD COLUMN pid INTEGER;
    CREATE INDEX workers_repo_task ON workers(repo, task_id);`,
+  // 4: what the app needs: a request for the owning runner (`/worker terminate`), the one status
+  // comment on the worker's issue with what it last showed, and lookups by issue, by branch
+  // (every pull_request delivery looks its branch up) and by change (the status-comment watcher)
+  `ALTER TABLE workers ADD COLUMN request TEXT;
+   ALTER TABLE workers ADD COLUMN status_comment_id INTEGER;
+   ALTER TABLE workers ADD COLUMN status_comment_key TEXT;
+   CREATE INDEX workers_repo_issue ON workers(repo, issue_number);
+   CREATE INDEX workers_repo_branch ON workers(repo, branch);
+   CREATE INDEX workers_updated ON workers(updated_at);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

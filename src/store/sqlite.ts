@@ -8,8 +8,8 @@ import {
   StoreError,
   TransitionConflictError,
 } from "../core/errors.js";
-import { canTransition, isWorkerState, type WorkerState } from "../core/states.js";
-import type { TransitionRecord, TransitionSource, Worker } from "../core/worker.js";
+import { canTransition, isTerminal, isWorkerState, type WorkerState } from "../core/states.js";
+import { WORKER_REQUESTS, type TransitionRecord, type TransitionSource, type Worker } from "../core/worker.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 import type { NewWorker, TransitionMeta, WorkerFields, WorkerFilter, WorkerStore } from "./store.js";
 
@@ -37,6 +37,9 @@ const COLUMNS = {
   owner: { column: "owner" },
   leaseUntil: { column: "lease_until" },
   pid: { column: "pid" },
+  request: { column: "request" },
+  statusCommentId: { column: "status_comment_id" },
+  statusCommentKey: { column: "status_comment_key" },
 } as const satisfies Record<keyof WorkerFields, { column: string; json?: true }>;
 
 type FieldName = keyof typeof COLUMNS;
@@ -64,15 +67,44 @@ function toState(value: string): WorkerState {
   return value;
 }
 
+function toRequest(value: unknown): unknown {
+  if (value !== null && !(WORKER_REQUESTS as readonly unknown[]).includes(value)) {
+    throw new StoreError(`store holds an unknown request "${String(value)}": upgrade parallel-workers`);
+  }
+  return value;
+}
+
 function toWorker(row: WorkerRow): Worker {
-  const worker: Record<string, unknown> = { id: row.id, state: toState(row.state) };
+  return buildWorker(row.id, row.state, row.created_at, row.updated_at, (name) => row[COLUMNS[name].column]);
+}
+
+function buildWorker(id: string, state: string, createdAt: string, updatedAt: string, field: (name: FieldName) => unknown): Worker {
+  const worker: Record<string, unknown> = { id, state: toState(state) };
   for (const name of FIELD_NAMES) {
-    const value = row[COLUMNS[name].column] ?? null;
+    const value = field(name) ?? null;
     worker[name] = isJson(name) ? (value === null ? [] : JSON.parse(value as string)) : value;
   }
-  worker.createdAt = row.created_at;
-  worker.updatedAt = row.updated_at;
+  worker.request = toRequest(worker.request);
+  worker.createdAt = createdAt;
+  worker.updatedAt = updatedAt;
   return worker as unknown as Worker;
+}
+
+/**
+ * Reads many rows as arrays (several times faster than one object per row) and builds workers
+ * by column position, found once per statement.
+ */
+function arrayReader(statement: Database.Statement): (row: unknown[]) => Worker {
+  const position = new Map(statement.columns().map((column, i) => [column.name, i]));
+  const at = (column: string) => {
+    const i = position.get(column);
+    if (i === undefined) throw new StoreError(`store has no column ${column}`);
+    return i;
+  };
+  const fields = new Map(FIELD_NAMES.map((name) => [name, at(COLUMNS[name].column)]));
+  const [id, state, createdAt, updatedAt] = ["id", "state", "created_at", "updated_at"].map(at) as [number, number, number, number];
+  return (row) =>
+    buildWorker(row[id] as string, row[state] as string, row[createdAt] as string, row[updatedAt] as string, (name) => row[fields.get(name)!]);
 }
 
 /** The value bound for a field: JSON fields as text, missing values as NULL. */
@@ -112,8 +144,16 @@ function wrapSqliteError(file: string, error: unknown): never {
   throw new StoreError(`store ${file}: ${message}`, { cause: error });
 }
 
+/** Prepared statements kept per SQL text; the UPDATE/INSERT variants are few, but bounded anyway. */
+const STATEMENT_CACHE_SIZE = 256;
+
 export class SqliteWorkerStore implements WorkerStore {
   private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+  /** The listing statements (one per combination of filters), in array mode, with their readers. */
+  private readonly lists = new Map<string, { statement: Database.Statement; read: (row: unknown[]) => Worker }>();
+  /** One transaction function for every atomic step (better-sqlite3 passes the step through). */
+  private transactional: Database.Transaction<(fn: () => unknown) => unknown> | undefined;
 
   constructor(readonly file: string) {
     assertSqliteFile(file);
@@ -150,7 +190,7 @@ export class SqliteWorkerStore implements WorkerStore {
   }
 
   private row(id: string): WorkerRow | undefined {
-    return this.db.prepare("SELECT * FROM workers WHERE id = ?").get(id) as WorkerRow | undefined;
+    return this.statement("SELECT * FROM workers WHERE id = ?").get(id) as WorkerRow | undefined;
   }
 
   private recordTransition(
@@ -160,23 +200,27 @@ export class SqliteWorkerStore implements WorkerStore {
     at: string,
     meta: TransitionMeta,
   ): void {
-    this.db
-      .prepare(
+    this
+      .statement(
         `INSERT INTO transitions (worker_id, from_state, to_state, at, source, correlation_id, detail)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(workerId, from, to, at, meta.source, meta.correlationId ?? null, meta.detail ?? null);
   }
 
-  /** Writes `patch` and the state in one UPDATE; leaving UNKNOWN clears a stale error. */
+  /**
+   * Writes `patch` and the state in one UPDATE. Leaving UNKNOWN clears a stale error; a request
+   * (`/worker terminate`) is about the run under way, so queueing again or ending clears it.
+   */
   private writeWorker(id: string, state: WorkerState, previous: WorkerState, patch: WorkerFields, at: string): void {
     const fields: Partial<Record<FieldName, unknown>> = { ...patch };
     if (previous === "UNKNOWN" && state !== "UNKNOWN" && !("error" in patch)) fields.error = null;
+    if (state !== previous && (state === "NEEDS_INIT" || isTerminal(state)) && !("request" in patch)) fields.request = null;
     const names = FIELD_NAMES.filter((name) => name in fields);
     const assignments = ["state = @state", "updated_at = @updated_at", ...names.map((n) => `${COLUMNS[n].column} = @${n}`)];
     const params: Record<string, unknown> = { id, state, updated_at: at };
     for (const name of names) params[name] = toColumnValue(name, fields[name]);
-    this.db.prepare(`UPDATE workers SET ${assignments.join(", ")} WHERE id = @id`).run(params);
+    this.statement(`UPDATE workers SET ${assignments.join(", ")} WHERE id = @id`).run(params);
   }
 
   private insertWorker(worker: NewWorker, state: WorkerState, at: string): void {
@@ -185,12 +229,23 @@ export class SqliteWorkerStore implements WorkerStore {
     const values = ["@id", "@state", "@at", "@at", ...names.map((n) => `@${n}`)];
     const params: Record<string, unknown> = { id: worker.id, state, at };
     for (const name of names) params[name] = toColumnValue(name, worker[name]);
-    this.db.prepare(`INSERT INTO workers (${columns.join(", ")}) VALUES (${values.join(", ")})`).run(params);
+    this.statement(`INSERT INTO workers (${columns.join(", ")}) VALUES (${values.join(", ")})`).run(params);
+  }
+
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      if (this.statements.size >= STATEMENT_CACHE_SIZE) this.statements.clear();
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
   }
 
   private atomically<T>(fn: () => T): T {
     try {
-      return this.db.transaction(fn).immediate();
+      this.transactional ??= this.db.transaction((step: () => unknown) => step());
+      return this.transactional.immediate(fn) as T;
     } catch (error) {
       wrapSqliteError(this.file, error);
     }
@@ -220,7 +275,7 @@ export class SqliteWorkerStore implements WorkerStore {
 
   listWorkers(filter: WorkerFilter = {}): Worker[] {
     const clauses: string[] = [];
-    const params: Record<string, string> = {};
+    const params: Record<string, string | number> = {};
     if (filter.state) {
       clauses.push("state = @state");
       params.state = filter.state;
@@ -229,9 +284,28 @@ export class SqliteWorkerStore implements WorkerStore {
       clauses.push("repo = @repo");
       params.repo = filter.repo;
     }
+    if (filter.issueNumber !== undefined) {
+      clauses.push("issue_number = @issueNumber");
+      params.issueNumber = filter.issueNumber;
+    }
+    if (filter.withIssue) clauses.push("issue_number IS NOT NULL");
+    if (filter.branch !== undefined) {
+      clauses.push("branch = @branch");
+      params.branch = filter.branch;
+    }
+    if (filter.updatedSince !== undefined) {
+      clauses.push("updated_at >= @updatedSince");
+      params.updatedSince = filter.updatedSince;
+    }
     const where = clauses.length ? `WHERE ${clauses.join(" AND ")}` : "";
-    const rows = this.db.prepare(`SELECT * FROM workers ${where} ORDER BY created_at, id`).all(params) as WorkerRow[];
-    return rows.map(toWorker);
+    const sql = `SELECT * FROM workers ${where} ORDER BY created_at, id`;
+    let list = this.lists.get(sql);
+    if (!list) {
+      const statement = this.db.prepare(sql).raw(true);
+      list = { statement, read: arrayReader(statement) };
+      this.lists.set(sql, list);
+    }
+    return (list.statement.all(params) as unknown[][]).map(list.read);
   }
 
   transition(id: string, from: WorkerState, to: WorkerState, meta: TransitionMeta): Worker {
@@ -251,8 +325,8 @@ export class SqliteWorkerStore implements WorkerStore {
   claimWorker(id: string, owner: string, leaseUntil: string, takeOverFrom?: string): boolean {
     return this.atomically(
       () =>
-        this.db
-          .prepare(
+        this
+          .statement(
             `UPDATE workers SET owner = @owner, lease_until = @leaseUntil, updated_at = @now
              WHERE id = @id AND state = 'NEEDS_INIT'
                AND (owner IS NULL OR owner = @owner OR owner = @takeOverFrom
@@ -265,8 +339,8 @@ export class SqliteWorkerStore implements WorkerStore {
   renewLeases(owner: string, leaseUntil: string): number {
     return this.atomically(
       () =>
-        this.db
-          .prepare(
+        this
+          .statement(
             `UPDATE workers SET lease_until = @leaseUntil
              WHERE owner = @owner AND state IN ('NEEDS_INIT', 'WORKING')`,
           )
@@ -301,12 +375,12 @@ export class SqliteWorkerStore implements WorkerStore {
   }
 
   removeWorker(id: string): boolean {
-    return this.atomically(() => this.db.prepare("DELETE FROM workers WHERE id = ?").run(id).changes === 1);
+    return this.atomically(() => this.statement("DELETE FROM workers WHERE id = ?").run(id).changes === 1);
   }
 
   history(id: string): TransitionRecord[] {
-    const rows = this.db
-      .prepare("SELECT * FROM transitions WHERE worker_id = ? ORDER BY seq")
+    const rows = this
+      .statement("SELECT * FROM transitions WHERE worker_id = ? ORDER BY seq")
       .all(id) as TransitionRow[];
     return rows.map((row) => ({
       workerId: row.worker_id,
@@ -322,10 +396,53 @@ export class SqliteWorkerStore implements WorkerStore {
   recordDelivery(deliveryId: string, event: string): boolean {
     return this.atomically(
       () =>
-        this.db
-          .prepare("INSERT OR IGNORE INTO deliveries (id, event, received_at) VALUES (?, ?, ?)")
+        this
+          .statement("INSERT OR IGNORE INTO deliveries (id, event, received_at) VALUES (?, ?, ?)")
           .run(deliveryId, event, now()).changes === 1,
     );
+  }
+
+  hasDelivery(deliveryId: string): boolean {
+    try {
+      return this.statement("SELECT 1 FROM deliveries WHERE id = ?").get(deliveryId) !== undefined;
+    } catch (error) {
+      wrapSqliteError(this.file, error);
+    }
+  }
+
+  recentDeliveries(since: string): string[] {
+    try {
+      return (this.statement("SELECT id FROM deliveries WHERE received_at >= ?").all(since) as Array<{ id: string }>).map((row) => row.id);
+    } catch (error) {
+      wrapSqliteError(this.file, error);
+    }
+  }
+
+  recordDeliveries(deliveries: ReadonlyArray<{ id: string; event: string }>): number {
+    if (deliveries.length === 0) return 0;
+    return this.atomically(() => {
+      const insert = this.statement("INSERT OR IGNORE INTO deliveries (id, event, received_at) VALUES (?, ?, ?)");
+      const at = now();
+      let added = 0;
+      for (const delivery of deliveries) added += insert.run(delivery.id, delivery.event, at).changes;
+      return added;
+    });
+  }
+
+  forgetDelivery(deliveryId: string): boolean {
+    return this.atomically(() => this.statement("DELETE FROM deliveries WHERE id = ?").run(deliveryId).changes === 1);
+  }
+
+  pruneDeliveries(before: string): number {
+    return this.atomically(() => this.statement("DELETE FROM deliveries WHERE received_at < ?").run(before).changes);
+  }
+
+  ping(): void {
+    try {
+      this.statement("SELECT count(*) FROM workers WHERE id = ''").get();
+    } catch (error) {
+      wrapSqliteError(this.file, error);
+    }
   }
 
   close(): void {

@@ -21,6 +21,14 @@ export interface TransitionMeta {
 export interface WorkerFilter {
   state?: WorkerState;
   repo?: string;
+  /** Only the workers of this issue (with `repo`, one repository's). */
+  issueNumber?: number;
+  /** Only workers that came from an issue. */
+  withIssue?: boolean;
+  /** Only the workers on this branch (with `repo`, an indexed lookup). */
+  branch?: string;
+  /** Only workers changed at or after this ISO time. */
+  updatedSince?: string;
 }
 
 /**
@@ -55,5 +63,20 @@ export interface WorkerStore {
   history(id: string): TransitionRecord[];
   /** Records a webhook delivery id; false when it was seen before (the caller then does nothing). */
   recordDelivery(deliveryId: string, event: string): boolean;
+  /** Whether a delivery id was recorded. */
+  hasDelivery(deliveryId: string): boolean;
+  /** The delivery ids received at or after `since` (ISO time). */
+  recentDeliveries(since: string): string[];
+  /** Records many delivery ids in one step (ids already recorded are skipped); returns how many were new. */
+  recordDeliveries(deliveries: ReadonlyArray<{ id: string; event: string }>): number;
+  /**
+   * Forgets a delivery whose handling failed, so that GitHub's redelivery of it is handled
+   * rather than dropped as a duplicate; false when it was not recorded.
+   */
+  forgetDelivery(deliveryId: string): boolean;
+  /** Forgets deliveries received before `before` (ISO time), which GitHub can no longer redeliver; returns how many. */
+  pruneDeliveries(before: string): number;
+  /** Throws a StoreError when the store cannot answer a query (for health checks). */
+  ping(): void;
   close(): void;
 }

@@ -1,0 +1,372 @@
+#!/usr/bin/env node
+// Webhook benchmark: deliveries per second (closed loop) and latency at a fixed 100 deliveries/s
+// (open loop) of `pw serve` against a bare Probot app with a no-op handler (bench/bare-probot-app.mjs),
+// same machine, same signed payloads, one run, printed with the ratio. Runs the BUILT CLI:
+//   npm run build && node bench/webhooks.mjs [--deliveries N] [--seconds S] [--rate R] [--concurrency C]
+//                                            [--moving N] [--moving-seconds S] [--rounds R]
+// Payloads: a `synchronize` and an `opened` for a PR no worker has (what most deliveries are),
+// a merge that moves a PR_OPEN worker to MERGED (no API call: a merge is final), and an `opened`
+// that moves a WORKING worker to PR_OPEN (pw serve first re-reads the PR from a local GitHub
+// stand-in in this process). Targets: >= 0.8x the bare app's throughput, p99 under 20 ms at
+// 100 deliveries/s. Both servers run side by side and are measured in alternating rounds with
+// the same payloads (throughput: the median round; latency: pooled; CPU per delivery from
+// /proc, which a busy machine disturbs less than throughput).
+import { execFileSync, spawn } from "node:child_process";
+import { createHmac, randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const at = args.indexOf(`--${name}`);
+  const value = at >= 0 ? Number(args[at + 1]) : fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    console.error(`bench: --${name} needs a positive number, got ${JSON.stringify(args[at + 1])}`);
+    process.exit(2);
+  }
+  return value;
+};
+const DELIVERIES = Math.round(option("deliveries", 3000));
+const SECONDS = option("seconds", 10);
+const RATE = option("rate", 100);
+const CONCURRENCY = Math.round(option("concurrency", 16));
+// each moving delivery needs a worker of its own; the runner's pass reads every worker, so the
+// moving stores are kept to a size a busy single-machine installation may reach
+const MOVING = Math.round(option("moving", 1000));
+const MOVING_SECONDS = option("moving-seconds", 5);
+const ROUNDS = Math.round(option("rounds", 3));
+const WARMUP = 1000;
+const SECRET = "bench-secret";
+const REPO = "acme/widgets";
+
+if (!existsSync(join(ROOT, "dist/cli/main.js"))) {
+  console.error("bench: dist/cli/main.js is missing: run `npm run build` first");
+  process.exit(1);
+}
+
+// ---- the GitHub stand-in of the tests, transpiled to plain JavaScript ---------------------------
+const work = mkdtempSync(join(tmpdir(), "pw-bench-"));
+const { default: ts } = await import("typescript");
+const standInSource = readFileSync(join(ROOT, "test/helpers/github-stand-in.ts"), "utf8");
+const { outputText } = ts.transpileModule(standInSource, {
+  compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+});
+writeFileSync(join(work, "github-stand-in.mjs"), outputText);
+const { GitHubStandIn } = await import(join(work, "github-stand-in.mjs"));
+const github = await GitHubStandIn.start();
+github.addRepo(REPO);
+
+// ---- a served checkout, and two stores ------------------------------------------------------
+// "quiet": a realistic history (200 workers, most of them finished) for the deliveries that move
+// nothing; "moving": the same plus one WORKING worker with an open PR per moving delivery.
+const repo = join(work, "widgets");
+mkdirSync(repo);
+const git = (...argv) => execFileSync("git", argv, { cwd: repo, stdio: "ignore" });
+git("init", "-q", "-b", "main");
+git("-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-q", "--allow-empty", "-m", "init");
+git("remote", "add", "origin", `https://github.com/${REPO}.git`);
+const { SqliteWorkerStore } = await import(join(ROOT, "dist/store/sqlite.js"));
+const HISTORY = 200;
+const movers = MOVING + ROUNDS * Math.round((RATE * MOVING_SECONDS) / ROUNDS);
+const far = new Date(Date.now() + 24 * 3600_000).toISOString();
+/** A store with the history; `movers` more workers in `state`, each with its PR, when asked. */
+function seedStore(home, state) {
+  const store = new SqliteWorkerStore(join(home, "state.db"));
+  for (let i = 0; i < HISTORY; i++) {
+    const old = i % 20 === 0 ? "ABANDONED" : i % 10 === 0 ? "PR_OPEN" : "MERGED";
+    store.createWorker({ id: `worker-h${i.toString(36).padStart(5, "0")}`, repo: REPO, taskId: `old-${i}`, branch: `feature/old-${i}`, state: old, prNumber: 100_000 + i }, { source: "cli" });
+  }
+  const moving = [];
+  for (let i = 0; state && i < movers; i++) {
+    const branch = `feature/${state.toLowerCase()}-${i}`;
+    const pr = github.addPullRequest(REPO, { head: branch });
+    if (state === "PR_OPEN") github.mergePullRequest(REPO, pr.number);
+    // held by a live runner elsewhere, so this process's runner leaves a WORKING one be
+    store.createWorker(
+      {
+        id: `worker-${state === "PR_OPEN" ? "p" : "w"}${i.toString(36).padStart(5, "0")}`,
+        repo: REPO,
+        taskId: `bench-${i}`,
+        branch,
+        state,
+        ...(state === "WORKING" ? { owner: "elsewhere:1:bench", leaseUntil: far } : { prNumber: pr.number }),
+      },
+      { source: "cli" },
+    );
+    moving.push({ number: pr.number, branch });
+  }
+  store.close();
+  return moving;
+}
+const quietHome = join(work, "quiet");
+const mergingHome = join(work, "merging");
+const openingHome = join(work, "opening");
+seedStore(quietHome, undefined);
+const merging = seedStore(mergingHome, "PR_OPEN");
+const opening = seedStore(openingHome, "WORKING");
+
+// ---- payloads, signed once ------------------------------------------------------------------
+const fixture = (name) => JSON.parse(readFileSync(join(ROOT, "fixtures/webhooks", `${name}.json`), "utf8"));
+function pullRequestPayload(name, number, branch) {
+  const payload = fixture(name);
+  const [owner, repoName] = REPO.split("/");
+  payload.repository.full_name = REPO;
+  payload.repository.name = repoName;
+  payload.repository.owner.login = owner;
+  payload.number = number;
+  const pr = payload.pull_request;
+  pr.number = number;
+  pr.html_url = `https://github.com/${REPO}/pull/${number}`;
+  pr.head.ref = branch;
+  pr.head.repo = JSON.parse(JSON.stringify(payload.repository));
+  pr.base.repo = JSON.parse(JSON.stringify(payload.repository));
+  return payload;
+}
+const signed = (payload) => {
+  const body = JSON.stringify(payload);
+  return { body, signature: `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` };
+};
+const noop = signed(pullRequestPayload("pull_request.synchronize", 99_999, "feature/nobody"));
+const unknown = signed(pullRequestPayload("pull_request.opened", 99_998, "feature/nobody"));
+const merges = merging.map(({ number, branch }) => signed(pullRequestPayload("pull_request.closed.merged", number, branch)));
+const opens = opening.map(({ number, branch }) => signed(pullRequestPayload("pull_request.opened", number, branch)));
+
+// ---- the two servers --------------------------------------------------------------------------
+const baseEnv = {
+  ...process.env,
+  GITHUB_TOKEN: "bench",
+  WEBHOOK_SECRET: SECRET,
+  PORT: "0",
+  HOST: "127.0.0.1",
+  LOG_LEVEL: "info",
+  PW_GITHUB_WRITE_INTERVAL_MS: "0",
+  ...github.env,
+};
+for (const name of ["APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_PROXY_URL"]) delete baseEnv[name];
+
+function start(label, argv, env, cwd) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let found = false;
+    const onData = (chunk) => {
+      if (found) return; // keep draining, stop keeping
+      out += chunk.toString();
+      const line = out.split("\n").find((l) => /listening"/.test(l));
+      if (line) {
+        found = true;
+        resolve({ child, port: JSON.parse(line).port, label });
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => {
+      if (!found) reject(new Error(`${label} exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+function stop(server) {
+  return new Promise((resolve) => {
+    const { child } = server;
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.on("exit", resolve);
+    child.kill("SIGTERM");
+  });
+}
+
+// ---- load ------------------------------------------------------------------------------------
+function send(agent, port, delivery) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = request(
+      {
+        agent,
+        host: "127.0.0.1",
+        port,
+        method: "POST",
+        path: "/api/github/webhooks",
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(delivery.body),
+          "user-agent": "GitHub-Hookshot/bench",
+          "x-github-event": "pull_request",
+          "x-github-delivery": randomUUID(),
+          "x-hub-signature-256": delivery.signature,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => (res.statusCode === 200 ? resolve(performance.now() - started) : reject(new Error(`HTTP ${res.statusCode}`))));
+      },
+    );
+    req.on("error", reject);
+    req.end(delivery.body);
+  });
+}
+
+/** CPU seconds a process has used (Linux /proc; undefined elsewhere). */
+const TICKS_PER_SECOND = 100;
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Closed loop: `concurrency` senders, each waiting for its answer before the next delivery. */
+async function throughput(port, next, count, offset = 0) {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  let sent = 0;
+  const run = async () => {
+    while (sent < count) {
+      const delivery = next(offset + sent++);
+      await send(agent, port, delivery);
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, run));
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  return count / seconds;
+}
+
+/** Open loop: one delivery every 1/rate s regardless of answers; the latency of each, from send to answer. */
+async function latencies(port, next, rate, seconds, offset = 0) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const total = Math.round(rate * seconds);
+  const measured = [];
+  const pending = [];
+  const started = performance.now();
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    pending.push(send(agent, port, next(offset + i)).then((ms) => measured.push(ms)));
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  return measured;
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+function summary({ rates, lat, cpu }) {
+  const sorted = [...lat].sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  // CPU time per delivery: the server's own cost, whatever else the machine is doing
+  const cpuSum = cpu.reduce((a, b) => a + b, 0);
+  return { perSecond: median(rates), p50: at(0.5), p99: at(0.99), max: sorted.at(-1), cpuMicros: cpu.length ? cpuSum / cpu.length : NaN };
+}
+
+/**
+ * Both servers run; each round measures one, then the other, with the same payloads, so a busy
+ * moment of the machine falls on both alike. Throughput is the median of the rounds; latencies
+ * are pooled over them.
+ */
+async function compare(bare, ours, load) {
+  const count = Math.floor((load.count ?? DELIVERIES) / ROUNDS);
+  const seconds = (load.seconds ?? SECONDS) / ROUNDS;
+  const perRound = Math.round(RATE * seconds);
+  await throughput(bare.port, () => load.warm, WARMUP);
+  await throughput(ours.port, () => load.warm, WARMUP);
+  const result = { bare: { rates: [], lat: [], cpu: [] }, ours: { rates: [], lat: [], cpu: [] } };
+  // who goes first alternates too, so neither always follows the other
+  const order = (round) => (round % 2 === 0 ? [[bare, result.bare], [ours, result.ours]] : [[ours, result.ours], [bare, result.bare]]);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [server, into] of order(round)) {
+      const before = cpuSeconds(server.child.pid);
+      into.rates.push(await throughput(server.port, load.closed, count, round * count));
+      const after = cpuSeconds(server.child.pid);
+      if (before !== undefined && after !== undefined) into.cpu.push(((after - before) * 1e6) / count);
+    }
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [server, into] of order(round)) into.lat.push(...(await latencies(server.port, load.open, RATE, seconds, round * perRound)));
+  }
+  return { baseline: summary(result.bare, load), ours: summary(result.ours, load) };
+}
+
+const same = (delivery) => ({ warm: delivery, closed: () => delivery, open: () => delivery });
+const each = (list) => ({ warm: noop, closed: (i) => list[i], open: (i) => list[MOVING + i], count: MOVING, seconds: MOVING_SECONDS });
+/** name, load, the store `pw serve` runs with. */
+const SCENARIOS = [
+  ["synchronize, no worker", same(noop), quietHome],
+  ["opened, no worker", same(unknown), quietHome],
+  ["merged, moves a worker", each(merges), mergingHome],
+  ["opened, moves (re-read)", each(opens), openingHome],
+];
+const pwArgv = [...(process.env.PW_BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.PW_BENCH_PROF] : []), join(ROOT, "dist/cli/main.js"), "serve", "--no-reconcile"];
+const pwEnv = (home) => ({ ...baseEnv, PW_HOME: home, PW_WORKTREES_ROOT: join(work, "worktrees") });
+
+// fresh servers (and, the first time, this process's own client code) are warmed up first
+const warmUp = (target) => throughput(target.port, () => noop, 3 * WARMUP);
+const results = [];
+const bare = await start("bare Probot", [join(ROOT, "bench/bare-probot-app.mjs")], baseEnv, ROOT);
+let ours;
+try {
+  await warmUp(bare);
+  let home;
+  for (const [name, load, store] of SCENARIOS) {
+    if (store !== home) {
+      if (ours) await stop(ours);
+      ours = await start("pw serve", pwArgv, pwEnv(store), repo);
+      await warmUp(ours);
+      home = store;
+    }
+    results.push({ name, ...(await compare(bare, ours, load)) });
+  }
+} finally {
+  await Promise.all([stop(bare), ours && stop(ours)]);
+  await github.close();
+}
+
+// ---- report -----------------------------------------------------------------------------------
+const count = (home, state) => {
+  const store = new SqliteWorkerStore(join(home, "state.db"));
+  const n = store.listWorkers({ state }).filter((w) => w.taskId.startsWith("bench-")).length;
+  store.close();
+  return n;
+};
+const mergedCount = count(mergingHome, "MERGED");
+const openedCount = count(openingHome, "PR_OPEN");
+rmSync(work, { recursive: true, force: true });
+
+const f = (n, digits = 1) => n.toFixed(digits);
+const MOVING_NOTE = "moving deliveries do work the bare app does not: a delivery id, a transition and a log line written";
+const movingSent = ROUNDS * Math.floor(MOVING / ROUNDS) + ROUNDS * Math.round((RATE * MOVING_SECONDS) / ROUNDS);
+console.log(
+  `webhook deliveries per scenario and server: ${WARMUP} warm-up, then ${DELIVERIES} closed-loop (concurrency ${CONCURRENCY}) and ` +
+    `${f(SECONDS, 0)} s at ${RATE}/s open-loop in ${ROUNDS} alternating rounds (moving scenarios: ${MOVING} and ${f(MOVING_SECONDS, 0)} s); ` +
+    `store of ${HISTORY} workers (+${movers} to move); node ${process.version}, ${availableParallelism()} CPUs`,
+);
+console.log("");
+console.log("scenario                   server        deliveries/s   p50 ms   p99 ms   max ms   CPU us/delivery");
+for (const { name, baseline, ours } of results) {
+  for (const [label, r] of [
+    ["bare Probot", baseline],
+    ["pw serve", ours],
+  ]) {
+    console.log(
+      `${name.padEnd(27)}${label.padEnd(14)}${f(r.perSecond, 0).padStart(12)}${f(r.p50, 2).padStart(9)}${f(r.p99, 2).padStart(9)}${f(r.max, 2).padStart(9)}${f(r.cpuMicros, 0).padStart(18)}`,
+    );
+  }
+}
+console.log("");
+for (const { name, baseline, ours } of results) {
+  const ratio = ours.perSecond / baseline.perSecond;
+  const verdict = ratio >= 0.8 && ours.p99 < 20 ? "meets" : "misses";
+  const cpuRatio = baseline.cpuMicros / ours.cpuMicros;
+  console.log(
+    `${name}: pw serve / bare = ${f(ratio, 2)}x throughput (${f(cpuRatio, 2)}x by CPU per delivery), p99 ${f(ours.p99, 2)} ms at ${RATE}/s ` +
+      `(target >= 0.8x, p99 < 20 ms): ${verdict}`,
+  );
+}
+console.log(MOVING_NOTE);
+console.log(`workers moved by the moving deliveries: ${mergedCount} to MERGED and ${openedCount} to PR_OPEN, of ${movingSent} sent each`);

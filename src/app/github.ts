@@ -1,0 +1,177 @@
+/**
+ * The small GitHub port the app's handlers act through: one object per repository, a method per
+ * effect, every answer validated at the edge. It works over any Octokit (Probot's event client
+ * or the runner's), since it only needs `request`.
+ */
+import { z } from "zod";
+import { PwError } from "../core/errors.js";
+import type { PullRequestFacts } from "../core/pull-requests.js";
+
+/** What the port needs of an Octokit: its `request` method. */
+export interface RequestOctokit {
+  request(
+    route: string,
+    parameters?: Record<string, unknown>,
+  ): Promise<{ status: number; data: unknown; headers: { link?: string | undefined } }>;
+}
+
+/** An Octokit for a repository: Probot's for a delivery, or one made for the repository. */
+export type OctokitFor = (repository: string) => Promise<RequestOctokit>;
+
+export const REACTIONS = ["eyes", "rocket", "confused"] as const;
+export type Reaction = (typeof REACTIONS)[number];
+
+export interface Permission {
+  /** The role as the repository names it: read, triage, write, maintain, admin or a custom role. */
+  role: string;
+  /** GitHub's folded permission: none, read, write or admin (maintain is write). */
+  permission: string;
+}
+
+/** Every effect the app has on one repository. */
+export interface RepositoryGitHub {
+  readonly repository: string;
+  pullRequest(number: number): Promise<PullRequestFacts>;
+  /** Every PR of the repository (open and closed), in as few paginated calls as GitHub allows. */
+  listPullRequests(): Promise<PullRequestFacts[]>;
+  react(commentId: number, content: Reaction): Promise<void>;
+  /** Creates a comment and returns its id. */
+  comment(issueNumber: number, body: string): Promise<number>;
+  /** Edits a comment; false when it no longer exists. */
+  editComment(commentId: number, body: string): Promise<boolean>;
+  /** The id of the first comment on the issue whose body passes `test`. */
+  findComment(issueNumber: number, test: (body: string) => boolean): Promise<number | undefined>;
+  permission(login: string): Promise<Permission>;
+  /** Deletes a branch; false when it was already gone. */
+  deleteBranch(branch: string): Promise<boolean>;
+}
+
+const pullSchema = z.object({
+  number: z.number().int().positive(),
+  html_url: z.string(),
+  state: z.enum(["open", "closed"]),
+  merged: z.boolean().nullish(),
+  merged_at: z.string().nullish(),
+  body: z.string().nullish(),
+  head: z.object({ ref: z.string(), repo: z.object({ full_name: z.string() }).nullish() }),
+});
+const idSchema = z.object({ id: z.number().int().positive() });
+const commentsSchema = z.array(z.object({ id: z.number().int().positive(), body: z.string().nullish() }));
+const permissionSchema = z.object({ permission: z.string(), role_name: z.string().nullish() });
+const PAGE = 100;
+
+function toFacts(data: unknown): PullRequestFacts {
+  const pr = pullSchema.parse(data);
+  return {
+    number: pr.number,
+    url: pr.html_url,
+    state: pr.state,
+    merged: Boolean(pr.merged ?? pr.merged_at),
+    headRef: pr.head.ref,
+    headRepository: pr.head.repo?.full_name ?? null,
+    body: pr.body ?? null,
+  };
+}
+
+function status(error: unknown): number | undefined {
+  return (error as { status?: number }).status;
+}
+
+/** A GitHub answer that is not the shape the app relies on: one line, naming the call. */
+function unexpected(what: string, error: unknown): never {
+  if (error instanceof z.ZodError) {
+    const issue = error.issues[0];
+    throw new PwError(`GitHub answered ${what} with an unexpected shape (${issue?.path.join(".")}: ${issue?.message})`);
+  }
+  throw error;
+}
+
+export function repositoryGitHub(octokit: RequestOctokit, repository: string): RepositoryGitHub {
+  const [owner, repo] = repository.split("/") as [string, string];
+  const base = { owner, repo };
+
+  async function pages<T>(route: string, parameters: Record<string, unknown>, schema: z.ZodType<T[]>): Promise<T[]> {
+    const all: T[] = [];
+    for (let page = 1; ; page++) {
+      const response = await octokit.request(route, { ...base, ...parameters, per_page: PAGE, page });
+      const items = schema.parse(response.data);
+      all.push(...items);
+      if (items.length < PAGE || !/rel="next"/.test(response.headers.link ?? "")) return all;
+    }
+  }
+
+  return {
+    repository,
+    async pullRequest(number) {
+      const { data } = await octokit.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", { ...base, pull_number: number });
+      try {
+        return toFacts(data);
+      } catch (error) {
+        unexpected(`GET pull request #${number}`, error);
+      }
+    },
+    async listPullRequests() {
+      try {
+        return (await pages("GET /repos/{owner}/{repo}/pulls", { state: "all" }, z.array(z.unknown()))).map(toFacts);
+      } catch (error) {
+        unexpected("the pull request list", error);
+      }
+    },
+    async react(commentId, content) {
+      await octokit.request("POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", {
+        ...base,
+        comment_id: commentId,
+        content,
+      });
+    },
+    async comment(issueNumber, body) {
+      const { data } = await octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+        ...base,
+        issue_number: issueNumber,
+        body,
+      });
+      try {
+        return idSchema.parse(data).id;
+      } catch (error) {
+        unexpected("a new comment", error);
+      }
+    },
+    async editComment(commentId, body) {
+      try {
+        await octokit.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", { ...base, comment_id: commentId, body });
+        return true;
+      } catch (error) {
+        if (status(error) === 404) return false;
+        throw error;
+      }
+    },
+    async findComment(issueNumber, test) {
+      try {
+        const comments = await pages("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", { issue_number: issueNumber }, commentsSchema);
+        return comments.find((c) => test(c.body ?? ""))?.id;
+      } catch (error) {
+        unexpected(`the comments of #${issueNumber}`, error);
+      }
+    },
+    async permission(login) {
+      try {
+        const { data } = await octokit.request("GET /repos/{owner}/{repo}/collaborators/{username}/permission", { ...base, username: login });
+        const parsed = permissionSchema.parse(data);
+        return { role: parsed.role_name ?? parsed.permission, permission: parsed.permission };
+      } catch (error) {
+        // not a collaborator of a private repository, or a user GitHub does not know
+        if (status(error) === 404 || status(error) === 403) return { role: "none", permission: "none" };
+        unexpected(`the permission of @${login}`, error);
+      }
+    },
+    async deleteBranch(branch) {
+      try {
+        await octokit.request("DELETE /repos/{owner}/{repo}/git/refs/{ref}", { ...base, ref: `heads/${branch}` });
+        return true;
+      } catch (error) {
+        if (status(error) === 422 || status(error) === 404) return false;
+        throw error;
+      }
+    },
+  };
+}

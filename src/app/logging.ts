@@ -1,0 +1,64 @@
+import type { Logger } from "../log/logger.js";
+import { summarizePayload } from "../log/redact.js";
+
+/** An error as one log field: its kind, first line and HTTP status; never the event or request it carries. */
+export function errorSummary(value: unknown): unknown {
+  if (!(value instanceof Error)) return value;
+  const summary: Record<string, unknown> = { type: value.name, message: value.message.split("\n")[0] };
+  const status = (value as { status?: unknown }).status;
+  if (typeof status === "number") summary.status = status;
+  if (value instanceof AggregateError) {
+    summary.errors = value.errors.map((e: unknown) => (e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e)));
+  }
+  return summary;
+}
+
+/** A webhook event as one log field: its id, name and the few payload fields that say what it was about. */
+function eventSummary(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  const event = value as { id?: unknown; name?: unknown; payload?: unknown };
+  return { id: event.id, name: event.name, payload: summarizePayload(event.payload) };
+}
+
+/**
+ * The logger handed to Probot. Probot and @octokit/webhooks log errors with the delivery (and
+ * its whole payload) attached, and debug lines with request bodies: here errors become their
+ * first line and events a summary, so no payload or comment body is ever logged whole.
+ */
+export function probotLogger(logger: Logger): Logger {
+  return lazyChildren(
+    logger.child({ name: "probot" }, { serializers: { err: errorSummary, error: errorSummary, event: eventSummary } }),
+  );
+}
+
+/**
+ * A logger whose children are made when they first write. Probot makes a child logger for every
+ * delivery (and Octokit more), and making one runs redaction over its bindings: that was the
+ * largest cost of a delivery that changes nothing, and most such children never write a line.
+ */
+function lazyChildren(logger: Logger): Logger {
+  return deferred(() => logger);
+}
+
+function deferred(make: () => Logger): Logger {
+  let made: Logger | undefined;
+  const real = () => (made ??= make());
+  return new Proxy({} as Logger, {
+    get(_target, property) {
+      if (property === "child") {
+        return (bindings: Record<string, unknown>, options?: Parameters<Logger["child"]>[1]) =>
+          deferred(() => real().child(bindings, options) as unknown as Logger);
+      }
+      const value: unknown = Reflect.get(real(), property);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(real()) : value;
+    },
+    set: (_target, property, value) => Reflect.set(real(), property, value),
+    has: (_target, property) => Reflect.has(real(), property),
+    ownKeys: () => Reflect.ownKeys(real()),
+    getOwnPropertyDescriptor(_target, property) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(real(), property);
+      return descriptor && { ...descriptor, configurable: true };
+    },
+    getPrototypeOf: () => Reflect.getPrototypeOf(real()),
+  });
+}

@@ -1,0 +1,380 @@
+/**
+ * `pw serve` and `pw reconcile`. `serve` composes the Probot app and the runner in one process:
+ * both share one store (the only shared truth) and neither imports the other; the app learns of
+ * the runner's moves from the store (the status-comment watcher), the runner of the app's (a
+ * MERGED worker to clean up, a terminate request). Heavy modules load only when a command runs.
+ */
+import type { Command } from "commander";
+import { existsSync } from "node:fs";
+import type { Server } from "node:http";
+import { resolve } from "node:path";
+import { z } from "zod";
+import type { ServedRepository } from "../app/deps.js";
+import type { ReconcileResult } from "../app/reconcile.js";
+import { InvalidInputError, PwError } from "../core/errors.js";
+import { parseProjectName } from "../core/names.js";
+import { parseWith } from "../core/validate.js";
+import type { Logger } from "../log/logger.js";
+import type { RepoContext } from "../runner/context.js";
+import type { CliContext } from "./context.js";
+import { print, printError, printJson, printTable } from "./output.js";
+
+/** Probot's environment, validated once at the edge; an empty variable counts as unset. */
+const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
+const serveEnvSchema = z.object({
+  PORT: unsetIfEmpty(
+    z
+      .string()
+      .regex(/^\d{1,5}$/, "expected a port number")
+      .transform(Number)
+      .refine((port) => port <= 65535, "expected a port number up to 65535"),
+  ),
+  HOST: unsetIfEmpty(z.string().regex(/^[A-Za-z0-9.:[\]-]{1,255}$/, "expected a host name or address")),
+  WEBHOOK_SECRET: unsetIfEmpty(z.string()),
+  WEBHOOK_PROXY_URL: unsetIfEmpty(z.url({ protocol: /^https?$/, error: "expected an http(s) URL, like https://smee.io/abc" })),
+  NODE_ENV: unsetIfEmpty(z.string()),
+});
+type ServeEnv = z.infer<typeof serveEnvSchema>;
+
+const DEFAULT_PORT = 3000;
+/** Delivery ids are kept this long (GitHub lets a delivery be redelivered for 3 days). */
+const DELIVERY_RETENTION_MS = 7 * 24 * 3600_000;
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function pollSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) {
+    throw new InvalidInputError(`--poll-interval "${value}" is not a positive number of seconds (at most 3600)`);
+  }
+  return seconds;
+}
+
+/** Probot reads `.env` from the current directory; so does `pw serve`, never overriding what is set. */
+function loadDotEnv(): void {
+  const file = resolve(".env");
+  if (!existsSync(file)) return;
+  try {
+    process.loadEnvFile(file);
+  } catch (error) {
+    throw new InvalidInputError(`${file}: cannot be read as a .env file (${(error as Error).message.split("\n")[0]})`);
+  }
+}
+
+/** The checkouts to serve: the current directory's (when it is one) and each `--repo DIR`, once each. */
+async function openRepositories(ctx: CliContext, dirs: string[]): Promise<RepoContext[]> {
+  const { openRepoContext } = await import("../runner/context.js");
+  const contexts: RepoContext[] = [];
+  const add = (repo: RepoContext) => {
+    if (!contexts.some((c) => c.repo.root === repo.repo.root)) contexts.push(repo);
+  };
+  try {
+    add(await openRepoContext(process.cwd(), ctx.paths));
+  } catch (error) {
+    // not a checkout: fine when --repo names some
+    if (dirs.length === 0) {
+      throw new InvalidInputError(`${process.cwd()} is not a git repository: run \`pw serve\` in a checkout or pass --repo DIR`, {
+        cause: error,
+      });
+    }
+  }
+  for (const dir of dirs) add(await openRepoContext(dir, ctx.paths));
+  return contexts;
+}
+
+function served(repos: RepoContext[], logger: Logger): ServedRepository[] {
+  const list: ServedRepository[] = [];
+  for (const ctx of repos) {
+    if (!ctx.repository) {
+      logger.warn({ repo_path: ctx.repo.root }, "no GitHub repository name (github.repository or an origin URL): webhooks cannot reach its workers");
+      continue;
+    }
+    list.push({
+      repository: ctx.repository,
+      agents: Object.keys(ctx.config.agents),
+      deleteBranchOnMerge: ctx.config.deleteBranchOnMerge,
+    });
+  }
+  return list;
+}
+
+function listen(server: Server, port: number, host: string): Promise<{ host: string; port: number }> {
+  return new Promise((resolvePromise, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === "EADDRINUSE"
+          ? new PwError(`port ${port} is already in use: set PORT to another one`)
+          : new PwError(`cannot listen on ${host}:${port}: ${error.message}`),
+      );
+    });
+    server.listen(port, host, () => {
+      const address = server.address();
+      resolvePromise({ host, port: typeof address === "object" && address ? address.port : port });
+    });
+  });
+}
+
+/** Waits for SIGINT/SIGTERM: the first stops gracefully, a second calls `hard`. */
+function untilSignal(hard: () => void): Promise<NodeJS.Signals> {
+  return new Promise((resolvePromise) => {
+    let count = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      count += 1;
+      if (count === 1) resolvePromise(signal);
+      else {
+        hard();
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+}
+
+/**
+ * First start without credentials: Probot's app-registration page, driven by app.yml in the
+ * current directory (start from the package root, where app.yml is, so the App gets our name,
+ * events and permissions). Probot writes the new App's credentials to `.env` there.
+ */
+async function serveSetup(env: ServeEnv, logger: Logger): Promise<void> {
+  if (env.NODE_ENV === "production") {
+    throw new PwError("no GitHub App credentials: set APP_ID with PRIVATE_KEY or PRIVATE_KEY_PATH, and WEBHOOK_SECRET");
+  }
+  if (!existsSync(resolve("app.yml"))) {
+    logger.warn({ cwd: process.cwd() }, "no app.yml here: the registration page describes this directory's package; start from the parallel-workers package root");
+  }
+  const { run } = await import("probot");
+  const { probotLogger } = await import("../app/logging.js");
+  const server = await run(() => undefined, { env: { ...process.env, PORT: String(env.PORT ?? DEFAULT_PORT) }, log: probotLogger(logger) });
+  logger.info({ port: server.port, url: `http://${env.HOST ?? "localhost"}:${server.port}` }, "setup mode: register the GitHub App at this address, then restart pw serve");
+  await untilSignal(() => process.exit(1));
+  await server.stop();
+}
+
+interface ServeOptions {
+  repo: string[];
+  project?: string;
+  pollInterval: string;
+  reconcile: boolean;
+}
+
+async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
+  const pollMs = pollSeconds(opts.pollInterval) * 1000;
+  const project = opts.project === undefined ? undefined : parseProjectName(opts.project);
+  loadDotEnv();
+  const env = parseWith(serveEnvSchema, process.env, "environment");
+  const { githubAuthFromEnv, githubBaseUrl, writeIntervalFromEnv } = await import("../github/octokit.js");
+  const { createLogger, flushLogger } = await import("../log/logger.js");
+  const appLogger = createLogger({ component: "app" });
+  const auth = githubAuthFromEnv(process.env);
+  if (!auth) {
+    try {
+      return await serveSetup(env, appLogger);
+    } finally {
+      await flushLogger(appLogger);
+    }
+  }
+  if (!env.WEBHOOK_SECRET) {
+    throw new InvalidInputError("WEBHOOK_SECRET is not set: set it to the webhook secret of the GitHub App");
+  }
+
+  const repos = await openRepositories(ctx, opts.repo);
+  const runnerLogger = ctx.useLogger("runner");
+  const [
+    { createServer },
+    { Probot, ProbotOctokit },
+    { default: Bottleneck },
+    { createApp, servedRepositories },
+    { createAppHttpHandler, WEBHOOK_PATH },
+    { probotLogger },
+    { githubMetricsPlugin },
+    { reconcile },
+    { StatusComments },
+    { DeliveryLog },
+    { githubAccessFromEnv },
+    { createMetrics },
+    { Runner },
+    { MeteredWorkerStore },
+  ] = await Promise.all([
+    import("node:http"),
+    import("probot"),
+    import("bottleneck"),
+    import("../app/index.js"),
+    import("../app/http.js"),
+    import("../app/logging.js"),
+    import("../app/octokit-metrics.js"),
+    import("../app/reconcile.js"),
+    import("../app/status-comments.js"),
+    import("../app/deliveries.js"),
+    import("../github/access.js"),
+    import("../log/metrics.js"),
+    import("../runner/runner.js"),
+    import("./metered-store.js"),
+  ]);
+
+  const metrics = createMetrics({
+    workersByState: () => {
+      const counts: Record<string, number> = {};
+      for (const w of ctx.store.listWorkers()) counts[w.state] = (counts[w.state] ?? 0) + 1;
+      return counts;
+    },
+  });
+  const store = new MeteredWorkerStore(ctx.store, metrics);
+  const access = githubAccessFromEnv(process.env, { onResponse: (method, status) => metrics.githubRequest(method, status === 0 ? null : status) });
+  const runner = new Runner({
+    deps: {
+      ...ctx.pipelineDeps(),
+      store,
+      logger: runnerLogger,
+      github: access,
+      onAgentRun: (agent, outcome, seconds) => metrics.observeAgentRun(agent, outcome, seconds),
+    },
+    repos,
+    ...(project ? { project } : {}),
+  });
+  const servedList = served(repos, appLogger);
+  const statusComments = new StatusComments({ store, logger: appLogger, octokitFor: access });
+
+  // Probot's clients: counted, and spaced like the runner's (PW_GITHUB_WRITE_INTERVAL_MS)
+  // One limiter for every client of the process (keyed by installation), not one per delivery.
+  // Requests that notify people (new comments) keep the throttling plugin's 3x spacing.
+  const writeInterval = writeIntervalFromEnv(process.env);
+  const limiters = {
+    write: new Bottleneck.Group({ id: "pw-app-write", maxConcurrent: 1, minTime: writeInterval }),
+    notifications: new Bottleneck.Group({ id: "pw-app-notifications", maxConcurrent: 1, minTime: 3 * writeInterval }),
+  };
+  const Octokit = ProbotOctokit.plugin(githubMetricsPlugin(metrics)).defaults((options: Record<string, unknown>) => ({
+    ...options,
+    throttle: { ...(options.throttle as object), ...limiters },
+  }));
+  const probot = new Probot({
+    ...(auth.kind === "token" ? { githubToken: auth.token } : { appId: auth.appId, privateKey: auth.privateKey }),
+    secret: env.WEBHOOK_SECRET,
+    baseUrl: githubBaseUrl(process.env),
+    log: probotLogger(appLogger),
+    Octokit: Octokit as typeof ProbotOctokit,
+  });
+  const deliveries = new DeliveryLog(store, { logger: appLogger });
+  await probot.load(createApp({ store, logger: appLogger, metrics, served: servedRepositories(servedList), statusComments, deliveries }));
+  await probot.ready();
+
+  const server = createServer(createAppHttpHandler({ probot, store, logger: appLogger, metrics }));
+  const host = env.HOST ?? "localhost";
+  const bound = await listen(server, env.PORT ?? DEFAULT_PORT, host);
+  appLogger.info(
+    {
+      port: bound.port,
+      url: `http://${host.includes(":") ? `[${host}]` : host}:${bound.port}${WEBHOOK_PATH}`,
+      repositories: servedList.map((r) => r.repository),
+      runner: runner.id,
+    },
+    "pw serve listening",
+  );
+
+  let proxy: { close(): void } | undefined;
+  if (env.WEBHOOK_PROXY_URL) {
+    const { forwardWebhooks } = await import("../app/webhook-proxy.js");
+    proxy = forwardWebhooks({
+      source: env.WEBHOOK_PROXY_URL,
+      target: `http://${host.includes(":") ? `[${host}]` : host}:${bound.port}${WEBHOOK_PATH}`,
+      logger: appLogger,
+    });
+  }
+
+  const abort = new AbortController();
+  const running = runner.run({ pollIntervalMs: pollMs, signal: abort.signal }).catch((error: Error) => {
+    runnerLogger.error({ err_message: error.message.split("\n")[0] }, "runner stopped on an error");
+  });
+  const watcher = setInterval(() => {
+    statusComments.syncChanged().catch((error: Error) => appLogger.warn({ err_message: error.message }, "status comments not synced"));
+  }, pollMs);
+  // GitHub redelivers for a few days at most: older delivery ids need not be kept
+  const pruneDeliveries = () => {
+    try {
+      const pruned = store.pruneDeliveries(new Date(Date.now() - DELIVERY_RETENTION_MS).toISOString());
+      if (pruned > 0) appLogger.info({ pruned }, "old delivery ids forgotten");
+    } catch (error) {
+      appLogger.warn({ err_message: (error as Error).message }, "delivery ids not pruned");
+    }
+  };
+  pruneDeliveries();
+  const pruner = setInterval(pruneDeliveries, 3600_000);
+  if (opts.reconcile) {
+    // webhooks missed while nothing listened: one list call per repository
+    void reconcile({ store, logger: appLogger, octokitFor: access, correlationId: ctx.correlationId })
+      .then((result) => appLogger.info({ checked: result.checked, changed: result.changes.length, failures: result.failures.length }, "reconciled with GitHub"))
+      .catch((error: Error) => appLogger.warn({ err_message: error.message.split("\n")[0] }, "reconcile failed"));
+  }
+
+  const signal = await untilSignal(() => void runner.abort("interrupted: pw serve was stopped while the agent ran"));
+  appLogger.info({ signal }, "stopping: no new deliveries or agents; running agents finish (signal again to kill them)");
+  proxy?.close();
+  clearInterval(watcher);
+  clearInterval(pruner);
+  const closed = new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+  server.closeIdleConnections();
+  abort.abort();
+  await running;
+  server.closeAllConnections();
+  await closed;
+  deliveries.flush();
+  appLogger.info("pw serve stopped");
+  await Promise.all([flushLogger(appLogger), flushLogger(runnerLogger)]);
+  // Octokit's throttling queues must not keep a stopped server alive
+  setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+}
+
+function printReconcile(result: ReconcileResult): void {
+  if (result.changes.length === 0) print(`nothing to change: ${result.checked} worker(s) agree with GitHub`);
+  else {
+    printTable(
+      ["WORKER", "TASK", "FROM", "TO", "PR"],
+      result.changes.map((c) => [c.worker.id, c.worker.taskId ?? "-", c.from, c.to, c.pullRequest.url]),
+    );
+  }
+  for (const failure of result.failures) printError(`${failure.repository}: ${failure.message}`);
+}
+
+export function registerServeCommands(program: Command, ctx: CliContext): void {
+  program
+    .command("serve")
+    .description("run the GitHub App (webhooks, slash commands) and the runner in one process")
+    .option("--repo <dir>", "a repository to serve besides the current directory's (repeatable)", collect, [])
+    .option("--project <name>", "only this project's workers")
+    .option("--poll-interval <seconds>", "how often the runner and the status-comment watcher read the local store", "0.5")
+    .option("--no-reconcile", "do not bring WORKING and PR_OPEN workers in line with GitHub on start")
+    .addHelpText(
+      "after",
+      `
+Environment (Probot's): APP_ID with PRIVATE_KEY or PRIVATE_KEY_PATH (or GITHUB_TOKEN), WEBHOOK_SECRET,
+WEBHOOK_PROXY_URL, PORT (default ${DEFAULT_PORT}), HOST (default localhost), GHE_HOST, GHE_PROTOCOL, LOG_LEVEL.
+Webhooks: POST /api/github/webhooks. Also GET /healthz and GET /metrics. See docs/app.md.`,
+    )
+    .action((opts: ServeOptions) => serve(ctx, opts));
+
+  program
+    .command("reconcile")
+    .description("bring WORKING and PR_OPEN workers in line with their pull requests on GitHub")
+    .option("--json", "print the changes as JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const [{ reconcile }, { githubAccessFromEnv }] = await Promise.all([import("../app/reconcile.js"), import("../github/access.js")]);
+      const result = await reconcile({
+        store: ctx.store,
+        logger: ctx.logger,
+        octokitFor: githubAccessFromEnv(process.env),
+        correlationId: ctx.correlationId,
+      });
+      if (opts.json) {
+        printJson({
+          checked: result.checked,
+          repositories: result.repositories,
+          changes: result.changes.map((c) => ({ id: c.worker.id, taskId: c.worker.taskId, from: c.from, to: c.to, prNumber: c.pullRequest.number, prUrl: c.pullRequest.url })),
+          failures: result.failures,
+        });
+      } else printReconcile(result);
+      if (result.failures.length > 0) ctx.exitCode = 1;
+    });
+}

@@ -1,0 +1,116 @@
+/**
+ * The app under test: a real Probot (token auth, retries and throttling off) pointed at the local
+ * GitHub stand-in, a real SQLite store, and a logger writing JSON lines to a file the test reads.
+ */
+import { Octokit } from "@octokit/rest";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Probot, ProbotOctokit } from "probot";
+import { createApp, servedRepositories, type ServedRepository } from "../../src/app/index.js";
+import { DeliveryLog } from "../../src/app/deliveries.js";
+import { probotLogger } from "../../src/app/logging.js";
+import { StatusComments } from "../../src/app/status-comments.js";
+import type { AppDeps } from "../../src/app/deps.js";
+import type { Worker } from "../../src/core/worker.js";
+import { createLogger, type Logger } from "../../src/log/logger.js";
+import { createMetrics, type Metrics } from "../../src/log/metrics.js";
+import { SqliteWorkerStore } from "../../src/store/sqlite.js";
+import type { NewWorker } from "../../src/store/store.js";
+import { GitHubStandIn } from "../helpers/github-stand-in.js";
+import { tempDir } from "../helpers/git.js";
+import { toEvent, type FixtureName, type FixturePayload } from "../helpers/webhooks.js";
+
+export const REPO = "acme/widgets";
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** A plain Octokit for the stand-in (what `pw serve` hands the watcher and reconcile), quiet about failures. */
+export function restOctokit(github: GitHubStandIn): Octokit {
+  return new Octokit({ auth: "test", baseUrl: github.url, request: { retries: 0 }, log: quiet });
+}
+
+export interface Harness {
+  probot: Probot;
+  store: SqliteWorkerStore;
+  github: GitHubStandIn;
+  logger: Logger;
+  logFile: string;
+  metrics: Metrics;
+  deps: AppDeps;
+  /** Delivers a fixture payload through `probot.receive`, like the webhook middleware would. */
+  receive<F extends FixtureName>(fixture: F, payload: FixturePayload<F>, id?: string): Promise<void>;
+  /** A worker of acme/widgets, created directly in the store (as a runner or the CLI would). */
+  addWorker(fields: Partial<NewWorker> & { id: string }): Worker;
+  /** Every JSON line logged so far. */
+  logLines(): Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  served?: ServedRepository[];
+  /** WEBHOOK_SECRET (Probot's default "development" otherwise). */
+  secret?: string;
+}
+
+export function defaultServed(overrides: Partial<ServedRepository> = {}): ServedRepository {
+  return { repository: REPO, agents: ["code-author", "test-author"], deleteBranchOnMerge: false, ...overrides };
+}
+
+export async function harness(options: HarnessOptions = {}): Promise<Harness> {
+  const github = await GitHubStandIn.start();
+  github.addRepo(REPO);
+  const dir = tempDir("pw-app-");
+  const store = new SqliteWorkerStore(join(dir, "state.db"));
+  const logFile = join(dir, "app.log");
+  const logger = createLogger({ component: "app", destination: logFile, level: "debug", loki: false });
+  const metrics = createMetrics({ defaultMetrics: false });
+  const statusComments = new StatusComments({
+    store,
+    logger,
+    octokitFor: async () => restOctokit(github),
+  });
+  const deps: AppDeps = {
+    store,
+    logger,
+    metrics,
+    served: servedRepositories(options.served ?? [defaultServed()]),
+    statusComments,
+    deliveries: new DeliveryLog(store, { flushMs: 5 }),
+  };
+  const probot = new Probot({
+    githubToken: "test",
+    ...(options.secret ? { secret: options.secret } : {}),
+    baseUrl: github.url,
+    log: probotLogger(logger),
+    Octokit: ProbotOctokit.defaults((o: Record<string, unknown>) => ({ ...o, retry: { enabled: false }, throttle: { enabled: false } })),
+  });
+  await probot.load(createApp(deps));
+  return {
+    probot,
+    store,
+    github,
+    logger,
+    logFile,
+    metrics,
+    deps,
+    receive: (fixture, payload, id) => {
+      // the event's type is a union over every fixture: too wide for the compiler to check here
+      const event: { id: string; name: string; payload: unknown } = toEvent(fixture as "pull_request.opened", payload as never, id);
+      return probot.receive(event as Parameters<Probot["receive"]>[0]);
+    },
+    addWorker: (fields) =>
+      store.createWorker({ repo: REPO, taskId: "TASK-1", branch: "feature/task-1", baseBranch: "main", ...fields }, { source: "cli" }),
+    logLines: () =>
+      existsSync(logFile)
+        ? readFileSync(logFile, "utf8")
+            .split("\n")
+            .filter(Boolean)
+            .map((line) => JSON.parse(line) as Record<string, unknown>)
+        : [],
+    close: async () => {
+      deps.deliveries?.flush();
+      store.close();
+      await github.close();
+    },
+  };
+}

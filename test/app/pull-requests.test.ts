@@ -1,0 +1,230 @@
+import { randomUUID } from "node:crypto";
+import { afterEach, describe, expect, it } from "vitest";
+import { pullRequestMarker } from "../../src/core/pr.js";
+import { InvalidInputError } from "../../src/core/errors.js";
+import { removeTempDirs } from "../helpers/git.js";
+import { loadPayload, retarget } from "../helpers/webhooks.js";
+import { parsePrometheusText, sampleValue } from "../log/prometheus-text.js";
+import { defaultServed, harness, REPO, type Harness } from "./harness.js";
+
+let h: Harness | undefined;
+afterEach(async () => {
+  if (h) {
+    // every test states its calls; none may reach a route the stand-in does not know
+    expect(h.github.unknownRequests()).toEqual([]);
+    await h.close();
+  }
+  h = undefined;
+  removeTempDirs();
+});
+
+async function open(options: Parameters<typeof harness>[0] = {}): Promise<Harness> {
+  h = await harness(options);
+  return h;
+}
+
+const BRANCH = "feature/task-1";
+
+function opened(number: number, extra: Parameters<typeof retarget>[1] = {}) {
+  return retarget(loadPayload("pull_request.opened"), { repo: REPO, number, headRef: BRANCH, ...extra });
+}
+
+function merged(number: number, extra: Parameters<typeof retarget>[1] = {}) {
+  return retarget(loadPayload("pull_request.closed.merged"), { repo: REPO, number, headRef: BRANCH, ...extra });
+}
+
+function closed(number: number) {
+  return retarget(loadPayload("pull_request.closed"), { repo: REPO, number, headRef: BRANCH });
+}
+
+describe("pull_request webhooks move workers", () => {
+  it("opened: a WORKING worker goes to PR_OPEN after the live PR is read once, and records the PR", async () => {
+    const app = await open();
+    app.addWorker({ id: "worker-aaaaa1", state: "WORKING" });
+    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    await app.receive("pull_request.opened", opened(pr.number), "delivery-1");
+
+    expect(app.store.requireWorker("worker-aaaaa1")).toMatchObject({ state: "PR_OPEN", prNumber: pr.number, prUrl: pr.html_url });
+    expect(app.store.history("worker-aaaaa1").at(-1)).toMatchObject({
+      from: "WORKING",
+      to: "PR_OPEN",
+      source: "webhook",
+      correlationId: "delivery-1",
+    });
+    expect(app.github.calls()).toEqual([`GET /repos/${REPO}/pulls/${pr.number}`]);
+  });
+
+  it("opened when the runner already moved it: nothing to read, nothing changes", async () => {
+    const app = await open();
+    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    app.addWorker({ id: "worker-aaaaa2", state: "PR_OPEN", prNumber: pr.number, prUrl: pr.html_url });
+    await app.receive("pull_request.opened", opened(pr.number));
+    expect(app.store.history("worker-aaaaa2")).toHaveLength(1);
+    expect(app.github.calls()).toEqual([]);
+  });
+
+  it("ready_for_review and reopened bring a worker to PR_OPEN, also out of UNKNOWN and ABANDONED", async () => {
+    const app = await open();
+    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    app.addWorker({ id: "worker-aaaaa3", state: "UNKNOWN", error: "push failed" });
+    await app.receive("pull_request.ready_for_review", retarget(loadPayload("pull_request.ready_for_review"), { repo: REPO, number: pr.number, headRef: BRANCH }));
+    expect(app.store.requireWorker("worker-aaaaa3")).toMatchObject({ state: "PR_OPEN", error: null });
+
+    app.store.setState("worker-aaaaa3", "ABANDONED", { source: "admin" });
+    await app.receive("pull_request.reopened", retarget(loadPayload("pull_request.reopened"), { repo: REPO, number: pr.number, headRef: BRANCH }));
+    expect(app.store.requireWorker("worker-aaaaa3").state).toBe("PR_OPEN");
+  });
+
+  it("closed and merged: MERGED without a re-read (a merge is final), the worktree left for the runner, the remote branch deleted when configured", async () => {
+    const app = await open({ served: [defaultServed({ deleteBranchOnMerge: true })] });
+    app.github.pushBranch(REPO, BRANCH);
+    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    app.addWorker({ id: "worker-aaaaa4", state: "PR_OPEN", prNumber: pr.number, worktreePath: "/nowhere/widgets/task-1" });
+    app.github.mergePullRequest(REPO, pr.number);
+    await app.receive("pull_request.closed", merged(pr.number));
+
+    const worker = app.store.requireWorker("worker-aaaaa4");
+    expect(worker).toMatchObject({ state: "MERGED", worktreePath: "/nowhere/widgets/task-1" });
+    expect(app.store.history(worker.id).at(-1)?.detail).toBe(`PR #${pr.number} merged`);
+    expect(app.github.branches(REPO)).not.toHaveProperty(BRANCH);
+    expect(app.github.calls()).toEqual([`DELETE /repos/${REPO}/git/refs/heads/${BRANCH}`]);
+  });
+
+  it("closed unmerged: ABANDONED; the branch stays", async () => {
+    const app = await open({ served: [defaultServed({ deleteBranchOnMerge: true })] });
+    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    app.addWorker({ id: "worker-aaaaa5", state: "PR_OPEN", prNumber: pr.number });
+    app.github.closePullRequest(REPO, pr.number);
+    await app.receive("pull_request.closed", closed(pr.number));
+    expect(app.store.requireWorker("worker-aaaaa5").state).toBe("ABANDONED");
+    expect(app.github.calls()).toEqual([`GET /repos/${REPO}/pulls/${pr.number}`]);
+  });
+
+  it("synchronize moves nothing and calls nothing", async () => {
+    const app = await open();
+    app.addWorker({ id: "worker-aaaaa6", state: "PR_OPEN", prNumber: 1 });
+    await app.receive("pull_request.synchronize", retarget(loadPayload("pull_request.synchronize"), { repo: REPO, number: 1, headRef: BRANCH }));
+    expect(app.store.history("worker-aaaaa6")).toHaveLength(1);
+    expect(app.github.calls()).toEqual([]);
+  });
+
+  it("a PR from a fork never moves a worker, even on the worker's branch name", async () => {
+    const app = await open();
+    app.addWorker({ id: "worker-aaaaa7", state: "WORKING" });
+    const body = pullRequestMarker("worker-aaaaa7", "TASK-1");
+    await app.receive("pull_request.opened", opened(5, { headRepo: "forker/widgets", body }));
+    await app.receive("pull_request.closed", merged(5, { headRepo: "forker/widgets", body }));
+    expect(app.store.requireWorker("worker-aaaaa7").state).toBe("WORKING");
+    expect(app.github.calls()).toEqual([]);
+  });
+
+  it("a PR of no worker's changes nothing and calls nothing", async () => {
+    const app = await open();
+    app.addWorker({ id: "worker-aaaaa8", state: "WORKING" });
+    await app.receive("pull_request.opened", opened(9, { headRef: "feature/someone-else" }));
+    expect(app.store.requireWorker("worker-aaaaa8").state).toBe("WORKING");
+    expect(app.github.calls()).toEqual([]);
+  });
+
+  it("the body's marker ties a PR on another branch to its worker", async () => {
+    const app = await open();
+    app.addWorker({ id: "worker-aaaaa9", state: "WORKING" });
+    const pr = app.github.addPullRequest(REPO, { head: "renamed-branch", body: `Work\n\n${pullRequestMarker("worker-aaaaa9", "TASK-1")}` });
+    await app.receive("pull_request.opened", opened(pr.number, { headRef: "renamed-branch", body: pr.body }));
+    expect(app.store.requireWorker("worker-aaaaa9")).toMatchObject({ state: "PR_OPEN", prNumber: pr.number });
+  });
+
+  it("the same delivery twice makes one transition", async () => {
+    const app = await open();
+    app.addWorker({ id: "worker-bbbbb1", state: "PR_OPEN", prNumber: 1 });
+    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    app.github.mergePullRequest(REPO, pr.number);
+    const id = randomUUID();
+    await app.receive("pull_request.closed", merged(pr.number), id);
+    await app.receive("pull_request.closed", merged(pr.number), id);
+    expect(app.store.history("worker-bbbbb1").map((t) => t.to)).toEqual(["PR_OPEN", "MERGED"]);
+    expect(app.github.calls()).toEqual([]);
+    const families = parsePrometheusText((await app.metrics.render()).body);
+    expect(sampleValue(families, "pw_webhook_duration_seconds_count", { event: "pull_request.closed", outcome: "duplicate" })).toBe(1);
+    expect(sampleValue(families, "pw_webhook_duration_seconds_count", { event: "pull_request.closed", outcome: "handled" })).toBe(1);
+  });
+
+  it("closed before opened: the merge lands, and the late opened event cannot undo it", async () => {
+    const app = await open();
+    app.addWorker({ id: "worker-bbbbb2", state: "WORKING" });
+    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    app.github.mergePullRequest(REPO, pr.number);
+    await app.receive("pull_request.closed", merged(pr.number));
+    expect(app.store.requireWorker("worker-bbbbb2").state).toBe("MERGED");
+    await app.receive("pull_request.opened", opened(pr.number));
+    expect(app.store.requireWorker("worker-bbbbb2").state).toBe("MERGED");
+    expect(app.store.history("worker-bbbbb2").map((t) => t.to)).toEqual(["WORKING", "MERGED"]);
+    // the merge needs no re-read; the late "opened" disagrees with the store and is checked
+    expect(app.github.calls()).toEqual([`GET /repos/${REPO}/pulls/${pr.number}`]);
+  });
+
+  it("a stale 'closed' for a PR that was reopened since: the live PR wins", async () => {
+    const app = await open();
+    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    app.addWorker({ id: "worker-bbbbb3", state: "PR_OPEN", prNumber: pr.number });
+    // the PR is open on GitHub; a late "closed" arrives
+    await app.receive("pull_request.closed", closed(pr.number));
+    expect(app.store.requireWorker("worker-bbbbb3").state).toBe("PR_OPEN");
+  });
+
+  it("an earlier attempt's PR of the same branch does not move a worker that recorded another PR", async () => {
+    const app = await open();
+    app.addWorker({ id: "worker-bbbbb4", state: "PR_OPEN", prNumber: 7 });
+    await app.receive("pull_request.closed", closed(3));
+    expect(app.store.requireWorker("worker-bbbbb4").state).toBe("PR_OPEN");
+    expect(app.github.calls()).toEqual([]);
+  });
+
+  it("refuses a payload without what it reads, records nothing, and logs no payload", async () => {
+    const app = await open();
+    const payload = opened(1);
+    delete (payload.pull_request as { head?: unknown }).head;
+    const id = randomUUID();
+    const error = await app.receive("pull_request.opened", payload, id).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AggregateError);
+    expect((error as AggregateError).errors[0]).toBeInstanceOf(InvalidInputError);
+    expect((error as AggregateError).errors[0].message).toMatch(/pull_request payload: pull_request.head/);
+    // not recorded: a corrected redelivery would be handled
+    expect(app.store.recordDelivery(id, "probe")).toBe(true);
+    expect(JSON.stringify(app.logLines())).not.toContain(payload.pull_request.title);
+  });
+
+  it("a failed handler forgets the delivery, so GitHub's redelivery is handled", async () => {
+    const app = await open();
+    app.addWorker({ id: "worker-bbbbb5", state: "WORKING" });
+    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    app.github.failNext({ method: "GET", path: `/repos/${REPO}/pulls/${pr.number}`, status: 502 });
+    const id = randomUUID();
+    await expect(app.receive("pull_request.opened", opened(pr.number), id)).rejects.toThrow();
+    expect(app.store.requireWorker("worker-bbbbb5").state).toBe("WORKING");
+    await app.receive("pull_request.opened", opened(pr.number), id);
+    expect(app.store.requireWorker("worker-bbbbb5").state).toBe("PR_OPEN");
+    const failure = app.logLines().find((line) => line.msg === "webhook handler failed");
+    expect(failure).toMatchObject({ component: "app", correlation_id: id, event: "pull_request.opened" });
+    // Probot's own line about it comes through its (lazily made) child logger, as a summary
+    expect(app.logLines().find((line) => line.name === "event" && line.id === id)).toMatchObject({
+      level: 50,
+      err: { type: "Error", message: expect.stringContaining("pull_request.opened handler failed") },
+    });
+    expect(JSON.stringify(app.logLines())).not.toContain("This is a pretty simple change");
+  });
+
+  it("edits the status comment of a worker that came from an issue", async () => {
+    const app = await open();
+    const issue = app.github.addIssue(REPO, { title: "Add a widget" });
+    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    const comment = app.github.addComment(REPO, issue.number, { body: "status", user: app.github.actorLogin });
+    app.addWorker({ id: "worker-bbbbb6", state: "PR_OPEN", prNumber: pr.number, issueNumber: issue.number, statusCommentId: comment.id, statusCommentKey: "old" });
+    app.github.mergePullRequest(REPO, pr.number);
+    await app.receive("pull_request.closed", merged(pr.number));
+    const [edited] = app.github.comments(REPO, issue.number);
+    expect(edited?.body).toContain("worker `worker-bbbbb6` is **MERGED**");
+    expect(app.store.requireWorker("worker-bbbbb6").statusCommentKey).toMatch(/^MERGED\|/);
+    expect(app.github.calls()).toEqual([`PATCH /repos/${REPO}/issues/comments/${comment.id}`]);
+  });
+});

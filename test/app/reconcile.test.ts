@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { reconcile } from "../../src/app/reconcile.js";
+import { pullRequestMarker } from "../../src/core/pr.js";
+import { removeTempDirs } from "../helpers/git.js";
+import { harness, REPO, restOctokit, type Harness } from "./harness.js";
+
+let h: Harness | undefined;
+afterEach(async () => {
+  if (h) {
+    expect(h.github.unknownRequests()).toEqual([]);
+    await h.close();
+  }
+  h = undefined;
+  removeTempDirs();
+});
+
+function octokitFor(app: Harness) {
+  return async () => restOctokit(app.github);
+}
+
+describe("reconcile", () => {
+  it("brings WORKING and PR_OPEN workers in line with one pull-request listing per repository", async () => {
+    const app = (h = await harness());
+    app.github.addRepo("acme/other");
+    const open = app.github.addPullRequest(REPO, { head: "feature/a" });
+    const merged = app.github.addPullRequest(REPO, { head: "feature/b" });
+    app.github.mergePullRequest(REPO, merged.number);
+    const closed = app.github.addPullRequest(REPO, { head: "feature/c" });
+    app.github.closePullRequest(REPO, closed.number);
+    const marked = app.github.addPullRequest(REPO, { head: "renamed", body: pullRequestMarker("worker-aaaaa5", "T-5") });
+    app.github.mergePullRequest(REPO, marked.number);
+    app.github.addPullRequest(REPO, { head: "forker:feature/d" });
+    const elsewhere = app.github.addPullRequest("acme/other", { head: "feature/e" });
+    app.github.mergePullRequest("acme/other", elsewhere.number);
+
+    app.addWorker({ id: "worker-aaaaa1", taskId: "T-1", branch: "feature/a", state: "WORKING" });
+    app.addWorker({ id: "worker-aaaaa2", taskId: "T-2", branch: "feature/b", state: "PR_OPEN", prNumber: merged.number });
+    app.addWorker({ id: "worker-aaaaa3", taskId: "T-3", branch: "feature/c", state: "PR_OPEN" });
+    app.addWorker({ id: "worker-aaaaa4", taskId: "T-4", branch: "feature/d", state: "PR_OPEN" });
+    app.addWorker({ id: "worker-aaaaa5", taskId: "T-5", branch: "feature/t-5", state: "PR_OPEN" });
+    // a runner holds this one and is still working on it: left to the runner
+    app.addWorker({ id: "worker-aaaaa6", taskId: "T-6", branch: "feature/a", state: "WORKING", leaseUntil: new Date(Date.now() + 60_000).toISOString() });
+    app.store.createWorker({ id: "worker-bbbbb1", repo: "acme/other", taskId: "E", branch: "feature/e", state: "PR_OPEN" }, { source: "cli" });
+    app.addWorker({ id: "worker-bbbbb2", taskId: "T-7", branch: "feature/b", state: "MERGED" });
+
+    const result = await reconcile({ store: app.store, logger: app.logger, octokitFor: octokitFor(app), correlationId: "reconcile-1" });
+
+    const moves = Object.fromEntries(result.changes.map((c) => [c.worker.id, `${c.from} -> ${c.to} #${c.pullRequest.number}`]));
+    expect(moves).toEqual({
+      "worker-aaaaa1": `WORKING -> PR_OPEN #${open.number}`,
+      "worker-aaaaa2": `PR_OPEN -> MERGED #${merged.number}`,
+      "worker-aaaaa3": `PR_OPEN -> ABANDONED #${closed.number}`,
+      "worker-aaaaa5": `PR_OPEN -> MERGED #${marked.number}`,
+      "worker-bbbbb1": `PR_OPEN -> MERGED #${elsewhere.number}`,
+    });
+    expect(app.store.requireWorker("worker-aaaaa4").state).toBe("PR_OPEN");
+    expect(app.store.requireWorker("worker-aaaaa6").state).toBe("WORKING");
+    expect(app.store.requireWorker("worker-aaaaa1")).toMatchObject({ prNumber: open.number, prUrl: open.html_url });
+    expect(app.store.history("worker-aaaaa2").at(-1)).toMatchObject({ source: "reconcile", correlationId: "reconcile-1" });
+    expect(result.checked).toBe(6);
+    expect(result.failures).toEqual([]);
+    expect(app.github.calls().sort()).toEqual(["GET /repos/acme/other/pulls", `GET /repos/${REPO}/pulls`]);
+  });
+
+  it("pages through a long list, and reports a repository it cannot list without stopping", async () => {
+    const app = (h = await harness());
+    for (let i = 0; i < 120; i++) app.github.addPullRequest(REPO, { head: `feature/x-${i}` });
+    app.addWorker({ id: "worker-aaaaa1", taskId: "T-1", branch: "feature/x-0", state: "WORKING" });
+    app.store.createWorker({ id: "worker-bbbbb1", repo: "acme/missing", taskId: "E", branch: "feature/e", state: "PR_OPEN" }, { source: "cli" });
+    const result = await reconcile({ store: app.store, logger: app.logger, octokitFor: octokitFor(app) });
+    expect(result.changes.map((c) => c.worker.id)).toEqual(["worker-aaaaa1"]);
+    expect(result.failures).toEqual([{ repository: "acme/missing", message: expect.stringContaining("Not Found") }]);
+    expect(app.github.calls()).toEqual([`GET /repos/${REPO}/pulls`, `GET /repos/${REPO}/pulls`, "GET /repos/acme/missing/pulls"]);
+    // the 404 for the unknown repository is a known route; unknownRequests stays empty
+  });
+});
