@@ -159,6 +159,7 @@ interface ServeOptions {
   project?: string;
   pollInterval: string;
   reconcile: boolean;
+  dashboardPublic?: boolean;
 }
 
 async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
@@ -166,6 +167,9 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   const project = opts.project === undefined ? undefined : parseProjectName(opts.project);
   loadDotEnv();
   const env = parseWith(serveEnvSchema, process.env, "environment");
+  const { createStatusPage, statusPageOptionsFromEnv } = await import("../web/index.js");
+  // a bad PW_DASHBOARD_TOKEN stops serve before anything starts
+  const statusPageOptions = statusPageOptionsFromEnv(process.env, { dashboardPublic: opts.dashboardPublic ?? false });
   const { githubAuthFromEnv, githubBaseUrl, writeIntervalFromEnv } = await import("../github/octokit.js");
   const { createLogger, flushLogger } = await import("../log/logger.js");
   const appLogger = createLogger({ component: "app" });
@@ -261,7 +265,14 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   await probot.load(createApp({ store, logger: appLogger, metrics, served: servedRepositories(servedList), statusComments, deliveries }));
   await probot.ready();
 
-  const server = createServer(createAppHttpHandler({ probot, store, logger: appLogger, metrics }));
+  const statusPage = createStatusPage({ store, logger: appLogger, ...statusPageOptions });
+  const appHandler = createAppHttpHandler({ probot, store, logger: appLogger, metrics });
+  const server = createServer((req, res) => {
+    statusPage.handle(req, res).then(
+      (answered) => answered || appHandler(req, res),
+      () => res.destroy(),
+    );
+  });
   const host = env.HOST ?? "localhost";
   const bound = await listen(server, env.PORT ?? DEFAULT_PORT, host);
   appLogger.info(
@@ -270,6 +281,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
       url: `http://${host.includes(":") ? `[${host}]` : host}:${bound.port}${WEBHOOK_PATH}`,
       repositories: servedList.map((r) => r.repository),
       runner: runner.id,
+      status_page: statusPage.mode,
     },
     "pw serve listening",
   );
@@ -312,6 +324,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   const signal = await untilSignal(() => void runner.abort("interrupted: pw serve was stopped while the agent ran"));
   appLogger.info({ signal }, "stopping: no new deliveries or agents; running agents finish (signal again to kill them)");
   proxy?.close();
+  statusPage.close();
   clearInterval(watcher);
   clearInterval(pruner);
   const closed = new Promise<void>((resolveClose) => server.close(() => resolveClose()));
@@ -346,12 +359,14 @@ export function registerServeCommands(program: Command, ctx: CliContext): void {
     .option("--project <name>", "only this project's workers")
     .option("--poll-interval <seconds>", "how often the runner and the status-comment watcher read the local store", "0.5")
     .option("--no-reconcile", "do not bring WORKING and PR_OPEN workers in line with GitHub on start")
+    .option("--dashboard-public", "serve the status page (/workers) without a token: anyone who reaches the port sees it")
     .addHelpText(
       "after",
       `
 Environment (Probot's): APP_ID with PRIVATE_KEY or PRIVATE_KEY_PATH (or GITHUB_TOKEN), WEBHOOK_SECRET,
 WEBHOOK_PROXY_URL, PORT (default ${DEFAULT_PORT}), HOST (default localhost), GHE_HOST, GHE_PROTOCOL, LOG_LEVEL.
-Webhooks: POST /api/github/webhooks. Also GET /healthz and GET /metrics. See docs/app.md.`,
+Webhooks: POST /api/github/webhooks. Also GET /healthz and GET /metrics. See docs/app.md.
+Status page: GET /workers and /api/workers, on when PW_DASHBOARD_TOKEN is set (or --dashboard-public). See docs/status-page.md.`,
     )
     .action((opts: ServeOptions) => serve(ctx, opts));
 

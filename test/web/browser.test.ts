@@ -10,7 +10,6 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SqliteWorkerStore } from "../../src/store/sqlite.js";
@@ -18,9 +17,6 @@ import { PW_BIN } from "../helpers/cli.js";
 import { git, makeRepo, removeTempDirs, tempDir } from "../helpers/git.js";
 import { ensureTestOutput, FIXTURE, fillStore, fixtureCounts, launchChromium, mountStatusPage, TOKEN, until, type Mounted } from "./harness.js";
 
-const SERVE_SOURCE = fileURLToPath(new URL("../../src/cli/serve.ts", import.meta.url));
-/** `pw serve` mounts the status page once serve.ts calls createStatusPage; until then that variant is skipped. */
-const serveMountsStatusPage = readFileSync(SERVE_SOURCE, "utf8").includes("createStatusPage");
 
 let browser: Browser;
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -216,7 +212,7 @@ describe("status page in Chromium, on a plain node:http server", () => {
   });
 });
 
-describe.skipIf(!serveMountsStatusPage)("status page in Chromium, through the built pw serve", () => {
+describe("status page in Chromium, through the built pw serve", () => {
   it("shows every state, follows a change within 2 s, fits a phone; 401 without the token; the token is never logged", async () => {
     const home = join(tempDir("pw-web-serve-"), "home");
     const file = join(home, "state.db");
