@@ -44,6 +44,31 @@ export interface RepositoryGitHub {
   permission(login: string): Promise<Permission>;
   /** Deletes a branch; false when it was already gone. */
   deleteBranch(branch: string): Promise<boolean>;
+  /** The PR's changed files as GitHub lists them (with patches), every page. */
+  pullRequestFiles(number: number): Promise<unknown[]>;
+  /** A file's text at `ref`, or undefined when it does not exist there. */
+  fileAt(path: string, ref: string): Promise<string | undefined>;
+  /** The latest run of every check on a commit. */
+  checkRuns(sha: string): Promise<CheckRun[]>;
+  /**
+   * Completes the check run `name` on `headSha` with this result: the latest run of that name is
+   * updated in place, else one is created. Twice, or racing, still leaves one run.
+   */
+  ensureCheckRun(input: CheckRunInput): Promise<{ id: number; created: boolean }>;
+}
+
+export interface CheckRun {
+  id: number;
+  name: string;
+  status: string;
+  conclusion: string | null;
+}
+
+export interface CheckRunInput {
+  name: string;
+  headSha: string;
+  conclusion: "success" | "failure" | "neutral";
+  output: { title: string; summary: string; annotations?: unknown[] };
 }
 
 const pullSchema = z.object({
@@ -58,6 +83,30 @@ const pullSchema = z.object({
 const idSchema = z.object({ id: z.number().int().positive() });
 const commentsSchema = z.array(z.object({ id: z.number().int().positive(), body: z.string().nullish() }));
 const permissionSchema = z.object({ permission: z.string(), role_name: z.string().nullish() });
+const checkRunsSchema = z.object({
+  check_runs: z.array(
+    z.object({
+      id: z.number().int().positive(),
+      name: z.string(),
+      status: z.string(),
+      conclusion: z.string().nullish(),
+      head_sha: z.string(),
+    }),
+  ),
+});
+const contentSchema = z.object({ type: z.string(), encoding: z.string().optional(), content: z.string().optional() });
+
+/** One queue per (repository, commit, check name): two deliveries for one commit never both create a run. */
+const checkRunQueues = new Map<string, Promise<unknown>>();
+
+function serialized<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const next = (checkRunQueues.get(key) ?? Promise.resolve()).catch(() => undefined).then(work);
+  checkRunQueues.set(key, next);
+  void next.finally(() => {
+    if (checkRunQueues.get(key) === next) checkRunQueues.delete(key);
+  }).catch(() => undefined);
+  return next;
+}
 const PAGE = 100;
 
 function toFacts(data: unknown): PullRequestFacts {
@@ -163,6 +212,80 @@ export function repositoryGitHub(octokit: RequestOctokit, repository: string): R
         if (status(error) === 404 || status(error) === 403) return { role: "none", permission: "none" };
         unexpected(`the permission of @${login}`, error);
       }
+    },
+    async pullRequestFiles(number) {
+      return pages("GET /repos/{owner}/{repo}/pulls/{pull_number}/files", { pull_number: number }, z.array(z.unknown()));
+    },
+    async fileAt(path, ref) {
+      try {
+        const { data } = await octokit.request("GET /repos/{owner}/{repo}/contents/{path}", { ...base, path, ref });
+        const file = contentSchema.parse(data);
+        if (file.type !== "file" || file.content === undefined) return undefined;
+        return Buffer.from(file.content, file.encoding === "base64" ? "base64" : "utf8").toString("utf8");
+      } catch (error) {
+        if (status(error) === 404) return undefined;
+        unexpected(`the file ${path}@${ref}`, error);
+      }
+    },
+    async checkRuns(sha) {
+      try {
+        const runs: CheckRun[] = [];
+        for (let page = 1; ; page++) {
+          const response = await octokit.request("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", {
+            ...base,
+            ref: sha,
+            filter: "latest",
+            per_page: PAGE,
+            page,
+          });
+          const parsed = checkRunsSchema.parse(response.data).check_runs;
+          runs.push(...parsed.map((r) => ({ id: r.id, name: r.name, status: r.status, conclusion: r.conclusion ?? null })));
+          if (parsed.length < PAGE || !/rel="next"/.test(response.headers.link ?? "")) return runs;
+        }
+      } catch (error) {
+        unexpected(`the check runs of ${sha.slice(0, 7)}`, error);
+      }
+    },
+    ensureCheckRun(input) {
+      return serialized(`${repository}@${input.headSha}#${input.name}`, async () => {
+        const { data } = await octokit.request("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", {
+          ...base,
+          ref: input.headSha,
+          check_name: input.name,
+          filter: "latest",
+          per_page: PAGE,
+        });
+        let latest: number | undefined;
+        try {
+          latest = checkRunsSchema
+            .parse(data)
+            .check_runs.filter((run) => run.name === input.name && run.head_sha === input.headSha)
+            .reduce<number | undefined>((max, run) => (max === undefined || run.id > max ? run.id : max), undefined);
+        } catch (error) {
+          unexpected(`the check runs of ${input.headSha.slice(0, 7)}`, error);
+        }
+        const body = {
+          status: "completed",
+          conclusion: input.conclusion,
+          completed_at: new Date().toISOString(),
+          output: input.output,
+        };
+        if (latest !== undefined) {
+          await octokit.request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", { ...base, check_run_id: latest, ...body });
+          return { id: latest, created: false };
+        }
+        const created = await octokit.request("POST /repos/{owner}/{repo}/check-runs", {
+          ...base,
+          name: input.name,
+          head_sha: input.headSha,
+          ...body,
+        });
+        try {
+          return { id: idSchema.parse(created.data).id, created: true };
+        } catch (error) {
+          unexpected("a new check run", error);
+        }
+      });
     },
     async deleteBranch(branch) {
       try {

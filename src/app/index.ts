@@ -9,12 +9,19 @@ import type { Logger } from "../log/logger.js";
 import { InvalidInputError } from "../core/errors.js";
 import { onIssueComment, type IssueCommentEvent } from "./comments.js";
 import type { AppDeps, Outcome } from "./deps.js";
-import { repositoryGitHub, type RequestOctokit } from "./github.js";
-import { parseIssueCommentPayload, parsePullRequestPayload } from "./payloads.js";
-import { onPullRequest, type PullRequestEvent } from "./pull-requests.js";
+import { repositoryGitHub, type RepositoryGitHub, type RequestOctokit } from "./github.js";
+import { parseCheckRunPayload, parseCheckSuitePayload, parseIssueCommentPayload, parsePullRequestPayload } from "./payloads.js";
+import { gatePullRequestOfWorker, onCheckEvent, type CheckEvent } from "./checks.js";
+import { onPullRequest, workerOfPullRequest, type PullRequestEvent } from "./pull-requests.js";
 
 export type { AppDeps, ServedRepository } from "./deps.js";
 export { servedRepositories } from "./deps.js";
+
+/** The `pull_request` actions after which the gates run on a worker's PR. */
+const GATED_ACTIONS = new Set(["opened", "reopened", "synchronize"]);
+
+/** The check events that re-run gates. */
+export const CHECK_EVENTS = ["check_run.rerequested", "check_run.completed", "check_suite.rerequested"] as const;
 
 /** The `pull_request` actions that can move a worker (and `synchronize`, where gates re-run). */
 export const PULL_REQUEST_EVENTS = [
@@ -44,8 +51,53 @@ export function toPullRequestEvent(context: Pick<Context, "id" | "payload">): Pu
       headRef: pr.head.ref,
       headRepository: pr.head.repo?.full_name ?? null,
       body: pr.body ?? null,
+      ...(pr.head.sha ? { headSha: pr.head.sha } : {}),
+      ...(pr.base ? { baseRef: pr.base.ref } : {}),
     },
   };
+}
+
+export function toCheckEvent(context: Pick<Context, "id" | "name" | "payload">): CheckEvent {
+  if (context.name === "check_suite") {
+    const payload = parseCheckSuitePayload(context.payload);
+    return {
+      deliveryId: context.id,
+      repository: payload.repository.full_name,
+      kind: "check_suite.rerequested",
+      pullRequests: payload.check_suite.pull_requests.map((pr) => ({
+        number: pr.number,
+        headSha: pr.head.sha,
+        headRef: pr.head.ref,
+        baseRef: pr.base.ref,
+      })),
+    };
+  }
+  const payload = parseCheckRunPayload(context.payload);
+  return {
+    deliveryId: context.id,
+    repository: payload.repository.full_name,
+    kind: payload.action === "rerequested" ? "check_run.rerequested" : "check_run.completed",
+    checkName: payload.check_run.name,
+    pullRequests: payload.check_run.pull_requests.map((pr) => ({
+      number: pr.number,
+      headSha: pr.head.sha,
+      headRef: pr.head.ref,
+      baseRef: pr.base.ref,
+    })),
+  };
+}
+
+/** A PR delivery: the worker moves, then (opened, reopened, synchronize) its gates run on the head commit. */
+async function onPullRequestAndGates(deps: AppDeps, event: PullRequestEvent, github: RepositoryGitHub): Promise<Outcome> {
+  const moved = await onPullRequest(deps, event, github);
+  const pr = event.pullRequest;
+  if (!GATED_ACTIONS.has(event.action) || pr.state !== "open" || !pr.headSha || !pr.baseRef) return moved;
+  const worker = workerOfPullRequest(deps, event.repository, pr);
+  // a late "opened" for a PR that has merged or closed since: nothing left to gate
+  if (!worker || worker.state === "MERGED" || worker.state === "ABANDONED") return moved;
+  const gated = { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef, headRef: pr.headRef };
+  await gatePullRequestOfWorker(deps, github, worker, gated, event.deliveryId);
+  return "handled";
 }
 
 export function toIssueCommentEvent(context: Pick<Context, "id" | "payload">): IssueCommentEvent {
@@ -123,7 +175,11 @@ export function createApp(deps: AppDeps): ApplicationFunction {
   return (app) => {
     app.on(
       [...PULL_REQUEST_EVENTS],
-      route(deps, toPullRequestEvent, (d, event, context) => onPullRequest(d, event, github(context, event.repository))),
+      route(deps, toPullRequestEvent, (d, event, context) => onPullRequestAndGates(d, event, github(context, event.repository))),
+    );
+    app.on(
+      [...CHECK_EVENTS],
+      route(deps, toCheckEvent, (d, event, context) => onCheckEvent(d, event, github(context, event.repository))),
     );
     app.on(
       "issue_comment.created",

@@ -29,11 +29,53 @@ export const pullRequestPayloadSchema = z.object({
     body: z.string().nullish(),
     head: z.object({
       ref: z.string().min(1).max(255),
+      sha: z.string().regex(/^[0-9a-f]{40}$/, "expected a commit sha").optional(),
       repo: z.object({ full_name: z.string() }).nullish(),
     }),
+    base: z.object({ ref: z.string().min(1).max(255) }).optional(),
   }),
 });
 export type PullRequestPayload = z.infer<typeof pullRequestPayloadSchema>;
+
+/** A PR as check_run and check_suite payloads list it: same-repository PRs only, no body. */
+const checkPullRequestSchema = z.object({
+  number: z.number().int().positive(),
+  head: z.object({ ref: z.string().min(1).max(255), sha: z.string().regex(/^[0-9a-f]{40}$/, "expected a commit sha") }),
+  base: z.object({ ref: z.string().min(1).max(255) }),
+});
+
+export const checkRunPayloadSchema = z.object({
+  action: z.string(),
+  repository: repositorySchema,
+  installation: z.object({ id: z.number().int().positive() }).nullish(),
+  check_run: z.object({
+    name: z.string().min(1).max(255),
+    head_sha: z.string().regex(/^[0-9a-f]{40}$/, "expected a commit sha"),
+    status: z.string(),
+    conclusion: z.string().nullish(),
+    pull_requests: z.array(checkPullRequestSchema).max(100),
+  }),
+});
+export type CheckRunPayload = z.infer<typeof checkRunPayloadSchema>;
+
+export const checkSuitePayloadSchema = z.object({
+  action: z.string(),
+  repository: repositorySchema,
+  installation: z.object({ id: z.number().int().positive() }).nullish(),
+  check_suite: z.object({
+    head_sha: z.string().regex(/^[0-9a-f]{40}$/, "expected a commit sha"),
+    pull_requests: z.array(checkPullRequestSchema).max(100),
+  }),
+});
+export type CheckSuitePayload = z.infer<typeof checkSuitePayloadSchema>;
+
+export function parseCheckRunPayload(payload: unknown): CheckRunPayload {
+  return parseWith(checkRunPayloadSchema, payload, "check_run payload");
+}
+
+export function parseCheckSuitePayload(payload: unknown): CheckSuitePayload {
+  return parseWith(checkSuitePayloadSchema, payload, "check_suite payload");
+}
 
 export const issueCommentPayloadSchema = z.object({
   action: z.string(),

@@ -57,6 +57,12 @@ function candidatesFor(deps: AppDeps, repository: string, pr: PullRequestFacts):
   return [...found.values()];
 }
 
+/** The worker a PR belongs to: own branch (never a fork), and branch or marker match. */
+export function workerOfPullRequest(deps: AppDeps, repository: string, pr: PullRequestFacts): Worker | undefined {
+  if (!isOwnBranch(pr, repository)) return undefined;
+  return workerForPullRequest(candidatesFor(deps, repository, pr), pr, repository);
+}
+
 /**
  * Moves the worker a PR belongs to: opened, reopened or ready for review -> PR_OPEN, merged ->
  * MERGED, closed unmerged -> ABANDONED. When the payload and the store disagree, the PR is read

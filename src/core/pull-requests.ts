@@ -12,6 +12,9 @@ export interface PullRequestFacts {
   /** owner/name of the head repository; null when the fork was deleted. */
   headRepository: string | null;
   body: string | null;
+  /** The head commit and the base branch, when the source says (payloads do; gates need them). */
+  headSha?: string;
+  baseRef?: string;
 }
 
 /** The state a worker whose PR looks like `pr` should be in. */

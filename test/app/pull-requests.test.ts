@@ -25,6 +25,21 @@ async function open(options: Parameters<typeof harness>[0] = {}): Promise<Harnes
 
 const BRANCH = "feature/task-1";
 
+/** What the gates ask of GitHub for a worker's PR on commit `sha` the first time (see test/app/checks.test.ts). */
+function gateCalls(number: number, sha: string): string[] {
+  const runs = `GET /repos/${REPO}/commits/${sha}/check-runs`;
+  return [
+    `GET /repos/${REPO}/pulls/${number}/files`,
+    runs,
+    `GET /repos/${REPO}/contents/.parallel-workers/gates/security-gate.yml`,
+    runs,
+    `POST /repos/${REPO}/check-runs`,
+    `GET /repos/${REPO}/contents/.parallel-workers/gates/phase-5-to-6.yml`,
+    runs,
+    `POST /repos/${REPO}/check-runs`,
+  ];
+}
+
 function opened(number: number, extra: Parameters<typeof retarget>[1] = {}) {
   return retarget(loadPayload("pull_request.opened"), { repo: REPO, number, headRef: BRANCH, ...extra });
 }
@@ -51,16 +66,17 @@ describe("pull_request webhooks move workers", () => {
       source: "webhook",
       correlationId: "delivery-1",
     });
-    expect(app.github.calls()).toEqual([`GET /repos/${REPO}/pulls/${pr.number}`]);
+    const sha = opened(pr.number).pull_request.head.sha;
+    expect(app.github.calls()).toEqual([`GET /repos/${REPO}/pulls/${pr.number}`, ...gateCalls(pr.number, sha)]);
   });
 
-  it("opened when the runner already moved it: nothing to read, nothing changes", async () => {
+  it("opened when the runner already moved it: nothing to read, nothing moves; only the gates run", async () => {
     const app = await open();
     const pr = app.github.addPullRequest(REPO, { head: BRANCH });
     app.addWorker({ id: "worker-aaaaa2", state: "PR_OPEN", prNumber: pr.number, prUrl: pr.html_url });
     await app.receive("pull_request.opened", opened(pr.number));
     expect(app.store.history("worker-aaaaa2")).toHaveLength(1);
-    expect(app.github.calls()).toEqual([]);
+    expect(app.github.calls()).toEqual(gateCalls(pr.number, opened(pr.number).pull_request.head.sha));
   });
 
   it("ready_for_review and reopened bring a worker to PR_OPEN, also out of UNKNOWN and ABANDONED", async () => {
@@ -100,12 +116,14 @@ describe("pull_request webhooks move workers", () => {
     expect(app.github.calls()).toEqual([`GET /repos/${REPO}/pulls/${pr.number}`]);
   });
 
-  it("synchronize moves nothing and calls nothing", async () => {
+  it("synchronize moves nothing; it only runs the gates on the new head commit", async () => {
     const app = await open();
-    app.addWorker({ id: "worker-aaaaa6", state: "PR_OPEN", prNumber: 1 });
-    await app.receive("pull_request.synchronize", retarget(loadPayload("pull_request.synchronize"), { repo: REPO, number: 1, headRef: BRANCH }));
+    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    app.addWorker({ id: "worker-aaaaa6", state: "PR_OPEN", prNumber: pr.number });
+    const payload = retarget(loadPayload("pull_request.synchronize"), { repo: REPO, number: pr.number, headRef: BRANCH });
+    await app.receive("pull_request.synchronize", payload);
     expect(app.store.history("worker-aaaaa6")).toHaveLength(1);
-    expect(app.github.calls()).toEqual([]);
+    expect(app.github.calls()).toEqual(gateCalls(pr.number, payload.pull_request.head.sha));
   });
 
   it("a PR from a fork never moves a worker, even on the worker's branch name", async () => {

@@ -1,0 +1,134 @@
+/**
+ * The gates as check runs: `security-gate` and `phase-5-to-6`, one run per gate per head commit,
+ * updated in place. The diff comes from the PR's files; the gate files from the base branch, so a
+ * change cannot relax the gate that judges it; `phase-5-to-6` also sees the other check runs of
+ * the head commit (its `required-checks` rule).
+ */
+import { PwError } from "../core/errors.js";
+import type { Worker } from "../core/worker.js";
+import {
+  checkRunOutput,
+  diffFilesFromPullRequest,
+  evaluateGate,
+  gateFilePath,
+  GATE_NAMES,
+  resolveGate,
+  type GateName,
+  type GateResult,
+} from "../gates/index.js";
+import { workerLogger } from "../log/logger.js";
+import type { AppDeps, Outcome } from "./deps.js";
+import type { CheckRunInput, RepositoryGitHub } from "./github.js";
+import { workersOf } from "./pull-requests.js";
+
+/** A PR as far as the gates need it. */
+export interface GatedPullRequest {
+  number: number;
+  headSha: string;
+  baseRef: string;
+  headRef: string;
+}
+
+export function isGateName(name: string): name is GateName {
+  return (GATE_NAMES as readonly string[]).includes(name);
+}
+
+/** The worker whose branch a same-repository PR is on (check payloads carry no body, so no marker). */
+export function workerOnBranch(deps: AppDeps, repository: string, branch: string): Worker | undefined {
+  return workersOf(deps, repository)
+    .filter((w) => w.branch === branch)
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+}
+
+/** A gate file that cannot be read is a failed check, with the reason, never a silent pass. */
+function brokenGate(name: GateName, error: Error): CheckRunInput["output"] & { conclusion: "failure" } {
+  return {
+    conclusion: "failure",
+    title: `${name} could not run`,
+    summary: `The gate file could not be used, so nothing was checked:\n\n${error.message.split("\n")[0]}\n\nFix \`${gateFilePath(name)}\` on the base branch, then re-run this check.`,
+  };
+}
+
+/**
+ * Evaluates the gates `names` on the PR and ensures their check runs. Returns the results (a
+ * gate whose file is broken is reported as failed and left out of the results).
+ */
+export async function runGateChecks(
+  github: RepositoryGitHub,
+  pr: GatedPullRequest,
+  names: readonly GateName[] = GATE_NAMES,
+): Promise<GateResult[]> {
+  const files = diffFilesFromPullRequest(await github.pullRequestFiles(pr.number));
+  const others = (await github.checkRuns(pr.headSha)).filter((run) => !isGateName(run.name));
+  const results: GateResult[] = [];
+  for (const name of names) {
+    let result: GateResult;
+    try {
+      const path = gateFilePath(name);
+      const gate = resolveGate(name, await github.fileAt(path, pr.baseRef), `${path}@${pr.baseRef}`);
+      result = evaluateGate(gate, { files, checkRuns: others });
+    } catch (error) {
+      if (!(error instanceof PwError)) throw error;
+      const { conclusion, ...output } = brokenGate(name, error);
+      await github.ensureCheckRun({ name, headSha: pr.headSha, conclusion, output });
+      continue;
+    }
+    await github.ensureCheckRun({ name, headSha: pr.headSha, conclusion: result.conclusion, output: checkRunOutput(result) });
+    results.push(result);
+  }
+  return results;
+}
+
+/** Gates for a worker's PR after a pull_request delivery (opened, reopened, synchronize). */
+export async function gatePullRequestOfWorker(
+  deps: AppDeps,
+  github: RepositoryGitHub,
+  worker: Worker,
+  pr: GatedPullRequest,
+  correlationId: string,
+): Promise<Outcome> {
+  const results = await runGateChecks(github, pr);
+  const log = workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId, correlationId });
+  log.info(
+    { pr: pr.number, head_sha: pr.headSha, gates: results.map((r) => `${r.name}:${r.conclusion}`).join(" ") },
+    "gates checked",
+  );
+  return "handled";
+}
+
+/** A check_run or check_suite delivery, reduced to what the gates need. */
+export interface CheckEvent {
+  deliveryId: string;
+  repository: string;
+  kind: "check_run.rerequested" | "check_run.completed" | "check_suite.rerequested";
+  /** The check run's name (check_run events). */
+  checkName?: string;
+  pullRequests: GatedPullRequest[];
+}
+
+/**
+ * - `check_run.rerequested` of one of our gates: run that gate again;
+ * - `check_run.completed` of any other check: `phase-5-to-6` again (its required checks may pass now);
+ * - `check_suite.rerequested`: both gates again.
+ * Only PRs of workers count; our own runs completing never trigger anything (no loops).
+ */
+export async function onCheckEvent(deps: AppDeps, event: CheckEvent, github: RepositoryGitHub): Promise<Outcome> {
+  let names: GateName[];
+  if (event.kind === "check_run.rerequested") {
+    if (!event.checkName || !isGateName(event.checkName)) return "ignored";
+    names = [event.checkName];
+  } else if (event.kind === "check_run.completed") {
+    if (!event.checkName || isGateName(event.checkName)) return "ignored";
+    names = ["phase-5-to-6"];
+  } else names = [...GATE_NAMES];
+  let handled = false;
+  for (const pr of event.pullRequests) {
+    const worker = workerOnBranch(deps, event.repository, pr.headRef);
+    if (!worker) continue;
+    const results = await runGateChecks(github, pr, names);
+    handled = true;
+    const log = workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId, correlationId: event.deliveryId });
+    log.info({ pr: pr.number, gates: results.map((r) => `${r.name}:${r.conclusion}`).join(" ") }, `gates re-run (${event.kind})`);
+  }
+  return handled ? "handled" : "ignored";
+}
