@@ -2,7 +2,7 @@ import { TransitionConflictError } from "../core/errors.js";
 import { newWorkerId } from "../core/names.js";
 import { isTerminal, type WorkerState } from "../core/states.js";
 import type { Worker } from "../core/worker.js";
-import { logTransition, workerLogger, type Logger } from "../log/logger.js";
+import { workerLogger, type Logger } from "../log/logger.js";
 import {
   branchNameSchema,
   helpText,
@@ -165,8 +165,6 @@ async function spawn(
     },
     { source: "command", correlationId: event.deliveryId, detail: `/worker spawn by @${event.author}` },
   );
-  const wlog = workerLogger(deps.logger, { workerId: id, taskId, correlationId: event.deliveryId });
-  logTransition(wlog, { from: null, to: "NEEDS_INIT", source: "command", detail: `/worker spawn on #${event.issue.number}` });
   try {
     await deps.statusComments.ensure(worker.id, github, { created: true });
     return { ok: true, reply: undefined };
@@ -222,12 +220,6 @@ async function retry(deps: AppDeps, event: IssueCommentEvent, github: Repository
     if (!(error instanceof TransitionConflictError)) throw error;
     return failed(`Worker \`${workerId}\` moved to ${error.actual} meanwhile; nothing was done.`);
   }
-  logTransition(workerLogger(deps.logger, { workerId, taskId: worker.taskId, correlationId: event.deliveryId }), {
-    from: found.state,
-    to: "NEEDS_INIT",
-    source: "command",
-    detail: "retry",
-  });
   await afterMove(deps, github, worker, event.deliveryId);
   return { ok: true, reply: `Worker \`${workerId}\` (task \`${worker.taskId}\`) is queued again: a runner will start it.` };
 }
@@ -253,7 +245,6 @@ async function terminate(deps: AppDeps, event: IssueCommentEvent, github: Reposi
         detail: `/worker terminate by @${event.author}`,
         patch: { request: null },
       });
-      logTransition(wlog, { from: found.state, to: "ABANDONED", source: "command", detail: "terminated" });
       await afterMove(deps, github, worker, event.deliveryId);
       return { ok: true, reply: `Worker \`${workerId}\` is ABANDONED.` };
     } catch (error) {

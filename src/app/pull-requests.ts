@@ -9,7 +9,7 @@ import {
 } from "../core/pull-requests.js";
 import type { WorkerState } from "../core/states.js";
 import type { Worker } from "../core/worker.js";
-import { logTransition, workerLogger } from "../log/logger.js";
+import { workerLogger } from "../log/logger.js";
 import type { AppDeps, Outcome } from "./deps.js";
 import type { RepositoryGitHub } from "./github.js";
 
@@ -120,7 +120,6 @@ export async function onPullRequest(deps: AppDeps, event: PullRequestEvent, gith
         patch: record,
       });
       moved = { from: current.state, worker };
-      logTransition(wlog, { from: current.state, to, source: "webhook", detail });
     } catch (error) {
       if (!(error instanceof TransitionConflictError)) throw error;
     }

@@ -2,7 +2,7 @@ import { TransitionConflictError } from "../core/errors.js";
 import { plannedMove, stateForPullRequest, workerForPullRequest, type PullRequestFacts } from "../core/pull-requests.js";
 import type { WorkerState } from "../core/states.js";
 import type { Worker } from "../core/worker.js";
-import { logTransition, workerLogger, type Logger } from "../log/logger.js";
+import type { Logger } from "../log/logger.js";
 import type { WorkerStore } from "../store/store.js";
 import { repositoryGitHub, type OctokitFor } from "./github.js";
 
@@ -86,8 +86,6 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
           patch: { prNumber: pr.number, prUrl: pr.url },
         });
         result.changes.push({ worker: moved, from: worker.state, to, pullRequest: pr });
-        const log = workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId, correlationId: deps.correlationId ?? null });
-        logTransition(log, { from: worker.state, to, source: "reconcile", detail });
       } catch (error) {
         // moved meanwhile by a webhook or the runner: their fact is newer
         if (!(error instanceof TransitionConflictError)) throw error;

@@ -5,6 +5,7 @@ import type { GitHubAccess } from "../github/access.js";
 import { createLogger, flushLogger, type Component, type Logger } from "../log/logger.js";
 import type { PipelineDeps } from "../runner/pipeline.js";
 import { SqliteWorkerStore } from "../store/sqlite.js";
+import { ObservedWorkerStore } from "./observed-store.js";
 import type { WorkerStore } from "../store/store.js";
 
 function lazyGitHubAccess(): GitHubAccess {
@@ -21,6 +22,7 @@ export class CliContext {
   /** Set by a command that succeeded as a program but reports a failure in its result (`--wait`). */
   exitCode = 0;
   private cachedPaths: Paths | undefined;
+  private cachedRawStore: WorkerStore | undefined;
   private cachedStore: WorkerStore | undefined;
   private cachedLogger: Logger | undefined;
 
@@ -29,8 +31,15 @@ export class CliContext {
     return this.cachedPaths;
   }
 
+  /** The SQLite store itself, for a composition that observes it its own way (`pw serve`). */
+  get rawStore(): WorkerStore {
+    this.cachedRawStore ??= new SqliteWorkerStore(this.paths.storeFile);
+    return this.cachedRawStore;
+  }
+
+  /** The store, logging every state change it makes with this invocation's logger. */
   get store(): WorkerStore {
-    this.cachedStore ??= new SqliteWorkerStore(this.paths.storeFile);
+    this.cachedStore ??= new ObservedWorkerStore(this.rawStore, { loggerFor: () => this.logger });
     return this.cachedStore;
   }
 
@@ -67,7 +76,7 @@ export class CliContext {
 
   /** Closes the store and flushes the logger (bounded, even when Loki is down). */
   async close(): Promise<void> {
-    this.cachedStore?.close();
+    this.cachedRawStore?.close();
     if (this.cachedLogger) await flushLogger(this.cachedLogger);
   }
 }

@@ -201,7 +201,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     { githubAccessFromEnv },
     { createMetrics },
     { Runner },
-    { MeteredWorkerStore },
+    { ObservedWorkerStore },
   ] = await Promise.all([
     import("node:http"),
     import("probot"),
@@ -216,17 +216,21 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     import("../github/access.js"),
     import("../log/metrics.js"),
     import("../runner/runner.js"),
-    import("./metered-store.js"),
+    import("./observed-store.js"),
   ]);
 
   const metrics = createMetrics({
     workersByState: () => {
       const counts: Record<string, number> = {};
-      for (const w of ctx.store.listWorkers()) counts[w.state] = (counts[w.state] ?? 0) + 1;
+      for (const w of ctx.rawStore.listWorkers()) counts[w.state] = (counts[w.state] ?? 0) + 1;
       return counts;
     },
   });
-  const store = new MeteredWorkerStore(ctx.store, metrics);
+  // every move is logged by the component that made it, and counted
+  const store = new ObservedWorkerStore(ctx.rawStore, {
+    loggerFor: (source) => (source === "runner" ? runnerLogger : source === "cli" || source === "admin" ? ctx.logger : appLogger),
+    metrics,
+  });
   const access = githubAccessFromEnv(process.env, { onResponse: (method, status) => metrics.githubRequest(method, status === 0 ? null : status) });
   const runner = new Runner({
     deps: {

@@ -151,7 +151,6 @@ export async function spawnWorkers(
         baseCommit: bases.get(worker.baseBranch!)!,
       });
       appendWorkerLog(workerLogPath(deps.paths.logsDir, worker.id), `spawned ${worker.taskId} (${worker.agent}) on ${worker.branch}`);
-      deps.logger.info({ worker_id: worker.id, task_id: worker.taskId, state: "NEEDS_INIT" }, "worker spawned");
     });
   } catch (error) {
     for (const worker of created.reverse()) {

@@ -53,7 +53,6 @@ export function failWorker(deps: PipelineDeps, workerId: string, message: string
   const current = deps.store.getWorker(workerId);
   if (!current) return;
   appendWorkerLog(workerLogPath(deps.paths.logsDir, workerId), `failed: ${message}`);
-  deps.logger.warn({ worker_id: workerId, task_id: current.taskId, state: "UNKNOWN", err_message: message.split("\n")[0] }, "worker failed");
   if (current.state === "UNKNOWN") {
     deps.store.updateWorker(workerId, { error: message, pid: null });
     return;
@@ -177,7 +176,6 @@ export async function runWorker(deps: PipelineDeps, ctx: RepoContext, claimed: W
     if (error instanceof TransitionConflictError) return;
     throw error;
   }
-  deps.logger.info({ worker_id: w.id, task_id: w.taskId, state: "WORKING", agent: agent.name }, "agent started");
 
   const outcome = await started.done;
   const seconds = outcome.durationMs / 1000;
@@ -275,7 +273,6 @@ function movedToPrOpen(deps: PipelineDeps, id: string, prNumber: number, prUrl: 
       detail: `PR #${prNumber}`,
       patch,
     });
-    deps.logger.info({ worker_id: id, task_id: moved.taskId, state: "PR_OPEN", pr: prNumber }, "pull request open");
     return moved;
   } catch (error) {
     const now = deps.store.requireWorker(id);

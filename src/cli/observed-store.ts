@@ -1,35 +1,54 @@
 import type { WorkerState } from "../core/states.js";
-import type { TransitionRecord, Worker } from "../core/worker.js";
+import type { TransitionRecord, TransitionSource, Worker } from "../core/worker.js";
+import { logTransition, workerLogger, type Logger } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
 import type { NewWorker, TransitionMeta, WorkerFields, WorkerFilter, WorkerStore } from "../store/store.js";
 
+export interface Observers {
+  /** The logger for a move made by `source` (the app's for webhooks and commands, the runner's...). */
+  loggerFor(source: TransitionSource): Logger;
+  /** Counts moves in `pw_transitions_total` (pw serve). */
+  metrics?: Pick<Metrics, "transition">;
+}
+
 /**
- * A store that counts every state change it makes (`pw_transitions_total`): a worker created,
- * a transition, an override. `pw serve` hands it to the app and the runner alike, so every
- * move of the process is counted once, whoever made it.
+ * A store that logs and counts every state change it makes, whoever makes it: a worker created,
+ * a transition, an override, each one line with `worker_id`, `task_id`, `correlation_id`,
+ * `state`, `from_state` and `source`. Every command, `pw loop` and `pw serve` hand it to the
+ * code below them, so one worker's story can be followed across processes in the logs.
  */
-export class MeteredWorkerStore implements WorkerStore {
+export class ObservedWorkerStore implements WorkerStore {
   constructor(
     private readonly store: WorkerStore,
-    private readonly metrics: Pick<Metrics, "transition">,
+    private readonly observers: Observers,
   ) {}
+
+  private observe(worker: Worker, from: WorkerState | null, meta: TransitionMeta): void {
+    this.observers.metrics?.transition(from, worker.state, meta.source);
+    const log = workerLogger(this.observers.loggerFor(meta.source), {
+      workerId: worker.id,
+      taskId: worker.taskId,
+      correlationId: meta.correlationId ?? null,
+    });
+    logTransition(log, { from, to: worker.state, source: meta.source, detail: meta.detail ?? null });
+  }
 
   createWorker(worker: NewWorker, meta: TransitionMeta): Worker {
     const created = this.store.createWorker(worker, meta);
-    this.metrics.transition(null, created.state, meta.source);
+    this.observe(created, null, meta);
     return created;
   }
 
   transition(id: string, from: WorkerState, to: WorkerState, meta: TransitionMeta): Worker {
     const moved = this.store.transition(id, from, to, meta);
-    this.metrics.transition(from, to, meta.source);
+    this.observe(moved, from, meta);
     return moved;
   }
 
   setState(id: string, to: WorkerState, meta: TransitionMeta): Worker {
     const before = this.store.getWorker(id)?.state ?? null;
     const set = this.store.setState(id, to, meta);
-    this.metrics.transition(before, to, meta.source);
+    this.observe(set, before, meta);
     return set;
   }
 

@@ -1,0 +1,66 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ObservedWorkerStore } from "../../src/cli/observed-store.js";
+import { createLogger, flushLogger } from "../../src/log/logger.js";
+import { createMetrics } from "../../src/log/metrics.js";
+import { SqliteWorkerStore } from "../../src/store/sqlite.js";
+import { pw } from "../helpers/cli.js";
+import { removeTempDirs, tempDir } from "../helpers/git.js";
+import { parsePrometheusText, sampleValue } from "../log/prometheus-text.js";
+
+afterEach(removeTempDirs);
+
+function lines(file: string): Array<Record<string, unknown>> {
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe("every state change is logged and counted once, by whoever makes it", () => {
+  it("logs one line per move with the worker's ids, and counts it", async () => {
+    const dir = tempDir();
+    const runnerLog = join(dir, "runner.log");
+    const appLog = join(dir, "app.log");
+    const runner = createLogger({ component: "runner", destination: runnerLog, loki: false });
+    const app = createLogger({ component: "app", destination: appLog, loki: false });
+    const metrics = createMetrics({ defaultMetrics: false });
+    const raw = new SqliteWorkerStore(join(dir, "state.db"));
+    const store = new ObservedWorkerStore(raw, { loggerFor: (source) => (source === "runner" ? runner : app), metrics });
+
+    store.createWorker({ id: "worker-obs001", taskId: "T-1" }, { source: "command", correlationId: "delivery-7" });
+    store.transition("worker-obs001", "NEEDS_INIT", "WORKING", { source: "runner", correlationId: "run-1", detail: "agent started" });
+    store.transition("worker-obs001", "WORKING", "UNKNOWN", { source: "runner", detail: "agent made no changes" });
+    store.setState("worker-obs001", "MERGED", { source: "webhook", correlationId: "delivery-8" });
+    expect(() => store.transition("worker-obs001", "WORKING", "PR_OPEN", { source: "runner" })).toThrow();
+    await Promise.all([flushLogger(runner), flushLogger(app)]);
+    raw.close();
+
+    expect(lines(appLog).map((l) => [l.component, l.worker_id, l.task_id, l.correlation_id, l.from_state, l.state, l.source])).toEqual([
+      ["app", "worker-obs001", "T-1", "delivery-7", null, "NEEDS_INIT", "command"],
+      ["app", "worker-obs001", "T-1", "delivery-8", "UNKNOWN", "MERGED", "webhook"],
+    ]);
+    const fromRunner = lines(runnerLog);
+    expect(fromRunner.map((l) => [l.from_state, l.state, l.level, l.detail])).toEqual([
+      ["NEEDS_INIT", "WORKING", 30, "agent started"],
+      ["WORKING", "UNKNOWN", 50, "agent made no changes"],
+    ]);
+    const samples = parsePrometheusText((await metrics.render()).body);
+    expect(sampleValue(samples, "pw_transitions_total", { from: "WORKING", to: "UNKNOWN", source: "runner" })).toBe(1);
+    expect(sampleValue(samples, "pw_transitions_total", { from: "UNKNOWN", to: "MERGED", source: "webhook" })).toBe(1);
+  });
+
+  it("a CLI move lands in $PW_HOME/logs/pw.log with the invocation's correlation id", async () => {
+    const env = { PW_HOME: join(tempDir(), "home") };
+    expect((await pw(["state", "set", "worker-obs002", "WORKING"], { env })).code).toBe(0);
+    expect((await pw(["state", "transition", "worker-obs002", "WORKING", "PR_OPEN"], { env })).code).toBe(0);
+    const logged = lines(join(env.PW_HOME, "logs", "pw.log")).filter((l) => l.worker_id === "worker-obs002");
+    expect(logged.map((l) => [l.component, l.from_state, l.state, l.source])).toEqual([
+      ["cli", null, "WORKING", "admin"],
+      ["cli", "WORKING", "PR_OPEN", "cli"],
+    ]);
+    expect(logged[0]!.correlation_id).not.toBe(logged[1]!.correlation_id);
+    expect(logged[1]!.correlation_id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
