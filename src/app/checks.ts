@@ -125,10 +125,14 @@ export async function onCheckEvent(deps: AppDeps, event: CheckEvent, github: Rep
   for (const pr of event.pullRequests) {
     const worker = workerOnBranch(deps, event.repository, pr.headRef);
     if (!worker) continue;
-    const results = await runGateChecks(github, pr, names);
     handled = true;
-    const log = workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId, correlationId: event.deliveryId });
-    log.info({ pr: pr.number, gates: results.map((r) => `${r.name}:${r.conclusion}`).join(" ") }, `gates re-run (${event.kind})`);
+    const rerun = async () => {
+      const results = await runGateChecks(github, pr, names);
+      const log = workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId, correlationId: event.deliveryId });
+      log.info({ pr: pr.number, gates: results.map((r) => `${r.name}:${r.conclusion}`).join(" ") }, `gates re-run (${event.kind})`);
+    };
+    if (deps.later) deps.later(`gates for ${event.repository}#${pr.number}`, rerun);
+    else await rerun();
   }
   return handled ? "handled" : "ignored";
 }

@@ -28,6 +28,11 @@ export interface AppDeps {
   statusComments: StatusComments;
   /** The delivery ids seen; `deps.store` records them one at a time when absent. */
   deliveries?: DeliveryLog;
+  /**
+   * Runs follow-up work (the gates' check runs) after the delivery is answered, so a webhook's
+   * latency is its state change only. Without it the work runs inline (tests).
+   */
+  later?: (name: string, work: () => Promise<unknown>) => void;
 }
 
 /** The agent a `/worker spawn` without one gets. */

@@ -96,7 +96,9 @@ async function onPullRequestAndGates(deps: AppDeps, event: PullRequestEvent, git
   // a late "opened" for a PR that has merged or closed since: nothing left to gate
   if (!worker || worker.state === "MERGED" || worker.state === "ABANDONED") return moved;
   const gated = { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef, headRef: pr.headRef };
-  await gatePullRequestOfWorker(deps, github, worker, gated, event.deliveryId);
+  const gates = () => gatePullRequestOfWorker(deps, github, worker, gated, event.deliveryId);
+  if (deps.later) deps.later(`gates for ${event.repository}#${pr.number}`, gates);
+  else await gates();
   return "handled";
 }
 

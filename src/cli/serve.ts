@@ -266,7 +266,15 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     Octokit: Octokit as typeof ProbotOctokit,
   });
   const deliveries = new DeliveryLog(store, { logger: appLogger });
-  await probot.load(createApp({ store, logger: appLogger, metrics, served: servedRepositories(servedList), statusComments, deliveries }));
+  // follow-up GitHub work (check runs) runs after the delivery is answered, a few at a time
+  const { default: PQueue } = await import("p-queue");
+  const followUps = new PQueue({ concurrency: 4 });
+  const later = (name: string, work: () => Promise<unknown>) => {
+    void followUps.add(work).catch((error: Error) => appLogger.warn({ task: name, err_message: error.message.split("\n")[0] }, "follow-up failed"));
+  };
+  await probot.load(
+    createApp({ store, logger: appLogger, metrics, served: servedRepositories(servedList), statusComments, deliveries, later }),
+  );
   await probot.ready();
 
   const statusPage = createStatusPage({ store, logger: appLogger, ...statusPageOptions });
@@ -335,6 +343,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   server.closeIdleConnections();
   abort.abort();
   await running;
+  // check runs under way finish, for a while
+  await Promise.race([followUps.onIdle(), new Promise((r) => setTimeout(r, 10_000).unref())]);
   server.closeAllConnections();
   await closed;
   deliveries.flush();
