@@ -7,6 +7,8 @@
 import type { ApplicationFunction, Context } from "probot";
 import type { Logger } from "../log/logger.js";
 import { InvalidInputError } from "../core/errors.js";
+import { BRANCH_PREFIX } from "../core/names.js";
+import { parsePullRequestMarker } from "../core/pr.js";
 import { onIssueComment, type IssueCommentEvent } from "./comments.js";
 import type { AppDeps, Outcome } from "./deps.js";
 import { repositoryGitHub, type RepositoryGitHub, type RequestOctokit } from "./github.js";
@@ -92,6 +94,8 @@ async function onPullRequestAndGates(deps: AppDeps, event: PullRequestEvent, git
   const moved = await onPullRequest(deps, event, github);
   const pr = event.pullRequest;
   if (!GATED_ACTIONS.has(event.action) || pr.state !== "open" || !pr.headSha || !pr.baseRef) return moved;
+  // most PRs are people's: no store lookup unless the branch or the body could be a worker's
+  if (!pr.headRef.startsWith(BRANCH_PREFIX) && !parsePullRequestMarker(pr.body)) return moved;
   const worker = workerOfPullRequest(deps, event.repository, pr);
   // a late "opened" for a PR that has merged or closed since: nothing left to gate
   if (!worker || worker.state === "MERGED" || worker.state === "ABANDONED") return moved;

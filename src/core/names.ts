@@ -72,8 +72,11 @@ export function newWorkerId(): string {
   return `worker-${suffix}`;
 }
 
+/** Every worker's branch starts so. */
+export const BRANCH_PREFIX = "feature/";
+
 export function branchForTask(taskId: string): string {
-  return `feature/${parseTaskId(taskId).toLowerCase()}`;
+  return `${BRANCH_PREFIX}${parseTaskId(taskId).toLowerCase()}`;
 }
 
 export function worktreePathFor(worktreesRoot: string, project: string, taskId: string): string {

@@ -26,13 +26,15 @@ export interface RunnerOptions {
 
 /** `host:pid:random`: unique per process, and tells another runner on this host whether it lives. */
 function newRunnerId(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+  return `${HOST}:${process.pid}:${randomBytes(3).toString("hex")}`;
 }
+
+const HOST = hostname();
 
 /** Whether the runner that wrote `owner` is certainly gone: same host and its process has exited. */
 function ownerIsDead(owner: string): boolean {
   const [host, pid] = owner.split(":");
-  return host === hostname() && pid !== undefined && /^\d+$/.test(pid) && !isProcessAlive(Number(pid));
+  return host === HOST && pid !== undefined && /^\d+$/.test(pid) && !isProcessAlive(Number(pid));
 }
 
 function leaseExpired(worker: Worker, now: number): boolean {
@@ -82,17 +84,21 @@ export class Runner {
   async tick(): Promise<void> {
     const store = this.deps.store;
     store.renewLeases(this.id, this.lease());
-    let all = store.listWorkers();
-    let mine = all.filter((w) => this.contextFor(w));
+    // only what a pass can act on: finished workers pile up, and a pass runs every poll interval
+    const active = () => store.listWorkers({ states: ["NEEDS_INIT", "WORKING"] }).filter((w) => this.contextFor(w));
+    let mine = active();
     const now = Date.now();
     const heldByAnother = (w: Worker) => Boolean(w.owner && w.owner !== this.id && !ownerIsDead(w.owner) && !leaseExpired(w, now));
-    if (carryOutRequests(this.deps, mine, heldByAnother) > 0) {
-      all = store.listWorkers();
-      mine = all.filter((w) => this.contextFor(w));
-    }
+    if (carryOutRequests(this.deps, mine, heldByAnother) > 0) mine = active();
     await this.recoverOrphans(mine);
-    await this.cleanUpMerged(mine);
-    if (!this.stopping) this.startReady(mine, all);
+    await this.cleanUpMerged(store.listWorkers({ state: "MERGED", withWorktree: true }).filter((w) => this.contextFor(w)));
+    if (!this.stopping) this.startReady(mine, this.dependencies(mine));
+  }
+
+  /** The workers the queued ones depend on, for `waitingFor`. */
+  private dependencies(workers: readonly Worker[]): Worker[] {
+    const taskIds = [...new Set(workers.filter((w) => w.state === "NEEDS_INIT").flatMap((w) => w.dependsOn))];
+    return taskIds.length ? this.deps.store.listWorkers({ taskIds }) : [];
   }
 
   /** WORKING workers whose runner is gone: their agent is stopped if it still runs, and they go to UNKNOWN. */
@@ -171,8 +177,9 @@ export class Runner {
   /** True when nothing runs and no queued worker of this runner's could start now. */
   isIdle(): boolean {
     if (this.running.size > 0) return false;
-    const all = this.deps.store.listWorkers();
-    return !all.some((w) => w.state === "NEEDS_INIT" && this.contextFor(w) && !waitingFor(w, all));
+    const queued = this.deps.store.listWorkers({ state: "NEEDS_INIT" }).filter((w) => this.contextFor(w));
+    const deps = this.dependencies(queued);
+    return !queued.some((w) => !waitingFor(w, deps));
   }
 
   /** Waits for every pipeline under way. */

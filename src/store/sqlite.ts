@@ -280,6 +280,17 @@ export class SqliteWorkerStore implements WorkerStore {
       clauses.push("state = @state");
       params.state = filter.state;
     }
+    if (filter.states) {
+      // the states are known names (typed), so they may be spelled into the statement
+      const states = filter.states.filter(isWorkerState);
+      clauses.push(states.length ? `state IN (${states.map((s) => `'${s}'`).join(", ")})` : "0");
+    }
+    if (filter.withWorktree) clauses.push("worktree_path IS NOT NULL");
+    if (filter.taskIds) {
+      const names = filter.taskIds.map((_, i) => `@task${i}`);
+      filter.taskIds.forEach((id, i) => (params[`task${i}`] = id.toLowerCase()));
+      clauses.push(names.length ? `lower(task_id) IN (${names.join(", ")})` : "0");
+    }
     if (filter.repo) {
       clauses.push("repo = @repo");
       params.repo = filter.repo;

@@ -20,6 +20,12 @@ export interface TransitionMeta {
 
 export interface WorkerFilter {
   state?: WorkerState;
+  /** Only workers in one of these states. */
+  states?: readonly WorkerState[];
+  /** Only workers that still have a worktree recorded. */
+  withWorktree?: boolean;
+  /** Only workers of these task ids (any case). */
+  taskIds?: readonly string[];
   repo?: string;
   /** Only the workers of this issue (with `repo`, one repository's). */
   issueNumber?: number;

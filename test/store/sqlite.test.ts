@@ -120,6 +120,20 @@ describe("SqliteWorkerStore", () => {
     expect(store.listWorkers({ state: "WORKING", repo: "acme/web" }).map((w) => w.id)).toEqual(["worker-g00003"]);
   });
 
+  it("filters by several states, a recorded worktree and task ids in any case", () => {
+    const store = openStore();
+    store.createWorker({ id: "worker-f00001", taskId: "Dep-1", worktreePath: "/wt/a" }, cli);
+    store.createWorker({ id: "worker-f00002", taskId: "dep-2", state: "WORKING" }, cli);
+    store.createWorker({ id: "worker-f00003", taskId: "other", state: "MERGED", worktreePath: "/wt/c" }, cli);
+    store.createWorker({ id: "worker-f00004", taskId: "gone", state: "MERGED" }, cli);
+    const ids = (filter: Parameters<typeof store.listWorkers>[0]) => store.listWorkers(filter).map((w) => w.id);
+    expect(ids({ states: ["NEEDS_INIT", "WORKING"] })).toEqual(["worker-f00001", "worker-f00002"]);
+    expect(ids({ states: [] })).toEqual([]);
+    expect(ids({ state: "MERGED", withWorktree: true })).toEqual(["worker-f00003"]);
+    expect(ids({ taskIds: ["DEP-1", "Dep-2", "nope"] })).toEqual(["worker-f00001", "worker-f00002"]);
+    expect(ids({ taskIds: [] })).toEqual([]);
+  });
+
   it("removes a worker with its history", () => {
     const store = openStore();
     store.createWorker({ id: "worker-hhhhhh" }, cli);
