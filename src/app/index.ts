@@ -91,12 +91,13 @@ export function toCheckEvent(context: Pick<Context, "id" | "name" | "payload">):
 
 /** A PR delivery: the worker moves, then (opened, reopened, synchronize) its gates run on the head commit. */
 async function onPullRequestAndGates(deps: AppDeps, event: PullRequestEvent, github: RepositoryGitHub): Promise<Outcome> {
-  const moved = await onPullRequest(deps, event, github);
   const pr = event.pullRequest;
-  if (!GATED_ACTIONS.has(event.action) || pr.state !== "open" || !pr.headSha || !pr.baseRef) return moved;
   // most PRs are people's: no store lookup unless the branch or the body could be a worker's
-  if (!pr.headRef.startsWith(BRANCH_PREFIX) && !parsePullRequestMarker(pr.body)) return moved;
-  const worker = workerOfPullRequest(deps, event.repository, pr);
+  if (!pr.headRef.startsWith(BRANCH_PREFIX) && !parsePullRequestMarker(pr.body)) return "ignored";
+  const found = workerOfPullRequest(deps, event.repository, pr) ?? null;
+  const moved = await onPullRequest(deps, event, github, found);
+  if (!found || !GATED_ACTIONS.has(event.action) || pr.state !== "open" || !pr.headSha || !pr.baseRef) return moved;
+  const worker = deps.store.getWorker(found.id);
   // a late "opened" for a PR that has merged or closed since: nothing left to gate
   if (!worker || worker.state === "MERGED" || worker.state === "ABANDONED") return moved;
   const gated = { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef, headRef: pr.headRef };

@@ -71,13 +71,19 @@ export function workerOfPullRequest(deps: AppDeps, repository: string, pr: PullR
  * a lost race re-reads and decides again. Cleanup of a merged worker's worktree is the runner's,
  * which sees MERGED in the store.
  */
-export async function onPullRequest(deps: AppDeps, event: PullRequestEvent, github: RepositoryGitHub): Promise<Outcome> {
+export async function onPullRequest(
+  deps: AppDeps,
+  event: PullRequestEvent,
+  github: RepositoryGitHub,
+  /** The PR's worker when the caller has looked it up already (null: it has none). */
+  known?: Worker | null,
+): Promise<Outcome> {
   const debug = (fields: Record<string, unknown>, message: string) => {
     if (deps.logger.isLevelEnabled("debug")) deps.logger.debug({ correlation_id: event.deliveryId, ...fields }, message);
   };
   const claimed = claimedState(event);
   if (!claimed) {
-    // synchronize: the gates re-run here (next issue); nothing moves
+    // synchronize: nothing moves (the gates run, see index.ts)
     debug({ action: event.action, pr: event.pullRequest.number }, "pull request event moves no worker");
     return "ignored";
   }
@@ -86,7 +92,7 @@ export async function onPullRequest(deps: AppDeps, event: PullRequestEvent, gith
     debug({ pr: pr.number }, "pull request from a fork: ignored");
     return "ignored";
   }
-  const found = workerForPullRequest(candidatesFor(deps, event.repository, pr), pr, event.repository);
+  const found = known === undefined ? workerForPullRequest(candidatesFor(deps, event.repository, pr), pr, event.repository) : known;
   if (!found) return "ignored";
 
   const wlog = workerLogger(deps.logger, { workerId: found.id, taskId: found.taskId, correlationId: event.deliveryId });
