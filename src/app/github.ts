@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { PwError } from "../core/errors.js";
-import type { PullRequestFacts } from "../core/pull-requests.js";
+import { pullRequestFacts, type PullRequestFacts } from "../core/pull-requests.js";
 
 /** What the port needs of an Octokit: its `request` method. */
 export interface RequestOctokit {
@@ -110,16 +110,7 @@ function serialized<T>(key: string, work: () => Promise<T>): Promise<T> {
 const PAGE = 100;
 
 function toFacts(data: unknown): PullRequestFacts {
-  const pr = pullSchema.parse(data);
-  return {
-    number: pr.number,
-    url: pr.html_url,
-    state: pr.state,
-    merged: Boolean(pr.merged ?? pr.merged_at),
-    headRef: pr.head.ref,
-    headRepository: pr.head.repo?.full_name ?? null,
-    body: pr.body ?? null,
-  };
+  return pullRequestFacts(pullSchema.parse(data));
 }
 
 function status(error: unknown): number | undefined {

@@ -9,6 +9,7 @@ import type { Logger } from "../log/logger.js";
 import { InvalidInputError } from "../core/errors.js";
 import { BRANCH_PREFIX } from "../core/names.js";
 import { parsePullRequestMarker } from "../core/pr.js";
+import { pullRequestFacts } from "../core/pull-requests.js";
 import { onIssueComment, type IssueCommentEvent } from "./comments.js";
 import type { AppDeps, Outcome } from "./deps.js";
 import { repositoryGitHub, type RepositoryGitHub, type RequestOctokit } from "./github.js";
@@ -40,22 +41,11 @@ function isBot(login: string, type: string | undefined): boolean {
 
 export function toPullRequestEvent(context: Pick<Context, "id" | "payload">): PullRequestEvent {
   const payload = parsePullRequestPayload(context.payload);
-  const pr = payload.pull_request;
   return {
     deliveryId: context.id,
     action: payload.action,
     repository: payload.repository.full_name,
-    pullRequest: {
-      number: pr.number,
-      url: pr.html_url,
-      state: pr.state,
-      merged: Boolean(pr.merged ?? pr.merged_at),
-      headRef: pr.head.ref,
-      headRepository: pr.head.repo?.full_name ?? null,
-      body: pr.body ?? null,
-      ...(pr.head.sha ? { headSha: pr.head.sha } : {}),
-      ...(pr.base ? { baseRef: pr.base.ref } : {}),
-    },
+    pullRequest: pullRequestFacts(payload.pull_request),
   };
 }
 

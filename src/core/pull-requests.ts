@@ -17,6 +17,33 @@ export interface PullRequestFacts {
   baseRef?: string;
 }
 
+/** A pull request as GitHub spells it, in a webhook payload or an API answer (validated by the caller). */
+export interface PullRequestJson {
+  number: number;
+  html_url: string;
+  state: "open" | "closed";
+  merged?: boolean | null;
+  merged_at?: string | null;
+  body?: string | null;
+  head: { ref: string; sha?: string; repo?: { full_name: string } | null };
+  base?: { ref: string };
+}
+
+/** The facts of a PR as GitHub spells it. */
+export function pullRequestFacts(pr: PullRequestJson): PullRequestFacts {
+  return {
+    number: pr.number,
+    url: pr.html_url,
+    state: pr.state,
+    merged: Boolean(pr.merged ?? pr.merged_at),
+    headRef: pr.head.ref,
+    headRepository: pr.head.repo?.full_name ?? null,
+    body: pr.body ?? null,
+    ...(pr.head.sha ? { headSha: pr.head.sha } : {}),
+    ...(pr.base ? { baseRef: pr.base.ref } : {}),
+  };
+}
+
 /** The state a worker whose PR looks like `pr` should be in. */
 export function stateForPullRequest(pr: Pick<PullRequestFacts, "state" | "merged">): WorkerState {
   if (pr.merged) return "MERGED";

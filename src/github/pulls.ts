@@ -1,14 +1,8 @@
+import { pullRequestFacts, type PullRequestFacts, type PullRequestJson } from "../core/pull-requests.js";
 import type { GitHubClient } from "./octokit.js";
 
-export interface PullRequestSummary {
-  number: number;
-  url: string;
-  state: "open" | "closed";
-  merged: boolean;
-  headRef: string;
-  /** owner/name of the head repository; null when the fork was deleted. */
-  headRepository: string | null;
-  body: string | null;
+/** A PR's facts, plus what the runner's PR opener needs. */
+export interface PullRequestSummary extends PullRequestFacts {
   labels: string[];
   updatedAt: string;
 }
@@ -18,27 +12,15 @@ function split(repository: string): { owner: string; repo: string } {
   return { owner, repo };
 }
 
-interface PullLike {
-  number: number;
-  html_url: string;
+type PullLike = Omit<PullRequestJson, "state"> & {
   state: string;
-  merged_at?: string | null;
-  merged?: boolean | null;
-  head: { ref: string; repo?: { full_name: string } | null };
-  body?: string | null;
   labels?: Array<{ name?: string } | string>;
   updated_at: string;
-}
+};
 
 export function summarize(pr: PullLike): PullRequestSummary {
   return {
-    number: pr.number,
-    url: pr.html_url,
-    state: pr.state === "open" ? "open" : "closed",
-    merged: Boolean(pr.merged ?? pr.merged_at),
-    headRef: pr.head.ref,
-    headRepository: pr.head.repo?.full_name ?? null,
-    body: pr.body ?? null,
+    ...pullRequestFacts({ ...pr, state: pr.state === "open" ? "open" : "closed" }),
     labels: (pr.labels ?? []).map((l) => (typeof l === "string" ? l : (l.name ?? ""))).filter(Boolean),
     updatedAt: pr.updated_at,
   };
