@@ -11,11 +11,11 @@
 // 100 deliveries/s. Both servers run side by side and are measured in alternating rounds with
 // the same payloads (throughput: the median round; latency: pooled; CPU per delivery from
 // /proc, which a busy machine disturbs less than throughput).
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -149,9 +149,16 @@ const baseEnv = {
 };
 for (const name of ["APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_PROXY_URL"]) delete baseEnv[name];
 
+// With taskset and 2+ cores, each server gets a core of its own and the load generator (this
+// process) another, so the two servers are compared on equal terms rather than fighting the
+// generator for the same cores. PW_BENCH_NO_PIN=1 turns it off.
+const PIN = !process.env.PW_BENCH_NO_PIN && cpus().length >= 2 && spawnSync("taskset", ["-cp", "0", String(process.pid)], { stdio: "ignore" }).status === 0;
+
 function start(label, argv, env, cwd) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = PIN
+      ? spawn("taskset", ["-c", "1", process.execPath, ...argv], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+      : spawn(process.execPath, argv, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let found = false;
     const onData = (chunk) => {
