@@ -148,11 +148,14 @@ export class Runner {
   private launch(ctx: RepoContext, worker: Worker): void {
     const root = ctx.repo.root;
     this.runningPerRepo.set(root, (this.runningPerRepo.get(root) ?? 0) + 1);
+    // the worker's story keeps the correlation id of the spawn (or delivery) that queued it
+    const origin = this.deps.store.history(worker.id)[0]?.correlationId;
+    const deps = origin ? { ...this.deps, correlationId: origin } : this.deps;
     const run = (async () => {
       const placed = this.place(ctx, worker);
-      await runWorker(this.deps, ctx, placed);
+      await runWorker(deps, ctx, placed);
     })()
-      .catch((error: Error) => failWorker(this.deps, worker.id, `runner error: ${error.message}`))
+      .catch((error: Error) => failWorker(deps, worker.id, `runner error: ${error.message}`))
       .finally(() => {
         this.running.delete(worker.id);
         this.runningPerRepo.set(root, (this.runningPerRepo.get(root) ?? 1) - 1);

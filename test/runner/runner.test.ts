@@ -132,6 +132,18 @@ describe("spawn --wait: from task to pull request", () => {
     const loop = await sb.pw(["loop", "--poll-interval", "0.2", "--max-iterations", "3"]);
     expect(loop.code).toBe(0);
     expect((await sb.pw(["state", "get", id])).stdout).toBe("PR_OPEN\n");
+    // the runner's moves carry the spawn's correlation id: one worker's story, one id
+    const history = JSON.parse((await sb.pw(["state", "history", id, "--json"])).stdout) as Array<{ to: string; correlationId: string }>;
+    expect(history.map((t) => t.to)).toEqual(["NEEDS_INIT", "WORKING", "PR_OPEN"]);
+    expect(new Set(history.map((t) => t.correlationId)).size).toBe(1);
+    const runnerLines = loop.stdout
+      .split("\n")
+      .filter((line) => line.includes(id))
+      .map((line) => JSON.parse(line) as { correlation_id: string; state: string; component: string });
+    expect(runnerLines.map((l) => [l.component, l.state, l.correlation_id])).toEqual([
+      ["runner", "WORKING", history[0]!.correlationId],
+      ["runner", "PR_OPEN", history[0]!.correlationId],
+    ]);
   });
 });
 
