@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { COMMANDS, helpText, mayRunCommands, parseCommands, type CommandRequest } from "../../src/app/commands.js";
 import { renderStatusComment, renderStatusTable, statusCommentKey, parseStatusCommentMarker } from "../../src/app/status.js";
 import type { Worker } from "../../src/core/worker.js";
+import { workerRecord } from "../helpers/workers.js";
 
 type Expected = CommandRequest | { problem: RegExp } | undefined;
 
@@ -86,35 +87,16 @@ describe("mayRunCommands", () => {
 });
 
 function worker(fields: Partial<Worker>): Worker {
-  return {
+  return workerRecord({
     id: "worker-a1b2c3",
     taskId: "issue-7",
-    state: "NEEDS_INIT",
     repo: "acme/widgets",
-    project: null,
-    repoPath: null,
-    branch: null,
     baseBranch: "main",
-    worktreePath: null,
     description: "Add a widget",
     agent: "code-author",
-    prNumber: null,
-    prUrl: null,
-    error: null,
-    labels: [],
-    milestone: null,
-    dependsOn: [],
     issueNumber: 7,
-    owner: null,
-    leaseUntil: null,
-    pid: null,
-    request: null,
-    statusCommentId: null,
-    statusCommentKey: null,
-    createdAt: "2026-01-01T00:00:00.000Z",
-    updatedAt: "2026-01-01T00:00:00.000Z",
     ...fields,
-  };
+  });
 }
 
 describe("status comment and table", () => {

@@ -3,37 +3,10 @@ import { pullRequestMarker } from "../../src/core/pr.js";
 import { plannedMove, stateForPullRequest, workerForPullRequest, type PullRequestFacts } from "../../src/core/pull-requests.js";
 import type { WorkerState } from "../../src/core/states.js";
 import type { Worker } from "../../src/core/worker.js";
+import { workerRecord } from "../helpers/workers.js";
 
 function worker(id: string, fields: Partial<Worker> = {}): Worker {
-  return {
-    id,
-    taskId: "T-1",
-    state: "WORKING",
-    repo: "acme/widgets",
-    project: null,
-    repoPath: null,
-    branch: "feature/t-1",
-    baseBranch: "main",
-    worktreePath: null,
-    description: null,
-    agent: null,
-    prNumber: null,
-    prUrl: null,
-    error: null,
-    labels: [],
-    milestone: null,
-    dependsOn: [],
-    issueNumber: null,
-    owner: null,
-    leaseUntil: null,
-    pid: null,
-    request: null,
-    statusCommentId: null,
-    statusCommentKey: null,
-    createdAt: "2026-01-01T00:00:00.000Z",
-    updatedAt: "2026-01-01T00:00:00.000Z",
-    ...fields,
-  };
+  return workerRecord({ id, taskId: "T-1", state: "WORKING", repo: "acme/widgets", branch: "feature/t-1", baseBranch: "main", ...fields });
 }
 
 function pr(fields: Partial<PullRequestFacts> = {}): PullRequestFacts {

@@ -1,34 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { ProgressView } from "../../src/cli/progress.js";
 import type { Worker } from "../../src/core/worker.js";
+import { workerRecord } from "../helpers/workers.js";
 
 function worker(id: string, state: Worker["state"], extra: Partial<Worker> = {}): Worker {
-  return {
-    id,
-    taskId: id.toUpperCase(),
-    state,
-    repo: "acme/web",
-    project: "web",
-    repoPath: "/r",
-    branch: null,
-    baseBranch: "main",
-    worktreePath: null,
-    description: "d",
-    agent: "code-author",
-    prNumber: null,
-    prUrl: null,
-    error: null,
-    labels: [],
-    milestone: null,
-    dependsOn: [],
-    issueNumber: null,
-    owner: null,
-    leaseUntil: null,
-    pid: null,
-    createdAt: new Date().toISOString(),
-    updatedAt: new Date().toISOString(),
-    ...extra,
-  } as Worker;
+  const now = new Date().toISOString();
+  return workerRecord({ id, taskId: id.toUpperCase(), state, repo: "acme/web", agent: "code-author", createdAt: now, updatedAt: now, ...extra });
 }
 
 class Sink {
