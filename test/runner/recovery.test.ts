@@ -28,9 +28,11 @@ async function workers(sb: RunnerSandbox): Promise<WorkerJson[]> {
   return JSON.parse((await sb.pw(["worker", "list", "--json"])).stdout) as WorkerJson[];
 }
 
-/** Starts `pw` in the background; the caller kills it. */
+/** Starts `pw` in the background; `exited` settles when it ends, however early (the caller kills it). */
 function background(sb: RunnerSandbox, args: string[]) {
-  return spawn(process.execPath, [PW_BIN, ...args], { cwd: sb.repo, env: { ...process.env, ...sb.env }, stdio: "ignore" });
+  const child = spawn(process.execPath, [PW_BIN, ...args], { cwd: sb.repo, env: { ...process.env, ...sb.env }, stdio: "ignore" });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return Object.assign(child, { exited });
 }
 
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
@@ -63,7 +65,7 @@ describe("crash recovery", () => {
     expect(running.state).toBe("WORKING");
     expect(running.pid).toBeGreaterThan(0);
     loop.kill("SIGKILL");
-    await new Promise((r) => loop.once("exit", r));
+    await loop.exited;
     expect(isProcessAlive(running.pid!)).toBe(true); // the agent outlived its runner
 
     expect((await sb.pw(["loop", "--poll-interval", "0.1", "--max-iterations", "1"])).code).toBe(0);
@@ -93,8 +95,9 @@ describe("crash recovery", () => {
     for (const [round, fraction] of [0.4, 0.55, 0.7, 0.85].entries()) {
       const child = background(sb, batch(round + 1));
       await new Promise((r) => setTimeout(r, whole * fraction));
+      // it may have finished before the kill: then nothing was interrupted this round
       child.kill("SIGKILL");
-      await new Promise((r) => child.once("exit", r));
+      await child.exited;
     }
     const recorded = await workers(sb);
     expect(recorded.length).toBeGreaterThan(3);
