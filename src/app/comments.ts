@@ -1,7 +1,7 @@
 import { TransitionConflictError } from "../core/errors.js";
 import { newWorkerId } from "../core/names.js";
-import { isTerminal, type WorkerState } from "../core/states.js";
-import type { Worker } from "../core/worker.js";
+import { isTerminal } from "../core/states.js";
+import { RETRY_RESET, RETRYABLE_STATES, type Worker } from "../core/worker.js";
 import { workerLogger, type Logger } from "../log/logger.js";
 import {
   branchNameSchema,
@@ -32,7 +32,6 @@ export interface IssueCommentEvent {
 
 /** Issue bodies can be long; an agent's prompt is one argv element, so the description is capped. */
 const DESCRIPTION_MAX = 16_000;
-const RETRYABLE: readonly WorkerState[] = ["UNKNOWN", "ABANDONED"];
 
 interface CommandResult {
   ok: boolean;
@@ -204,7 +203,7 @@ async function retry(deps: AppDeps, event: IssueCommentEvent, github: Repository
   if (found.state === "NEEDS_INIT" && lastMovedBy(deps, found, event.deliveryId)) {
     return { ok: true, reply: `Worker \`${workerId}\` (task \`${found.taskId}\`) is queued again: a runner will start it.` };
   }
-  if (!RETRYABLE.includes(found.state)) {
+  if (!RETRYABLE_STATES.includes(found.state)) {
     return failed(`Worker \`${workerId}\` is ${found.state}: only UNKNOWN or ABANDONED workers can be retried.`);
   }
   let worker: Worker;
@@ -214,7 +213,7 @@ async function retry(deps: AppDeps, event: IssueCommentEvent, github: Repository
       source: "command",
       correlationId: event.deliveryId,
       detail: `/worker retry by @${event.author}`,
-      patch: { owner: null, leaseUntil: null, pid: null, error: null, request: null },
+      patch: RETRY_RESET,
     });
   } catch (error) {
     if (!(error instanceof TransitionConflictError)) throw error;

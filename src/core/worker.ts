@@ -45,6 +45,12 @@ export interface Worker {
 export const WORKER_REQUESTS = ["terminate"] as const;
 export type WorkerRequest = (typeof WORKER_REQUESTS)[number];
 
+/** The states a retry may queue a worker again from. */
+export const RETRYABLE_STATES: readonly WorkerState[] = ["UNKNOWN", "ABANDONED"];
+
+/** What a retry clears: the old claim, agent, error and request (the worktree and PR stay). */
+export const RETRY_RESET = { owner: null, leaseUntil: null, pid: null, error: null, request: null } as const satisfies Partial<Worker>;
+
 /** Who caused a transition; `admin` is `pw state set`. */
 export const TRANSITION_SOURCES = ["cli", "admin", "runner", "webhook", "reconcile", "command"] as const;
 export type TransitionSource = (typeof TRANSITION_SOURCES)[number];

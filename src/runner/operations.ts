@@ -3,11 +3,12 @@ import { hostname } from "node:os";
 import { InvalidInputError, NotFoundError, PwError } from "../core/errors.js";
 import { branchForTask, newWorkerId, parseTaskId, worktreePathFor } from "../core/names.js";
 import { isTerminal, type WorkerState } from "../core/states.js";
-import type { Worker } from "../core/worker.js";
+import { RETRY_RESET, RETRYABLE_STATES, type Worker } from "../core/worker.js";
 import { addWorktree, removeWorktree } from "../git/worktrees.js";
 import { openRepoContext, type RepoContext } from "./context.js";
 import { finishWorker, type PipelineDeps } from "./pipeline.js";
-import { isProcessAlive, killGroup } from "./process.js";
+import { killGroup } from "./process.js";
+import { abandonWorker, agentRunsHere } from "./requests.js";
 import { cleanUpWorker } from "./runner.js";
 import { appendWorkerLog, workerLogPath } from "./worklog.js";
 
@@ -183,12 +184,6 @@ async function inParallel<T>(items: readonly T[], limit: number, work: (item: T)
   if (failure !== undefined) throw failure;
 }
 
-/** Whether a recorded agent process is one this machine can see running. */
-function agentRunsHere(worker: Worker): boolean {
-  const host = worker.owner?.split(":")[0];
-  return worker.pid !== null && (host === undefined || host === hostname()) && isProcessAlive(worker.pid);
-}
-
 export interface TerminateResult {
   worker: Worker;
   killed: boolean;
@@ -202,27 +197,13 @@ export interface TerminateResult {
  * worktree, unless the worktree holds work that would be lost and `force` is not given.
  */
 export async function terminateWorker(deps: PipelineDeps, id: string, force: boolean): Promise<TerminateResult> {
-  let worker = deps.store.requireWorker(id);
-  if (isTerminal(worker.state)) throw new PwError(`worker ${id} is already ${worker.state}`);
-  let killed = false;
-  if (agentRunsHere(worker)) {
-    await killGroup(worker.pid!);
-    killed = true;
-  }
-  for (let attempt = 0; ; attempt++) {
-    try {
-      worker = deps.store.transition(id, worker.state, "ABANDONED", {
-        source: "cli",
-        correlationId: deps.correlationId ?? null,
-        detail: killed ? "terminated; agent killed" : "terminated",
-        patch: { pid: null },
-      });
-      break;
-    } catch (error) {
-      worker = deps.store.requireWorker(id);
-      if (attempt > 2 || isTerminal(worker.state)) throw error;
-    }
-  }
+  const before = deps.store.requireWorker(id);
+  if (isTerminal(before.state)) throw new PwError(`worker ${id} is already ${before.state}`);
+  const abandoned = abandonWorker(deps, id, { source: "cli", detail: "terminated" });
+  if (!abandoned) throw new PwError(`worker ${id} is already ${deps.store.requireWorker(id).state}`);
+  const worker = abandoned.worker;
+  const killed = abandoned.agentPid !== null;
+  if (killed) await killGroup(abandoned.agentPid!);
   appendWorkerLog(workerLogPath(deps.paths.logsDir, id), `terminated${killed ? " (agent killed)" : ""}`);
   let removedWorktree: string | undefined;
   let keptWorktree: string | undefined;
@@ -238,12 +219,10 @@ export async function terminateWorker(deps: PipelineDeps, id: string, force: boo
   return { worker: deps.store.requireWorker(id), killed, removedWorktree, keptWorktree, reason };
 }
 
-const RETRYABLE: WorkerState[] = ["UNKNOWN", "ABANDONED"];
-
 /** Queues a failed or abandoned worker again; the runner reruns it in its existing worktree. */
 export function retryWorker(deps: PipelineDeps, id: string): Worker {
   const worker = deps.store.requireWorker(id);
-  if (!RETRYABLE.includes(worker.state)) {
+  if (!RETRYABLE_STATES.includes(worker.state)) {
     throw new PwError(`worker ${id} is ${worker.state}: only UNKNOWN or ABANDONED workers can be retried`);
   }
   appendWorkerLog(workerLogPath(deps.paths.logsDir, id), "queued again (retry)");
@@ -251,7 +230,7 @@ export function retryWorker(deps: PipelineDeps, id: string): Worker {
     source: "cli",
     correlationId: deps.correlationId ?? null,
     detail: "retry",
-    patch: { owner: null, leaseUntil: null, pid: null, error: null },
+    patch: RETRY_RESET,
   });
 }
 
