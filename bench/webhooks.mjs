@@ -3,7 +3,7 @@
 // (open loop) of `pw serve` against a bare Probot app with a no-op handler (bench/bare-probot-app.mjs),
 // same machine, same signed payloads, one run, printed with the ratio. Runs the BUILT CLI:
 //   npm run build && node bench/webhooks.mjs [--deliveries N] [--seconds S] [--rate R] [--concurrency C]
-//                                            [--moving N] [--moving-seconds S] [--rounds R]
+//                                            [--moving N] [--moving-seconds S] [--rounds R] [--only TEXT]
 // Payloads: a `synchronize` and an `opened` for a PR no worker has (what most deliveries are),
 // a merge that moves a PR_OPEN worker to MERGED (no API call: a merge is final), and an `opened`
 // that moves a WORKING worker to PR_OPEN (pw serve first re-reads the PR from a local GitHub
@@ -217,12 +217,12 @@ function send(agent, port, delivery) {
   });
 }
 
-/** CPU seconds a process has used (Linux /proc; undefined elsewhere). */
+/** CPU seconds a process has used, user and system (Linux /proc; undefined elsewhere). */
 const TICKS_PER_SECOND = 100;
 function cpuSeconds(pid) {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND };
   } catch {
     return undefined;
   }
@@ -268,8 +268,15 @@ function summary({ rates, lat, cpu }) {
   const sorted = [...lat].sort((a, b) => a - b);
   const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   // CPU time per delivery: the server's own cost, whatever else the machine is doing
-  const cpuSum = cpu.reduce((a, b) => a + b, 0);
-  return { perSecond: median(rates), p50: at(0.5), p99: at(0.99), max: sorted.at(-1), cpuMicros: cpu.length ? cpuSum / cpu.length : NaN };
+  const mean = (pick) => (cpu.length ? cpu.reduce((sum, c) => sum + pick(c), 0) / cpu.length : NaN);
+  return {
+    perSecond: median(rates),
+    p50: at(0.5),
+    p99: at(0.99),
+    max: sorted.at(-1),
+    cpuMicros: mean((c) => c.user + c.system),
+    systemMicros: mean((c) => c.system),
+  };
 }
 
 /**
@@ -291,7 +298,9 @@ async function compare(bare, ours, load) {
       const before = cpuSeconds(server.child.pid);
       into.rates.push(await throughput(server.port, load.closed, count, round * count));
       const after = cpuSeconds(server.child.pid);
-      if (before !== undefined && after !== undefined) into.cpu.push(((after - before) * 1e6) / count);
+      if (before !== undefined && after !== undefined) {
+        into.cpu.push({ user: ((after.user - before.user) * 1e6) / count, system: ((after.system - before.system) * 1e6) / count });
+      }
     }
   }
   for (let round = 0; round < ROUNDS; round++) {
@@ -303,12 +312,19 @@ async function compare(bare, ours, load) {
 const same = (delivery) => ({ warm: delivery, closed: () => delivery, open: () => delivery });
 const each = (list) => ({ warm: noop, closed: (i) => list[i], open: (i) => list[MOVING + i], count: MOVING, seconds: MOVING_SECONDS });
 /** name, load, the store `pw serve` runs with. */
-const SCENARIOS = [
+const ALL_SCENARIOS = [
   ["synchronize, no worker", same(noop), quietHome],
   ["opened, no worker", same(unknown), quietHome],
   ["merged, moves a worker", each(merges), mergingHome],
   ["opened, moves (re-read)", each(opens), openingHome],
 ];
+// --only TEXT: just the scenarios whose name contains TEXT (for profiling one of them)
+const onlyAt = args.indexOf("--only");
+const SCENARIOS = onlyAt >= 0 ? ALL_SCENARIOS.filter(([name]) => name.includes(args[onlyAt + 1] ?? "")) : ALL_SCENARIOS;
+if (SCENARIOS.length === 0) {
+  console.error(`bench: --only ${JSON.stringify(args[onlyAt + 1])} matches no scenario of: ${ALL_SCENARIOS.map(([n]) => n).join("; ")}`);
+  process.exit(2);
+}
 const pwArgv = [...(process.env.PW_BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.PW_BENCH_PROF] : []), join(ROOT, "dist/cli/main.js"), "serve", "--no-reconcile"];
 const pwEnv = (home) => ({ ...baseEnv, PW_HOME: home, PW_WORKTREES_ROOT: join(work, "worktrees") });
 
@@ -354,14 +370,14 @@ console.log(
     `store of ${HISTORY} workers (+${movers} to move); node ${process.version}, ${availableParallelism()} CPUs`,
 );
 console.log("");
-console.log("scenario                   server        deliveries/s   p50 ms   p99 ms   max ms   CPU us/delivery");
+console.log("scenario                   server        deliveries/s   p50 ms   p99 ms   max ms   CPU us/delivery (of it system)");
 for (const { name, baseline, ours } of results) {
   for (const [label, r] of [
     ["bare Probot", baseline],
     ["pw serve", ours],
   ]) {
     console.log(
-      `${name.padEnd(27)}${label.padEnd(14)}${f(r.perSecond, 0).padStart(12)}${f(r.p50, 2).padStart(9)}${f(r.p99, 2).padStart(9)}${f(r.max, 2).padStart(9)}${f(r.cpuMicros, 0).padStart(18)}`,
+      `${name.padEnd(27)}${label.padEnd(14)}${f(r.perSecond, 0).padStart(12)}${f(r.p50, 2).padStart(9)}${f(r.p99, 2).padStart(9)}${f(r.max, 2).padStart(9)}${f(r.cpuMicros, 0).padStart(18)}${`(${f(r.systemMicros, 0)})`.padStart(9)}`,
     );
   }
 }

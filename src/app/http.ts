@@ -29,6 +29,12 @@ export interface AppHttpOptions {
   metrics?: Metrics;
   webhookPath?: string;
   handlerTimeoutMs?: number;
+  /**
+   * Answers the requests this handler does not own (not the webhook path, `/healthz` or
+   * `/metrics`), such as the status page; without it they get 404. Webhooks are routed first,
+   * so a delivery never waits behind another surface.
+   */
+  next?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 class Rejection extends Error {
@@ -164,12 +170,20 @@ export function createAppHttpHandler(options: AppHttpOptions): (req: IncomingMes
     }
   }
 
+  const notFound = (_req: IncomingMessage, res: ServerResponse) => send(res, 404, "not found\n");
+  const next = options.next ?? notFound;
+
   return (req, res) => {
+    const url = req.url ?? "/";
     let pathname: string;
-    try {
-      pathname = new URL(req.url ?? "/", "http://localhost").pathname.replace(/\/+$/, "") || "/";
-    } catch {
-      return send(res, 400, "bad request\n");
+    // GitHub posts to the path exactly; anything else is parsed (query, trailing slashes)
+    if (url === path) pathname = path;
+    else {
+      try {
+        pathname = new URL(url, "http://localhost").pathname.replace(/\/+$/, "") || "/";
+      } catch {
+        return send(res, 400, "bad request\n");
+      }
     }
     const method = req.method ?? "GET";
     if (pathname === path) {
@@ -177,9 +191,8 @@ export function createAppHttpHandler(options: AppHttpOptions): (req: IncomingMes
       void receive(req, res);
       return;
     }
-    if (method !== "GET" && method !== "HEAD") return send(res, 404, "not found\n");
-    if (pathname === "/healthz") return health(res);
-    if (pathname === "/metrics") return void metricsPage(res);
-    send(res, 404, "not found\n");
+    if (pathname === "/healthz" && (method === "GET" || method === "HEAD")) return health(res);
+    if (pathname === "/metrics" && (method === "GET" || method === "HEAD")) return void metricsPage(res);
+    next(req, res);
   };
 }
