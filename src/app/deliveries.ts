@@ -14,10 +14,13 @@ export interface DeliveryLogOptions {
 
 const DAY_MS = 24 * 3600_000;
 
+/** How far back a forgotten id is looked for in the store, past when it was first seen (clock steps). */
+const FORGET_MARGIN_MS = 60_000;
+
 /**
  * The delivery ids seen, so a redelivery changes nothing. The ids of the retention window are
  * read from the store once, when the log is made, and kept in memory; a new id is known at once
- * and written to the store in batches, one transaction per batch (a commit, or even a read, per
+ * and appended to the store in batches, one transaction per batch (a commit, or even a read, per
  * delivery would cost more than handling most deliveries). So redeliveries are caught across
  * restarts. What a crash can lose is the last few milliseconds of ids; the effects they guard
  * are idempotent anyway (every move is a compare-and-swap). One process records deliveries per
@@ -61,11 +64,18 @@ export class DeliveryLog {
     return true;
   }
 
+  /** Whether an id has been seen (and not forgotten). */
+  has(id: string): boolean {
+    return this.seen.has(id);
+  }
+
   /** Forgets an id whose handling failed, so GitHub's redelivery of it is handled. */
   forget(id: string): void {
+    const at = this.seen.get(id);
+    if (at === undefined) return;
     this.seen.delete(id);
-    this.pending.delete(id);
-    this.store.forgetDelivery(id);
+    // still waiting: it never reaches the store; written already: delete it there
+    if (!this.pending.delete(id)) this.store.forgetDelivery(id, new Date(at - FORGET_MARGIN_MS).toISOString());
   }
 
   /** Writes the waiting ids now, and lets go of ids past the retention; on failure they wait for the next try. */

@@ -26,8 +26,8 @@ export interface AppDeps {
   /** The served repository named `repository` (any case), or undefined when no runner here serves it. */
   served(repository: string): ServedRepository | undefined;
   statusComments: StatusComments;
-  /** The delivery ids seen; `deps.store` records them one at a time when absent. */
-  deliveries?: DeliveryLog;
+  /** The delivery ids seen, so a redelivery changes nothing. */
+  deliveries: DeliveryLog;
   /**
    * Runs follow-up work (the gates' check runs) after the delivery is answered, so a webhook's
    * latency is its state change only. Without it the work runs inline (tests).

@@ -142,8 +142,7 @@ function route<E extends { deliveryId: string; repository: string }>(
       log().warn({ event: name, err_message: (error as Error).message }, "webhook payload refused");
       throw error;
     }
-    const fresh = deps.deliveries ? deps.deliveries.record(context.id, name) : deps.store.recordDelivery(context.id, name);
-    if (!fresh) {
+    if (!deps.deliveries.record(context.id, name)) {
       log().info({ event: name }, "delivery seen before: ignored");
       observe("duplicate");
       return;
@@ -153,8 +152,7 @@ function route<E extends { deliveryId: string; repository: string }>(
       observe(outcome);
       if (deps.logger.isLevelEnabled("debug")) log().debug({ event: name, outcome }, "webhook handled");
     } catch (error) {
-      if (deps.deliveries) deps.deliveries.forget(context.id);
-      else deps.store.forgetDelivery(context.id);
+      deps.deliveries.forget(context.id);
       observe("error");
       const status = (error as { status?: number }).status;
       log().error({ event: name, err_message: (error as Error).message.split("\n")[0], ...(status ? { status } : {}) }, "webhook handler failed");

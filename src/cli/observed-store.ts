@@ -84,14 +84,6 @@ export class ObservedWorkerStore implements WorkerStore {
     return this.store.history(id);
   }
 
-  recordDelivery(deliveryId: string, event: string): boolean {
-    return this.store.recordDelivery(deliveryId, event);
-  }
-
-  hasDelivery(deliveryId: string): boolean {
-    return this.store.hasDelivery(deliveryId);
-  }
-
   recentDeliveries(since: string): string[] {
     return this.store.recentDeliveries(since);
   }
@@ -100,8 +92,8 @@ export class ObservedWorkerStore implements WorkerStore {
     return this.store.recordDeliveries(deliveries);
   }
 
-  forgetDelivery(deliveryId: string): boolean {
-    return this.store.forgetDelivery(deliveryId);
+  forgetDelivery(deliveryId: string, since: string): boolean {
+    return this.store.forgetDelivery(deliveryId, since);
   }
 
   pruneDeliveries(before: string): number {

@@ -60,6 +60,18 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX workers_repo_issue ON workers(repo, issue_number);
    CREATE INDEX workers_repo_branch ON workers(repo, branch);
    CREATE INDEX workers_updated ON workers(updated_at);`,
+  // 5: delivery ids appended in arrival order, with no index on the id. An index on a random id
+  // writes a random page per delivery (10-30 us, growing with the table); pw serve's DeliveryLog
+  // holds the retention window's ids in memory and is what tells a redelivery apart.
+  `CREATE TABLE delivery_log (
+     seq         INTEGER PRIMARY KEY,
+     id          TEXT NOT NULL,
+     event       TEXT NOT NULL,
+     received_at TEXT NOT NULL
+   );
+   INSERT INTO delivery_log (id, event, received_at) SELECT id, event, received_at FROM deliveries ORDER BY received_at;
+   DROP TABLE deliveries;
+   CREATE INDEX delivery_log_received ON delivery_log(received_at);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

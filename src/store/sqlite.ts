@@ -404,26 +404,10 @@ export class SqliteWorkerStore implements WorkerStore {
     }));
   }
 
-  recordDelivery(deliveryId: string, event: string): boolean {
-    return this.atomically(
-      () =>
-        this
-          .statement("INSERT OR IGNORE INTO deliveries (id, event, received_at) VALUES (?, ?, ?)")
-          .run(deliveryId, event, now()).changes === 1,
-    );
-  }
-
-  hasDelivery(deliveryId: string): boolean {
-    try {
-      return this.statement("SELECT 1 FROM deliveries WHERE id = ?").get(deliveryId) !== undefined;
-    } catch (error) {
-      wrapSqliteError(this.file, error);
-    }
-  }
-
   recentDeliveries(since: string): string[] {
     try {
-      return (this.statement("SELECT id FROM deliveries WHERE received_at >= ?").all(since) as Array<{ id: string }>).map((row) => row.id);
+      const rows = this.statement("SELECT id FROM delivery_log WHERE received_at >= ? ORDER BY seq").raw(true).all(since) as Array<[string]>;
+      return rows.map((row) => row[0]);
     } catch (error) {
       wrapSqliteError(this.file, error);
     }
@@ -432,20 +416,21 @@ export class SqliteWorkerStore implements WorkerStore {
   recordDeliveries(deliveries: ReadonlyArray<{ id: string; event: string }>): number {
     if (deliveries.length === 0) return 0;
     return this.atomically(() => {
-      const insert = this.statement("INSERT OR IGNORE INTO deliveries (id, event, received_at) VALUES (?, ?, ?)");
+      const insert = this.statement("INSERT INTO delivery_log (id, event, received_at) VALUES (?, ?, ?)");
       const at = now();
-      let added = 0;
-      for (const delivery of deliveries) added += insert.run(delivery.id, delivery.event, at).changes;
-      return added;
+      for (const delivery of deliveries) insert.run(delivery.id, delivery.event, at);
+      return deliveries.length;
     });
   }
 
-  forgetDelivery(deliveryId: string): boolean {
-    return this.atomically(() => this.statement("DELETE FROM deliveries WHERE id = ?").run(deliveryId).changes === 1);
+  forgetDelivery(deliveryId: string, since: string): boolean {
+    return this.atomically(
+      () => this.statement("DELETE FROM delivery_log WHERE received_at >= ? AND id = ?").run(since, deliveryId).changes > 0,
+    );
   }
 
   pruneDeliveries(before: string): number {
-    return this.atomically(() => this.statement("DELETE FROM deliveries WHERE received_at < ?").run(before).changes);
+    return this.atomically(() => this.statement("DELETE FROM delivery_log WHERE received_at < ?").run(before).changes);
   }
 
   ping(): void {

@@ -67,19 +67,19 @@ export interface WorkerStore {
   /** Deletes the worker and its history; false when there was none. */
   removeWorker(id: string): boolean;
   history(id: string): TransitionRecord[];
-  /** Records a webhook delivery id; false when it was seen before (the caller then does nothing). */
-  recordDelivery(deliveryId: string, event: string): boolean;
-  /** Whether a delivery id was recorded. */
-  hasDelivery(deliveryId: string): boolean;
-  /** The delivery ids received at or after `since` (ISO time). */
+  /**
+   * The delivery ids received at or after `since` (ISO time), oldest first. Delivery ids are a
+   * log, not a set: `pw serve`'s DeliveryLog keeps the ids of the retention window in memory,
+   * tells redeliveries apart there, and appends only new ids here.
+   */
   recentDeliveries(since: string): string[];
-  /** Records many delivery ids in one step (ids already recorded are skipped); returns how many were new. */
+  /** Appends delivery ids in one step; returns how many. */
   recordDeliveries(deliveries: ReadonlyArray<{ id: string; event: string }>): number;
   /**
-   * Forgets a delivery whose handling failed, so that GitHub's redelivery of it is handled
-   * rather than dropped as a duplicate; false when it was not recorded.
+   * Forgets a delivery received at or after `since` (ISO time) whose handling failed, so that
+   * GitHub's redelivery of it is handled after a restart too; false when none was recorded.
    */
-  forgetDelivery(deliveryId: string): boolean;
+  forgetDelivery(deliveryId: string, since: string): boolean;
   /** Forgets deliveries received before `before` (ISO time), which GitHub can no longer redeliver; returns how many. */
   pruneDeliveries(before: string): number;
   /** Throws a StoreError when the store cannot answer a query (for health checks). */

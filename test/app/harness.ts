@@ -108,7 +108,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
             .map((line) => JSON.parse(line) as Record<string, unknown>)
         : [],
     close: async () => {
-      deps.deliveries?.flush();
+      deps.deliveries.flush();
       store.close();
       await github.close();
     },

@@ -53,7 +53,7 @@ describe("the webhook receiver", () => {
     const result = await deliver(url, { event: "pull_request", payload, secret: "wrong-secret" });
     expect(result.status).toBe(401);
     expect(app.store.requireWorker("worker-aaaaa1").state).toBe("PR_OPEN");
-    expect(app.store.recordDelivery(result.id, "probe")).toBe(true);
+    expect(app.deps.deliveries.has(result.id)).toBe(false);
     const lines = app.logLines();
     expect(lines.filter((l) => l.level === 40 || l.level === 50)).toEqual([
       expect.objectContaining({ msg: "webhook delivery rejected", status: 401, event: "pull_request", delivery_id: result.id }),

@@ -32,11 +32,33 @@ function schemaThreeFile(): string {
   return file;
 }
 
+describe("schema step 5: the delivery log", () => {
+  it("carries the delivery ids of a schema-4 file over, oldest first, and appends after them", () => {
+    const file = join(tempDir(), "state.db");
+    const db = new Database(file);
+    for (const step of MIGRATIONS.slice(0, 4)) db.exec(step);
+    db.pragma("user_version = 4");
+    const insert = db.prepare("INSERT INTO deliveries (id, event, received_at) VALUES (?, ?, ?)");
+    insert.run("late", "pull_request.closed", "2026-11-02T00:00:00.000Z");
+    insert.run("early", "pull_request.opened", "2026-11-01T00:00:00.000Z");
+    db.close();
+    const store = open(file);
+    expect(store.schemaVersion).toBe(SCHEMA_VERSION);
+    expect(store.recentDeliveries("2026-01-01T00:00:00.000Z")).toEqual(["early", "late"]);
+    expect(store.recentDeliveries("2026-11-01T12:00:00.000Z")).toEqual(["late"]);
+    store.recordDeliveries([{ id: "new", event: "pull_request.opened" }]);
+    expect(store.recentDeliveries("2026-01-01T00:00:00.000Z")).toEqual(["early", "late", "new"]);
+    // forgetting looks only at deliveries received since the time given
+    expect(store.forgetDelivery("early", "2026-11-01T12:00:00.000Z")).toBe(false);
+    expect(store.forgetDelivery("early", "2026-10-31T00:00:00.000Z")).toBe(true);
+    expect(store.recentDeliveries("2026-01-01T00:00:00.000Z")).toEqual(["late", "new"]);
+  });
+});
+
 describe("schema step 4: requests and status comments", () => {
   it("migrates a schema-3 file forward, keeping its workers, with the new fields empty", () => {
-    expect(SCHEMA_VERSION).toBe(4);
     const store = open(schemaThreeFile());
-    expect(store.schemaVersion).toBe(4);
+    expect(store.schemaVersion).toBe(SCHEMA_VERSION);
     expect(store.getWorker("worker-old003")).toMatchObject({
       state: "WORKING",
       issueNumber: 3,
@@ -83,14 +105,15 @@ describe("schema step 4: requests and status comments", () => {
 
   it("forgets a failed delivery so a redelivery is handled, prunes old ones, and answers a health check", () => {
     const store = open(schemaThreeFile());
-    expect(store.recordDelivery("d-1", "pull_request.closed")).toBe(true);
-    expect(store.recordDelivery("d-1", "pull_request.closed")).toBe(false);
-    expect(store.forgetDelivery("d-1")).toBe(true);
-    expect(store.forgetDelivery("d-1")).toBe(false);
-    expect(store.recordDelivery("d-1", "pull_request.closed")).toBe(true);
+    const epoch = "1970-01-01T00:00:00.000Z";
+    expect(store.recordDeliveries([{ id: "d-1", event: "pull_request.closed" }])).toBe(1);
+    expect(store.forgetDelivery("d-1", epoch)).toBe(true);
+    expect(store.forgetDelivery("d-1", epoch)).toBe(false);
+    expect(store.recentDeliveries(epoch)).toEqual([]);
+    store.recordDeliveries([{ id: "d-1", event: "pull_request.closed" }]);
     expect(store.pruneDeliveries("2000-01-01T00:00:00.000Z")).toBe(0);
     expect(store.pruneDeliveries(new Date(Date.now() + 1000).toISOString())).toBe(1);
-    expect(store.recordDelivery("d-1", "pull_request.closed")).toBe(true);
+    expect(store.recentDeliveries(epoch)).toEqual([]);
     expect(() => store.ping()).not.toThrow();
     store.close();
     expect(() => store.ping()).toThrow(StoreError);

@@ -142,11 +142,14 @@ describe("SqliteWorkerStore", () => {
     expect(store.history("worker-hhhhhh")).toEqual([]);
   });
 
-  it("records a delivery id once", () => {
+  it("appends delivery ids in one step and lists those received since a time, oldest first", () => {
     const store = openStore();
-    expect(store.recordDelivery("d-1", "pull_request")).toBe(true);
-    expect(store.recordDelivery("d-1", "pull_request")).toBe(false);
-    expect(store.recordDelivery("d-2", "pull_request")).toBe(true);
+    const before = new Date(Date.now() - 1000).toISOString();
+    expect(store.recordDeliveries([])).toBe(0);
+    expect(store.recordDeliveries([{ id: "d-2", event: "pull_request" }, { id: "d-1", event: "pull_request" }])).toBe(2);
+    expect(store.recordDeliveries([{ id: "d-3", event: "issue_comment" }])).toBe(1);
+    expect(store.recentDeliveries(before)).toEqual(["d-2", "d-1", "d-3"]);
+    expect(store.recentDeliveries(new Date(Date.now() + 1000).toISOString())).toEqual([]);
   });
 
   it("uses WAL and survives reopening", () => {
@@ -199,7 +202,8 @@ describe("opening a store file", () => {
     expect(store.schemaVersion).toBe(SCHEMA_VERSION);
     expect(store.getWorker("worker-old001")).toMatchObject({ taskId: "TASK-OLD", state: "PR_OPEN" });
     expect(store.history("worker-old001")).toHaveLength(1);
-    expect(store.recordDelivery("after-migration", "ping")).toBe(true);
+    expect(store.recordDeliveries([{ id: "after-migration", event: "ping" }])).toBe(1);
+    expect(store.recentDeliveries("1970-01-01T00:00:00.000Z")).toEqual(["after-migration"]);
     store.transition("worker-old001", "PR_OPEN", "MERGED", cli);
     expect(store.getWorker("worker-old001")?.state).toBe("MERGED");
   });
