@@ -9,7 +9,7 @@ import {
 } from "../core/pull-requests.js";
 import type { WorkerState } from "../core/states.js";
 import type { Worker } from "../core/worker.js";
-import { workerLogger } from "../log/logger.js";
+import { workerLogger, type Logger } from "../log/logger.js";
 import type { AppDeps, Outcome } from "./deps.js";
 import type { RepositoryGitHub } from "./github.js";
 
@@ -95,12 +95,15 @@ export async function onPullRequest(
   const found = known === undefined ? workerForPullRequest(candidatesFor(deps, event.repository, pr), pr, event.repository) : known;
   if (!found) return "ignored";
 
-  const wlog = workerLogger(deps.logger, { workerId: found.id, taskId: found.taskId, correlationId: event.deliveryId });
+  // made only when a line is written: most moves write none here
+  let child: Logger | undefined;
+  const wlog = () => (child ??= workerLogger(deps.logger, { workerId: found.id, taskId: found.taskId, correlationId: event.deliveryId }));
   const record = { prNumber: pr.number, prUrl: pr.url };
   let live: PullRequestFacts | undefined;
   let moved: { from: WorkerState; worker: Worker } | undefined;
   for (let attempt = 0; attempt < 4 && !moved; attempt++) {
-    const current = deps.store.requireWorker(found.id);
+    // the first try trusts the lookup just made; the move is a compare-and-swap either way
+    const current = attempt === 0 ? found : deps.store.requireWorker(found.id);
     let target = claimed;
     // A merge is final on GitHub, so a merged payload is already the newest fact; any other
     // claim that differs from the store may be stale (reopened since, closed since): re-read.
@@ -114,7 +117,7 @@ export async function onPullRequest(
         deps.store.updateWorker(current.id, record);
         return "handled";
       }
-      if (current.state !== target) wlog.info({ state: current.state, target }, "pull request event ignored: the move is not allowed");
+      if (current.state !== target) wlog().info({ state: current.state, target }, "pull request event ignored: the move is not allowed");
       return "ignored";
     }
     const detail = `PR #${pr.number} ${to === "MERGED" ? "merged" : to === "ABANDONED" ? "closed unmerged" : event.action.replace(/_/g, " ")}`;
@@ -136,13 +139,16 @@ export async function onPullRequest(
   if (worker.state === "MERGED" && worker.branch && deps.served(event.repository)?.deleteBranchOnMerge) {
     try {
       const deleted = await github.deleteBranch(worker.branch);
-      wlog.info({ branch: worker.branch, deleted }, deleted ? "remote branch deleted" : "remote branch was already gone");
+      wlog().info({ branch: worker.branch, deleted }, deleted ? "remote branch deleted" : "remote branch was already gone");
     } catch (error) {
-      wlog.warn({ branch: worker.branch, err_message: (error as Error).message.split("\n")[0] }, "remote branch not deleted");
+      wlog().warn({ branch: worker.branch, err_message: (error as Error).message.split("\n")[0] }, "remote branch not deleted");
     }
   }
-  await deps.statusComments.ensure(worker.id, github).catch((error: Error) => {
-    wlog.warn({ err_message: error.message.split("\n")[0] }, "status comment not updated; the watcher retries");
-  });
+  // only workers that came from an issue have a status comment
+  if (worker.issueNumber !== null) {
+    await deps.statusComments.ensure(worker.id, github).catch((error: Error) => {
+      wlog().warn({ err_message: error.message.split("\n")[0] }, "status comment not updated; the watcher retries");
+    });
+  }
   return "handled";
 }

@@ -1,6 +1,6 @@
 import type { WorkerState } from "../core/states.js";
 import type { TransitionRecord, TransitionSource, Worker } from "../core/worker.js";
-import { logTransition, workerLogger, type Logger } from "../log/logger.js";
+import { logTransition, type Logger } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
 import type { NewWorker, TransitionMeta, WorkerFields, WorkerFilter, WorkerStore } from "../store/store.js";
 
@@ -25,12 +25,11 @@ export class ObservedWorkerStore implements WorkerStore {
 
   private observe(worker: Worker, from: WorkerState | null, meta: TransitionMeta): void {
     this.observers.metrics?.transition(from, worker.state, meta.source);
-    const log = workerLogger(this.observers.loggerFor(meta.source), {
-      workerId: worker.id,
-      taskId: worker.taskId,
-      correlationId: meta.correlationId ?? null,
-    });
-    logTransition(log, { from, to: worker.state, source: meta.source, detail: meta.detail ?? null });
+    logTransition(
+      this.observers.loggerFor(meta.source),
+      { from, to: worker.state, source: meta.source, detail: meta.detail ?? null },
+      { workerId: worker.id, taskId: worker.taskId, correlationId: meta.correlationId ?? null },
+    );
   }
 
   createWorker(worker: NewWorker, meta: TransitionMeta): Worker {

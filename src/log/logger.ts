@@ -147,10 +147,14 @@ export interface WorkerLogFields {
 
 /** A child logger whose lines carry `worker_id`, `task_id` and `correlation_id` (JSON fields, never labels). */
 export function workerLogger(logger: Logger, fields: WorkerLogFields): Logger {
-  const bindings: Record<string, string> = { worker_id: fields.workerId };
+  return logger.child(workerFields(fields));
+}
+
+function workerFields(fields: WorkerLogFields): Record<string, unknown> {
+  const bindings: Record<string, unknown> = { worker_id: fields.workerId };
   if (fields.taskId) bindings.task_id = fields.taskId;
   if (fields.correlationId) bindings.correlation_id = fields.correlationId;
-  return logger.child(bindings);
+  return bindings;
 }
 
 /** A child logger for work not yet tied to a worker, such as one webhook delivery. */
@@ -169,10 +173,15 @@ export interface TransitionLogFields {
 
 /**
  * One line per state change, with `state` (the new state, a Loki label), `from_state` and
- * `source`. A move into the error state UNKNOWN is logged at level error.
+ * `source`, and the worker's ids when given. A move into the error state UNKNOWN is logged at
+ * level error.
  */
-export function logTransition(logger: Logger, transition: TransitionLogFields): void {
-  const fields: Record<string, unknown> = { state: transition.to, from_state: transition.from, source: transition.source };
+export function logTransition(logger: Logger, transition: TransitionLogFields, worker?: WorkerLogFields): void {
+  // the worker's ids go on the line itself: a child logger per move costs more than the line
+  const fields: Record<string, unknown> = worker ? workerFields(worker) : {};
+  fields.state = transition.to;
+  fields.from_state = transition.from;
+  fields.source = transition.source;
   if (transition.detail) fields.detail = transition.detail;
   const message = `state ${transition.from ?? "(new)"} -> ${transition.to}`;
   if (transition.to === "UNKNOWN") logger.error(fields, message);
