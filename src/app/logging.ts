@@ -20,34 +20,36 @@ function eventSummary(value: unknown): unknown {
   return { id: event.id, name: event.name, payload: summarizePayload(event.payload) };
 }
 
+type ChildOptions = NonNullable<Parameters<Logger["child"]>[1]>;
+
 /**
  * The logger handed to Probot. Probot and @octokit/webhooks log errors with the delivery (and
  * its whole payload) attached, and debug lines with request bodies: here errors become their
  * first line and events a summary, so no payload or comment body is ever logged whole.
  */
 export function probotLogger(logger: Logger): Logger {
-  return lazyChildren(
-    logger.child({ name: "probot" }, { serializers: { err: errorSummary, error: errorSummary, event: eventSummary } }),
-  );
+  return deferred(logger, { name: "probot" }, { serializers: { err: errorSummary, error: errorSummary, event: eventSummary } });
 }
 
 /**
- * A logger whose children are made when they first write. Probot makes a child logger for every
- * delivery (and Octokit more), and making one runs redaction over its bindings: that was the
- * largest cost of a delivery that changes nothing, and most such children never write a line.
+ * A child of `base` with `bindings`, made when it first writes. Probot makes a child logger for
+ * every delivery (and Octokit more), and making one runs redaction over its bindings: that was
+ * the largest cost of a delivery that changes nothing, and most such children never write a
+ * line. Its own children are made from `base` with the bindings gathered so far, so a nested
+ * `name` (Probot's `probot`, then `event`) replaces the outer one instead of repeating the key.
  */
-function lazyChildren(logger: Logger): Logger {
-  return deferred(() => logger);
-}
-
-function deferred(make: () => Logger): Logger {
+function deferred(base: Logger, bindings: Record<string, unknown>, options: ChildOptions): Logger {
   let made: Logger | undefined;
-  const real = () => (made ??= make());
+  const real = () => (made ??= base.child(bindings, options) as unknown as Logger);
   return new Proxy({} as Logger, {
     get(_target, property) {
       if (property === "child") {
-        return (bindings: Record<string, unknown>, options?: Parameters<Logger["child"]>[1]) =>
-          deferred(() => real().child(bindings, options) as unknown as Logger);
+        return (more: Record<string, unknown>, moreOptions?: ChildOptions) =>
+          deferred(base, { ...bindings, ...more }, {
+            ...options,
+            ...moreOptions,
+            serializers: { ...options.serializers, ...moreOptions?.serializers },
+          });
       }
       const value: unknown = Reflect.get(real(), property);
       return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(real()) : value;
