@@ -11,6 +11,7 @@ import { BRANCH_PREFIX } from "../core/names.js";
 import { parsePullRequestMarker } from "../core/pr.js";
 import { pullRequestFacts } from "../core/pull-requests.js";
 import { onIssueComment, type IssueCommentEvent } from "./comments.js";
+import { loggedAlready } from "./logging.js";
 import type { AppDeps, Outcome } from "./deps.js";
 import { repositoryGitHub, type RepositoryGitHub, type RequestOctokit } from "./github.js";
 import { parseCheckRunPayload, parseCheckSuitePayload, parseIssueCommentPayload, parsePullRequestPayload } from "./payloads.js";
@@ -140,7 +141,7 @@ function route<E extends { deliveryId: string; repository: string }>(
     } catch (error) {
       observe("error");
       log().warn({ event: name, err_message: (error as Error).message }, "webhook payload refused");
-      throw error;
+      throw loggedAlready(error);
     }
     if (!deps.deliveries.record(context.id, name)) {
       log().info({ event: name }, "delivery seen before: ignored");
@@ -156,7 +157,7 @@ function route<E extends { deliveryId: string; repository: string }>(
       observe("error");
       const status = (error as { status?: number }).status;
       log().error({ event: name, err_message: (error as Error).message.split("\n")[0], ...(status ? { status } : {}) }, "webhook handler failed");
-      throw error instanceof InvalidInputError ? error : new Error(`${name} handler failed: ${(error as Error).message.split("\n")[0]}`);
+      throw loggedAlready(error instanceof InvalidInputError ? error : new Error(`${name} handler failed: ${(error as Error).message.split("\n")[0]}`));
     }
   };
 }

@@ -22,10 +22,22 @@ function eventSummary(value: unknown): unknown {
 
 type ChildOptions = NonNullable<Parameters<Logger["child"]>[1]>;
 
+const loggedErrors = new WeakSet<object>();
+
+/**
+ * Marks an error the app has logged already (with its delivery id and event) before handing it
+ * to Probot, whose error handler would write it again: one failure, one line.
+ */
+export function loggedAlready<T>(error: T): T {
+  if (typeof error === "object" && error !== null) loggedErrors.add(error);
+  return error;
+}
+
 /**
  * The logger handed to Probot. Probot and @octokit/webhooks log errors with the delivery (and
  * its whole payload) attached, and debug lines with request bodies: here errors become their
- * first line and events a summary, so no payload or comment body is ever logged whole.
+ * first line and events a summary, so no payload or comment body is ever logged whole. Errors
+ * the app's routes have logged already (`loggedAlready`) are not written again.
  */
 export function probotLogger(logger: Logger): Logger {
   return deferred(logger, { name: "probot" }, { serializers: { err: errorSummary, error: errorSummary, event: eventSummary } });
@@ -43,6 +55,13 @@ function deferred(base: Logger, bindings: Record<string, unknown>, options: Chil
   const real = () => (made ??= base.child(bindings, options) as unknown as Logger);
   return new Proxy({} as Logger, {
     get(_target, property) {
+      if (property === "error") {
+        return (...args: unknown[]) => {
+          const [first] = args;
+          if (typeof first === "object" && first !== null && loggedErrors.has(first)) return;
+          (real().error as (...a: unknown[]) => void)(...args);
+        };
+      }
       if (property === "child") {
         return (more: Record<string, unknown>, moreOptions?: ChildOptions) =>
           deferred(base, { ...bindings, ...more }, {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { probotLogger } from "../../src/app/logging.js";
+import { loggedAlready, probotLogger } from "../../src/app/logging.js";
 import { createLogger } from "../../src/log/logger.js";
 
 let dir: string;
@@ -53,5 +53,16 @@ describe("the logger handed to Probot", () => {
       name: "event",
       event: { id: "d-2", name: "issue_comment", payload: "[omitted]" },
     });
+  });
+
+  it("does not write again an error the app has logged already", () => {
+    const log = probotLogger(createLogger({ component: "app", destination: file, loki: false }));
+    const event = log.child({ name: "event", id: "d-3" });
+    event.error(loggedAlready(new Error("told once")));
+    event.error(new Error("not told yet"));
+
+    expect(rawLines().map((line) => JSON.parse(line) as { err: { message: string } })).toEqual([
+      expect.objectContaining({ err: expect.objectContaining({ message: "not told yet" }) }),
+    ]);
   });
 });
