@@ -27,7 +27,7 @@ export async function commitsAhead(repo: Repository, cwd: string, base: string):
 
 /** Pushes the branch to `origin` under the same name. */
 export async function pushBranch(repo: Repository, cwd: string, branch: string): Promise<void> {
-  await repo.run(["push", "--quiet", "--set-upstream", "origin", `refs/heads/${branch}:refs/heads/${branch}`], cwd);
+  await repo.run(["push", "--quiet", "--set-upstream", "origin", `refs/heads/${branch}:refs/heads/${branch}`], cwd, { push: true });
 }
 
 /** The unified diff of the worktree's HEAD against where it branched from `base`. */

@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { simpleGit, type SimpleGit } from "simple-git";
 import { GitError, InvalidInputError, PwError } from "../core/errors.js";
+import { gitEnvironment } from "./env.js";
 
 /** The first meaningful line of what git said, so an error stays one line. */
 function gitMessage(error: unknown): string {
@@ -14,8 +15,8 @@ function gitMessage(error: unknown): string {
  * simple-git only fails a command that both exits non-zero and writes to stderr; a quiet
  * `show-ref --verify --quiet` that finds nothing would pass. Any non-zero exit is a failure here.
  */
-function gitFor(baseDir: string): SimpleGit {
-  return simpleGit({
+function gitFor(baseDir: string, env: Record<string, string> = gitEnvironment(process.env)): SimpleGit {
+  const git = simpleGit({
     baseDir,
     // only ever to switch them off: see NO_REPOSITORY_CODE
     unsafe: { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true },
@@ -24,12 +25,13 @@ function gitFor(baseDir: string): SimpleGit {
       return Buffer.concat([...result.stdErr, ...result.stdOut, Buffer.from(`git exited with code ${result.exitCode}`)]);
     },
   });
+  return git.env(env);
 }
 
 /**
- * Agents write into worktrees, and a worktree shares `.git` with the main checkout: nothing an
- * agent could have put there (hooks, an fsmonitor command) may run inside our own git calls,
- * which run with the runner's environment.
+ * Agents write into worktrees, and a worktree shares `.git` with the main checkout: hooks and
+ * an fsmonitor command an agent could have put there never run inside our own git calls, and
+ * whatever else may run there finds none of the runner's secrets (see gitEnvironment).
  */
 const NO_REPOSITORY_CODE = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"];
 
@@ -38,6 +40,8 @@ export class Repository {
   private constructor(
     /** The top-level directory of the checkout. */
     readonly root: string,
+    /** The git directory its worktrees share (`<root>/.git` for an ordinary checkout). */
+    readonly commonDir: string,
     private readonly git: SimpleGit,
   ) {}
 
@@ -53,6 +57,7 @@ export class Repository {
     if (!isDir) throw new InvalidInputError(`directory ${absolute} does not exist`);
     const probe = gitFor(absolute);
     let root = "";
+    let common = "";
     try {
       // From inside a linked worktree, the repository is still the main checkout.
       const [commonDir = "", topLevel = ""] = (
@@ -61,18 +66,23 @@ export class Repository {
         .trim()
         .split("\n");
       root = basename(commonDir) === ".git" ? dirname(commonDir) : topLevel;
+      common = commonDir;
     } catch {
       root = "";
     }
     if (!root) {
       throw new InvalidInputError(`${absolute} is not a git repository with a working tree: run inside one or pass --repo DIR`);
     }
-    return new Repository(root, gitFor(root));
+    return new Repository(root, common, gitFor(root));
   }
 
-  /** Runs git with an argv array in the repository (or in `cwd`); failures become one-line GitErrors. */
-  async run(args: string[], cwd?: string): Promise<string> {
-    const git = cwd ? gitFor(cwd) : this.git;
+  /**
+   * Runs git with an argv array in the repository (or in `cwd`); failures become one-line
+   * GitErrors. `push` keeps the GitHub token variables in git's environment, for a credential
+   * helper; no other command gets them.
+   */
+  async run(args: string[], cwd?: string, options: { push?: boolean } = {}): Promise<string> {
+    const git = cwd || options.push ? gitFor(cwd ?? this.root, gitEnvironment(process.env, options)) : this.git;
     try {
       return await git.raw([...NO_REPOSITORY_CODE, ...args]);
     } catch (error) {

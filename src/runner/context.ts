@@ -3,6 +3,7 @@ import { loadRepoConfig, type Paths, type RepoConfig } from "../config.js";
 import { InvalidInputError } from "../core/errors.js";
 import { parseProjectName } from "../core/names.js";
 import { repositoryFromRemoteUrl } from "../core/repository.js";
+import type { GitConfigGuard } from "../git/config-guard.js";
 import { Repository } from "../git/repo.js";
 
 /** A local checkout the runner serves: git, its configuration, its GitHub name and project. */
@@ -13,6 +14,11 @@ export interface RepoContext {
   repository: string | null;
   /** The default project name for its worktrees. */
   project: string;
+  /**
+   * The git configuration as trusted when this process first started an agent here; checked
+   * before each push the runner makes (see GitConfigGuard).
+   */
+  configGuard?: Promise<GitConfigGuard>;
 }
 
 export async function openRepoContext(dir: string, paths: Paths, env: NodeJS.ProcessEnv = process.env): Promise<RepoContext> {

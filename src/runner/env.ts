@@ -1,11 +1,9 @@
+import { isSecretName } from "../core/secret-names.js";
+
+export { isSecretName };
+
 /** Variables an agent gets from the runner's environment without asking. */
 const BASE_ALLOWLIST = ["PATH", "HOME", "USER", "LANG", "SHELL", "TERM", "TMPDIR"];
-const SECRET_NAME = /(_KEY|_SECRET|_TOKEN|_PASSWORD|_API_KEY)$/i;
-
-/** A name that may hold a secret; such a variable never reaches an agent, whoever asked for it. */
-export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name) || name.toUpperCase() === "PRIVATE_KEY";
-}
 
 function allowed(name: string, passthrough: ReadonlySet<string>): boolean {
   return BASE_ALLOWLIST.includes(name) || name.startsWith("LC_") || passthrough.has(name);

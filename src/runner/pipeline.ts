@@ -8,6 +8,7 @@ import { leftoverCommitMessage, pullRequestBody, pullRequestTitle } from "../cor
 import type { WorkerState } from "../core/states.js";
 import type { TransitionSource, Worker } from "../core/worker.js";
 import { commitAll, commitsAhead, pushBranch } from "../git/commits.js";
+import { GitConfigGuard } from "../git/config-guard.js";
 import { ensureWorktree } from "../git/worktrees.js";
 import type { GitHubAccess } from "../github/access.js";
 import { openPullRequest } from "../github/pulls.js";
@@ -148,6 +149,9 @@ export async function runWorker(deps: PipelineDeps, ctx: RepoContext, claimed: W
 
   try {
     await prepare(deps, ctx, w, env);
+    // what the git configuration says before this process lets any agent near it
+    ctx.configGuard ??= GitConfigGuard.take(ctx.repo);
+    await ctx.configGuard;
   } catch (error) {
     failWorker(deps, w.id, `setup failed: ${(error as Error).message}`);
     return;
@@ -220,8 +224,24 @@ export async function finishWorker(deps: PipelineDeps, ctx: RepoContext, worker:
     for (const result of results) appendWorkerLog(log, formatGateResult(result));
     const blocked = blockingReason(results);
     if (blocked) throw new WorkerFailure(blocked);
+    if (ctx.configGuard) {
+      const rejected = await (await ctx.configGuard).restoreIfChanged(w.id);
+      if (rejected.length > 0) {
+        deps.logger.error(
+          { worker_id: w.id, files: rejected.map((r) => r.path), kept_as: rejected.map((r) => r.keptAs) },
+          "git configuration changed while agents ran: put back, nothing pushed",
+        );
+        throw new WorkerFailure(
+          `git configuration changed while agents ran (${rejected.map((r) => r.path).join(", ")}: a program to run or a place to connect), ` +
+            `so nothing was pushed; it is put back as it was` +
+            rejected.map((r) => (r.keptAs ? `, the changed file kept as ${r.keptAs}` : "")).join("") +
+            `. Look at what changed, then \`pw worker retry ${w.id}\``,
+        );
+      }
+    }
     try {
-      await pushBranch(ctx.repo, w.worktreePath, w.branch);
+      // from the main checkout: the worktree's own git files are the agent's to change
+      await pushBranch(ctx.repo, ctx.repo.root, w.branch);
     } catch (error) {
       throw new WorkerFailure(`push of ${w.branch} to origin failed: ${(error as Error).message}`);
     }

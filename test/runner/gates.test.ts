@@ -67,6 +67,23 @@ describe("gates before every push", () => {
     expect(originBranches(sb.origin)).toEqual(["main"]);
   });
 
+  it("an agent that plants a command in .git/config: nothing is pushed, the file is put back, the command never runs", async () => {
+    const sb = (sandbox = await runnerSandbox({}));
+    const dump = join(sb.out, "push.env");
+    sb.configure({ agents: { "code-author": fakeAgent("plant-git-config.mjs", dump) } });
+    const result = await sb.pw(["worker", "spawn", "--task-id", "PLANT-1", "--description", "plant a command", "--wait"]);
+    expect(result.code).toBe(1);
+    const worker = await onlyWorker(sb);
+    expect(worker.state).toBe("UNKNOWN");
+    expect(worker.error).toMatch(/^git configuration changed while agents ran \(.*\.git\/config: a program to run or a place to connect\), so nothing was pushed/);
+    expect(worker.error).toContain(`pw worker retry ${worker.id}`);
+    expect(originBranches(sb.origin)).toEqual(["main"]);
+    expect(sb.github.requests).toEqual([]);
+    expect(existsSync(dump)).toBe(false);
+    expect(readFileSync(join(sb.repo, ".git", "config"), "utf8")).not.toContain("receivepack");
+    expect(readFileSync(join(sb.repo, ".git", `config.pw-rejected-${worker.id}`), "utf8")).toContain("receivepack");
+  });
+
   it("gate init writes the default files once, and --force replaces them", async () => {
     const sb = (sandbox = await runnerSandbox({}));
     const first = await sb.pw(["gate", "init"]);
