@@ -21,11 +21,11 @@ afterEach(async () => {
   removeTempDirs();
 });
 
-async function start(): Promise<{ app: Harness; base: string; url: string }> {
+async function start(next?: Parameters<typeof createAppHttpHandler>[0]["next"]): Promise<{ app: Harness; base: string; url: string }> {
   const app = await harness({ secret: SECRET });
   h = app;
   await app.probot.ready();
-  server = createServer(createAppHttpHandler({ probot: app.probot, store: app.store, logger: app.logger, metrics: app.metrics }));
+  server = createServer(createAppHttpHandler({ probot: app.probot, store: app.store, logger: app.logger, metrics: app.metrics, next }));
   await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return { app, base, url: `${base}${WEBHOOK_PATH}` };
@@ -115,5 +115,19 @@ describe("the webhook receiver", () => {
     expect((await fetch(`${base}/nothing`)).status).toBe(404);
     app.store.close();
     expect((await fetch(`${base}/healthz`)).status).toBe(503);
+  });
+
+  it("hands every other request to `next` (the status page in pw serve), after its own routes", async () => {
+    const seen: string[] = [];
+    const { app, base, url } = await start((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.writeHead(418).end();
+    });
+    expect((await fetch(`${base}/workers?x=1`)).status).toBe(418);
+    expect((await fetch(`${base}/healthz`, { method: "POST" })).status).toBe(418);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}${WEBHOOK_PATH}/?q=1`, { method: "GET" })).status).toBe(405);
+    expect((await deliver(url, { event: "pull_request", payload: mergedPayload(app), secret: SECRET })).status).toBe(200);
+    expect(seen).toEqual(["GET /workers?x=1", "POST /healthz"]);
   });
 });
