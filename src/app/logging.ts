@@ -1,5 +1,5 @@
 import type { Logger } from "../log/logger.js";
-import { summarizePayload } from "../log/redact.js";
+import { OMITTED, summarizePayload } from "../log/redact.js";
 
 /** An error as one log field: its kind, first line and HTTP status; never the event or request it carries. */
 export function errorSummary(value: unknown): unknown {
@@ -17,7 +17,8 @@ export function errorSummary(value: unknown): unknown {
 function eventSummary(value: unknown): unknown {
   if (typeof value !== "object" || value === null) return value;
   const event = value as { id?: unknown; name?: unknown; payload?: unknown };
-  return { id: event.id, name: event.name, payload: summarizePayload(event.payload) };
+  // the line's redaction has run first and put the payload out of reach already
+  return { id: event.id, name: event.name, payload: event.payload === OMITTED ? OMITTED : summarizePayload(event.payload) };
 }
 
 type ChildOptions = NonNullable<Parameters<Logger["child"]>[1]>;

@@ -6,7 +6,7 @@ import { isWorkerState, type WorkerState } from "../core/states.js";
 import type { TransitionSource } from "../core/worker.js";
 import { parseLogLevel, readLogEnv } from "./env.js";
 import { LOKI_CLI_TIMEOUT_MS, LOKI_DEFAULTS, LokiStream, type LokiTuning } from "./loki.js";
-import { redactOptions, serializers } from "./redact.js";
+import { redactLogFields, serializers } from "./redact.js";
 
 export type { Logger };
 export type { LokiTuning };
@@ -110,14 +110,22 @@ export function createLogger(options: LoggerOptions): Logger {
       base: { skill: SKILL, phase: env.phase, component: options.component },
       // pino-loki needs epoch milliseconds to timestamp the Loki entry.
       timestamp: pino.stdTimeFunctions.epochTime,
-      redact: redactOptions,
+      // redaction by our own rules, not pino's `redact` paths: its `*.key` paths ran over every
+      // field of every line (90 us a line, against 6 us without)
       serializers,
-      formatters: { log: guardLabelFields },
+      formatters: { log: (fields) => guardLabelFields(redactLogFields(fields)) },
     },
     pino.multistream(streams),
   );
   // Children inherit it through the prototype, so flushLogger works on them too.
   Object.defineProperty(logger, outputsKey, { value: outputs });
+  // pino hands a child's bindings to no formatter: they are redacted here, for every descendant
+  const pinoChild = logger.child;
+  Object.defineProperty(logger, "child", {
+    value: function child(this: Logger, bindings: Record<string, unknown>, options?: Parameters<Logger["child"]>[1]) {
+      return pinoChild.call(this, redactLogFields(bindings), options);
+    },
+  });
   return logger;
 }
 

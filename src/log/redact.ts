@@ -42,48 +42,72 @@ const SECRET_KEYS = [
 ];
 
 /** HTTP headers that carry credentials; header names are lowercase in Node. */
-const SECRET_HEADERS = ["authorization", "cookie", '"set-cookie"', '"proxy-authorization"', '"x-api-key"'];
+const SECRET_HEADERS = new Set(["authorization", "cookie", "set-cookie", "proxy-authorization", "x-api-key"]);
 
-/** Keys under which a whole body or payload tends to be logged. */
-const BODY_KEYS = ["body", "rawBody", "payload"];
+const SECRET_KEY_SET = new Set(SECRET_KEYS);
 
-function headerPaths(prefix: string): string[] {
-  return SECRET_HEADERS.map((header) => (header.startsWith('"') ? `${prefix}headers[${header}]` : `${prefix}headers.${header}`));
+/** How deep the rules reach: a credential header of `err.request.headers` is at depth 3. */
+const MAX_DEPTH = 3;
+
+/**
+ * What a field becomes in a log line, by its key, its depth (0 for a field of the line itself)
+ * and the key of the object holding it: secret-looking fields at the top level and one level
+ * down, credential headers up to `*.*.headers.<name>`, bodies (`body` and `rawBody` up to one
+ * level down, `*.payload`, `*.*.body`), `query.token` and `*.query.token`, and URLs up to two
+ * levels down (kept, with secret query values scrubbed). `undefined`: the rule keeps it.
+ */
+function censored(key: string, depth: number, parentKey: string | undefined, value: unknown): unknown {
+  if (depth <= 1 && SECRET_KEY_SET.has(key)) return REDACTED;
+  if (parentKey === "headers" && depth >= 1 && SECRET_HEADERS.has(key)) return REDACTED;
+  if (parentKey === "query" && (depth === 1 || depth === 2) && key === "token") return REDACTED;
+  if ((key === "body" || key === "rawBody") && depth <= 1) return OMITTED;
+  if ((key === "payload" && depth === 1) || (key === "body" && depth === 2)) return OMITTED;
+  if (key === "url" && depth <= 2) return scrubUrl(value);
+  return undefined;
+}
+
+function isWalkable(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !(value instanceof URL) && !(value instanceof Date) && !Buffer.isBuffer(value);
+}
+
+/** `value` with the rules applied below it; the same object when nothing changed (copy on write). */
+function redactBelow(value: Record<string, unknown>, depth: number, key: string | undefined): Record<string, unknown> {
+  let copy: Record<string, unknown> | undefined;
+  for (const name of Object.keys(value)) {
+    const field = value[name];
+    if (field === undefined) continue;
+    let next = censored(name, depth, key, field);
+    if (next === undefined && depth < MAX_DEPTH && isWalkable(field)) {
+      const below = redactBelow(field, depth + 1, name);
+      if (below !== field) next = below;
+    }
+    if (next === undefined || next === field) continue;
+    copy ??= Array.isArray(value) ? ([...value] as unknown as Record<string, unknown>) : { ...value };
+    copy[name] = next;
+  }
+  return copy ?? value;
 }
 
 /**
- * pino `redact` paths: secret-looking fields at the top level and one level down, credential
- * headers up to two levels down (`err.request.headers.authorization`), bodies, and URLs (whose
- * secret query values are scrubbed). A top-level `payload` is not here: its serializer keeps a
- * short summary instead.
+ * A log line's fields (or a child logger's bindings) with secrets redacted. An error under
+ * `err` or `error` is left to its serializer, which redacts what it makes (see `serializers`).
  */
-export const REDACT_PATHS: readonly string[] = [
-  ...SECRET_KEYS.flatMap((key) => [key, `*.${key}`]),
-  ...headerPaths(""),
-  ...headerPaths("*."),
-  ...headerPaths("*.*."),
-  "body",
-  "rawBody",
-  "*.body",
-  "*.rawBody",
-  "*.payload",
-  "*.*.body",
-  // pino-http's `req.query`; the status page's one-time login is `?token=`
-  "query.token",
-  "*.query.token",
-  // URLs are kept, with secret query values scrubbed (see censor)
-  "url",
-  "*.url",
-  "*.*.url",
-];
-
-function censor(value: unknown, path: string[]): unknown {
-  const key = path[path.length - 1] ?? "";
-  if (key === "url") return scrubUrl(value);
-  return BODY_KEYS.includes(key) ? OMITTED : REDACTED;
+export function redactLogFields(fields: Record<string, unknown>): Record<string, unknown> {
+  let copy: Record<string, unknown> | undefined;
+  for (const name of Object.keys(fields)) {
+    const field = fields[name];
+    if (field === undefined || ((name === "err" || name === "error") && field instanceof Error)) continue;
+    let next = censored(name, 0, undefined, field);
+    if (next === undefined && isWalkable(field)) {
+      const below = redactBelow(field, 1, name);
+      if (below !== field) next = below;
+    }
+    if (next === undefined || next === field) continue;
+    copy ??= { ...fields };
+    copy[name] = next;
+  }
+  return copy ?? fields;
 }
-
-export const redactOptions = { paths: [...REDACT_PATHS], censor };
 
 function record(value: unknown): Record<string, unknown> | undefined {
   return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
@@ -122,8 +146,16 @@ export function scrubUrl(value: unknown): unknown {
   return typeof value === "string" ? value.replace(SECRET_QUERY, `$1${REDACTED}`) : value;
 }
 
+/** An error as pino serializes it, with the rules applied below the field that holds it. */
+function serializeError(name: string): SerializerFn {
+  return (value: unknown) => {
+    const serialized: unknown = pino.stdSerializers.err(value as Error);
+    return isWalkable(serialized) ? redactBelow(serialized, 1, name) : serialized;
+  };
+}
+
 export const serializers: Record<string, SerializerFn> = {
-  err: pino.stdSerializers.err,
-  error: pino.stdSerializers.err,
+  err: serializeError("err"),
+  error: serializeError("error"),
   payload: summarizePayload,
 };

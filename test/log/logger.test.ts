@@ -147,6 +147,30 @@ describe("redaction", () => {
     });
   });
 
+  it("redacts inside arrays, errors under any key and child bindings, and never changes what it was given", () => {
+    const logger = fileLogger();
+    const given = {
+      list: [{ url: "/hook?token=arr-tok" }],
+      cause: Object.assign(new Error("inner"), { token: "cause-tok", request: { headers: { cookie: "c=cause" } } }),
+      nested: { token: "one-down", deeper: { password: "two-down-is-kept" } },
+    };
+    const before = JSON.stringify(given);
+    logger.child({ token: "child-tok", worker_id: "worker-abc123" }).info(given, "accident");
+    const [line] = lines();
+    const text = JSON.stringify(line);
+    for (const secret of ["arr-tok", "cause-tok", "c=cause", "one-down", "child-tok"]) expect(text).not.toContain(secret);
+    expect(line).toMatchObject({
+      token: "[REDACTED]",
+      worker_id: "worker-abc123",
+      list: [{ url: "/hook?token=[REDACTED]" }],
+      cause: { token: "[REDACTED]", request: { headers: { cookie: "[REDACTED]" } } },
+      // the rules reach secret-looking names one level down, as documented; deeper ones are kept
+      nested: { token: "[REDACTED]", deeper: { password: "two-down-is-kept" } },
+    });
+    expect(JSON.stringify(given)).toBe(before);
+    expect(given.cause).toBeInstanceOf(Error);
+  });
+
   it("logs a webhook payload as a short summary, never whole", () => {
     const logger = fileLogger();
     const payload = {
