@@ -1,3 +1,4 @@
+import Database from "better-sqlite3";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -99,6 +100,16 @@ describe("crash recovery", () => {
       child.kill("SIGKILL");
       await child.exited;
     }
+    // and once just after its workers are recorded, when their worktrees are being made: on a
+    // busy machine the points above can all fall before a slower start has recorded anything
+    const store = new Database(join(sb.home, "state.db"), { readonly: true, fileMustExist: true });
+    const count = () => (store.prepare("SELECT count(*) AS n FROM workers").get() as { n: number }).n;
+    const before = count();
+    const last = background(sb, batch(5));
+    await until(() => count() > before || last.exitCode !== null, 30_000);
+    last.kill("SIGKILL");
+    await last.exited;
+    store.close();
     const recorded = await workers(sb);
     expect(recorded.length).toBeGreaterThan(3);
     expect(recorded.every((w) => w.state === "NEEDS_INIT")).toBe(true);

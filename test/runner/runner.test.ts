@@ -157,7 +157,7 @@ describe("the runner", () => {
       `tasks:\n${[1, 2, 3, 4, 5].map((n) => `  - { id: C-${n}, description: task ${n} }`).join("\n")}\n`,
     );
     const result = await sb.pw(["worker", "spawn-batch", "--spec-file", spec, "--wait"]);
-    expect(result.code).toBe(0);
+    expect(result.code, `${result.stdout}\n${result.stderr}\n${(await sb.pw(["worker", "list", "--json"])).stdout}`).toBe(0);
 
     const events = readFileSync(recordFile, "utf8")
       .trim()
