@@ -25,9 +25,12 @@ export async function commitsAhead(repo: Repository, cwd: string, base: string):
   return Number((await repo.run(["rev-list", "--count", `${base}..HEAD`], cwd)).trim());
 }
 
-/** Pushes the branch to `origin` under the same name. */
+/**
+ * Pushes the branch to `origin` under the same name. No `--set-upstream`: that writes the
+ * shared `.git/config`, and pushes of several workers at once then fight over its lock.
+ */
 export async function pushBranch(repo: Repository, cwd: string, branch: string): Promise<void> {
-  await repo.run(["push", "--quiet", "--set-upstream", "origin", `refs/heads/${branch}:refs/heads/${branch}`], cwd, { push: true });
+  await repo.run(["push", "--quiet", "origin", `refs/heads/${branch}:refs/heads/${branch}`], cwd, { push: true });
 }
 
 /** The unified diff of the worktree's HEAD against where it branched from `base`. */
