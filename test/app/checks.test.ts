@@ -1,18 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { afterEach, describe, expect, it } from "vitest";
-import { removeTempDirs } from "../helpers/git.js";
+import { describe, expect, it } from "vitest";
 import { loadPayload, retarget, withCheckRun, withCheckSuite } from "../helpers/webhooks.js";
-import { harness, REPO, type Harness } from "./harness.js";
+import { harnessPerTest, REPO, type Harness } from "./harness.js";
 
-let h: Harness | undefined;
-afterEach(async () => {
-  if (h) {
-    expect(h.github.unknownRequests()).toEqual([]);
-    await h.close();
-  }
-  h = undefined;
-  removeTempDirs();
-});
+const open = harnessPerTest();
 
 const BRANCH = "feature/task-1";
 const SECURITY_FILE = ".parallel-workers/gates/security-gate.yml";
@@ -42,7 +33,7 @@ function runs(app: Harness) {
 
 describe("gates as check runs", () => {
   it("a secret on an added line: security-gate fails with a redacted annotation; each gate gets one run", async () => {
-    const app = (h = await harness());
+    const app = await open();
     const key = awsKeyId();
     const pr = await workerPullRequest(app, [
       { filename: "src/config.ts", status: "modified", patch: `@@ -1,1 +1,2 @@\n const region = "eu-west-1";\n+const accessKeyId = "${key}";` },
@@ -66,7 +57,7 @@ describe("gates as check runs", () => {
   });
 
   it("the same commit again updates both runs in place; a new commit gets its own", async () => {
-    const app = (h = await harness());
+    const app = await open();
     const pr = await workerPullRequest(app, [{ filename: "README.md", status: "modified", patch: "@@ -1 +1 @@\n-a\n+b" }]);
     const first = app.github.pushBranch(REPO, BRANCH);
     await app.receive("pull_request.synchronize", synchronize(pr.number, first));
@@ -89,7 +80,7 @@ describe("gates as check runs", () => {
   });
 
   it("reads the gate files of the base branch, and reports a broken one as a failed check", async () => {
-    const app = (h = await harness());
+    const app = await open();
     // the base branch says a change without tests blocks; the head branch's own edit to relax it does not count
     app.github.setFile(REPO, "main", QUALITY_FILE, "rules:\n  tests-changed: { blocking: true }\n");
     app.github.setFile(REPO, BRANCH, QUALITY_FILE, "rules:\n  tests-changed: { enabled: false }\n");
@@ -105,7 +96,7 @@ describe("gates as check runs", () => {
   });
 
   it("phase-5-to-6 waits for its required checks and passes when another check run completes", async () => {
-    const app = (h = await harness());
+    const app = await open();
     app.github.setFile(REPO, "main", QUALITY_FILE, "rules:\n  required-checks: { checks: [build], blocking: true }\n");
     const pr = await workerPullRequest(app, [{ filename: "docs/x.md", status: "added", patch: "@@ -0,0 +1 @@\n+docs" }]);
     const sha = app.github.pushBranch(REPO, BRANCH);
@@ -142,7 +133,7 @@ describe("gates as check runs", () => {
   });
 
   it("re-run requests: check_run.rerequested re-runs that gate, check_suite.rerequested both", async () => {
-    const app = (h = await harness());
+    const app = await open();
     const pr = await workerPullRequest(app, [{ filename: "a.txt", status: "added", patch: "@@ -0,0 +1 @@\n+a" }]);
     const sha = app.github.pushBranch(REPO, BRANCH);
     const prs = [{ number: pr.number, headRef: BRANCH, headSha: sha, baseRef: "main" }];
@@ -159,7 +150,7 @@ describe("gates as check runs", () => {
   });
 
   it("no gates for a PR that belongs to no worker, or comes from a fork", async () => {
-    const app = (h = await harness());
+    const app = await open();
     const other = app.github.addPullRequest(REPO, { head: "someone/else" });
     const sha = app.github.pushBranch(REPO, "someone/else");
     await app.receive("pull_request.synchronize", retarget(loadPayload("pull_request.synchronize"), { repo: REPO, number: other.number, headRef: "someone/else", headSha: sha }));

@@ -1,24 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { afterEach, describe, expect, it } from "vitest";
-import { removeTempDirs } from "../helpers/git.js";
+import { describe, expect, it } from "vitest";
 import type { IssueJson, Role } from "../helpers/github-stand-in.js";
 import { loadPayload, retarget, withComment } from "../helpers/webhooks.js";
-import { harness, REPO, type Harness } from "./harness.js";
+import { harnessPerTest, REPO, type Harness } from "./harness.js";
 
-let h: Harness | undefined;
-afterEach(async () => {
-  if (h) {
-    expect(h.github.unknownRequests()).toEqual([]);
-    await h.close();
-  }
-  h = undefined;
-  removeTempDirs();
-});
-
-async function open(options: Parameters<typeof harness>[0] = {}): Promise<Harness> {
-  h = await harness(options);
-  return h;
-}
+const open = harnessPerTest();
 
 interface CommentOptions {
   user?: string;

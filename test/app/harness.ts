@@ -6,6 +6,7 @@ import { Octokit } from "@octokit/rest";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Probot, ProbotOctokit } from "probot";
+import { afterEach, expect } from "vitest";
 import { createApp, servedRepositories, type ServedRepository } from "../../src/app/index.js";
 import { DeliveryLog } from "../../src/app/deliveries.js";
 import { probotLogger } from "../../src/app/logging.js";
@@ -17,7 +18,7 @@ import { createMetrics, type Metrics } from "../../src/log/metrics.js";
 import { SqliteWorkerStore } from "../../src/store/sqlite.js";
 import type { NewWorker } from "../../src/store/store.js";
 import { GitHubStandIn } from "../helpers/github-stand-in.js";
-import { tempDir } from "../helpers/git.js";
+import { removeTempDirs, tempDir } from "../helpers/git.js";
 import { toEvent, type FixtureName, type FixturePayload } from "../helpers/webhooks.js";
 
 export const REPO = "acme/widgets";
@@ -50,6 +51,24 @@ export interface HarnessOptions {
   served?: ServedRepository[];
   /** WEBHOOK_SECRET (Probot's default "development" otherwise). */
   secret?: string;
+}
+
+/**
+ * Opens a harness for the test that calls it; after each test it checks that no request
+ * reached a route the stand-in does not know (every test states its calls) and closes it.
+ */
+export function harnessPerTest(): (options?: HarnessOptions) => Promise<Harness> {
+  let current: Harness | undefined;
+  afterEach(async () => {
+    const app = current;
+    current = undefined;
+    if (app) {
+      expect(app.github.unknownRequests()).toEqual([]);
+      await app.close();
+    }
+    removeTempDirs();
+  });
+  return async (options = {}) => (current = await harness(options));
 }
 
 export function defaultServed(overrides: Partial<ServedRepository> = {}): ServedRepository {

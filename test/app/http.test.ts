@@ -2,28 +2,21 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAppHttpHandler, WEBHOOK_PATH } from "../../src/app/http.js";
-import { removeTempDirs } from "../helpers/git.js";
 import { deliver, loadPayload, retarget, signPayload } from "../helpers/webhooks.js";
 import { parsePrometheusText, sampleValue } from "../log/prometheus-text.js";
-import { harness, REPO, type Harness } from "./harness.js";
+import { harnessPerTest, REPO, type Harness } from "./harness.js";
 
 const SECRET = "test-secret";
-let h: Harness | undefined;
+const openApp = harnessPerTest();
 let server: Server | undefined;
+// registered after the harness's, so (hooks run as a stack) the server closes first
 afterEach(async () => {
   await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
   server = undefined;
-  if (h) {
-    expect(h.github.unknownRequests()).toEqual([]);
-    await h.close();
-  }
-  h = undefined;
-  removeTempDirs();
 });
 
 async function start(next?: Parameters<typeof createAppHttpHandler>[0]["next"]): Promise<{ app: Harness; base: string; url: string }> {
-  const app = await harness({ secret: SECRET });
-  h = app;
+  const app = await openApp({ secret: SECRET });
   await app.probot.ready();
   server = createServer(createAppHttpHandler({ probot: app.probot, store: app.store, logger: app.logger, metrics: app.metrics, next }));
   await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));

@@ -1,27 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { pullRequestMarker } from "../../src/core/pr.js";
 import { InvalidInputError } from "../../src/core/errors.js";
-import { removeTempDirs } from "../helpers/git.js";
 import { loadPayload, retarget } from "../helpers/webhooks.js";
 import { parsePrometheusText, sampleValue } from "../log/prometheus-text.js";
-import { defaultServed, harness, REPO, type Harness } from "./harness.js";
+import { defaultServed, harnessPerTest, REPO } from "./harness.js";
 
-let h: Harness | undefined;
-afterEach(async () => {
-  if (h) {
-    // every test states its calls; none may reach a route the stand-in does not know
-    expect(h.github.unknownRequests()).toEqual([]);
-    await h.close();
-  }
-  h = undefined;
-  removeTempDirs();
-});
-
-async function open(options: Parameters<typeof harness>[0] = {}): Promise<Harness> {
-  h = await harness(options);
-  return h;
-}
+const open = harnessPerTest();
 
 const BRANCH = "feature/task-1";
 

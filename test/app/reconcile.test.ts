@@ -1,18 +1,9 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { reconcile } from "../../src/app/reconcile.js";
 import { pullRequestMarker } from "../../src/core/pr.js";
-import { removeTempDirs } from "../helpers/git.js";
-import { harness, REPO, restOctokit, type Harness } from "./harness.js";
+import { harnessPerTest, REPO, restOctokit, type Harness } from "./harness.js";
 
-let h: Harness | undefined;
-afterEach(async () => {
-  if (h) {
-    expect(h.github.unknownRequests()).toEqual([]);
-    await h.close();
-  }
-  h = undefined;
-  removeTempDirs();
-});
+const openApp = harnessPerTest();
 
 function octokitFor(app: Harness) {
   return async () => restOctokit(app.github);
@@ -20,7 +11,7 @@ function octokitFor(app: Harness) {
 
 describe("reconcile", () => {
   it("brings WORKING and PR_OPEN workers in line with one pull-request listing per repository", async () => {
-    const app = (h = await harness());
+    const app = await openApp();
     app.github.addRepo("acme/other");
     const open = app.github.addPullRequest(REPO, { head: "feature/a" });
     const merged = app.github.addPullRequest(REPO, { head: "feature/b" });
@@ -63,7 +54,7 @@ describe("reconcile", () => {
   });
 
   it("pages through a long list, and reports a repository it cannot list without stopping", async () => {
-    const app = (h = await harness());
+    const app = await openApp();
     for (let i = 0; i < 120; i++) app.github.addPullRequest(REPO, { head: `feature/x-${i}` });
     app.addWorker({ id: "worker-aaaaa1", taskId: "T-1", branch: "feature/x-0", state: "WORKING" });
     app.store.createWorker({ id: "worker-bbbbb1", repo: "acme/missing", taskId: "E", branch: "feature/e", state: "PR_OPEN" }, { source: "cli" });

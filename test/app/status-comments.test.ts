@@ -1,20 +1,11 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { removeTempDirs } from "../helpers/git.js";
-import { harness, REPO, type Harness } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { harnessPerTest, REPO } from "./harness.js";
 
-let h: Harness | undefined;
-afterEach(async () => {
-  if (h) {
-    expect(h.github.unknownRequests()).toEqual([]);
-    await h.close();
-  }
-  h = undefined;
-  removeTempDirs();
-});
+const open = harnessPerTest();
 
 describe("the status-comment watcher", () => {
   it("edits an issue's one status comment once per change the runner makes, reading only the local store otherwise", async () => {
-    const app = (h = await harness());
+    const app = await open();
     const issue = app.github.addIssue(REPO, { title: "Watch me" });
     const comment = app.github.addComment(REPO, issue.number, { body: "old", user: app.github.actorLogin });
     app.addWorker({ id: "worker-aaaaa1", taskId: "issue-1", issueNumber: issue.number, statusCommentId: comment.id });
@@ -37,7 +28,7 @@ describe("the status-comment watcher", () => {
   });
 
   it("finds its own comment by the marker when it knows none, and makes a new one when it was deleted", async () => {
-    const app = (h = await harness());
+    const app = await open();
     const issue = app.github.addIssue(REPO, { title: "Lost" });
     app.github.addComment(REPO, issue.number, { body: "unrelated", user: "alice" });
     const mine = app.github.addComment(REPO, issue.number, {
@@ -63,7 +54,7 @@ describe("the status-comment watcher", () => {
   });
 
   it("leaves workers that ended before they had a comment alone, and backs off after a failure", async () => {
-    const app = (h = await harness());
+    const app = await open();
     const issue = app.github.addIssue(REPO, { title: "Quiet" });
     app.addWorker({ id: "worker-aaaaa3", taskId: "issue-1", issueNumber: issue.number, state: "MERGED" });
     expect(await app.deps.statusComments.syncChanged()).toBe(0);
