@@ -107,28 +107,23 @@ describe("gates as check runs", () => {
     const octokit = (await import("./harness.js")).restOctokit(app.github);
     await octokit.rest.checks.create({ owner: "acme", repo: "widgets", name: "build", head_sha: sha, status: "completed", conclusion: "success" });
     app.github.clearRequests();
-    const completed = withCheckRun(retarget(loadPayload("check_run.completed"), { repo: REPO }), {
-      name: "build",
-      headSha: sha,
-      status: "completed",
-      conclusion: "success",
-      pullRequests: [{ number: pr.number, headRef: BRANCH, headSha: sha, baseRef: "main" }],
-    });
-    await app.receive("check_run.completed", completed);
+    /** A successful check run named `name` completing on the PR's head commit. */
+    const completed = (name: string) =>
+      withCheckRun(retarget(loadPayload("check_run.completed"), { repo: REPO }), {
+        name,
+        headSha: sha,
+        status: "completed",
+        conclusion: "success",
+        pullRequests: [{ number: pr.number, headRef: BRANCH, headSha: sha, baseRef: "main" }],
+      });
+    await app.receive("check_run.completed", completed("build"));
     expect(runs(app).find((r) => r.name === "phase-5-to-6")?.conclusion).toBe("success");
     // only phase-5-to-6 was evaluated again
     expect(app.github.requestsTo("GET", /contents/).map((r) => r.path)).toEqual([`/repos/${REPO}/contents/${QUALITY_FILE}`]);
 
     // our own run completing triggers nothing (no loop)
     app.github.clearRequests();
-    const ours = withCheckRun(retarget(loadPayload("check_run.completed"), { repo: REPO }), {
-      name: "phase-5-to-6",
-      headSha: sha,
-      status: "completed",
-      conclusion: "success",
-      pullRequests: [{ number: pr.number, headRef: BRANCH, headSha: sha, baseRef: "main" }],
-    });
-    await app.receive("check_run.completed", ours);
+    await app.receive("check_run.completed", completed("phase-5-to-6"));
     expect(app.github.calls()).toEqual([]);
   });
 
