@@ -5,19 +5,10 @@
 import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
+import { numberOption } from "./options.mjs";
 
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(`--${name}`);
-  const value = at >= 0 ? Number(args[at + 1]) : fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    console.error(`bench: --${name} needs a positive number, got ${JSON.stringify(args[at + 1])}`);
-    process.exit(2);
-  }
-  return value;
-};
-const targetMb = option("mb", 8);
-const runs = Math.round(option("runs", 5));
+const targetMb = numberOption("mb", 8);
+const runs = Math.round(numberOption("runs", 5));
 
 let scanner;
 try {

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { numberOption } from "./options.mjs";
 
 const dist = new URL("../dist/", import.meta.url);
 const { resolvePaths } = await import(new URL("config.js", dist));
@@ -19,13 +20,8 @@ const { spawnWorkers } = await import(new URL("runner/operations.js", dist));
 const { silentLogger } = await import(new URL("log/logger.js", dist));
 const PW_BIN = fileURLToPath(new URL("cli/main.js", dist));
 
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const FILES = option("--files", 3000);
-const ROUNDS = option("--rounds", 7);
+const FILES = numberOption("files", 3000);
+const ROUNDS = numberOption("rounds", 7);
 
 const git = (cwd, ...argv) => execFileSync("git", argv, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

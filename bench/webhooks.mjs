@@ -19,27 +19,18 @@ import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { numberOption, textOption } from "./options.mjs";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(`--${name}`);
-  const value = at >= 0 ? Number(args[at + 1]) : fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    console.error(`bench: --${name} needs a positive number, got ${JSON.stringify(args[at + 1])}`);
-    process.exit(2);
-  }
-  return value;
-};
-const DELIVERIES = Math.round(option("deliveries", 6000));
-const SECONDS = option("seconds", 10);
-const RATE = option("rate", 100);
-const CONCURRENCY = Math.round(option("concurrency", 16));
+const DELIVERIES = Math.round(numberOption("deliveries", 6000));
+const SECONDS = numberOption("seconds", 10);
+const RATE = numberOption("rate", 100);
+const CONCURRENCY = Math.round(numberOption("concurrency", 16));
 // each moving delivery needs a worker of its own; the runner's pass reads every worker, so the
 // moving stores are kept to a size a busy single-machine installation may reach
-const MOVING = Math.round(option("moving", 1200));
-const MOVING_SECONDS = option("moving-seconds", 5);
-const ROUNDS = Math.round(option("rounds", 6));
+const MOVING = Math.round(numberOption("moving", 1200));
+const MOVING_SECONDS = numberOption("moving-seconds", 5);
+const ROUNDS = Math.round(numberOption("rounds", 6));
 const WARMUP = 1000;
 const SECRET = "bench-secret";
 const REPO = "acme/widgets";
@@ -327,10 +318,10 @@ const ALL_SCENARIOS = [
   ["opened, moves (re-read)", each(opens), openingHome],
 ];
 // --only TEXT: just the scenarios whose name contains TEXT (for profiling one of them)
-const onlyAt = args.indexOf("--only");
-const SCENARIOS = onlyAt >= 0 ? ALL_SCENARIOS.filter(([name]) => name.includes(args[onlyAt + 1] ?? "")) : ALL_SCENARIOS;
+const only = textOption("only");
+const SCENARIOS = only !== undefined ? ALL_SCENARIOS.filter(([name]) => name.includes(only)) : ALL_SCENARIOS;
 if (SCENARIOS.length === 0) {
-  console.error(`bench: --only ${JSON.stringify(args[onlyAt + 1])} matches no scenario of: ${ALL_SCENARIOS.map(([n]) => n).join("; ")}`);
+  console.error(`bench: --only ${JSON.stringify(only)} matches no scenario of: ${ALL_SCENARIOS.map(([n]) => n).join("; ")}`);
   process.exit(2);
 }
 const pwArgv = [...(process.env.PW_BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.PW_BENCH_PROF] : []), join(ROOT, "dist/cli/main.js"), "serve", "--no-reconcile"];

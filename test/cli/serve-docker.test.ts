@@ -6,10 +6,10 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
-import { createServer } from "node:net";
 import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { freePort } from "../helpers/cli.js";
 import { removeTempDirs, tempDir } from "../helpers/git.js";
 import { runnerSandbox, type RunnerSandbox } from "../helpers/runner-env.js";
 
@@ -157,14 +157,3 @@ describe("Dockerfile", () => {
     }
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -6,13 +6,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { SqliteWorkerStore } from "../../src/store/sqlite.js";
 import type { Worker } from "../../src/core/worker.js";
-import { PW_BIN } from "../helpers/cli.js";
+import { freePort, PW_BIN } from "../helpers/cli.js";
 import { removeTempDirs } from "../helpers/git.js";
 import { fakeAgent, REPOSITORY, runnerSandbox, type RunnerSandbox } from "../helpers/runner-env.js";
 import { deliver, loadPayload, retarget, withComment } from "../helpers/webhooks.js";
@@ -279,15 +278,4 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
