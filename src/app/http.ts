@@ -30,11 +30,11 @@ export interface AppHttpOptions {
   webhookPath?: string;
   handlerTimeoutMs?: number;
   /**
-   * Answers the requests this handler does not own (not the webhook path, `/healthz` or
-   * `/metrics`), such as the status page; without it they get 404. Webhooks are routed first,
-   * so a delivery never waits behind another surface.
+   * Offered the requests this handler does not own (not the webhook path, `/healthz` or
+   * `/metrics`), such as the status page's; resolves false for those it does not answer either,
+   * which get 404. Webhooks are routed first, so a delivery never waits behind another surface.
    */
-  next?: (req: IncomingMessage, res: ServerResponse) => void;
+  next?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 class Rejection extends Error {
@@ -170,8 +170,7 @@ export function createAppHttpHandler(options: AppHttpOptions): (req: IncomingMes
     }
   }
 
-  const notFound = (_req: IncomingMessage, res: ServerResponse) => send(res, 404, "not found\n");
-  const next = options.next ?? notFound;
+  const next = options.next ?? (() => Promise.resolve(false));
 
   return (req, res) => {
     const url = req.url ?? "/";
@@ -193,6 +192,9 @@ export function createAppHttpHandler(options: AppHttpOptions): (req: IncomingMes
     }
     if (pathname === "/healthz" && (method === "GET" || method === "HEAD")) return health(res);
     if (pathname === "/metrics" && (method === "GET" || method === "HEAD")) return void metricsPage(res);
-    next(req, res);
+    next(req, res).then(
+      (answered) => answered || send(res, 404, "not found\n"),
+      () => res.destroy(),
+    );
   };
 }

@@ -6,7 +6,7 @@
  */
 import type { Command } from "commander";
 import { existsSync } from "node:fs";
-import type { Server, ServerResponse } from "node:http";
+import type { Server } from "node:http";
 import { resolve } from "node:path";
 import { z } from "zod";
 import type { ServedRepository } from "../app/deps.js";
@@ -278,23 +278,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   await probot.ready();
 
   const statusPage = createStatusPage({ store, logger: appLogger, ...statusPageOptions });
-  const notFound = (res: ServerResponse) => {
-    if (res.headersSent) return;
-    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
-  };
   const server = createServer(
-    createAppHttpHandler({
-      probot,
-      store,
-      logger: appLogger,
-      metrics,
-      next: (req, res) => {
-        statusPage.handle(req, res).then(
-          (answered) => answered || notFound(res),
-          () => res.destroy(),
-        );
-      },
-    }),
+    createAppHttpHandler({ probot, store, logger: appLogger, metrics, next: (req, res) => statusPage.handle(req, res) }),
   );
   const host = env.HOST ?? "localhost";
   const bound = await listen(server, env.PORT ?? DEFAULT_PORT, host);

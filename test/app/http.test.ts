@@ -112,15 +112,18 @@ describe("the webhook receiver", () => {
 
   it("hands every other request to `next` (the status page in pw serve), after its own routes", async () => {
     const seen: string[] = [];
-    const { app, base, url } = await start((req, res) => {
+    const { app, base, url } = await start(async (req, res) => {
       seen.push(`${req.method} ${req.url}`);
+      if (req.url === "/unanswered") return false;
       res.writeHead(418).end();
+      return true;
     });
     expect((await fetch(`${base}/workers?x=1`)).status).toBe(418);
     expect((await fetch(`${base}/healthz`, { method: "POST" })).status).toBe(418);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}${WEBHOOK_PATH}/?q=1`, { method: "GET" })).status).toBe(405);
     expect((await deliver(url, { event: "pull_request", payload: mergedPayload(app), secret: SECRET })).status).toBe(200);
-    expect(seen).toEqual(["GET /workers?x=1", "POST /healthz"]);
+    expect((await fetch(`${base}/unanswered`)).status).toBe(404);
+    expect(seen).toEqual(["GET /workers?x=1", "POST /healthz", "GET /unanswered"]);
   });
 });
