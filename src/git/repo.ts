@@ -1,5 +1,6 @@
 import { statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { simpleGit, type SimpleGit } from "simple-git";
 import { GitError, InvalidInputError, PwError } from "../core/errors.js";
 import { gitEnvironment } from "./env.js";
@@ -10,6 +11,25 @@ function gitMessage(error: unknown): string {
   const lines = text.split("\n").map((line) => line.trim()).filter(Boolean);
   return lines.find((line) => /^(fatal|error):/.test(line)) ?? lines[0] ?? "git failed";
 }
+
+/**
+ * Git writes a new worktree's files under `.git/worktrees/<name>/` one after another, and any git
+ * command that looks at all worktrees (`worktree add`, `worktree list`, `branch -D`, ...) dies
+ * when it reads one of them while it is still empty. Several spawns at once meet this (git
+ * 2.39: about one batch of three in thirty on a busy machine). It passes in milliseconds.
+ */
+export function isWorktreeRace(error: unknown): boolean {
+  const text = error instanceof Error ? error.message : String(error);
+  return /failed to read \S*worktrees[\\/][^\s\\/]+[\\/](commondir|gitdir)\b/.test(text);
+}
+
+/** Waits before attempt `attempt` (1, 2, ...) after a worktree race: 20, 40, 80, 160 ms, jittered. */
+export async function raceBackoff(attempt: number): Promise<void> {
+  await sleep(10 * 2 ** attempt * (0.75 + Math.random() / 2));
+}
+
+/** How many times a command is tried when it meets the worktree race. */
+export const RACE_ATTEMPTS = 5;
 
 /**
  * simple-git only fails a command that both exits non-zero and writes to stderr; a quiet
@@ -79,15 +99,23 @@ export class Repository {
   /**
    * Runs git with an argv array in the repository (or in `cwd`); failures become one-line
    * GitErrors. `push` keeps the GitHub token variables in git's environment, for a credential
-   * helper; no other command gets them.
+   * helper; no other command gets them. A command that meets the worktree race (isWorktreeRace)
+   * is tried again, unless `once`: for commands that may have changed something before dying,
+   * whose caller takes that back before it tries again.
    */
-  async run(args: string[], cwd?: string, options: { push?: boolean } = {}): Promise<string> {
+  async run(args: string[], cwd?: string, options: { push?: boolean; once?: boolean } = {}): Promise<string> {
     const git = cwd || options.push ? gitFor(cwd ?? this.root, gitEnvironment(process.env, options)) : this.git;
-    try {
-      return await git.raw([...NO_REPOSITORY_CODE, ...args]);
-    } catch (error) {
-      if (error instanceof PwError) throw error;
-      throw new GitError(`git ${args[0]}: ${gitMessage(error)}`, { cause: error });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await git.raw([...NO_REPOSITORY_CODE, ...args]);
+      } catch (error) {
+        if (error instanceof PwError) throw error;
+        if (!options.once && attempt < RACE_ATTEMPTS && isWorktreeRace(error)) {
+          await raceBackoff(attempt);
+          continue;
+        }
+        throw new GitError(`git ${args[0]}: ${gitMessage(error)}`, { cause: error });
+      }
     }
   }
 

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync }
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { GitError, InvalidInputError, NotFoundError, PwError } from "../core/errors.js";
 import { branchForTask, parseProjectName, parseTaskId, worktreePathFor } from "../core/names.js";
-import type { Repository } from "./repo.js";
+import { isWorktreeRace, RACE_ATTEMPTS, raceBackoff, type Repository } from "./repo.js";
 
 /**
  * The base a worktree was made from, kept in the worktree's own git directory
@@ -127,19 +127,38 @@ export async function createWorktree(repo: Repository, target: WorktreeTarget, b
 
 /**
  * The effect alone, for callers that checked everything already: `git worktree add -b`, and on
- * failure everything it made is taken back (worktree, branch, new parent directories).
+ * failure everything it made is taken back (worktree, branch, new parent directories). An add
+ * that met the worktree race is taken back the same way and tried again.
  */
 export async function addWorktree(repo: Repository, target: CreatedWorktree): Promise<CreatedWorktree> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await addWorktreeOnce(repo, target);
+    } catch (error) {
+      if (attempt >= RACE_ATTEMPTS || !isWorktreeRace(error)) throw error;
+      await raceBackoff(attempt);
+    }
+  }
+}
+
+async function addWorktreeOnce(repo: Repository, target: CreatedWorktree): Promise<CreatedWorktree> {
   const { path, branch, base, baseCommit } = target;
   const madeDirs = makeParents(dirname(path));
   let added = false;
   try {
-    await repo.run(["worktree", "add", "--quiet", "--no-track", "-b", branch, path, baseCommit]);
+    // `-b` makes the branch before git looks at the other worktrees: not safe to repeat as is
+    await repo.run(["worktree", "add", "--quiet", "--no-track", "-b", branch, path, baseCommit], undefined, { once: true });
     added = true;
     recordBase(path, base);
   } catch (error) {
-    if (added) await repo.tryRun(["worktree", "remove", "--force", path]);
-    await repo.tryRun(["branch", "-D", branch]);
+    if (added) {
+      await repo.tryRun(["worktree", "remove", "--force", path]);
+      await repo.tryRun(["branch", "-D", branch]);
+    } else {
+      // `branch -D` reads every worktree and can meet the same race; this cannot, and deletes
+      // the branch only while it is still the one just made
+      await repo.tryRun(["update-ref", "-d", `refs/heads/${branch}`, baseCommit]);
+    }
     await repo.tryRun(["worktree", "prune"]);
     for (const dir of madeDirs.reverse()) tryRmdir(dir);
     throw error;
@@ -322,7 +341,8 @@ export async function ensureWorktree(repo: Repository, input: EnsureWorktreeInpu
   } else {
     const baseCommit = await repo.resolveCommit(input.base);
     if (!baseCommit) throw new NotFoundError(`base branch "${input.base}" does not exist in ${repo.root}`);
-    await repo.run(["worktree", "add", "--quiet", "--no-track", "-b", input.branch, input.path, baseCommit]);
+    await repo.run(["branch", "--no-track", input.branch, baseCommit]);
+    await repo.run(["worktree", "add", "--quiet", input.path, input.branch]);
   }
   recordBase(input.path, input.base);
   return { created: true };
