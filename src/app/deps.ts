@@ -29,10 +29,17 @@ export interface AppDeps {
   /** The delivery ids seen, so a redelivery changes nothing. */
   deliveries: DeliveryLog;
   /**
-   * Runs follow-up work (the gates' check runs) after the delivery is answered, so a webhook's
-   * latency is its state change only. Without it the work runs inline (tests).
+   * Runs follow-up work after the delivery is answered: the gates' check runs, and a move that
+   * waits on a re-read of the PR (tried again when it fails), so a webhook's latency is that of
+   * the store only. `urgent` work (a worker's move) runs before the rest (gates) waiting with
+   * it. Without it the work runs inline and a failure fails the delivery (tests).
    */
-  later?: (name: string, work: () => Promise<unknown>) => void;
+  later?: (name: string, work: () => Promise<unknown>, options?: { urgent?: boolean }) => void;
+  /**
+   * How long deferred work that failed waits before each new try (default 1 s, 10 s, 60 s);
+   * after the last, it gives up. Only with `later`.
+   */
+  retryDelaysMs?: readonly number[];
 }
 
 /** The agent a `/worker spawn` without one gets. */

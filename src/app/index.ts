@@ -16,7 +16,8 @@ import type { AppDeps, Outcome } from "./deps.js";
 import { repositoryGitHub, type RepositoryGitHub, type RequestOctokit } from "./github.js";
 import { parseCheckRunPayload, parseCheckSuitePayload, parseIssueCommentPayload, parsePullRequestPayload } from "./payloads.js";
 import { gatePullRequestOfWorker, onCheckEvent, type CheckEvent } from "./checks.js";
-import { onPullRequest, workerOfPullRequest, type PullRequestEvent } from "./pull-requests.js";
+import { needsReread, onPullRequest, workerOfPullRequest, type PullRequestEvent } from "./pull-requests.js";
+import type { Worker } from "../core/worker.js";
 
 export type { AppDeps, ServedRepository } from "./deps.js";
 export { servedRepositories } from "./deps.js";
@@ -80,12 +81,63 @@ export function toCheckEvent(context: Pick<Context, "id" | "name" | "payload">):
   };
 }
 
-/** A PR delivery: the worker moves, then (opened, reopened, synchronize) its gates run on the head commit. */
+/**
+ * A PR delivery: the worker moves, then (opened, reopened, synchronize) its gates run on the head
+ * commit. When the move waits on a re-read of the PR (the payload and the store disagree) and
+ * follow-up work is possible, the delivery is answered first and the re-read, move and gates
+ * run afterwards, tried again on failure (GitHub never redelivers a failed delivery by itself).
+ */
 async function onPullRequestAndGates(deps: AppDeps, event: PullRequestEvent, github: RepositoryGitHub): Promise<Outcome> {
   const pr = event.pullRequest;
   // most PRs are people's: no store lookup unless the branch or the body could be a worker's
   if (!pr.headRef.startsWith(BRANCH_PREFIX) && !parsePullRequestMarker(pr.body)) return "ignored";
   const found = workerOfPullRequest(deps, event.repository, pr) ?? null;
+  if (found && deps.later && needsReread(event, found)) {
+    const name = `pull request ${event.repository}#${pr.number} ${event.action}`;
+    retriedLater(deps, deps.later, name, event.deliveryId, () =>
+      moveAndGate(deps, event, github, workerOfPullRequest(deps, event.repository, pr) ?? null),
+    );
+    return "handled";
+  }
+  return moveAndGate(deps, event, github, found);
+}
+
+/** How long deferred work waits before each new try, when `AppDeps.retryDelaysMs` does not say. */
+const RETRY_DELAYS_MS = [1000, 10_000, 60_000];
+
+/**
+ * Runs `work` as urgent follow-up work; a failure is tried again after each of the retry delays, and
+ * after the last one the delivery is forgotten (so a manual redelivery is handled) and one line
+ * says what to do. `pw reconcile`, and every start of `pw serve`, brings the worker in line too.
+ */
+function retriedLater(
+  deps: AppDeps,
+  later: NonNullable<AppDeps["later"]>,
+  name: string,
+  deliveryId: string,
+  work: () => Promise<unknown>,
+): void {
+  const delays = deps.retryDelaysMs ?? RETRY_DELAYS_MS;
+  const attempt = async (tried: number): Promise<void> => {
+    try {
+      await work();
+    } catch (error) {
+      const fields = { correlation_id: deliveryId, task: name, err_message: (error as Error).message.split("\n")[0] };
+      const delay = delays[tried];
+      if (delay === undefined) {
+        deps.deliveries.forget(deliveryId);
+        deps.logger.error({ ...fields, attempts: tried + 1 }, "follow-up gave up: redeliver the webhook or run `pw reconcile`");
+        return;
+      }
+      deps.logger.warn({ ...fields, retry_in_ms: delay }, "follow-up failed; trying again");
+      setTimeout(() => later(name, () => attempt(tried + 1), { urgent: true }), delay).unref();
+    }
+  };
+  later(name, () => attempt(0), { urgent: true });
+}
+
+async function moveAndGate(deps: AppDeps, event: PullRequestEvent, github: RepositoryGitHub, found: Worker | null): Promise<Outcome> {
+  const pr = event.pullRequest;
   const moved = await onPullRequest(deps, event, github, found);
   if (!found || !GATED_ACTIONS.has(event.action) || pr.state !== "open" || !pr.headSha || !pr.baseRef) return moved;
   const worker = deps.store.getWorker(found.id);

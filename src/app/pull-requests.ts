@@ -35,6 +35,15 @@ function claimedState(event: PullRequestEvent): WorkerState | undefined {
   }
 }
 
+/**
+ * Whether moving `worker` for this delivery waits on a re-read of the PR: the payload claims a
+ * state the store does not have, and the claim is not a merge (a merge is final on GitHub).
+ */
+export function needsReread(event: PullRequestEvent, worker: Worker): boolean {
+  const claimed = claimedState(event);
+  return claimed !== undefined && claimed !== "MERGED" && worker.state !== claimed;
+}
+
 /** The repository's names as workers may record it: the payload's and the runner's (they may differ in case). */
 function spellings(deps: AppDeps, repository: string): string[] {
   return [...new Set([repository, deps.served(repository)?.repository ?? repository])];
@@ -107,7 +116,7 @@ export async function onPullRequest(
     let target = claimed;
     // A merge is final on GitHub, so a merged payload is already the newest fact; any other
     // claim that differs from the store may be stale (reopened since, closed since): re-read.
-    if (current.state !== claimed && claimed !== "MERGED") {
+    if (needsReread(event, current)) {
       live ??= await github.pullRequest(pr.number);
       target = stateForPullRequest(live);
     }
@@ -131,6 +140,8 @@ export async function onPullRequest(
       moved = { from: current.state, worker };
     } catch (error) {
       if (!(error instanceof TransitionConflictError)) throw error;
+      // someone moved it meanwhile, perhaps on a newer fact than the PR read before: read again
+      live = undefined;
     }
   }
   if (!moved) return "ignored";

@@ -266,11 +266,12 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     Octokit: Octokit as typeof ProbotOctokit,
   });
   const deliveries = new DeliveryLog(store, { logger: appLogger });
-  // follow-up GitHub work (check runs) runs after the delivery is answered, a few at a time
+  // follow-up GitHub work (moves that wait on a re-read, first; check runs) runs after the
+  // delivery is answered, a few at a time
   const { default: PQueue } = await import("p-queue");
   const followUps = new PQueue({ concurrency: 4 });
-  const later = (name: string, work: () => Promise<unknown>) => {
-    void followUps.add(work).catch((error: Error) => appLogger.warn({ task: name, err_message: error.message.split("\n")[0] }, "follow-up failed"));
+  const later = (name: string, work: () => Promise<unknown>, options: { urgent?: boolean } = {}) => {
+    void followUps.add(work, { priority: options.urgent ? 1 : 0 }).catch((error: Error) => appLogger.warn({ task: name, err_message: error.message.split("\n")[0] }, "follow-up failed"));
   };
   await probot.load(
     createApp({ store, logger: appLogger, metrics, served: servedRepositories(servedList), statusComments, deliveries, later }),

@@ -38,6 +38,8 @@ export interface Harness {
   logFile: string;
   metrics: Metrics;
   deps: AppDeps;
+  /** The names of the follow-up work started so far (with `followUps`), tries included. */
+  followUps: string[];
   /** Delivers a fixture payload through `probot.receive`, like the webhook middleware would. */
   receive<F extends FixtureName>(fixture: F, payload: FixturePayload<F>, id?: string): Promise<void>;
   /** A worker of acme/widgets, created directly in the store (as a runner or the CLI would). */
@@ -51,6 +53,11 @@ export interface HarnessOptions {
   served?: ServedRepository[];
   /** WEBHOOK_SECRET (Probot's default "development" otherwise). */
   secret?: string;
+  /**
+   * Follow-up work runs after the delivery is answered, as in `pw serve` (inline otherwise);
+   * failed follow-ups are tried again after 10 ms and 10 ms.
+   */
+  followUps?: boolean;
 }
 
 /**
@@ -96,6 +103,14 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     statusComments,
     deliveries: new DeliveryLog(store, { flushMs: 5 }),
   };
+  const followUps: string[] = [];
+  if (options.followUps) {
+    deps.later = (name, work) => {
+      followUps.push(name);
+      setImmediate(() => void work());
+    };
+    deps.retryDelaysMs = [10, 10];
+  }
   const probot = new Probot({
     githubToken: "test",
     ...(options.secret ? { secret: options.secret } : {}),
@@ -112,6 +127,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     logFile,
     metrics,
     deps,
+    followUps,
     receive: (fixture, payload, id) => {
       // the event's type is a union over every fixture: too wide for the compiler to check here
       const event: { id: string; name: string; payload: unknown } = toEvent(fixture as "pull_request.opened", payload as never, id);

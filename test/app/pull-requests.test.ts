@@ -10,6 +10,14 @@ const open = harnessPerTest();
 
 const BRANCH = "feature/task-1";
 
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** What the gates ask of GitHub for a worker's PR on commit `sha` the first time (see test/app/checks.test.ts). */
 function gateCalls(number: number, sha: string): string[] {
   const runs = `GET /repos/${REPO}/commits/${sha}/check-runs`;
@@ -217,6 +225,53 @@ describe("pull_request webhooks move workers", () => {
     expect(app.logLines().filter((line) => (line.level as number) >= 50)).toEqual([failure]);
     expect(app.logLines().find((line) => line.name === "event" && line.id === id)).toBeUndefined();
     expect(JSON.stringify(app.logLines())).not.toContain("This is a pretty simple change");
+  });
+
+  it("with follow-up work (as in pw serve), a delivery that needs a re-read is answered first; the move and gates follow", async () => {
+    const app = await open({ followUps: true });
+    app.addWorker({ id: "worker-bbbbb7", state: "WORKING" });
+    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    app.github.delay({ method: "GET", path: `/repos/${REPO}/pulls/${pr.number}`, ms: 300 });
+    await app.receive("pull_request.opened", opened(pr.number), "delivery-7");
+    // answered while GitHub has not answered the re-read yet: nothing moved so far
+    expect(app.store.requireWorker("worker-bbbbb7").state).toBe("WORKING");
+    expect(app.followUps).toEqual([`pull request ${REPO}#${pr.number} opened`]);
+    await until(() => app.store.requireWorker("worker-bbbbb7").state === "PR_OPEN");
+    expect(app.store.history("worker-bbbbb7").at(-1)).toMatchObject({ to: "PR_OPEN", correlationId: "delivery-7" });
+    await until(() => app.github.checkRuns(REPO).length === 2);
+    expect(app.github.calls()).toEqual([`GET /repos/${REPO}/pulls/${pr.number}`, ...gateCalls(pr.number, opened(pr.number).pull_request.head.sha)]);
+  });
+
+  it("a deferred re-read that fails is tried again, and the worker still moves", async () => {
+    const app = await open({ followUps: true });
+    app.addWorker({ id: "worker-bbbbb8", state: "WORKING" });
+    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    app.github.failNext({ method: "GET", path: `/repos/${REPO}/pulls/${pr.number}`, status: 502 });
+    await app.receive("pull_request.closed", closed(pr.number), "delivery-8");
+    app.github.closePullRequest(REPO, pr.number);
+    await until(() => app.store.requireWorker("worker-bbbbb8").state === "ABANDONED");
+    expect(app.github.requestsTo("GET", `/repos/${REPO}/pulls/${pr.number}`).map((r) => r.status)).toEqual([502, 200]);
+    const retried = app.logLines().filter((line) => line.msg === "follow-up failed; trying again");
+    expect(retried).toEqual([expect.objectContaining({ correlation_id: "delivery-8", retry_in_ms: 10, level: 40 })]);
+    expect(app.deps.deliveries.has("delivery-8")).toBe(true);
+  });
+
+  it("a deferred re-read that keeps failing gives up after the last try: one error line, the delivery forgotten, nothing moved", async () => {
+    const app = await open({ followUps: true });
+    app.addWorker({ id: "worker-bbbbb9", state: "WORKING" });
+    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    app.github.failNext({ method: "GET", path: `/repos/${REPO}/pulls/${pr.number}`, status: 502, times: 3 });
+    await app.receive("pull_request.opened", opened(pr.number), "delivery-9");
+    await until(() => !app.deps.deliveries.has("delivery-9"));
+    expect(app.followUps).toHaveLength(3);
+    expect(app.store.requireWorker("worker-bbbbb9").state).toBe("WORKING");
+    expect(app.logLines().filter((line) => (line.level as number) >= 50)).toEqual([
+      expect.objectContaining({ msg: "follow-up gave up: redeliver the webhook or run `pw reconcile`", correlation_id: "delivery-9", attempts: 3 }),
+    ]);
+    // GitHub's redelivery is handled
+    await app.receive("pull_request.opened", opened(pr.number), "delivery-9");
+    await until(() => app.store.requireWorker("worker-bbbbb9").state === "PR_OPEN");
+    await until(() => app.github.checkRuns(REPO).length === 2);
   });
 
   it("edits the status comment of a worker that came from an issue", async () => {
