@@ -25,6 +25,7 @@ export class CliContext {
   private cachedRawStore: WorkerStore | undefined;
   private cachedStore: WorkerStore | undefined;
   private cachedLogger: Logger | undefined;
+  private cachedBaseLogger: Logger | undefined;
 
   get paths(): Paths {
     this.cachedPaths ??= resolvePaths();
@@ -39,26 +40,39 @@ export class CliContext {
 
   /** The store, logging every state change it makes with this invocation's logger. */
   get store(): WorkerStore {
-    this.cachedStore ??= new ObservedWorkerStore(this.rawStore, { loggerFor: () => this.logger });
+    this.cachedStore ??= new ObservedWorkerStore(this.rawStore, { loggerFor: () => this.moveLogger, correlationId: this.correlationId });
     return this.cachedStore;
   }
 
   /**
    * Short commands log to `$PW_HOME/logs/pw.log` (what they print is for the person);
-   * long-running ones (`loop`, `serve`) call `useLogger` to log to stdout instead.
+   * long-running ones (`loop`, `serve`) call `useLogger` to log to stdout instead. Its lines
+   * carry this invocation's correlation id.
    */
   get logger(): Logger {
-    this.cachedLogger ??= createLogger({ component: "cli", destination: join(this.paths.logsDir, "pw.log") }).child({
-      correlation_id: this.correlationId,
-    });
-    return this.cachedLogger;
+    if (!this.cachedLogger) this.setLogger(createLogger({ component: "cli", destination: join(this.paths.logsDir, "pw.log") }));
+    return this.cachedLogger!;
+  }
+
+  /**
+   * The same logger without the invocation's correlation id, for the store's lines: a move
+   * carries the correlation id of the spawn or delivery it belongs to (one key per line).
+   */
+  get moveLogger(): Logger {
+    if (!this.cachedBaseLogger) void this.logger;
+    return this.cachedBaseLogger!;
   }
 
   useLogger(component: Component, destination = "stdout"): Logger {
     // one logger per process: a file logger made earlier is flushed and replaced
     if (this.cachedLogger) void flushLogger(this.cachedLogger);
-    this.cachedLogger = createLogger({ component, destination }).child({ correlation_id: this.correlationId });
-    return this.cachedLogger;
+    this.setLogger(createLogger({ component, destination }));
+    return this.cachedLogger!;
+  }
+
+  private setLogger(base: Logger): void {
+    this.cachedBaseLogger = base;
+    this.cachedLogger = base.child({ correlation_id: this.correlationId });
   }
 
   /** What the runner pipeline needs, from this invocation's environment. */

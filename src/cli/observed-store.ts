@@ -5,8 +5,13 @@ import type { Metrics } from "../log/metrics.js";
 import type { NewWorker, TransitionMeta, WorkerFields, WorkerFilter, WorkerStore } from "../store/store.js";
 
 export interface Observers {
-  /** The logger for a move made by `source` (the app's for webhooks and commands, the runner's...). */
+  /**
+   * The logger for a move made by `source` (the app's for webhooks and commands, the
+   * runner's...), without a `correlation_id` binding: each line carries its move's own.
+   */
   loggerFor(source: TransitionSource): Logger;
+  /** The correlation id of a move that has none (this invocation's). */
+  correlationId?: string;
   /** Counts moves in `pw_transitions_total` (pw serve). */
   metrics?: Pick<Metrics, "transition">;
 }
@@ -28,7 +33,7 @@ export class ObservedWorkerStore implements WorkerStore {
     logTransition(
       this.observers.loggerFor(meta.source),
       { from, to: worker.state, source: meta.source, detail: meta.detail ?? null },
-      { workerId: worker.id, taskId: worker.taskId, correlationId: meta.correlationId ?? null },
+      { workerId: worker.id, taskId: worker.taskId, correlationId: meta.correlationId ?? this.observers.correlationId ?? null },
     );
   }
 

@@ -228,7 +228,10 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   });
   // every move is logged by the component that made it, and counted
   const store = new ObservedWorkerStore(ctx.rawStore, {
-    loggerFor: (source) => (source === "runner" ? runnerLogger : source === "cli" || source === "admin" ? ctx.logger : appLogger),
+    // the runner's, cli's and admin's moves are this process's runner logger's (unbound: each
+    // line has its move's correlation id, that of the spawn or delivery it belongs to)
+    loggerFor: (source) => (source === "runner" || source === "cli" || source === "admin" ? ctx.moveLogger : appLogger),
+    correlationId: ctx.correlationId,
     metrics,
   });
   const access = githubAccessFromEnv(process.env, { onResponse: (method, status) => metrics.githubRequest(method, status === 0 ? null : status) });

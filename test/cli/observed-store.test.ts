@@ -7,6 +7,7 @@ import { createMetrics } from "../../src/log/metrics.js";
 import { SqliteWorkerStore } from "../../src/store/sqlite.js";
 import { pw } from "../helpers/cli.js";
 import { removeTempDirs, tempDir } from "../helpers/git.js";
+import { fakeAgent, runnerSandbox } from "../helpers/runner-env.js";
 import { parsePrometheusText, sampleValue } from "../log/prometheus-text.js";
 
 afterEach(removeTempDirs);
@@ -62,5 +63,28 @@ describe("every state change is logged and counted once, by whoever makes it", (
     ]);
     expect(logged[0]!.correlation_id).not.toBe(logged[1]!.correlation_id);
     expect(logged[1]!.correlation_id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("a runner's moves carry the correlation id of the spawn that queued the worker, once per line", async () => {
+    const sb = await runnerSandbox({ agents: { "code-author": fakeAgent("write-file.mjs") } });
+    try {
+      const spawned = await sb.pw(["worker", "spawn", "--task-id", "OBS-3", "--description", "logged"]);
+      expect(spawned.code).toBe(0);
+      const id = spawned.stdout.split(/\s+/)[0]!;
+      const spawnLine = lines(join(sb.home, "logs", "pw.log")).find((l) => l.worker_id === id && l.state === "NEEDS_INIT")!;
+      const loop = await sb.pw(["loop", "--poll-interval", "0.1", "--until-idle"]);
+      expect(loop.code).toBe(0);
+      const raw = loop.stdout.split("\n").filter((line) => line.includes(`"worker_id":"${id}"`));
+      // a key written twice in one JSON line is read differently by different tools
+      for (const line of raw) expect(line.match(/"correlation_id":/g), line).toHaveLength(1);
+      const moves = raw.map((line) => JSON.parse(line) as Record<string, unknown>).filter((l) => l.state !== undefined);
+      expect(moves.map((l) => [l.from_state, l.state])).toEqual([
+        ["NEEDS_INIT", "WORKING"],
+        ["WORKING", "PR_OPEN"],
+      ]);
+      expect(moves.map((l) => l.correlation_id)).toEqual([spawnLine.correlation_id, spawnLine.correlation_id]);
+    } finally {
+      await sb.close();
+    }
   });
 });
