@@ -109,6 +109,7 @@ const RETRY_DELAYS_MS = [1000, 10_000, 60_000];
  * Runs `work` as urgent follow-up work; a failure is tried again after each of the retry delays, and
  * after the last one the delivery is forgotten (so a manual redelivery is handled) and one line
  * says what to do. `pw reconcile`, and every start of `pw serve`, brings the worker in line too.
+ * The delivery is held meanwhile: stopped before it ends, `pw serve` forgets it too.
  */
 function retriedLater(
   deps: AppDeps,
@@ -118,9 +119,11 @@ function retriedLater(
   work: () => Promise<unknown>,
 ): void {
   const delays = deps.retryDelaysMs ?? RETRY_DELAYS_MS;
+  deps.deliveries.hold(deliveryId);
   const attempt = async (tried: number): Promise<void> => {
     try {
       await work();
+      deps.deliveries.release(deliveryId);
     } catch (error) {
       const fields = { correlation_id: deliveryId, task: name, err_message: (error as Error).message.split("\n")[0] };
       const delay = delays[tried];

@@ -347,7 +347,13 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   await Promise.race([followUps.onIdle(), new Promise((r) => setTimeout(r, 10_000).unref())]);
   server.closeAllConnections();
   await closed;
-  deliveries.flush();
+  const unfinished = deliveries.close();
+  if (unfinished.length > 0) {
+    appLogger.warn(
+      { deliveries: unfinished.slice(0, 20), count: unfinished.length },
+      "deliveries whose follow-up work did not finish are forgotten: redeliver them, or let the next start's reconcile catch up",
+    );
+  }
   appLogger.info("pw serve stopped");
   await Promise.all([flushLogger(appLogger), flushLogger(runnerLogger)]);
   // Octokit's throttling queues must not keep a stopped server alive

@@ -242,6 +242,23 @@ describe("pull_request webhooks move workers", () => {
     expect(app.github.calls()).toEqual([`GET /repos/${REPO}/pulls/${pr.number}`, ...gateCalls(pr.number, opened(pr.number).pull_request.head.sha)]);
   });
 
+  it("a delivery whose follow-up work has not ended when the app stops is forgotten, so its redelivery is handled", async () => {
+    const app = await open({ followUps: true });
+    app.addWorker({ id: "worker-bbbbba", state: "WORKING" });
+    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    app.github.delay({ method: "GET", path: `/repos/${REPO}/pulls/${pr.number}`, ms: 300, times: 1 });
+    await app.receive("pull_request.opened", opened(pr.number), "delivery-a");
+    app.deps.deliveries.flush();
+    expect(app.deps.deliveries.close()).toEqual(["delivery-a"]);
+    expect(app.store.recentDeliveries("1970-01-01T00:00:00.000Z")).not.toContain("delivery-a");
+    // a delivery whose work ended is kept
+    await until(() => app.store.requireWorker("worker-bbbbba").state === "PR_OPEN");
+    await app.receive("pull_request.closed", merged(pr.number), "delivery-b");
+    expect(app.deps.deliveries.close()).toEqual([]);
+    expect(app.store.recentDeliveries("1970-01-01T00:00:00.000Z")).toContain("delivery-b");
+    await until(() => app.github.checkRuns(REPO).length === 2);
+  });
+
   it("a deferred re-read that fails is tried again, and the worker still moves", async () => {
     const app = await open({ followUps: true });
     app.addWorker({ id: "worker-bbbbb8", state: "WORKING" });
