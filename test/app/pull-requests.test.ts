@@ -45,6 +45,13 @@ function closed(number: number) {
   return retarget(loadPayload("pull_request.closed"), { repo: REPO, number, headRef: BRANCH });
 }
 
+/** A harness with follow-up work as in pw serve, a WORKING worker `id` and an open PR on its branch. */
+async function workingWithFollowUps(id: string) {
+  const app = await open({ followUps: true });
+  app.addWorker({ id, state: "WORKING" });
+  return { app, pr: app.github.addPullRequest(REPO, { head: BRANCH }) };
+}
+
 describe("pull_request webhooks move workers", () => {
   it("opened: a WORKING worker goes to PR_OPEN after the live PR is read once, and records the PR", async () => {
     const app = await open();
@@ -228,9 +235,7 @@ describe("pull_request webhooks move workers", () => {
   });
 
   it("with follow-up work (as in pw serve), a delivery that needs a re-read is answered first; the move and gates follow", async () => {
-    const app = await open({ followUps: true });
-    app.addWorker({ id: "worker-bbbbb7", state: "WORKING" });
-    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    const { app, pr } = await workingWithFollowUps("worker-bbbbb7");
     app.github.delay({ method: "GET", path: `/repos/${REPO}/pulls/${pr.number}`, ms: 300 });
     await app.receive("pull_request.opened", opened(pr.number), "delivery-7");
     // answered while GitHub has not answered the re-read yet: nothing moved so far
@@ -243,9 +248,7 @@ describe("pull_request webhooks move workers", () => {
   });
 
   it("a delivery whose follow-up work has not ended when the app stops is forgotten, so its redelivery is handled", async () => {
-    const app = await open({ followUps: true });
-    app.addWorker({ id: "worker-bbbbba", state: "WORKING" });
-    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    const { app, pr } = await workingWithFollowUps("worker-bbbbba");
     app.github.delay({ method: "GET", path: `/repos/${REPO}/pulls/${pr.number}`, ms: 300, times: 1 });
     await app.receive("pull_request.opened", opened(pr.number), "delivery-a");
     app.deps.deliveries.flush();
@@ -260,9 +263,7 @@ describe("pull_request webhooks move workers", () => {
   });
 
   it("a deferred re-read that fails is tried again, and the worker still moves", async () => {
-    const app = await open({ followUps: true });
-    app.addWorker({ id: "worker-bbbbb8", state: "WORKING" });
-    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    const { app, pr } = await workingWithFollowUps("worker-bbbbb8");
     app.github.failNext({ method: "GET", path: `/repos/${REPO}/pulls/${pr.number}`, status: 502 });
     await app.receive("pull_request.closed", closed(pr.number), "delivery-8");
     app.github.closePullRequest(REPO, pr.number);
@@ -274,9 +275,7 @@ describe("pull_request webhooks move workers", () => {
   });
 
   it("a deferred re-read that keeps failing gives up after the last try: one error line, the delivery forgotten, nothing moved", async () => {
-    const app = await open({ followUps: true });
-    app.addWorker({ id: "worker-bbbbb9", state: "WORKING" });
-    const pr = app.github.addPullRequest(REPO, { head: BRANCH });
+    const { app, pr } = await workingWithFollowUps("worker-bbbbb9");
     app.github.failNext({ method: "GET", path: `/repos/${REPO}/pulls/${pr.number}`, status: 502, times: 3 });
     await app.receive("pull_request.opened", opened(pr.number), "delivery-9");
     await until(() => !app.deps.deliveries.has("delivery-9"));
