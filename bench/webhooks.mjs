@@ -142,9 +142,12 @@ const baseEnv = {
 };
 for (const name of ["APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_PROXY_URL"]) delete baseEnv[name];
 
-// With taskset and 2+ cores, each server gets a core of its own and the load generator (this
-// process) another, so the two servers are compared on equal terms rather than fighting the
-// generator for the same cores. PW_BENCH_NO_PIN=1 turns it off.
+// With taskset and 2+ cores, the servers run on core 1 (one at a time: the rounds alternate) and
+// the load generator with the GitHub stand-in (this process) on core 0, so the two servers are
+// compared on equal terms rather than fighting the generator for a core. PW_BENCH_NO_PIN=1
+// turns it off.
+// counted before this process is pinned to one of them
+const CPUS = availableParallelism();
 const PIN = !process.env.PW_BENCH_NO_PIN && cpus().length >= 2 && spawnSync("taskset", ["-cp", "0", String(process.pid)], { stdio: "ignore" }).status === 0;
 
 function start(label, argv, env, cwd) {
@@ -422,7 +425,7 @@ const movingSent = ROUNDS * Math.floor(MOVING / ROUNDS) + ROUNDS * Math.round((R
 console.log(
   `webhook deliveries per scenario and server: ${WARMUP} warm-up, then ${DELIVERIES} closed-loop (concurrency ${CONCURRENCY}) and ` +
     `${f(SECONDS, 0)} s at ${RATE}/s open-loop in ${ROUNDS} alternating rounds (moving scenarios: ${MOVING} and ${f(MOVING_SECONDS, 0)} s); ` +
-    `store of ${HISTORY} workers (+${movers} to move); node ${process.version}, ${availableParallelism()} CPUs`,
+    `store of ${HISTORY} workers (+${movers} to move); node ${process.version}, ${CPUS} CPUs${PIN ? " (the servers, which take turns, pinned to one; the load and the stand-in to another)" : ""}`,
 );
 console.log("");
 console.log("scenario                   server        deliveries/s   p50 ms   p99 ms   max ms   CPU us/delivery (of it system)");
