@@ -106,10 +106,11 @@ async function onPullRequestAndGates(deps: AppDeps, event: PullRequestEvent, git
 const RETRY_DELAYS_MS = [1000, 10_000, 60_000];
 
 /**
- * Runs `work` as urgent follow-up work; a failure is tried again after each of the retry delays, and
- * after the last one the delivery is forgotten (so a manual redelivery is handled) and one line
- * says what to do. `pw reconcile`, and every start of `pw serve`, brings the worker in line too.
- * The delivery is held meanwhile: stopped before it ends, `pw serve` forgets it too.
+ * Runs `work` as urgent follow-up work; a failure is tried again after each of the retry
+ * delays, and after the last one the delivery is forgotten (so a manual redelivery is handled)
+ * and one line says what to do. `pw reconcile`, and every start of `pw serve`, brings the
+ * worker in line too. The delivery is held meanwhile: stopped before it ends, `pw serve`
+ * forgets it too.
  */
 function retriedLater(
   deps: AppDeps,

@@ -50,7 +50,7 @@ export class CliContext {
    * carry this invocation's correlation id.
    */
   get logger(): Logger {
-    if (!this.cachedLogger) this.setLogger(createLogger({ component: "cli", destination: join(this.paths.logsDir, "pw.log") }));
+    this.ensureLogger();
     return this.cachedLogger!;
   }
 
@@ -59,8 +59,12 @@ export class CliContext {
    * carries the correlation id of the spawn or delivery it belongs to (one key per line).
    */
   get moveLogger(): Logger {
-    if (!this.cachedBaseLogger) void this.logger;
+    this.ensureLogger();
     return this.cachedBaseLogger!;
+  }
+
+  private ensureLogger(): void {
+    if (!this.cachedLogger) this.setLogger(createLogger({ component: "cli", destination: join(this.paths.logsDir, "pw.log") }));
   }
 
   useLogger(component: Component, destination = "stdout"): Logger {
