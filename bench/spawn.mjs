@@ -18,6 +18,7 @@ const { SqliteWorkerStore } = await import(new URL("store/sqlite.js", dist));
 const { openRepoContext } = await import(new URL("runner/context.js", dist));
 const { spawnWorkers } = await import(new URL("runner/operations.js", dist));
 const { silentLogger } = await import(new URL("log/logger.js", dist));
+const { isWorktreeRace } = await import(new URL("git/repo.js", dist));
 const PW_BIN = fileURLToPath(new URL("cli/main.js", dist));
 
 const FILES = numberOption("files", 3000);
@@ -85,7 +86,7 @@ const rawTen = () => {
     input: `${lines}\n`,
   });
   if (result.status !== 0) {
-    throw Object.assign(new Error(`xargs failed: ${result.stderr}`), { race: /failed to read \S*worktrees\/\S+\/(commondir|gitdir)/.test(String(result.stderr)) });
+    throw Object.assign(new Error(`xargs failed: ${result.stderr}`), { race: isWorktreeRace(String(result.stderr)) });
   }
 };
 /** Baseline rounds timed again because raw git met its own race between simultaneous worktree adds (pw retries it). */

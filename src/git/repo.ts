@@ -23,13 +23,23 @@ export function isWorktreeRace(error: unknown): boolean {
   return /failed to read \S*worktrees[\\/][^\s\\/]+[\\/](commondir|gitdir)\b/.test(text);
 }
 
-/** Waits before attempt `attempt` (1, 2, ...) after a worktree race: 20, 40, 80, 160 ms, jittered. */
-export async function raceBackoff(attempt: number): Promise<void> {
-  await sleep(10 * 2 ** attempt * (0.75 + Math.random() / 2));
-}
+/** How many times work is tried when it meets the worktree race. */
+const RACE_ATTEMPTS = 5;
 
-/** How many times a command is tried when it meets the worktree race. */
-export const RACE_ATTEMPTS = 5;
+/**
+ * Runs `work`, and again while it fails on the worktree race: up to five tries, waiting 20, 40,
+ * 80 and 160 ms (jittered) between them. Any other failure, or the last one, is thrown.
+ */
+export async function retryingWorktreeRace<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= RACE_ATTEMPTS || !isWorktreeRace(error)) throw error;
+      await sleep(10 * 2 ** attempt * (0.75 + Math.random() / 2));
+    }
+  }
+}
 
 /**
  * simple-git only fails a command that both exits non-zero and writes to stderr; a quiet
@@ -105,17 +115,12 @@ export class Repository {
    */
   async run(args: string[], cwd?: string, options: { push?: boolean; once?: boolean } = {}): Promise<string> {
     const git = cwd || options.push ? gitFor(cwd ?? this.root, gitEnvironment(process.env, options)) : this.git;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await git.raw([...NO_REPOSITORY_CODE, ...args]);
-      } catch (error) {
-        if (error instanceof PwError) throw error;
-        if (!options.once && attempt < RACE_ATTEMPTS && isWorktreeRace(error)) {
-          await raceBackoff(attempt);
-          continue;
-        }
-        throw new GitError(`git ${args[0]}: ${gitMessage(error)}`, { cause: error });
-      }
+    const once = () => git.raw([...NO_REPOSITORY_CODE, ...args]);
+    try {
+      return await (options.once ? once() : retryingWorktreeRace(once));
+    } catch (error) {
+      if (error instanceof PwError) throw error;
+      throw new GitError(`git ${args[0]}: ${gitMessage(error)}`, { cause: error });
     }
   }
 

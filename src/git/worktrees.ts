@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync }
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { GitError, InvalidInputError, NotFoundError, PwError } from "../core/errors.js";
 import { branchForTask, parseProjectName, parseTaskId, worktreePathFor } from "../core/names.js";
-import { isWorktreeRace, RACE_ATTEMPTS, raceBackoff, type Repository } from "./repo.js";
+import { retryingWorktreeRace, type Repository } from "./repo.js";
 
 /**
  * The base a worktree was made from, kept in the worktree's own git directory
@@ -131,14 +131,7 @@ export async function createWorktree(repo: Repository, target: WorktreeTarget, b
  * that met the worktree race is taken back the same way and tried again.
  */
 export async function addWorktree(repo: Repository, target: CreatedWorktree): Promise<CreatedWorktree> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await addWorktreeOnce(repo, target);
-    } catch (error) {
-      if (attempt >= RACE_ATTEMPTS || !isWorktreeRace(error)) throw error;
-      await raceBackoff(attempt);
-    }
-  }
+  return retryingWorktreeRace(() => addWorktreeOnce(repo, target));
 }
 
 async function addWorktreeOnce(repo: Repository, target: CreatedWorktree): Promise<CreatedWorktree> {
