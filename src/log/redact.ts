@@ -70,12 +70,16 @@ function isWalkable(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !(value instanceof URL) && !(value instanceof Date) && !Buffer.isBuffer(value);
 }
 
-/** `value` with the rules applied below it; the same object when nothing changed (copy on write). */
+/**
+ * `value` with the rules applied to its fields (at `depth`) and below; the same object when
+ * nothing changed (copy on write). An error under a line's own `err` or `error` is left to its
+ * serializer, which redacts what it makes (see `serializers`).
+ */
 function redactBelow(value: Record<string, unknown>, depth: number, key: string | undefined): Record<string, unknown> {
   let copy: Record<string, unknown> | undefined;
   for (const name of Object.keys(value)) {
     const field = value[name];
-    if (field === undefined) continue;
+    if (field === undefined || (depth === 0 && (name === "err" || name === "error") && field instanceof Error)) continue;
     let next = censored(name, depth, key, field);
     if (next === undefined && depth < MAX_DEPTH && isWalkable(field)) {
       const below = redactBelow(field, depth + 1, name);
@@ -88,25 +92,9 @@ function redactBelow(value: Record<string, unknown>, depth: number, key: string 
   return copy ?? value;
 }
 
-/**
- * A log line's fields (or a child logger's bindings) with secrets redacted. An error under
- * `err` or `error` is left to its serializer, which redacts what it makes (see `serializers`).
- */
+/** A log line's fields (or a child logger's bindings) with secrets redacted. */
 export function redactLogFields(fields: Record<string, unknown>): Record<string, unknown> {
-  let copy: Record<string, unknown> | undefined;
-  for (const name of Object.keys(fields)) {
-    const field = fields[name];
-    if (field === undefined || ((name === "err" || name === "error") && field instanceof Error)) continue;
-    let next = censored(name, 0, undefined, field);
-    if (next === undefined && isWalkable(field)) {
-      const below = redactBelow(field, 1, name);
-      if (below !== field) next = below;
-    }
-    if (next === undefined || next === field) continue;
-    copy ??= { ...fields };
-    copy[name] = next;
-  }
-  return copy ?? fields;
+  return redactBelow(fields, 0, undefined);
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
