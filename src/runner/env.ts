@@ -1,7 +1,5 @@
 import { isSecretName } from "../core/secret-names.js";
 
-export { isSecretName };
-
 /** Variables an agent gets from the runner's environment without asking. */
 const BASE_ALLOWLIST = ["PATH", "HOME", "USER", "LANG", "SHELL", "TERM", "TMPDIR"];
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { agentEnvironment, isSecretName } from "../../src/runner/env.js";
+import { isSecretName } from "../../src/core/secret-names.js";
+import { agentEnvironment } from "../../src/runner/env.js";
 
 const worker = { workerId: "worker-abc123", taskId: "T-1", description: "d", prompt: "p" };
 

@@ -26,19 +26,28 @@ function everythingShown(sb: RunnerSandbox, id: string, ...outputs: string[]): s
   return [...outputs, readFileSync(join(sb.home, "logs", `${id}.log`), "utf8"), ...readdirSync(join(sb.home, "logs")).map((f) => readFileSync(join(sb.home, "logs", f), "utf8"))].join("\n");
 }
 
+/**
+ * Spawns one worker and waits for it; its push must have been refused: the worker is UNKNOWN,
+ * origin has no new branch, and nothing was asked of GitHub.
+ */
+async function spawnRefused(sb: RunnerSandbox, taskId: string, description: string) {
+  const result = await sb.pw(["worker", "spawn", "--task-id", taskId, "--description", description, "--wait"]);
+  expect(result.code).toBe(1);
+  const worker = await onlyWorker(sb);
+  expect(worker.state).toBe("UNKNOWN");
+  expect(originBranches(sb.origin)).toEqual(["main"]);
+  expect(sb.github.requests).toEqual([]);
+  return { result, worker };
+}
+
 describe("gates before every push", () => {
   it("an agent that commits a key: the branch never reaches origin, and the key is never shown", async () => {
     const sb = (sandbox = await runnerSandbox({}));
     const leaked = join(sb.out, "leaked.json");
     sb.configure({ agents: { "code-author": fakeAgent("leak-secret.mjs", leaked) } });
-    const result = await sb.pw(["worker", "spawn", "--task-id", "LEAK-1", "--description", "configure aws", "--wait"]);
-    expect(result.code).toBe(1);
-    const worker = await onlyWorker(sb);
-    expect(worker.state).toBe("UNKNOWN");
+    const { result, worker } = await spawnRefused(sb, "LEAK-1", "configure aws");
     expect(worker.error).toMatch(/^security-gate blocked the push: nothing was pushed/);
     expect(worker.error).toContain("config.js");
-    expect(originBranches(sb.origin)).toEqual(["main"]);
-    expect(sb.github.requests).toEqual([]);
 
     const check = await sb.pw(["gate", "check", worker.id]);
     expect(check.code).toBe(1);
@@ -62,23 +71,17 @@ describe("gates before every push", () => {
   it("judges with the base branch's gate files, not ones the agent edited", async () => {
     const sb = (sandbox = await runnerSandbox({}));
     sb.configure({ agents: { "code-author": fakeAgent("leak-secret.mjs", join(sb.out, "leaked.json"), "relax") } });
-    expect((await sb.pw(["worker", "spawn", "--task-id", "LEAK-2", "--description", "relax and leak", "--wait"])).code).toBe(1);
-    expect((await onlyWorker(sb)).error).toMatch(/^security-gate blocked the push/);
-    expect(originBranches(sb.origin)).toEqual(["main"]);
+    const { worker } = await spawnRefused(sb, "LEAK-2", "relax and leak");
+    expect(worker.error).toMatch(/^security-gate blocked the push/);
   });
 
   it("an agent that plants a command in .git/config: nothing is pushed, the file is put back, the command never runs", async () => {
     const sb = (sandbox = await runnerSandbox({}));
     const dump = join(sb.out, "push.env");
     sb.configure({ agents: { "code-author": fakeAgent("plant-git-config.mjs", dump) } });
-    const result = await sb.pw(["worker", "spawn", "--task-id", "PLANT-1", "--description", "plant a command", "--wait"]);
-    expect(result.code).toBe(1);
-    const worker = await onlyWorker(sb);
-    expect(worker.state).toBe("UNKNOWN");
+    const { worker } = await spawnRefused(sb, "PLANT-1", "plant a command");
     expect(worker.error).toMatch(/^git configuration changed while agents ran \(.*\.git\/config: a program to run or a place to connect\), so nothing was pushed/);
     expect(worker.error).toContain(`pw worker retry ${worker.id}`);
-    expect(originBranches(sb.origin)).toEqual(["main"]);
-    expect(sb.github.requests).toEqual([]);
     expect(existsSync(dump)).toBe(false);
     expect(readFileSync(join(sb.repo, ".git", "config"), "utf8")).not.toContain("receivepack");
     expect(readFileSync(join(sb.repo, ".git", `config.pw-rejected-${worker.id}`), "utf8")).toContain("receivepack");
