@@ -336,19 +336,24 @@ async function compare(bare, ours, load) {
 }
 
 const same = (delivery) => ({ warm: delivery, closed: () => delivery, open: () => delivery });
+/** Counts the bench workers in a state of the store at `home`, read-only, until `close()`. */
+function benchWorkers(home) {
+  const db = new Database(join(home, "state.db"), { readonly: true, fileMustExist: true });
+  const query = db.prepare("SELECT count(*) AS n FROM workers WHERE state = ? AND task_id LIKE 'bench-%'");
+  return { count: (state) => query.get(state).n, close: () => db.close() };
+}
 /** Resolves once `expected` bench workers of the store at `home` are in `state` (60 s at most). */
 function movedTo(home, state) {
   return async (expected) => {
-    const db = new Database(join(home, "state.db"), { readonly: true, fileMustExist: true });
-    const query = db.prepare("SELECT count(*) AS n FROM workers WHERE state = ? AND task_id LIKE 'bench-%'");
+    const workers = benchWorkers(home);
     const deadline = Date.now() + 60_000;
     try {
-      while (query.get(state).n < expected) {
+      while (workers.count(state) < expected) {
         if (Date.now() > deadline) throw new Error(`bench: ${expected} workers never reached ${state} in ${home}`);
         await new Promise((r) => setTimeout(r, 5));
       }
     } finally {
-      db.close();
+      workers.close();
     }
   };
 }
@@ -410,9 +415,9 @@ try {
 
 // ---- report -----------------------------------------------------------------------------------
 const count = (home, state) => {
-  const store = new SqliteWorkerStore(join(home, "state.db"));
-  const n = store.listWorkers({ state }).filter((w) => w.taskId.startsWith("bench-")).length;
-  store.close();
+  const workers = benchWorkers(home);
+  const n = workers.count(state);
+  workers.close();
   return n;
 };
 const mergedCount = count(mergingHome, "MERGED");
