@@ -190,8 +190,9 @@ export function createAppHttpHandler(options: AppHttpOptions): (req: IncomingMes
       void receive(req, res);
       return;
     }
-    if (pathname === "/healthz" && (method === "GET" || method === "HEAD")) return health(res);
-    if (pathname === "/metrics" && (method === "GET" || method === "HEAD")) return void metricsPage(res);
+    const reading = method === "GET" || method === "HEAD";
+    if (reading && pathname === "/healthz") return health(res);
+    if (reading && pathname === "/metrics") return void metricsPage(res);
     next(req, res).then(
       (answered) => answered || send(res, 404, "not found\n"),
       () => res.destroy(),
