@@ -21,15 +21,17 @@ import { print, printError, printJson, printTable } from "./output.js";
 
 /** Probot's environment, validated once at the edge; an empty variable counts as unset. */
 const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
+/** A message that names the value it refuses (for settings that hold no secret). */
+const naming = (expected: string) => ({ error: (issue: { input?: unknown }) => `expected ${expected}, got ${JSON.stringify(issue.input)}` });
 const serveEnvSchema = z.object({
   PORT: unsetIfEmpty(
     z
       .string()
-      .regex(/^\d{1,5}$/, "expected a port number")
+      .regex(/^\d{1,5}$/, naming("a port number"))
       .transform(Number)
-      .refine((port) => port <= 65535, "expected a port number up to 65535"),
+      .refine((port) => port <= 65535, naming("a port number up to 65535")),
   ),
-  HOST: unsetIfEmpty(z.string().regex(/^[A-Za-z0-9.:[\]-]{1,255}$/, "expected a host name or address")),
+  HOST: unsetIfEmpty(z.string().regex(/^[A-Za-z0-9.:[\]-]{1,255}$/, naming("a host name or address"))),
   WEBHOOK_SECRET: unsetIfEmpty(z.string()),
   WEBHOOK_PROXY_URL: unsetIfEmpty(z.url({ protocol: /^https?$/, error: "expected an http(s) URL, like https://smee.io/abc" })),
   NODE_ENV: unsetIfEmpty(z.string()),

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { SqliteWorkerStore } from "../../src/store/sqlite.js";
 import type { Worker } from "../../src/core/worker.js";
-import { freePort, PW_BIN } from "../helpers/cli.js";
+import { freePort, pw, PW_BIN } from "../helpers/cli.js";
 import { removeTempDirs } from "../helpers/git.js";
 import { fakeAgent, REPOSITORY, runnerSandbox, type RunnerSandbox } from "../helpers/runner-env.js";
 import { deliver, loadPayload, retarget, withComment } from "../helpers/webhooks.js";
@@ -243,6 +243,19 @@ describe("pw serve", () => {
     await until(() => store.requireWorker("worker-aaaa10").state === "MERGED", 10_000, "reconciled on start");
     expect(store.history("worker-aaaa10").at(-1)).toMatchObject({ source: "reconcile" });
     expect(sb.github.requestsTo("GET", `/repos/${REPOSITORY}/pulls`)).toHaveLength(2);
+  });
+
+  it.each([
+    ["PORT", "abc", 'PORT: expected a port number, got "abc"'],
+    ["PORT", "70000", "PORT: expected a port number up to 65535, got 70000"],
+    ["HOST", "a b", 'HOST: expected a host name or address, got "a b"'],
+  ])("refuses %s=%s with exit 2, naming the value, before anything is made", async (name, value, said) => {
+    const sb = (sandbox = await runnerSandbox({}));
+    const home = join(sb.out, "unused-home");
+    const result = await pw(["serve"], { cwd: sb.repo, env: { ...serveEnv(sb), PW_HOME: home, [name]: value } });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(`pw: environment: ${said}`);
+    expect(existsSync(home)).toBe(false);
   });
 
   it("without credentials shows Probot's app-registration page, driven by app.yml", async () => {
