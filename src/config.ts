@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import {
   BUILTIN_AGENT_PROMPTS,
@@ -13,7 +12,7 @@ import {
 import { durationSchema } from "./core/duration.js";
 import { InvalidInputError } from "./core/errors.js";
 import { repositorySlugSchema } from "./core/repository.js";
-import { parseWith } from "./core/validate.js";
+import { parseWith, parseYamlText } from "./core/validate.js";
 
 /** Expands a leading `~` and makes the path absolute. */
 export function expandHome(path: string, home: string = homedir(), base: string = process.cwd()): string {
@@ -172,13 +171,7 @@ function readConfigFile(file: string): ConfigFile | undefined {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new InvalidInputError(`${file}: cannot be read (${(error as Error).message})`);
   }
-  let data: unknown;
-  try {
-    data = parseYaml(text);
-  } catch (error) {
-    const line = (error as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line;
-    throw new InvalidInputError(`${file}${line ? `:${line}` : ""}: not valid YAML: ${(error as Error).message.split("\n")[0]}`);
-  }
+  const data = parseYamlText(text, file);
   if (data === null || data === undefined) return {};
   return parseWith(configFileSchema, data, file);
 }
@@ -194,6 +187,22 @@ function mergeConfigFiles(user: ConfigFile, repo: ConfigFile): ConfigFile {
     env: { ...user.env, ...repo.env },
     agents,
   };
+}
+
+/**
+ * Built-in agents run the default command unless told otherwise; any other agent must say what to
+ * run (else a typo such as `code-autor` would silently run Claude Code). Checked after the merge,
+ * so a command in the user's file serves a repository's entry that only changes the timeout.
+ */
+function requireAgentCommands(merged: ConfigFile, sources: Array<{ file: string; config: ConfigFile | undefined }>): void {
+  for (const [name, entry] of Object.entries(merged.agents ?? {})) {
+    if (entry.command || name in BUILTIN_AGENT_PROMPTS) continue;
+    // the last file that has the entry is the one to fix (the repository's over the user's)
+    const file = sources.filter((s) => s.config?.agents?.[name]).at(-1)?.file ?? sources.at(-1)!.file;
+    throw new InvalidInputError(
+      `${file}: agents.${name}.command: required for an agent that is not built in (${Object.keys(BUILTIN_AGENT_PROMPTS).join(", ")})`,
+    );
+  }
 }
 
 function resolveAgents(file: ConfigFile["agents"]): Record<string, AgentConfig> {
@@ -223,6 +232,10 @@ export function loadRepoConfig(repoRoot: string, paths: Paths, remoteRepository?
   const user = readConfigFile(userFile);
   const repo = readConfigFile(repoFile);
   const merged = mergeConfigFiles(user ?? {}, repo ?? {});
+  requireAgentCommands(merged, [
+    { file: userFile, config: user },
+    { file: repoFile, config: repo },
+  ]);
   const worktreesRoot = env.PW_WORKTREES_ROOT
     ? paths.worktreesRoot
     : merged.worktrees_root
@@ -242,4 +255,46 @@ export function loadRepoConfig(repoRoot: string, paths: Paths, remoteRepository?
     agents: resolveAgents(merged.agents),
     sources: [user && userFile, repo && repoFile].filter((f): f is string => Boolean(f)),
   };
+}
+
+/**
+ * The `.parallel-workers.yml` that `pw init` writes: every key commented out with its default and
+ * a line on what it does, so the file changes nothing (not even the user's own defaults in
+ * `$PW_HOME/config.yml`) until a line is uncommented. `repository` is the owner/name read from
+ * the origin remote, when there is one.
+ */
+export function starterRepoConfig(repository: string | null): string {
+  const key = (text: string, comment: string) => `# ${`${text} `.padEnd(35)}# ${comment}`;
+  return [
+    "# parallel-workers settings for this repository. Every key is optional: uncomment a line to",
+    "# change it. A key left out keeps the default shown, or yours from $PW_HOME/config.yml.",
+    "",
+    "# github:",
+    repository
+      ? key(`  repository: ${repository}`, "owner/name; read from the origin remote when left out")
+      : key("  repository: owner/name", "needed: no GitHub origin remote was found"),
+    key("  delete_branch_on_merge: false", "delete a worker's branch on GitHub once its PR is merged"),
+    key(`max_workers: ${DEFAULT_MAX_WORKERS}`, "agents running at once for this repository"),
+    key(`labels: [${DEFAULT_LABELS.join(", ")}]`, "labels added to every PR"),
+    key("milestone: Sprint 1", "milestone of every PR (created when missing); a task may set its own"),
+    key("draft: false", "open PRs as drafts"),
+    key("worktrees_root: ~/.worktrees", "where worktrees are made; PW_WORKTREES_ROOT wins over this"),
+    key('setup: [["npm", "ci"]]', "commands (argv arrays) run in each new worktree before the agent"),
+    key("copy: [.env.local]", "files copied from this checkout into each new worktree, never committed"),
+    "# env:",
+    key("  passthrough: [NODE_OPTIONS]", "variables passed to agents (names that look secret never are)"),
+    "",
+    `# Agents. Built in: ${Object.keys(BUILTIN_AGENT_PROMPTS).join(", ")}; each runs Claude Code headless`,
+    "# with a prompt for its role. Give one another command or timeout, or add your own agent: one",
+    "# that is not built in needs a command. A command is an argv array, never a shell string;",
+    "# {prompt}, {task_id}, {worker_id}, {description} and {worktree} are filled in.",
+    "# agents:",
+    "#   code-author:",
+    key(`    timeout: ${DEFAULT_AGENT_TIMEOUT_MS / 60_000}m`, "its process group is killed after this"),
+    "#   docs-writer:",
+    key('    command: ["./scripts/write-docs.sh", "{task_id}"]', "what to run, in the worktree"),
+    key('    prompt: "Document {description}"', "what {prompt} becomes"),
+    key("    env: { DOCS_STYLE: short }", "extra variables (names that look secret are dropped)"),
+    "",
+  ].join("\n");
 }

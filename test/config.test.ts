@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_AGENT_TIMEOUT_MS, loadRepoConfig, resolvePaths } from "../src/config.js";
+import { DEFAULT_AGENT_TIMEOUT_MS, loadRepoConfig, resolvePaths, starterRepoConfig } from "../src/config.js";
 import { InvalidInputError } from "../src/core/errors.js";
 import { removeTempDirs, tempDir } from "./helpers/git.js";
 
@@ -82,7 +82,7 @@ agents:
     ["copy: [../../etc/passwd]\n", "copy.0: must be a path inside the repository"],
     ["labelz: [x]\n", 'Unrecognized key: "labelz"'],
     ["env: { passthrough: ['BAD NAME'] }\n", "env.passthrough.0: expected an environment variable name"],
-    ["max_workers: [\n", "not valid YAML"],
+    ["labels: [a\n", ".parallel-workers.yml:2: not valid YAML: "],
   ])("refuses %j naming the file, key and problem", (yaml, message) => {
     const { repo, paths, env } = setup(yaml);
     const file = join(repo, ".parallel-workers.yml");
@@ -94,5 +94,70 @@ agents:
   it("names the user file when that one is wrong", () => {
     const { repo, home, paths, env } = setup(undefined, "draft: maybe\n");
     expect(() => loadRepoConfig(repo, paths, undefined, env)).toThrow(`${join(home, "config.yml")}: draft:`);
+  });
+
+  describe("an agent that is not built in must name its command", () => {
+    const needed = "agents.docs-writer.command: required for an agent that is not built in (code-author, test-author, iac-engineer)";
+
+    it.each([
+      ["in the repository's file", "agents: { docs-writer: { timeout: 20m } }\n", undefined, "repo"],
+      ["in the user's file", undefined, "agents: { docs-writer: { prompt: Write docs } }\n", "user"],
+      ["in both files, neither with a command", "agents: { docs-writer: { timeout: 5m } }\n", "agents: { docs-writer: { timeout: 9m } }\n", "repo"],
+    ])("refuses one without a command %s, naming the file to fix and the key path", (_, repoYaml, userYaml, blamed) => {
+      const { repo, home, paths, env } = setup(repoYaml, userYaml);
+      const file = blamed === "repo" ? join(repo, ".parallel-workers.yml") : join(home, "config.yml");
+      expect(() => loadRepoConfig(repo, paths, undefined, env)).toThrow(InvalidInputError);
+      expect(() => loadRepoConfig(repo, paths, undefined, env)).toThrow(`${file}: ${needed}`);
+    });
+
+    it("takes the command from the user's file when the repository only changes the timeout; built-ins need none", () => {
+      const { repo, paths, env } = setup(
+        "agents: { docs-writer: { timeout: 5m }, test-author: { timeout: 10m } }\n",
+        "agents: { docs-writer: { command: [write-docs, '{task_id}'] } }\n",
+      );
+      const config = loadRepoConfig(repo, paths, undefined, env);
+      expect(config.agents["docs-writer"]).toMatchObject({ command: ["write-docs", "{task_id}"], timeoutMs: 5 * 60_000 });
+      expect(config.agents["test-author"]).toMatchObject({ command: config.agents["code-author"]!.command, timeoutMs: 10 * 60_000 });
+    });
+  });
+});
+
+describe("the starter file `pw init` writes", () => {
+  /** The file with every commented-out key line made live: what a user gets by uncommenting. */
+  function uncommented(text: string): string {
+    return text
+      .split("\n")
+      .map((line) => (/^# (\s*)[a-z_-]+:( |$)/.test(line) ? line.slice(2) : line))
+      .join("\n");
+  }
+
+  it.each([["acme/web"], [null]])("changes nothing as written (repository %s): the defaults, the user's file still applies", (repository) => {
+    const { repo, paths, env } = setup(starterRepoConfig(repository), "max_workers: 5\n");
+    const config = loadRepoConfig(repo, paths, "acme/web", env);
+    const defaults = loadRepoConfig(setup(undefined, "max_workers: 5\n").repo, paths, "acme/web", env);
+    expect({ ...config, sources: [] }).toEqual({ ...defaults, sources: [] });
+    expect(config.maxWorkers).toBe(5);
+  });
+
+  it("is valid with every line uncommented, and its defaults are the real ones", () => {
+    const text = uncommented(starterRepoConfig("acme/web"));
+    expect(text).toContain("\nagents:\n  code-author:\n    timeout: 45m");
+    const { repo, paths, env } = setup(text);
+    const config = loadRepoConfig(repo, paths, undefined, env);
+    const defaults = loadRepoConfig(setup().repo, paths, "acme/web", env);
+    expect(config).toMatchObject({
+      repository: "acme/web",
+      maxWorkers: defaults.maxWorkers,
+      labels: defaults.labels,
+      draft: defaults.draft,
+      deleteBranchOnMerge: defaults.deleteBranchOnMerge,
+      setup: [["npm", "ci"]],
+      copy: [".env.local"],
+      passthrough: ["NODE_OPTIONS"],
+    });
+    expect(config.agents["code-author"]).toEqual(defaults.agents["code-author"]);
+    expect(config.agents["docs-writer"]).toMatchObject({ command: ["./scripts/write-docs.sh", "{task_id}"], env: { DOCS_STYLE: "short" } });
+    // without an origin remote the placeholder is a valid owner/name to replace
+    expect(() => loadRepoConfig(setup(uncommented(starterRepoConfig(null))).repo, paths, undefined, env)).not.toThrow();
   });
 });

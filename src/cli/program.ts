@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { EXIT_FAILED, EXIT_USAGE, PwError } from "../core/errors.js";
 import { CliContext } from "./context.js";
 import { registerGateCommands } from "./gate.js";
+import { registerInitCommand } from "./init.js";
 import { printError } from "./output.js";
 import { registerServeCommands } from "./serve.js";
 import { registerStateCommands } from "./state.js";
@@ -21,6 +22,7 @@ export function buildProgram(ctx: CliContext): Command {
     .option("--verbose", "show stack traces on errors")
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith("error:") ? `pw: ${text}` : text) });
+  registerInitCommand(program);
   registerWorkerCommands(program, ctx);
   registerStateCommands(program, ctx);
   registerWorktreeCommands(program, ctx);

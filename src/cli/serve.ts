@@ -11,7 +11,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import type { ServedRepository } from "../app/deps.js";
 import type { ReconcileResult } from "../app/reconcile.js";
-import { InvalidInputError, PwError } from "../core/errors.js";
+import { InvalidInputError, NotARepositoryError, PwError } from "../core/errors.js";
 import { parseProjectName } from "../core/names.js";
 import { parseWith } from "../core/validate.js";
 import type { Logger } from "../log/logger.js";
@@ -75,7 +75,8 @@ async function openRepositories(ctx: CliContext, dirs: string[]): Promise<RepoCo
   try {
     add(await openRepoContext(process.cwd(), ctx.paths));
   } catch (error) {
-    // not a checkout: fine when --repo names some
+    // not a checkout: fine when --repo names some; a checkout that cannot be served (a bad config) is said as it is
+    if (!(error instanceof NotARepositoryError)) throw error;
     if (dirs.length === 0) {
       throw new InvalidInputError(`${process.cwd()} is not a git repository: run \`pw serve\` in a checkout or pass --repo DIR`, {
         cause: error,

@@ -1,10 +1,10 @@
 import type { Command } from "commander";
 import { existsSync, readFileSync, statSync, watch } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import { formatDuration } from "../core/duration.js";
 import { InvalidInputError, PwError } from "../core/errors.js";
 import { parseProjectName, parseTaskId, parseWorkerId } from "../core/names.js";
 import { parseTaskSpec, SpecError } from "../core/spec.js";
+import { parseYamlText } from "../core/validate.js";
 import { isTerminal, parseState, type WorkerState } from "../core/states.js";
 import type { Worker } from "../core/worker.js";
 import { waitingFor } from "../core/dependencies.js";
@@ -35,7 +35,7 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** Prints every problem of a refused spawn, one per line, after the summary. */
+/** Prints every problem of a refused spawn, one per line; the summary follows as the last line. */
 function reportSpawnProblems(error: unknown): never {
   const problems = error instanceof PwError ? (error as { problems?: Array<string | { message: string }> }).problems : undefined;
   if (problems && (error instanceof SpecError || problems.length > 1)) {
@@ -169,7 +169,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
   worker
     .command("spawn-batch")
     .description("validate a task spec file as a whole, then spawn every task in it")
-    .requiredOption("--spec-file <file>", "YAML task spec (see templates/tasks-spec-example.yml)")
+    .requiredOption("--spec-file <file>", "YAML task spec (`pw init` writes an example: .parallel-workers/tasks.example.yml)")
     .option("--project <name>", "project name for the worktree paths")
     .option("--repo <dir>", "the git repository (default: the current directory's)")
     .option("--wait", "run the agents here and wait until their PRs are open")
@@ -179,23 +179,15 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
       try {
         text = readFileSync(file, "utf8");
       } catch (error) {
-        throw new InvalidInputError(`cannot read spec file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "ENOENT") throw new InvalidInputError(`spec file ${file} does not exist (\`pw init\` writes an example: .parallel-workers/tasks.example.yml)`);
+        throw new InvalidInputError(`cannot read spec file ${file}: ${code ?? (error as Error).message}`);
       }
-      let data: unknown;
-      try {
-        data = parseYaml(text);
-      } catch (error) {
-        throw new InvalidInputError(`${file}: not valid YAML: ${(error as Error).message.split("\n")[0]}`);
-      }
+      const data = parseYamlText(text, file);
       const project = opts.project === undefined ? undefined : parseProjectName(opts.project);
-      const { openRepoContext, spawnWorkers } = await runnerModules();
+      const { openRepoContext, repositoryWorkers, spawnWorkers } = await runnerModules();
       const repo = await openRepoContext(opts.repo ?? process.cwd(), ctx.paths);
-      const existing = new Set(
-        ctx.store
-          .listWorkers()
-          .filter((w) => w.repoPath === repo.repo.root && w.taskId)
-          .map((w) => w.taskId!),
-      );
+      const existing = new Set(repositoryWorkers(ctx.store, repo).flatMap((w) => (w.taskId ? [w.taskId] : [])));
       let spec;
       try {
         spec = parseTaskSpec(data, file, { agents: Object.keys(repo.config.agents), existingTaskIds: existing });

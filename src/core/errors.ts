@@ -23,6 +23,9 @@ export class InvalidInputError extends PwError {
 
 export class NotFoundError extends PwError {}
 
+/** A directory that is not inside a git checkout: a command that can do without one tells it from other failures. */
+export class NotARepositoryError extends InvalidInputError {}
+
 /** A compare-and-swap lost: the stored state was not the expected one. */
 export class TransitionConflictError extends PwError {
   constructor(

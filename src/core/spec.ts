@@ -13,18 +13,25 @@ const taskSchema = z
       .refine((b) => !b.startsWith("-"), "must not start with '-'")
       .default("main"),
     labels: z.array(z.string().min(1).max(50)).default([]),
-    milestone: z.string().min(1).optional(),
-    depends_on: z.array(z.string()).default([]),
+    milestone: z.string().min(1, "must not be empty").optional(),
+    depends_on: z.array(taskIdSchema).default([]),
   })
   .strict();
 
 export const taskSpecSchema = z
-  .object({
-    /** Default milestone for the tasks below. */
-    milestone: z.string().min(1).optional(),
-    tasks: z.array(taskSchema).min(1, "lists no tasks"),
-  })
+  .object(
+    {
+      /** Default milestone for the tasks below. */
+      milestone: z.string().min(1, "must not be empty").optional(),
+      tasks: z.array(taskSchema).min(1, "lists no tasks"),
+    },
+    { error: (issue) => (issue.code === "invalid_type" ? "expected a mapping with a tasks: list, like the example `pw init` writes" : undefined) },
+  )
   .strict();
+
+/** A key left out is "required", not zod's "expected string, received undefined". */
+const requiredKeys: z.core.ParseContext<z.core.$ZodIssue>["error"] = (issue) =>
+  issue.code === "invalid_type" && issue.input === undefined ? "required" : undefined;
 
 export type TaskSpec = z.infer<typeof taskSpecSchema>;
 export type TaskSpecEntry = z.infer<typeof taskSchema>;
@@ -50,15 +57,48 @@ function pathOf(path: readonly PropertyKey[]): string {
   return path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "");
 }
 
+/**
+ * What the semantic checks read of one task, field by field: a task with a shape problem (a bad
+ * description, an unknown key) still has its id, agent and dependencies checked with the others.
+ */
+interface TaskView {
+  index: number;
+  /** Undefined when the id itself is malformed (reported as a shape problem). */
+  id: string | undefined;
+  agent: string | undefined;
+  dependsOn: Array<{ id: string; at: number }>;
+}
+
+function taskViews(data: unknown): TaskView[] {
+  const tasks = isRecord(data) && Array.isArray(data.tasks) ? (data.tasks as unknown[]) : [];
+  return tasks.map((raw, index) => {
+    const entry = isRecord(raw) ? raw : {};
+    const id = taskIdSchema.safeParse(entry.id);
+    const agent = taskSchema.shape.agent.safeParse(entry.agent);
+    const deps = Array.isArray(entry.depends_on) ? (entry.depends_on as unknown[]) : [];
+    return {
+      index,
+      id: id.success ? id.data : undefined,
+      agent: agent.success ? agent.data : undefined,
+      dependsOn: deps.flatMap((dep, at) => (taskIdSchema.safeParse(dep).success ? [{ id: dep as string, at }] : [])),
+    };
+  });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 /** Finds one dependency cycle among `tasks`, as the ids along it, or undefined. */
-function findCycle(tasks: TaskSpecEntry[]): string[] | undefined {
+function findCycle(tasks: TaskView[]): string[] | undefined {
   // first occurrence wins: a repeated id is reported on its own
   const deps = new Map<string, string[]>();
   const names = new Map<string, string>();
   for (const t of tasks) {
+    if (t.id === undefined) continue;
     const id = t.id.toLowerCase();
     if (deps.has(id)) continue;
-    deps.set(id, t.depends_on.map((d) => d.toLowerCase()).filter((d) => d !== id));
+    deps.set(id, t.dependsOn.map((d) => d.id.toLowerCase()).filter((d) => d !== id));
     names.set(id, t.id);
   }
   const state = new Map<string, "visiting" | "done">();
@@ -84,41 +124,44 @@ function findCycle(tasks: TaskSpecEntry[]): string[] | undefined {
   return undefined;
 }
 
+/** The message for a dependency that names no task, shared by `spawn-batch` and `spawn --depends-on`. */
+export function unknownDependency(dep: string, here: string): string {
+  return `unknown task "${dep}" (not ${here} and no worker of this repository has it)`;
+}
+
 /**
- * Validates a whole task spec before anything is created: shape, ids, duplicate ids (branch names
- * are lowercase, so TASK-1 and task-1 clash), unknown agents, unknown or cyclic dependencies.
+ * Validates a whole task spec before anything is created, and lists every problem at once, each
+ * with its key path: shape and ids, duplicate ids (branch names are lowercase, so TASK-1 and
+ * task-1 clash), unknown agents, unknown or cyclic dependencies.
  */
 export function parseTaskSpec(data: unknown, file: string, context: SpecContext): TaskSpec {
-  const parsed = taskSpecSchema.safeParse(data ?? {});
-  if (!parsed.success) {
-    throw new SpecError(
-      file,
-      parsed.error.issues.map((issue) => `${pathOf(issue.path) || "(top level)"}: ${issue.message}`),
-    );
-  }
-  const spec = parsed.data;
-  const problems: string[] = [];
+  const parsed = taskSpecSchema.safeParse(data ?? {}, { error: requiredKeys });
+  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => `${pathOf(issue.path) || "(top level)"}: ${issue.message}`);
+  const tasks = taskViews(data);
   const seen = new Map<string, number>();
-  const ids = new Set(spec.tasks.map((t) => t.id.toLowerCase()));
+  const ids = new Set(tasks.flatMap((t) => (t.id === undefined ? [] : [t.id.toLowerCase()])));
   const existing = new Set([...context.existingTaskIds].map((id) => id.toLowerCase()));
-  spec.tasks.forEach((task, i) => {
-    const key = task.id.toLowerCase();
-    const first = seen.get(key);
-    if (first !== undefined) problems.push(`tasks[${i}].id: "${task.id}" repeats the id of tasks[${first}]`);
-    else seen.set(key, i);
-    if (!context.agents.includes(task.agent)) {
+  for (const task of tasks) {
+    const i = task.index;
+    const key = task.id?.toLowerCase();
+    if (key !== undefined) {
+      const first = seen.get(key);
+      if (first !== undefined) problems.push(`tasks[${i}].id: "${task.id}" repeats the id of tasks[${first}]`);
+      else seen.set(key, i);
+    }
+    if (task.agent !== undefined && !context.agents.includes(task.agent)) {
       problems.push(`tasks[${i}].agent: unknown agent "${task.agent}": use one of ${context.agents.join(", ")}`);
     }
-    task.depends_on.forEach((dep, j) => {
-      const depKey = dep.toLowerCase();
-      if (depKey === key) problems.push(`tasks[${i}].depends_on[${j}]: "${task.id}" cannot depend on itself`);
+    for (const dep of task.dependsOn) {
+      const depKey = dep.id.toLowerCase();
+      if (depKey === key) problems.push(`tasks[${i}].depends_on[${dep.at}]: "${task.id}" cannot depend on itself`);
       else if (!ids.has(depKey) && !existing.has(depKey)) {
-        problems.push(`tasks[${i}].depends_on[${j}]: unknown task "${dep}" (not in this file and no worker has it)`);
+        problems.push(`tasks[${i}].depends_on[${dep.at}]: ${unknownDependency(dep.id, "in this file")}`);
       }
-    });
-  });
-  const cycle = findCycle(spec.tasks);
+    }
+  }
+  const cycle = findCycle(tasks);
   if (cycle) problems.push(`depends_on: cycle ${cycle.join(" -> ")}`);
-  if (problems.length > 0) throw new SpecError(file, problems);
-  return spec;
+  if (problems.length > 0 || !parsed.success) throw new SpecError(file, problems);
+  return parsed.data;
 }

@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { simpleGit, type SimpleGit } from "simple-git";
-import { GitError, InvalidInputError, PwError } from "../core/errors.js";
+import { GitError, InvalidInputError, NotARepositoryError, PwError } from "../core/errors.js";
 import { gitEnvironment } from "./env.js";
 
 /** The first meaningful line of what git said, so an error stays one line. */
@@ -101,7 +101,7 @@ export class Repository {
       root = "";
     }
     if (!root) {
-      throw new InvalidInputError(`${absolute} is not a git repository with a working tree: run inside one or pass --repo DIR`);
+      throw new NotARepositoryError(`${absolute} is not a git repository with a working tree: run inside one or pass --repo DIR`);
     }
     return new Repository(root, common, gitFor(root));
   }

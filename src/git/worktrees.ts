@@ -122,7 +122,9 @@ export async function createWorktree(repo: Repository, target: WorktreeTarget, b
     throw new PwError(`worktree path ${path} already exists: remove it with ${removeCommand(project, taskId)} or move it aside`);
   }
 
-  return addWorktree(repo, { path, branch, base, baseCommit });
+  // "HEAD" is recorded as the branch it names: `status` then compares with that branch, not with the worktree's own HEAD
+  const named = base === "HEAD" ? (await repo.tryRun(["symbolic-ref", "--quiet", "--short", "HEAD"]))?.trim() || baseCommit : base;
+  return addWorktree(repo, { path, branch, base: named, baseCommit });
 }
 
 /**

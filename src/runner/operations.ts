@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { InvalidInputError, NotFoundError, PwError } from "../core/errors.js";
 import { branchForTask, newWorkerId, parseTaskId, worktreePathFor } from "../core/names.js";
+import { unknownDependency } from "../core/spec.js";
 import { isTerminal, type WorkerState } from "../core/states.js";
 import { RETRY_RESET, RETRYABLE_STATES, type Worker } from "../core/worker.js";
 import { addWorktree, removeWorktree } from "../git/worktrees.js";
@@ -40,6 +41,11 @@ export class SpawnError extends PwError {
   }
 }
 
+/** The workers of a checkout's repository: recorded from this checkout, or for its GitHub repository. */
+export function repositoryWorkers(store: PipelineDeps["store"], ctx: RepoContext): Worker[] {
+  return store.listWorkers().filter((w) => w.repoPath === ctx.repo.root || (ctx.repository !== null && w.repo === ctx.repository));
+}
+
 /** Everything that would make a spawn fail half-way, found before anything is created. */
 async function spawnProblems(
   deps: PipelineDeps,
@@ -55,9 +61,10 @@ async function spawnProblems(
       exitCode: 2,
     });
   }
-  const existing = deps.store.listWorkers().filter((w) => w.repoPath === ctx.repo.root || (ctx.repository && w.repo === ctx.repository));
+  const existing = repositoryWorkers(deps.store, ctx);
   const localBranches = await ctx.repo.localBranches();
   const seen = new Set<string>();
+  const requested = new Set(requests.map((r) => r.taskId.toLowerCase()));
   for (const request of requests) {
     const taskId = request.taskId;
     try {
@@ -76,6 +83,13 @@ async function spawnProblems(
         message: `unknown agent "${request.agent}" for ${taskId}: use one of ${Object.keys(ctx.config.agents).join(", ")}`,
         exitCode: 2,
       });
+    }
+    for (const dep of request.dependsOn ?? []) {
+      const depKey = dep.toLowerCase();
+      if (depKey === taskId.toLowerCase()) problems.push({ message: `task ${taskId} cannot depend on itself`, exitCode: 2 });
+      else if (!requested.has(depKey) && !existing.some((w) => w.taskId?.toLowerCase() === depKey)) {
+        problems.push({ message: `${taskId} depends on ${unknownDependency(dep, "spawned with it")}`, exitCode: 2 });
+      }
     }
     if (!bases.has(request.baseBranch)) bases.set(request.baseBranch, await ctx.repo.resolveCommit(request.baseBranch));
     if (!bases.get(request.baseBranch)) {

@@ -5,14 +5,14 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomUUID } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { SqliteWorkerStore } from "../../src/store/sqlite.js";
 import type { Worker } from "../../src/core/worker.js";
 import { freePort, pw, PW_BIN } from "../helpers/cli.js";
-import { removeTempDirs } from "../helpers/git.js";
+import { makeRepo, removeTempDirs, tempDir } from "../helpers/git.js";
 import { fakeAgent, REPOSITORY, runnerSandbox, type RunnerSandbox } from "../helpers/runner-env.js";
 import { deliver, loadPayload, retarget, withComment } from "../helpers/webhooks.js";
 
@@ -255,6 +255,29 @@ describe("pw serve", () => {
     const result = await pw(["serve"], { cwd: sb.repo, env: { ...serveEnv(sb), PW_HOME: home, [name]: value } });
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe(`pw: environment: ${said}`);
+    expect(existsSync(home)).toBe(false);
+  });
+
+  it("in a checkout whose .parallel-workers.yml is invalid, says so (file and key path), exit 2; outside one, that it is not a repository", async () => {
+    const { dir } = makeRepo();
+    const home = join(tempDir(), "unused-home");
+    const env = { ...process.env, WEBHOOK_SECRET: SECRET, APP_ID: "123456", PRIVATE_KEY: PEM, PORT: "0", HOST: "127.0.0.1", PW_HOME: home };
+    writeFileSync(join(dir, ".parallel-workers.yml"), "agents:\n  docs-writer: { timeout: 20m }\n");
+    const bad = await pw(["serve"], { cwd: dir, env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(
+      `pw: ${join(dir, ".parallel-workers.yml")}: agents.docs-writer.command: required for an agent that is not built in (code-author, test-author, iac-engineer)\n`,
+    );
+    // the same with --repo naming another checkout: the current one is served too, so its error counts
+    const other = makeRepo().dir;
+    const withRepo = await pw(["serve", "--repo", other], { cwd: dir, env });
+    expect(withRepo.code).toBe(2);
+    expect(withRepo.stderr).toContain(`${join(dir, ".parallel-workers.yml")}: agents.docs-writer.command: required`);
+
+    const plain = tempDir();
+    const outside = await pw(["serve"], { cwd: plain, env });
+    expect(outside.code).toBe(2);
+    expect(outside.stderr).toBe(`pw: ${plain} is not a git repository: run \`pw serve\` in a checkout or pass --repo DIR\n`);
     expect(existsSync(home)).toBe(false);
   });
 

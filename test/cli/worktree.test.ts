@@ -54,6 +54,19 @@ describe("pw worktree", () => {
     expect(text.stdout).toContain("add feature");
   });
 
+  it("takes HEAD as the branch checked out, and compares with that branch afterwards (a detached HEAD: its commit)", async () => {
+    git(repo, "checkout", "--quiet", "-b", "trunk");
+    const created = await run("worktree", "create", "demo", "h-1", "HEAD");
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/branch {2}feature\/h-1 from trunk \([0-9a-f]{10}\)/);
+    git(repo, "commit", "--quiet", "--allow-empty", "-m", "trunk moves on");
+    expect(JSON.parse((await run("worktree", "status", "demo", "h-1", "--json")).stdout)).toMatchObject({ base: "trunk", ahead: 0, behind: 1 });
+
+    const sha = git(repo, "rev-parse", "HEAD").trim();
+    git(repo, "checkout", "--quiet", "--detach");
+    expect((await run("worktree", "create", "demo", "h-2", "HEAD")).stdout).toContain(`from ${sha} (${sha.slice(0, 10)})`);
+  });
+
   it("lowercases the task id for branch and directory", async () => {
     expect((await run("worktree", "create", "demo", "TASK-002", "main")).code).toBe(0);
     expect(existsSync(join(root, "demo", "task-002"))).toBe(true);

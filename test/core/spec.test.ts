@@ -33,7 +33,9 @@ describe("task spec", () => {
 
   it.each([
     [{ tasks: [] }, ["tasks: lists no tasks"]],
-    [{}, ["tasks: Invalid input: expected array, received undefined"]],
+    [{}, ["tasks: required"]],
+    [[{ id: "T-1", description: "d" }], ["(top level): expected a mapping with a tasks: list"]],
+    [{ tasks: [{ id: "T-1" }] }, ["tasks[0].description: required"]],
     [{ tasks: [{ id: "../x", description: "d" }] }, ['tasks[0].id: task id "../x" is not allowed']],
     [{ tasks: [{ id: "T-1" }] }, ["tasks[0].description:"]],
     [{ tasks: [{ id: "T-1", description: "d", colour: "red" }] }, ['tasks[0]: Unrecognized key: "colour"']],
@@ -55,9 +57,41 @@ describe("task spec", () => {
     expect(found).toEqual([
       'tasks[3].id: "a" repeats the id of tasks[0]',
       'tasks[4].agent: unknown agent "poet": use one of code-author, test-author',
-      'tasks[4].depends_on[0]: unknown task "NOPE" (not in this file and no worker has it)',
+      'tasks[4].depends_on[0]: unknown task "NOPE" (not in this file and no worker of this repository has it)',
       'tasks[4].depends_on[1]: "D" cannot depend on itself',
       "depends_on: cycle A -> B -> C -> A",
+    ]);
+  });
+
+  it("lists shape problems and the checks of the other tasks in one go, each with its key path", () => {
+    const found = problems({
+      milestone: "",
+      tasks: [
+        { id: "../x", description: "bad id", depends_on: ["B"] },
+        { id: "B", description: "", agent: "poet" },
+        { id: "b", description: "dup", colour: "red", depends_on: ["GHOST", "a b"] },
+        { id: "C", description: "cycle", depends_on: ["D"] },
+        { id: "D", description: "cycle", depends_on: ["C"] },
+        "not a task",
+      ],
+    });
+    expect(found).toEqual([
+      "milestone: must not be empty",
+      expect.stringMatching(/^tasks\[0\]\.id: task id "\.\.\/x" is not allowed/),
+      "tasks[1].description: must not be empty",
+      expect.stringMatching(/^tasks\[2\]\.depends_on\[1\]: task id "a b" is not allowed/),
+      'tasks[2]: Unrecognized key: "colour"',
+      "tasks[5]: Invalid input: expected object, received string",
+      'tasks[1].agent: unknown agent "poet": use one of code-author, test-author',
+      'tasks[2].id: "b" repeats the id of tasks[1]',
+      'tasks[2].depends_on[0]: unknown task "GHOST" (not in this file and no worker of this repository has it)',
+      "depends_on: cycle C -> D -> C",
+    ]);
+  });
+
+  it("reads the fields of a task with a bad id: a dependency on it is not reported as unknown", () => {
+    expect(problems({ tasks: [{ id: "A", description: "a", depends_on: ["B"] }, { id: "B" }] })).toEqual([
+      "tasks[1].description: required",
     ]);
   });
 });
@@ -69,9 +103,9 @@ describe("the shipped example", () => {
     const text = readFileSync(new URL("../../templates/tasks-spec-example.yml", import.meta.url), "utf8");
     const spec = parseTaskSpec(parse(text), "example", { agents: ["code-author", "test-author", "iac-engineer"], existingTaskIds: new Set() });
     expect(spec.tasks.map((t) => [t.id, t.agent, t.depends_on])).toEqual([
-      ["TASK-001", "code-author", []],
-      ["TASK-002", "test-author", ["TASK-001"]],
-      ["TASK-003", "iac-engineer", []],
+      ["LOGIN-1", "code-author", []],
+      ["LOGIN-2", "test-author", ["LOGIN-1"]],
+      ["SESSIONS-1", "iac-engineer", []],
     ]);
   });
 });

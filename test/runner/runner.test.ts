@@ -354,25 +354,15 @@ describe("spawn-batch validates the whole file first", () => {
     const before = { branches: branches(sb.repo), root: tree(sb.root) };
     const result = await sb.pw(["worker", "spawn-batch", "--spec-file", spec]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('tasks[2].id: task id "../escape" is not allowed');
-    const bad = writeSpec(
-      sb,
-      `tasks:
-  - { id: OK-1, description: fine }
-  - { id: OK-1, description: duplicate }
-  - { id: AG-1, description: unknown agent, agent: poet }
-  - { id: DEP-1, description: unknown dep, depends_on: [GHOST] }
-  - { id: CY-1, description: cycle, depends_on: [CY-2] }
-  - { id: CY-2, description: cycle, depends_on: [CY-1] }
-`,
-    );
-    const semantic = await sb.pw(["worker", "spawn-batch", "--spec-file", bad]);
-    expect(semantic.code).toBe(2);
-    expect(semantic.stderr).toContain("4 problems, nothing was created");
-    expect(semantic.stderr).toContain('tasks[1].id: "OK-1" repeats the id of tasks[0]');
-    expect(semantic.stderr).toContain('tasks[2].agent: unknown agent "poet"');
-    expect(semantic.stderr).toContain('tasks[3].depends_on[0]: unknown task "GHOST"');
-    expect(semantic.stderr).toContain("depends_on: cycle CY-1 -> CY-2 -> CY-1");
+    // a bad id no longer hides the rest: one run lists all five, each with its key path
+    expect(result.stderr.split("\n").filter(Boolean)).toEqual([
+      expect.stringMatching(/^pw: {3}tasks\[2\]\.id: task id "\.\.\/escape" is not allowed/),
+      'pw:   tasks[1].id: "OK-1" repeats the id of tasks[0]',
+      'pw:   tasks[3].agent: unknown agent "poet": use one of code-author, test-author, iac-engineer',
+      'pw:   tasks[4].depends_on[0]: unknown task "GHOST" (not in this file and no worker of this repository has it)',
+      "pw:   depends_on: cycle CY-1 -> CY-2 -> CY-1",
+      `pw: ${spec}: 5 problems, nothing was created`,
+    ]);
     expect(await workers(sb)).toEqual([]);
     expect({ branches: branches(sb.repo), root: tree(sb.root) }).toEqual(before);
   });
@@ -389,6 +379,26 @@ describe("spawn-batch validates the whole file first", () => {
     const badId = await sb.pw(spawnArgs("a/b"));
     expect(badId.code).toBe(2);
     expect((await workers(sb)).map((w) => w.taskId)).toEqual(["B-2"]);
+  });
+
+  it("refuses --depends-on a task that neither this spawn nor any worker of the repository has, as spawn-batch does", async () => {
+    const sb = await open({ agents: { "code-author": fakeAgent("write-file.mjs") } });
+    const before = { branches: branches(sb.repo), root: tree(sb.root) };
+    const ghost = await sb.pw(spawnArgs("D-1", "x", "--depends-on", "GHOST"));
+    expect(ghost.code).toBe(2);
+    expect(ghost.stderr).toBe('pw: D-1 depends on unknown task "GHOST" (not spawned with it and no worker of this repository has it)\n');
+    const itself = await sb.pw(spawnArgs("D-1", "x", "--depends-on", "d-1"));
+    expect(itself.code).toBe(2);
+    expect(itself.stderr).toBe("pw: task D-1 cannot depend on itself\n");
+    expect(await workers(sb)).toEqual([]);
+    expect({ branches: branches(sb.repo), root: tree(sb.root) }).toEqual(before);
+
+    // a task an existing worker of the repository has is a fine dependency, in any case
+    expect((await sb.pw(spawnArgs("BASE-1"))).code).toBe(0);
+    const next = await sb.pw(spawnArgs("NEXT-1", "x", "--depends-on", "base-1"));
+    expect(next.stderr).toBe("");
+    expect(next.code).toBe(0);
+    expect((await workerByTask(sb, "NEXT-1")).taskId).toBe("NEXT-1");
   });
 });
 
