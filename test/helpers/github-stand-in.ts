@@ -14,7 +14,9 @@
  *   `permission` (`role_name` keeps the role); a user with no role reads a public repository
  *   (`read`) and has `none` on a private one;
  * - branch names in paths arrive percent-encoded (`heads%2Ffeature%2Fx`) and are decoded;
- * - unknown labels are created when added to an issue; milestone titles are unique (422).
+ * - unknown labels are created when added to an issue; milestone titles are unique (422);
+ * - a check run's annotations are appended by every POST and PATCH that carries some (never
+ *   replaced: GitHub keeps them all), at most 50 per request, and listed at `.../annotations`.
  * Simplified on purpose: any token or JWT is accepted (and recorded); a PR's head branch is
  * created on demand when the test has not pushed it with `pushBranch`; any base is accepted.
  */
@@ -420,7 +422,22 @@ interface CheckRunRecord {
   title: string | null;
   summary: string | null;
   text: string | null;
-  annotationsCount: number;
+  /** Every annotation sent to the run, in order (GitHub appends, never replaces). */
+  annotations: AnnotationJson[];
+}
+
+/** A check-run annotation as GitHub lists it. */
+export interface AnnotationJson {
+  path: string;
+  blob_href: string;
+  start_line: number;
+  end_line: number;
+  start_column: number | null;
+  end_column: number | null;
+  annotation_level: string;
+  title: string | null;
+  message: string;
+  raw_details: string | null;
 }
 
 interface RepoState {
@@ -493,6 +510,7 @@ interface Waiter {
 }
 
 const REACTIONS = new Set(["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]);
+const ANNOTATION_LEVELS = new Set(["notice", "warning", "failure"]);
 const CHECK_STATUSES = new Set(["queued", "in_progress", "completed", "waiting", "requested", "pending"]);
 const CHECK_CONCLUSIONS = new Set([
   "action_required",
@@ -817,6 +835,11 @@ export class GitHubStandIn {
     const state = this.repo(repo);
     return state.checkRuns.map((run) => this.checkRunJson(state, run));
   }
+  /** The annotations on a check run, as GitHub lists them (every one ever sent, in order). */
+  checkRunAnnotations(repo: string, checkRunId: number): AnnotationJson[] {
+    return this.checkRun(this.repo(repo), checkRunId).annotations.map((annotation) => ({ ...annotation }));
+  }
+
 
   /** Branch name -> head sha. */
   branches(repo: string): Record<string, string> {
@@ -1296,22 +1319,25 @@ export class GitHubStandIn {
         title: null,
         summary: null,
         text: null,
-        annotationsCount: 0,
+        annotations: [],
       };
-      this.applyCheckRun(run, body);
+      this.applyCheckRun(repo, run, body);
       repo.checkRuns.push(run);
       return { status: 201, body: this.checkRunJson(repo, run) };
     });
     this.on("PATCH", `${R}/check-runs/{id}`, ({ repo, params, body }) => {
       const run = this.checkRun(repo, Number(params.id));
       if (typeof body.name === "string") run.name = body.name;
-      this.applyCheckRun(run, body);
+      this.applyCheckRun(repo, run, body);
       return { status: 200, body: this.checkRunJson(repo, run) };
     });
     this.on("GET", `${R}/check-runs/{id}`, ({ repo, params }) => ({
       status: 200,
       body: this.checkRunJson(repo, this.checkRun(repo, Number(params.id))),
     }));
+    this.on("GET", `${R}/check-runs/{id}/annotations`, ({ repo, params, query, selfUrl }) =>
+      this.paged(this.checkRun(repo, Number(params.id)).annotations, query, selfUrl),
+    );
     this.on("GET", `${R}/commits/{ref+}/check-runs`, ({ repo, params, query, selfUrl }) => {
       const sha = this.resolveRef(repo, params.ref ?? "");
       let runs = repo.checkRuns.filter((run) => run.headSha === sha);
@@ -1539,7 +1565,35 @@ export class GitHubStandIn {
     return key;
   }
 
-  private applyCheckRun(run: CheckRunRecord, body: Record<string, unknown>): void {
+  /** An annotation as sent, in GitHub's listed shape; one without a required field is refused (422). */
+  private annotationJson(repo: RepoState, run: CheckRunRecord, annotation: unknown): AnnotationJson {
+    const a = (typeof annotation === "object" && annotation !== null ? annotation : {}) as Record<string, unknown>;
+    const missing = ["path", "start_line", "end_line", "annotation_level", "message"].filter((field) => a[field] === undefined);
+    const invalid =
+      (a.path !== undefined && typeof a.path !== "string") ||
+      (a.start_line !== undefined && !Number.isInteger(a.start_line)) ||
+      (a.end_line !== undefined && !Number.isInteger(a.end_line)) ||
+      (a.annotation_level !== undefined && !ANNOTATION_LEVELS.has(String(a.annotation_level))) ||
+      (a.message !== undefined && typeof a.message !== "string");
+    if (missing.length > 0 || invalid) {
+      throw validationFailed([{ resource: "CheckRun", field: `output.annotations${missing.length > 0 ? `.${missing[0]}` : ""}`, code: missing.length > 0 ? "missing_field" : "invalid" }]);
+    }
+    const path = a.path as string;
+    return {
+      path,
+      blob_href: `${this.htmlBase}/${repo.fullName}/blob/${run.headSha}/${path}`,
+      start_line: a.start_line as number,
+      end_line: a.end_line as number,
+      start_column: typeof a.start_column === "number" ? a.start_column : null,
+      end_column: typeof a.end_column === "number" ? a.end_column : null,
+      annotation_level: a.annotation_level as string,
+      title: typeof a.title === "string" ? a.title : null,
+      message: a.message as string,
+      raw_details: typeof a.raw_details === "string" ? a.raw_details : null,
+    };
+  }
+
+  private applyCheckRun(repo: RepoState, run: CheckRunRecord, body: Record<string, unknown>): void {
     const status = body.status;
     const conclusion = body.conclusion;
     if (status !== undefined && (typeof status !== "string" || !CHECK_STATUSES.has(status))) {
@@ -1556,12 +1610,14 @@ export class GitHubStandIn {
       if (typeof output !== "object" || output === null || typeof output.title !== "string" || typeof output.summary !== "string") {
         throw new HttpError(422, errorBody(422, "Invalid request.\n\n\"title\" and \"summary\" are required in \"output\"."));
       }
-      const annotations = Array.isArray(output.annotations) ? output.annotations.length : 0;
-      if (annotations > 50) throw new HttpError(422, errorBody(422, "Invalid request.\n\nOnly 50 annotations are allowed per request."));
+      const annotations = Array.isArray(output.annotations) ? output.annotations : [];
+      if (annotations.length > 50) throw new HttpError(422, errorBody(422, "Invalid request.\n\nOnly 50 annotations are allowed per request."));
+      const added = annotations.map((annotation: unknown) => this.annotationJson(repo, run, annotation));
       run.title = output.title;
       run.summary = output.summary;
       if (typeof output.text === "string") run.text = output.text;
-      run.annotationsCount += annotations;
+      // GitHub: "annotations are appended to the list of annotations that already exist"
+      run.annotations.push(...added);
     }
     if (typeof status === "string") run.status = status;
     if (typeof conclusion === "string") {
@@ -1865,7 +1921,7 @@ export class GitHubStandIn {
         title: run.title,
         summary: run.summary,
         text: run.text,
-        annotations_count: run.annotationsCount,
+        annotations_count: run.annotations.length,
         annotations_url: `${api}/check-runs/${run.id}/annotations`,
       },
       check_suite: { id: run.suiteId },
