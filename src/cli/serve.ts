@@ -35,6 +35,9 @@ const serveEnvSchema = z.object({
   WEBHOOK_SECRET: unsetIfEmpty(z.string()),
   WEBHOOK_PROXY_URL: unsetIfEmpty(z.url({ protocol: /^https?$/, error: "expected an http(s) URL, like https://smee.io/abc" })),
   NODE_ENV: unsetIfEmpty(z.string()),
+  // the registration page's (Probot's names): an organization to register the App on; no smee.io channel
+  GH_ORG: unsetIfEmpty(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/, naming("an organization's login"))),
+  NO_SMEE_SETUP: unsetIfEmpty(z.string()),
 });
 type ServeEnv = z.infer<typeof serveEnvSchema>;
 
@@ -137,23 +140,38 @@ function untilSignal(hard: () => void): Promise<NodeJS.Signals> {
 }
 
 /**
- * First start without credentials: Probot's app-registration page, driven by app.yml in the
- * current directory (start from the package root, where app.yml is, so the App gets our name,
- * events and permissions). Probot writes the new App's credentials to `.env` there.
+ * First start without credentials: the registration page (app/setup.ts) creates the App from this
+ * package's app.yml, with a webhook URL that reaches this server, and writes its credentials to
+ * `.env` in the current directory, where the next `pw serve` reads them.
  */
 async function serveSetup(env: ServeEnv, logger: Logger): Promise<void> {
   if (env.NODE_ENV === "production") {
     throw new PwError("no GitHub App credentials: set APP_ID with PRIVATE_KEY or PRIVATE_KEY_PATH, and WEBHOOK_SECRET");
   }
-  if (!existsSync(resolve("app.yml"))) {
-    logger.warn({ cwd: process.cwd() }, "no app.yml here: the registration page describes this directory's package; start from the parallel-workers package root");
-  }
-  const { run } = await import("probot");
-  const { probotLogger } = await import("../app/logging.js");
-  const server = await run(() => undefined, { env: { ...process.env, PORT: String(env.PORT ?? DEFAULT_PORT) }, log: probotLogger(logger) });
-  logger.info({ port: server.port, url: `http://${env.HOST ?? "localhost"}:${server.port}` }, "setup mode: register the GitHub App at this address, then restart pw serve");
+  const [{ createServer }, { createSetupPage, SETUP_PAGE_PATH }, { githubBaseUrl }] = await Promise.all([
+    import("node:http"),
+    import("../app/setup.js"),
+    import("../github/octokit.js"),
+  ]);
+  const page = createSetupPage({
+    logger,
+    envFile: resolve(".env"),
+    apiUrl: githubBaseUrl(process.env),
+    ...(env.GH_ORG ? { organization: env.GH_ORG } : {}),
+    ...(env.WEBHOOK_PROXY_URL ? { webhookProxyUrl: env.WEBHOOK_PROXY_URL } : {}),
+    ...(env.NO_SMEE_SETUP === "true" ? {} : { smeeUrl: "https://smee.io" }),
+  });
+  const server = createServer(page);
+  const host = env.HOST ?? "localhost";
+  const bound = await listen(server, env.PORT ?? DEFAULT_PORT, host);
+  logger.info(
+    { port: bound.port, url: `http://${host.includes(":") ? `[${host}]` : host}:${bound.port}${SETUP_PAGE_PATH}` },
+    "setup mode: no GitHub App credentials; open this address to register the App from app.yml, then restart pw serve",
+  );
   await untilSignal(() => process.exit(1));
-  await server.stop();
+  const closed = new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+  server.closeAllConnections();
+  await closed;
 }
 
 interface ServeOptions {

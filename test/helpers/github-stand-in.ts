@@ -17,10 +17,13 @@
  * - unknown labels are created when added to an issue; milestone titles are unique (422);
  * - a check run's annotations are appended by every POST and PATCH that carries some (never
  *   replaced: GitHub keeps them all), at most 50 per request, and listed at `.../annotations`.
+ * - the App manifest flow: `submitManifest` is the person pressing "Create GitHub App" (it
+ *   gives the code GitHub puts in the redirect); `POST /app-manifests/{code}/conversions`
+ *   exchanges a code once (404 after), answering the App with a new PEM key and webhook secret.
  * Simplified on purpose: any token or JWT is accepted (and recorded); a PR's head branch is
  * created on demand when the test has not pushed it with `pushBranch`; any base is accepted.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -604,6 +607,9 @@ export class GitHubStandIn {
   readonly requests: RecordedRequest[] = [];
   /** Installation tokens handed out by `POST /app/installations/{id}/access_tokens`. */
   readonly issuedTokens: string[] = [];
+  /** Apps created through the manifest flow (`conversions`), with the manifest they were made from. */
+  readonly registeredApps: Array<{ id: number; manifest: Record<string, unknown>; webhookSecret: string; pem: string }> = [];
+  private readonly manifestCodes = new Map<string, Record<string, unknown>>();
 
   private readonly repos = new Map<string, RepoState>();
   private readonly commentRecords = new Map<number, CommentRecord>();
@@ -677,6 +683,16 @@ export class GitHubStandIn {
   }
 
   // ---------- seeding ----------
+
+  /**
+   * What github.com does when someone submits a manifest (the `manifest` form field) on its
+   * "new GitHub App" page and presses Create: the code it sends back in the redirect.
+   */
+  submitManifest(manifest: Record<string, unknown>): string {
+    const code = randomBytes(20).toString("hex");
+    this.manifestCodes.set(code, clone(manifest));
+    return code;
+  }
 
   /** Adds a repository ("owner/name"). Requests for repositories not added answer 404. */
   addRepo(fullName: string, options: AddRepoOptions = {}): void {
@@ -1075,6 +1091,28 @@ export class GitHubStandIn {
           expires_at: new Date(Date.now() + 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z"),
           permissions: this.appPermissions(),
           repository_selection: "selected",
+        },
+      };
+    });
+
+    this.on("POST", "/app-manifests/{code}/conversions", ({ params }) => {
+      const manifest = this.manifestCodes.get(params.code ?? "");
+      if (!manifest) throw notFound();
+      this.manifestCodes.delete(params.code ?? "");
+      const pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+      const webhookSecret = randomBytes(20).toString("hex");
+      this.registeredApps.push({ id: this.appId, manifest, webhookSecret, pem });
+      return {
+        status: 201,
+        body: {
+          ...this.appJson(),
+          name: typeof manifest.name === "string" ? manifest.name : this.appName,
+          permissions: manifest.default_permissions ?? {},
+          events: manifest.default_events ?? [],
+          client_id: `Iv1.${randomBytes(8).toString("hex")}`,
+          client_secret: randomBytes(20).toString("hex"),
+          webhook_secret: webhookSecret,
+          pem,
         },
       };
     });
