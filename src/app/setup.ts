@@ -18,6 +18,7 @@ import { z } from "zod";
 import { InvalidInputError } from "../core/errors.js";
 import type { Logger } from "../log/logger.js";
 import { WEBHOOK_PATH } from "./http.js";
+import { EVENT_PERMISSIONS, requiredPermissions } from "./permissions.js";
 
 /** This package's manifest (from dist/app/ or src/app/, two levels up). */
 export const APP_MANIFEST_FILE = fileURLToPath(new URL("../../app.yml", import.meta.url));
@@ -64,6 +65,16 @@ export function readAppManifest(file = APP_MANIFEST_FILE): AppManifest {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new InvalidInputError(`${file}: ${issue?.path.join(".") || "(top)"}: ${issue?.message}`);
+  }
+  // an App registered without these would fail its first call or never hear of an event
+  const granted = parsed.data.default_permissions;
+  const lacking = Object.entries(requiredPermissions())
+    .filter(([permission, access]) => granted[permission] !== access && granted[permission] !== "write" && granted[permission] !== "admin")
+    .map(([permission, access]) => `${permission}: ${access}`);
+  const unheard = Object.keys(EVENT_PERMISSIONS).filter((event) => !parsed.data.default_events.includes(event));
+  if (lacking.length > 0 || unheard.length > 0) {
+    const what = [...(lacking.length > 0 ? [`default_permissions lacks ${lacking.join(", ")}`] : []), ...(unheard.length > 0 ? [`default_events lacks ${unheard.join(", ")}`] : [])];
+    throw new InvalidInputError(`${file}: ${what.join("; ")}, which pw serve needs (see docs/app.md)`);
   }
   return parsed.data;
 }

@@ -191,6 +191,11 @@ describe("app.yml", () => {
     ["no webhook URL", "name: x\nurl: https://example.com\ndefault_events: [pull_request]\ndefault_permissions: { issues: write }\n", "hook_attributes: "],
     ["a bad permission", "name: x\nurl: https://example.com\nhook_attributes: { url: https://e.com/h }\ndefault_events: [pull_request]\ndefault_permissions: { issues: all }\n", "default_permissions.issues: "],
     ["not YAML", "name: [x\n", "cannot be read as YAML"],
+    [
+      "too little access",
+      "name: x\nurl: https://example.com\nhook_attributes: { url: https://e.com/h }\ndefault_events: [pull_request, issue_comment, check_run]\ndefault_permissions: { contents: read, pull_requests: write, issues: write, checks: write, metadata: read }\n",
+      "default_permissions lacks contents: write; default_events lacks check_suite, which pw serve needs",
+    ],
   ])("a manifest with %s is refused in one line naming it", (_name, text, message) => {
     const file = join(tempDir("pw-manifest-"), "app.yml");
     writeFileSync(file, text);
