@@ -21,6 +21,7 @@ export interface CallPermission {
  */
 export const REST_CALL_PERMISSIONS: Readonly<Record<string, CallPermission | null>> = {
   "GET /repos/{owner}/{repo}/installation": null,
+  "GET /app/hook/config": null,
   "GET /repos/{owner}/{repo}/pulls": { permission: "pull_requests", access: "read" },
   "GET /repos/{owner}/{repo}/pulls/{pull_number}": { permission: "pull_requests", access: "read" },
   "GET /repos/{owner}/{repo}/pulls/{pull_number}/files": { permission: "pull_requests", access: "read" },

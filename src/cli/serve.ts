@@ -10,6 +10,7 @@ import type { Server } from "node:http";
 import { resolve } from "node:path";
 import { z } from "zod";
 import type { ServedRepository } from "../app/deps.js";
+import type { RequestOctokit } from "../app/github.js";
 import type { ReconcileResult } from "../app/reconcile.js";
 import { InvalidInputError, PwError } from "../core/errors.js";
 import { parseProjectName } from "../core/names.js";
@@ -317,6 +318,16 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     },
     "pw serve listening",
   );
+
+  if (auth.kind === "app") {
+    // an App whose webhook URL cannot reach this server says so now, not in its Recent Deliveries
+    const { checkAppWebhook } = await import("../app/webhook-config.js");
+    const proxyUrl = env.WEBHOOK_PROXY_URL ? { proxyUrl: env.WEBHOOK_PROXY_URL } : {};
+    void probot
+      .auth()
+      .then((octokit) => checkAppWebhook(octokit as unknown as RequestOctokit, { logger: appLogger, ...proxyUrl }))
+      .catch((error: Error) => appLogger.debug({ err_message: error.message.split("\n")[0] }, "the App's webhook settings could not be read"));
+  }
 
   let proxy: { close(): void } | undefined;
   if (env.WEBHOOK_PROXY_URL) {

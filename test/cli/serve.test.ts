@@ -297,7 +297,10 @@ describe("pw serve", () => {
     expect((await deliver(hook, { event: "ping", payload: { zen: "Hello." }, secret: app!.webhookSecret })).status).toBe(200);
     expect((await deliver(hook, { event: "ping", payload: { zen: "Hello." }, secret: "not-the-secret" })).status).toBe(401);
     expect((await deliver(`${served.base}/`, { event: "ping", payload: { zen: "Hello." }, secret: app!.webhookSecret })).status).toBe(404);
+    // the App's webhook settings were read on start, and found to reach pw serve
+    await until(() => sb.github.requestsTo("GET", "/app/hook/config").length > 0, 5000, "the App's webhook settings read");
     expect(await served.stop()).toBe(0);
+    expect(served.output()).not.toMatch(/"msg":"the GitHub App/);
   });
 });
 

@@ -610,6 +610,8 @@ export class GitHubStandIn {
   /** Apps created through the manifest flow (`conversions`), with the manifest they were made from. */
   readonly registeredApps: Array<{ id: number; manifest: Record<string, unknown>; webhookSecret: string; pem: string }> = [];
   private readonly manifestCodes = new Map<string, Record<string, unknown>>();
+  /** The App's webhook settings (`GET /app/hook/config`); a manifest's `hook_attributes.url` sets the URL. */
+  private hookConfig: { url: string; content_type: string } = { url: "https://pw.example.invalid/api/github/webhooks", content_type: "json" };
 
   private readonly repos = new Map<string, RepoState>();
   private readonly commentRecords = new Map<number, CommentRecord>();
@@ -688,6 +690,11 @@ export class GitHubStandIn {
    * What github.com does when someone submits a manifest (the `manifest` form field) on its
    * "new GitHub App" page and presses Create: the code it sends back in the redirect.
    */
+  /** Changes the App's webhook settings, as its owner would on GitHub. */
+  setAppHookConfig(config: Partial<{ url: string; content_type: string }>): void {
+    this.hookConfig = { ...this.hookConfig, ...config };
+  }
+
   submitManifest(manifest: Record<string, unknown>): string {
     const code = randomBytes(20).toString("hex");
     this.manifestCodes.set(code, clone(manifest));
@@ -1077,6 +1084,7 @@ export class GitHubStandIn {
     const R = "/repos/{owner}/{repo}";
 
     this.on("GET", "/app", () => ({ status: 200, body: this.appJson() }));
+    this.on("GET", "/app/hook/config", () => ({ status: 200, body: { ...this.hookConfig, insecure_ssl: "0", secret: "********" } }));
     this.on("GET", `${R}/installation`, ({ repo }) => ({ status: 200, body: this.installationJson(repo) }));
     this.on("POST", "/app/installations/{installation_id}/access_tokens", ({ params }) => {
       const id = Number(params.installation_id);
@@ -1102,6 +1110,8 @@ export class GitHubStandIn {
       const pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
       const webhookSecret = randomBytes(20).toString("hex");
       this.registeredApps.push({ id: this.appId, manifest, webhookSecret, pem });
+      const hook = manifest.hook_attributes as { url?: unknown } | undefined;
+      if (typeof hook?.url === "string") this.hookConfig = { url: hook.url, content_type: "json" };
       return {
         status: 201,
         body: {
