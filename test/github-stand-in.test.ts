@@ -387,6 +387,18 @@ describe("check runs", () => {
   });
 });
 
+describe("the App manifest flow", () => {
+  it("exchanges a submitted manifest's code once for the App, its key and secret, and takes its webhook URL", async () => {
+    const manifest = { name: "pw-test", url: "https://example.com", hook_attributes: { url: "https://pw.example.com/api/github/webhooks" } };
+    const code = standIn.submitManifest(manifest);
+    const app = await octokit.rest.apps.createFromManifest({ code });
+    expect(app.data).toMatchObject({ id: 123456, name: "pw-test", webhook_secret: standIn.registeredApps[0]!.webhookSecret });
+    expect(app.data.pem).toMatch(/^-----BEGIN RSA PRIVATE KEY-----\n/);
+    expect((await failure(octokit.rest.apps.createFromManifest({ code }))).status).toBe(404);
+    expect((await octokit.rest.apps.getWebhookConfigForApp()).data).toMatchObject({ url: "https://pw.example.com/api/github/webhooks", content_type: "json" });
+  });
+});
+
 describe("branches", () => {
   it("deletes a branch with slashes once, then answers 422 Reference does not exist", async () => {
     await octokit.rest.pulls.create({ ...R, title: "t", head: "feature/task-1", base: "main" });

@@ -417,6 +417,7 @@ export function registerServeCommands(program: Command, ctx: CliContext): void {
 Environment (Probot's): APP_ID with PRIVATE_KEY or PRIVATE_KEY_PATH (or GITHUB_TOKEN), WEBHOOK_SECRET,
 WEBHOOK_PROXY_URL, PORT (default ${DEFAULT_PORT}), HOST (default localhost), GHE_HOST, GHE_PROTOCOL, LOG_LEVEL.
 Webhooks: POST /api/github/webhooks. Also GET /healthz and GET /metrics. See docs/app.md.
+Without credentials: a page at /probot registers the GitHub App from app.yml and writes .env here.
 Status page: GET /workers and /api/workers, on when PW_DASHBOARD_TOKEN is set (or --dashboard-public). See docs/status-page.md.`,
     )
     .action((opts: ServeOptions) => serve(ctx, opts));
