@@ -343,6 +343,39 @@ describe("check runs", () => {
     expect(standIn.checkRuns(REPO)).toHaveLength(3);
   });
 
+  it("appends annotations on every POST and PATCH, as GitHub does, and lists them", async () => {
+    const sha = "c".repeat(40);
+    const note = (line: number) => ({ path: "src/a.ts", start_line: line, end_line: line, annotation_level: "warning" as const, message: `line ${line}` });
+    const created = await octokit.rest.checks.create({ ...R, name: "g", head_sha: sha, output: { title: "t", summary: "s", annotations: [note(1), note(2)] } });
+    await octokit.rest.checks.update({ ...R, check_run_id: created.data.id, output: { title: "t", summary: "s", annotations: [note(2), note(3)] } });
+    await octokit.rest.checks.update({ ...R, check_run_id: created.data.id, conclusion: "success", output: { title: "t2", summary: "s2" } });
+    const listed = await octokit.paginate(octokit.rest.checks.listAnnotations, { ...R, check_run_id: created.data.id, per_page: 2 });
+    expect(listed.map((a) => a.start_line)).toEqual([1, 2, 2, 3]);
+    expect(listed[0]).toEqual({
+      path: "src/a.ts",
+      blob_href: `https://github.com/acme/widgets/blob/${sha}/src/a.ts`,
+      start_line: 1,
+      end_line: 1,
+      start_column: null,
+      end_column: null,
+      annotation_level: "warning",
+      title: null,
+      message: "line 1",
+      raw_details: null,
+    });
+    expect((await octokit.rest.checks.get({ ...R, check_run_id: created.data.id })).data.output).toMatchObject({ title: "t2", annotations_count: 4 });
+    expect(standIn.checkRunAnnotations(REPO, created.data.id)).toHaveLength(4);
+
+    const fiftyOne = Array.from({ length: 51 }, (_, i) => note(i + 1));
+    expect((await failure(octokit.rest.checks.update({ ...R, check_run_id: created.data.id, output: { title: "t", summary: "s", annotations: fiftyOne } }))).status).toBe(422);
+    const noMessage = octokit.request("PATCH /repos/acme/widgets/check-runs/{check_run_id}", {
+      check_run_id: created.data.id,
+      output: { title: "t", summary: "s", annotations: [{ path: "a", start_line: 1, end_line: 1, annotation_level: "warning" }] },
+    });
+    expect((await failure(noMessage)).status).toBe(422);
+    expect(standIn.checkRunAnnotations(REPO, created.data.id)).toHaveLength(4);
+  });
+
   it("refuses what GitHub refuses", async () => {
     const sha = "b".repeat(40);
     expect((await failure(octokit.rest.checks.create({ ...R, name: "g", head_sha: sha, status: "completed" }))).status).toBe(422);
@@ -351,6 +384,18 @@ describe("check runs", () => {
     expect((await failure(octokit.request("POST /repos/acme/widgets/check-runs", { name: "g", head_sha: sha, output: { title: "only" } }))).status).toBe(422);
     expect((await failure(octokit.rest.checks.listForRef({ ...R, ref: "no-such-branch" }))).status).toBe(422);
     expect((await failure(octokit.rest.checks.get({ ...R, check_run_id: 1 }))).status).toBe(404);
+  });
+});
+
+describe("the App manifest flow", () => {
+  it("exchanges a submitted manifest's code once for the App, its key and secret, and takes its webhook URL", async () => {
+    const manifest = { name: "pw-test", url: "https://example.com", hook_attributes: { url: "https://pw.example.com/api/github/webhooks" } };
+    const code = standIn.submitManifest(manifest);
+    const app = await octokit.rest.apps.createFromManifest({ code });
+    expect(app.data).toMatchObject({ id: 123456, name: "pw-test", webhook_secret: standIn.registeredApps[0]!.webhookSecret });
+    expect(app.data.pem).toMatch(/^-----BEGIN RSA PRIVATE KEY-----\n/);
+    expect((await failure(octokit.rest.apps.createFromManifest({ code }))).status).toBe(404);
+    expect((await octokit.rest.apps.getWebhookConfigForApp()).data).toMatchObject({ url: "https://pw.example.com/api/github/webhooks", content_type: "json" });
   });
 });
 

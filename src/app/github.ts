@@ -52,7 +52,8 @@ export interface RepositoryGitHub {
   checkRuns(sha: string): Promise<CheckRun[]>;
   /**
    * Completes the check run `name` on `headSha` with this result: the latest run of that name is
-   * updated in place, else one is created. Twice, or racing, still leaves one run.
+   * updated in place, else one is created. Twice, or racing, still leaves one run. GitHub appends
+   * the annotations of every request to the run's, so only those not on the run yet are sent.
    */
   ensureCheckRun(input: CheckRunInput): Promise<{ id: number; created: boolean }>;
 }
@@ -64,11 +65,23 @@ export interface CheckRun {
   conclusion: string | null;
 }
 
+/** A check-run annotation in the API's names (what `checkRunOutput` of the gates gives). */
+export interface CheckRunAnnotation {
+  path: string;
+  start_line: number;
+  end_line: number;
+  start_column?: number;
+  end_column?: number;
+  annotation_level: "notice" | "warning" | "failure";
+  title?: string;
+  message: string;
+}
+
 export interface CheckRunInput {
   name: string;
   headSha: string;
   conclusion: "success" | "failure" | "neutral";
-  output: { title: string; summary: string; annotations?: unknown[] };
+  output: { title: string; summary: string; annotations?: CheckRunAnnotation[] };
 }
 
 const pullSchema = z.object({
@@ -91,9 +104,29 @@ const checkRunsSchema = z.object({
       status: z.string(),
       conclusion: z.string().nullish(),
       head_sha: z.string(),
+      output: z.object({ annotations_count: z.number().int().nonnegative().optional() }).nullish(),
     }),
   ),
 });
+const annotationsSchema = z.array(
+  z.object({
+    path: z.string(),
+    start_line: z.number().int(),
+    end_line: z.number().int(),
+    start_column: z.number().int().nullish(),
+    end_column: z.number().int().nullish(),
+    annotation_level: z.string().nullish(),
+    title: z.string().nullish(),
+    message: z.string().nullish(),
+  }),
+);
+/** GitHub takes at most 50 annotations per check-run request; more need further PATCHes. */
+const ANNOTATIONS_PER_REQUEST = 50;
+
+/** What makes two annotations the same one on a run (GitHub lists absent fields as null). */
+function annotationKey(a: z.infer<typeof annotationsSchema>[number] | CheckRunAnnotation): string {
+  return JSON.stringify([a.path, a.start_line, a.end_line, a.start_column ?? null, a.end_column ?? null, a.annotation_level ?? null, a.title ?? null, a.message ?? null]);
+}
 const contentSchema = z.object({ type: z.string(), encoding: z.string().optional(), content: z.string().optional() });
 
 /** One queue per (repository, commit, check name): two deliveries for one commit never both create a run. */
@@ -246,36 +279,64 @@ export function repositoryGitHub(octokit: RequestOctokit, repository: string): R
           filter: "latest",
           per_page: PAGE,
         });
-        let latest: number | undefined;
+        let latest: { id: number; annotations: number | undefined } | undefined;
         try {
-          latest = checkRunsSchema
-            .parse(data)
-            .check_runs.filter((run) => run.name === input.name && run.head_sha === input.headSha)
-            .reduce<number | undefined>((max, run) => (max === undefined || run.id > max ? run.id : max), undefined);
+          for (const run of checkRunsSchema.parse(data).check_runs) {
+            if (run.name !== input.name || run.head_sha !== input.headSha || (latest && run.id < latest.id)) continue;
+            latest = { id: run.id, annotations: run.output?.annotations_count };
+          }
         } catch (error) {
           unexpected(`the check runs of ${input.headSha.slice(0, 7)}`, error);
         }
+        // GitHub appends every request's annotations to the run's: send each one once, ever
+        const seen = new Set<string>();
+        if (latest && latest.annotations !== 0 && (input.output.annotations ?? []).length > 0) {
+          try {
+            const route = "GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations";
+            for (const a of await pages(route, { check_run_id: latest.id }, annotationsSchema)) seen.add(annotationKey(a));
+          } catch (error) {
+            unexpected(`the annotations of check run ${latest.id}`, error);
+          }
+        }
+        const fresh = (input.output.annotations ?? []).filter((a) => {
+          const key = annotationKey(a);
+          return !seen.has(key) && seen.add(key);
+        });
+        const batches: CheckRunAnnotation[][] = [];
+        for (let i = 0; i < fresh.length; i += ANNOTATIONS_PER_REQUEST) batches.push(fresh.slice(i, i + ANNOTATIONS_PER_REQUEST));
+        // every request repeats the title and summary (GitHub requires both with any output)
+        const output = (annotations: CheckRunAnnotation[] = []) => ({
+          title: input.output.title,
+          summary: input.output.summary,
+          ...(annotations.length > 0 ? { annotations } : {}),
+        });
         const body = {
           status: "completed",
           conclusion: input.conclusion,
           completed_at: new Date().toISOString(),
-          output: input.output,
+          output: output(batches[0]),
         };
+        let result: { id: number; created: boolean };
         if (latest !== undefined) {
-          await octokit.request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", { ...base, check_run_id: latest, ...body });
-          return { id: latest, created: false };
+          await octokit.request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", { ...base, check_run_id: latest.id, ...body });
+          result = { id: latest.id, created: false };
+        } else {
+          const created = await octokit.request("POST /repos/{owner}/{repo}/check-runs", {
+            ...base,
+            name: input.name,
+            head_sha: input.headSha,
+            ...body,
+          });
+          try {
+            result = { id: idSchema.parse(created.data).id, created: true };
+          } catch (error) {
+            unexpected("a new check run", error);
+          }
         }
-        const created = await octokit.request("POST /repos/{owner}/{repo}/check-runs", {
-          ...base,
-          name: input.name,
-          head_sha: input.headSha,
-          ...body,
-        });
-        try {
-          return { id: idSchema.parse(created.data).id, created: true };
-        } catch (error) {
-          unexpected("a new check run", error);
+        for (const batch of batches.slice(1)) {
+          await octokit.request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", { ...base, check_run_id: result.id, output: output(batch) });
         }
+        return result;
       });
     },
     async deleteBranch(branch) {

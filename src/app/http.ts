@@ -1,6 +1,6 @@
 /**
  * The app's HTTP surface, one node:http handler: webhooks at Probot's default path, `/healthz`
- * and `/metrics`. Webhooks are received here rather than through Probot's middleware so that a
+ * and `/metrics`; a delivery to any other path gets 404 naming the webhook path. Webhooks are received here rather than through Probot's middleware so that a
  * rejected delivery (bad signature, malformed JSON, unknown event, wrong shape) is answered 4xx
  * and logged as one line without its payload; accepted ones go to Probot's handlers.
  */
@@ -170,6 +170,23 @@ export function createAppHttpHandler(options: AppHttpOptions): (req: IncomingMes
     }
   }
 
+  /**
+   * A delivery sent to another path (an App registered with the webhook URL `/`): refused with
+   * 404 and a body that says where webhooks go, which GitHub shows under Recent Deliveries.
+   */
+  function misdirected(req: IncomingMessage, res: ServerResponse, pathname: string): void {
+    req.resume();
+    const id = header(req, "x-github-delivery");
+    const name = eventLabel(header(req, "x-github-event"));
+    logger.warn(
+      { delivery_id: id && DELIVERY_ID.test(id) ? id : "(invalid)", event: name, status: 404, path: pathname.slice(0, 200) },
+      `webhook delivery to the wrong path: set the GitHub App's webhook URL to end in ${path}`,
+    );
+    metrics?.observeWebhook(name, "error", 0);
+    const error = `webhooks are received at ${path}, not ${pathname.length > 200 ? "this path" : pathname}: set the GitHub App's webhook URL to https://<this host>${path}`;
+    send(res, 404, JSON.stringify({ error }), "application/json");
+  }
+
   const next = options.next ?? (() => Promise.resolve(false));
 
   return (req, res) => {
@@ -193,6 +210,7 @@ export function createAppHttpHandler(options: AppHttpOptions): (req: IncomingMes
     const reading = method === "GET" || method === "HEAD";
     if (reading && pathname === "/healthz") return health(res);
     if (reading && pathname === "/metrics") return void metricsPage(res);
+    if (method === "POST" && header(req, "x-github-event") !== undefined) return misdirected(req, res, pathname);
     next(req, res).then(
       (answered) => answered || send(res, 404, "not found\n"),
       () => res.destroy(),

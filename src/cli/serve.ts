@@ -10,6 +10,7 @@ import type { Server } from "node:http";
 import { resolve } from "node:path";
 import { z } from "zod";
 import type { ServedRepository } from "../app/deps.js";
+import type { RequestOctokit } from "../app/github.js";
 import type { ReconcileResult } from "../app/reconcile.js";
 import { InvalidInputError, NotARepositoryError, PwError } from "../core/errors.js";
 import { parseProjectName } from "../core/names.js";
@@ -35,6 +36,9 @@ const serveEnvSchema = z.object({
   WEBHOOK_SECRET: unsetIfEmpty(z.string()),
   WEBHOOK_PROXY_URL: unsetIfEmpty(z.url({ protocol: /^https?$/, error: "expected an http(s) URL, like https://smee.io/abc" })),
   NODE_ENV: unsetIfEmpty(z.string()),
+  // the registration page's (Probot's names): an organization to register the App on; no smee.io channel
+  GH_ORG: unsetIfEmpty(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/, naming("an organization's login"))),
+  NO_SMEE_SETUP: unsetIfEmpty(z.string()),
 });
 type ServeEnv = z.infer<typeof serveEnvSchema>;
 
@@ -138,23 +142,38 @@ function untilSignal(hard: () => void): Promise<NodeJS.Signals> {
 }
 
 /**
- * First start without credentials: Probot's app-registration page, driven by app.yml in the
- * current directory (start from the package root, where app.yml is, so the App gets our name,
- * events and permissions). Probot writes the new App's credentials to `.env` there.
+ * First start without credentials: the registration page (app/setup.ts) creates the App from this
+ * package's app.yml, with a webhook URL that reaches this server, and writes its credentials to
+ * `.env` in the current directory, where the next `pw serve` reads them.
  */
 async function serveSetup(env: ServeEnv, logger: Logger): Promise<void> {
   if (env.NODE_ENV === "production") {
     throw new PwError("no GitHub App credentials: set APP_ID with PRIVATE_KEY or PRIVATE_KEY_PATH, and WEBHOOK_SECRET");
   }
-  if (!existsSync(resolve("app.yml"))) {
-    logger.warn({ cwd: process.cwd() }, "no app.yml here: the registration page describes this directory's package; start from the parallel-workers package root");
-  }
-  const { run } = await import("probot");
-  const { probotLogger } = await import("../app/logging.js");
-  const server = await run(() => undefined, { env: { ...process.env, PORT: String(env.PORT ?? DEFAULT_PORT) }, log: probotLogger(logger) });
-  logger.info({ port: server.port, url: `http://${env.HOST ?? "localhost"}:${server.port}` }, "setup mode: register the GitHub App at this address, then restart pw serve");
+  const [{ createServer }, { createSetupPage, SETUP_PAGE_PATH }, { githubBaseUrl }] = await Promise.all([
+    import("node:http"),
+    import("../app/setup.js"),
+    import("../github/octokit.js"),
+  ]);
+  const page = createSetupPage({
+    logger,
+    envFile: resolve(".env"),
+    apiUrl: githubBaseUrl(process.env),
+    ...(env.GH_ORG ? { organization: env.GH_ORG } : {}),
+    ...(env.WEBHOOK_PROXY_URL ? { webhookProxyUrl: env.WEBHOOK_PROXY_URL } : {}),
+    ...(env.NO_SMEE_SETUP === "true" ? {} : { smeeUrl: "https://smee.io" }),
+  });
+  const server = createServer(page);
+  const host = env.HOST ?? "localhost";
+  const bound = await listen(server, env.PORT ?? DEFAULT_PORT, host);
+  logger.info(
+    { port: bound.port, url: `http://${host.includes(":") ? `[${host}]` : host}:${bound.port}${SETUP_PAGE_PATH}` },
+    "setup mode: no GitHub App credentials; open this address to register the App from app.yml, then restart pw serve",
+  );
   await untilSignal(() => process.exit(1));
-  await server.stop();
+  const closed = new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+  server.closeAllConnections();
+  await closed;
 }
 
 interface ServeOptions {
@@ -301,6 +320,16 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     "pw serve listening",
   );
 
+  if (auth.kind === "app") {
+    // an App whose webhook URL cannot reach this server says so now, not in its Recent Deliveries
+    const { checkAppWebhook } = await import("../app/webhook-config.js");
+    const proxyUrl = env.WEBHOOK_PROXY_URL ? { proxyUrl: env.WEBHOOK_PROXY_URL } : {};
+    void probot
+      .auth()
+      .then((octokit) => checkAppWebhook(octokit as unknown as RequestOctokit, { logger: appLogger, ...proxyUrl }))
+      .catch((error: Error) => appLogger.debug({ err_message: error.message.split("\n")[0] }, "the App's webhook settings could not be read"));
+  }
+
   let proxy: { close(): void } | undefined;
   if (env.WEBHOOK_PROXY_URL) {
     const { forwardWebhooks } = await import("../app/webhook-proxy.js");
@@ -389,6 +418,7 @@ export function registerServeCommands(program: Command, ctx: CliContext): void {
 Environment (Probot's): APP_ID with PRIVATE_KEY or PRIVATE_KEY_PATH (or GITHUB_TOKEN), WEBHOOK_SECRET,
 WEBHOOK_PROXY_URL, PORT (default ${DEFAULT_PORT}), HOST (default localhost), GHE_HOST, GHE_PROTOCOL, LOG_LEVEL.
 Webhooks: POST /api/github/webhooks. Also GET /healthz and GET /metrics. See docs/app.md.
+Without credentials: a page at /probot registers the GitHub App from app.yml and writes .env here.
 Status page: GET /workers and /api/workers, on when PW_DASHBOARD_TOKEN is set (or --dashboard-public). See docs/status-page.md.`,
     )
     .action((opts: ServeOptions) => serve(ctx, opts));

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { repositoryGitHub, type CheckRunAnnotation } from "../../src/app/github.js";
 import { loadPayload, retarget, withCheckRun, withCheckSuite } from "../helpers/webhooks.js";
-import { harnessPerTest, REPO, type Harness } from "./harness.js";
+import { harnessPerTest, REPO, restOctokit, type Harness } from "./harness.js";
 
 const open = harnessPerTest();
 
@@ -25,6 +26,13 @@ async function workerPullRequest(app: Harness, files: Parameters<Harness["github
 function synchronize(number: number, headSha: string) {
   const payload = retarget(loadPayload("pull_request.synchronize"), { repo: REPO, number, headRef: BRANCH, headSha, baseRef: "main" });
   return payload;
+}
+
+/** Each run's annotations on the stand-in (which appends them, as GitHub does), by run name. */
+function annotationsByRun(app: Harness): Record<string, string[]> {
+  return Object.fromEntries(
+    app.github.checkRuns(REPO).map((run) => [run.name, app.github.checkRunAnnotations(REPO, run.id).map((a) => `${a.path}:${a.start_line} ${a.title}`)]),
+  );
 }
 
 function runs(app: Harness) {
@@ -144,6 +152,38 @@ describe("gates as check runs", () => {
     expect(runs(app).map((r) => r.name)).toEqual(["security-gate", "phase-5-to-6"]);
   });
 
+  it("two deliveries for one head commit leave each annotation once; a new finding later is appended alone", async () => {
+    const app = await open();
+    // the base branch's security gate leaves forbidden paths alone, for now
+    app.github.setFile(REPO, "main", SECURITY_FILE, "rules:\n  no-secrets:\n  forbidden-paths: { enabled: false }\n");
+    const key = awsKeyId();
+    const pr = await workerPullRequest(app, [
+      { filename: "src/config.ts", status: "modified", patch: `@@ -1,1 +1,2 @@\n const region = "eu-west-1";\n+const accessKeyId = "${key}";` },
+      { filename: "deploy/.env", status: "added", patch: "@@ -0,0 +1 @@\n+LOG_LEVEL=debug" },
+    ]);
+    const sha = app.github.pushBranch(REPO, BRANCH);
+    const target = { repo: REPO, number: pr.number, headRef: BRANCH, headSha: sha, baseRef: "main" };
+    await app.receive("pull_request.opened", retarget(loadPayload("pull_request.opened"), target));
+    const first = annotationsByRun(app);
+    expect(first["security-gate"]).toEqual(["src/config.ts:2 no-secrets: aws-access-key-id"]);
+    await app.receive("pull_request.synchronize", synchronize(pr.number, sha));
+    expect(annotationsByRun(app)).toEqual(first);
+    expect(runs(app)).toHaveLength(2);
+
+    // the base's gate now forbids .env files: a re-run finds one more thing on the same commit
+    app.github.setFile(REPO, "main", SECURITY_FILE, "rules:\n  no-secrets:\n  forbidden-paths:\n");
+    app.github.clearRequests();
+    await app.receive(
+      "check_suite.rerequested",
+      withCheckSuite(retarget(loadPayload("check_suite.rerequested"), { repo: REPO }), { headSha: sha, pullRequests: [{ number: pr.number, headRef: BRANCH, headSha: sha, baseRef: "main" }] }),
+    );
+    expect(annotationsByRun(app)).toEqual({ ...first, "security-gate": ["src/config.ts:2 no-secrets: aws-access-key-id", "deploy/.env:1 forbidden-paths"] });
+    const security = app.github.checkRuns(REPO).find((run) => run.name === "security-gate")!;
+    const patches = app.github.requestsTo("PATCH", `/repos/${REPO}/check-runs/${security.id}`).map((r) => r.body as { output: { title: string; annotations?: Array<{ path: string }> } });
+    expect(patches.map((body) => body.output.annotations?.map((a) => a.path))).toEqual([["deploy/.env"]]);
+    expect(security.output.title).toBe(patches[0]!.output.title);
+  });
+
   it("no gates for a PR that belongs to no worker, or comes from a fork", async () => {
     const app = await open();
     const other = app.github.addPullRequest(REPO, { head: "someone/else" });
@@ -152,5 +192,39 @@ describe("gates as check runs", () => {
     app.addWorker({ id: "worker-ccccc2", state: "PR_OPEN", prNumber: 9 });
     await app.receive("pull_request.synchronize", retarget(loadPayload("pull_request.synchronize"), { repo: REPO, number: 9, headRef: BRANCH, headRepo: "forker/widgets" }));
     expect(app.github.calls()).toEqual([]);
+  });
+});
+
+describe("ensureCheckRun", () => {
+  const annotation = (line: number): CheckRunAnnotation => ({
+    path: `src/file-${Math.floor(line / 100)}.ts`,
+    start_line: line,
+    end_line: line,
+    annotation_level: "warning",
+    title: "rule",
+    message: `finding on line ${line}`,
+  });
+
+  it("sends more than 50 annotations in batches of 50, and on a later update only those not on the run yet", async () => {
+    const app = await open();
+    const github = repositoryGitHub(restOctokit(app.github), REPO);
+    const sha = app.github.pushBranch(REPO, BRANCH);
+    const many = Array.from({ length: 120 }, (_, i) => annotation(i + 1));
+    const output = { title: "120 findings", summary: "see the annotations", annotations: many };
+    const { id } = await github.ensureCheckRun({ name: "security-gate", headSha: sha, conclusion: "failure", output });
+    const sent = () => app.github.requests.filter((r) => r.method !== "GET").map((r) => `${r.method} ${(r.body as { output: { annotations?: unknown[] } }).output.annotations?.length ?? 0}`);
+    expect(sent()).toEqual(["POST 50", "PATCH 50", "PATCH 20"]);
+    expect(app.github.checkRunAnnotations(REPO, id).map((a) => a.start_line)).toEqual(many.map((a) => a.start_line));
+
+    // the same result again, then one more finding (and a repeated one in the same result)
+    app.github.clearRequests();
+    await github.ensureCheckRun({ name: "security-gate", headSha: sha, conclusion: "failure", output });
+    const more = [...many, annotation(121), annotation(121)];
+    await github.ensureCheckRun({ name: "security-gate", headSha: sha, conclusion: "failure", output: { ...output, title: "121 findings", annotations: more } });
+    expect(sent()).toEqual(["PATCH 0", "PATCH 1"]);
+    const keys = app.github.checkRunAnnotations(REPO, id).map((a) => `${a.path}:${a.start_line}:${a.message}`);
+    expect(keys).toHaveLength(121);
+    expect(new Set(keys).size).toBe(121);
+    expect(app.github.checkRuns(REPO)).toEqual([expect.objectContaining({ id, conclusion: "failure", output: expect.objectContaining({ title: "121 findings", annotations_count: 121 }) })]);
   });
 });

@@ -1,6 +1,8 @@
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { createAppHttpHandler, WEBHOOK_PATH } from "../../src/app/http.js";
 import { deliver, loadPayload, retarget, signPayload } from "../helpers/webhooks.js";
 import { parsePrometheusText, sampleValue } from "../log/prometheus-text.js";
@@ -91,6 +93,42 @@ describe("the webhook receiver", () => {
     const again = await deliver(url, { event: "pull_request", payload, secret: SECRET, id: first.id });
     expect([first.status, again.status]).toEqual([200, 200]);
     expect(app.store.history("worker-aaaaa1").map((t) => t.to)).toEqual(["PR_OPEN", "MERGED"]);
+  });
+
+  it("handles a signed delivery to the webhook URL in app.yml", async () => {
+    const { app, base } = await start();
+    const manifest = parse(readFileSync(new URL("../../app.yml", import.meta.url), "utf8")) as { hook_attributes: { url: string } };
+    const { pathname } = new URL(manifest.hook_attributes.url);
+    const result = await deliver(`${base}${pathname}`, { event: "pull_request", payload: mergedPayload(app), secret: SECRET });
+    expect(result.status).toBe(200);
+    expect(app.store.requireWorker("worker-aaaaa1").state).toBe("MERGED");
+  });
+
+  it("refuses a delivery to / (an App registered with the webhook URL /) with 404 naming the webhook path, and one warning", async () => {
+    const seen: string[] = [];
+    const { app, base } = await start(async (req) => {
+      seen.push(`${req.method} ${req.url}`);
+      return false;
+    });
+    const payload = mergedPayload(app);
+    for (const target of [`${base}/`, `${base}/webhooks?x=1`]) {
+      const result = await deliver(target, { event: "pull_request", payload, secret: SECRET });
+      expect(result.status).toBe(404);
+      expect(JSON.parse(result.body)).toEqual({
+        error: `webhooks are received at ${WEBHOOK_PATH}, not ${new URL(target).pathname}: set the GitHub App's webhook URL to https://<this host>${WEBHOOK_PATH}`,
+      });
+    }
+    expect(app.store.requireWorker("worker-aaaaa1").state).toBe("PR_OPEN");
+    expect(app.github.calls()).toEqual([]);
+    expect(seen).toEqual([]);
+    const warnings = app.logLines().filter((l) => (l.level as number) >= 40);
+    expect(warnings).toEqual([
+      expect.objectContaining({ msg: `webhook delivery to the wrong path: set the GitHub App's webhook URL to end in ${WEBHOOK_PATH}`, path: "/", event: "pull_request", status: 404 }),
+      expect.objectContaining({ path: "/webhooks", status: 404 }),
+    ]);
+    // a POST that is not a delivery is still the next handler's
+    await fetch(`${base}/`, { method: "POST" });
+    expect(seen).toEqual(["POST /"]);
   });
 
   it("serves /healthz and /metrics on the same server", async () => {

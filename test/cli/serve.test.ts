@@ -7,7 +7,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { SqliteWorkerStore } from "../../src/store/sqlite.js";
 import type { Worker } from "../../src/core/worker.js";
@@ -17,7 +16,6 @@ import { fakeAgent, REPOSITORY, runnerSandbox, type RunnerSandbox } from "../hel
 import { deliver, loadPayload, retarget, withComment } from "../helpers/webhooks.js";
 
 const SECRET = "e2e-secret";
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const PEM = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 
@@ -249,6 +247,7 @@ describe("pw serve", () => {
     ["PORT", "abc", 'PORT: expected a port number, got "abc"'],
     ["PORT", "70000", "PORT: expected a port number up to 65535, got 70000"],
     ["HOST", "a b", 'HOST: expected a host name or address, got "a b"'],
+    ["GH_ORG", "acme/widgets", `GH_ORG: expected an organization's login, got "acme/widgets"`],
   ])("refuses %s=%s with exit 2, naming the value, before anything is made", async (name, value, said) => {
     const sb = (sandbox = await runnerSandbox({}));
     const home = join(sb.out, "unused-home");
@@ -281,29 +280,50 @@ describe("pw serve", () => {
     expect(existsSync(home)).toBe(false);
   });
 
-  it("without credentials shows Probot's app-registration page, driven by app.yml", async () => {
+  it("without credentials offers the registration page; restarted with the .env it writes, pw serve takes deliveries at the URL it registered", async () => {
+    const sb = (sandbox = await runnerSandbox({}));
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: "127.0.0.1", NO_SMEE_SETUP: "true", NODE_ENV: "development" };
-    for (const name of ["APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "GITHUB_TOKEN", "WEBHOOK_PROXY_URL", "GHE_HOST", "GHE_PROTOCOL"]) delete env[name];
-    const child = spawn(process.execPath, [PW_BIN, "serve"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    const env: NodeJS.ProcessEnv = { ...process.env, ...sb.env, PORT: String(port), HOST: "127.0.0.1", NO_SMEE_SETUP: "true", NODE_ENV: "development", LOG_LEVEL: "info" };
+    for (const name of ["APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "GITHUB_TOKEN", "WEBHOOK_SECRET", "WEBHOOK_PROXY_URL", "GH_ORG"]) delete env[name];
+    const child = spawn(process.execPath, [PW_BIN, "serve"], { cwd: sb.repo, env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
     const stopped = new Promise((resolve) => child.on("exit", resolve));
+    let manifest: { hook_attributes: { url: string }; redirect_url: string; name: string; default_events: string[] };
     try {
+      // opened through a reverse proxy, at the address GitHub can reach
       const page = await until(async () => {
-        const response = await fetch(`http://127.0.0.1:${port}/probot`).catch(() => undefined);
+        const response = await fetch(`http://127.0.0.1:${port}/probot`, { headers: { "x-forwarded-host": "pw.example.com", "x-forwarded-proto": "https" } }).catch(() => undefined);
         return response?.status === 200 ? response.text() : undefined;
       }, 15_000, "the registration page");
-      const manifest = JSON.parse(/name="manifest"[^>]*value='([^']*)'/.exec(page)?.[1] ?? /value="(\{[^"]*\})"/.exec(page)?.[1]?.replace(/&quot;/g, '"') ?? "{}") as {
-        name?: string;
-        default_events?: string[];
-        default_permissions?: Record<string, string>;
-      };
-      expect(manifest.name).toBe("parallel-workers");
-      expect(manifest.default_events?.sort()).toEqual(["check_run", "check_suite", "issue_comment", "pull_request"]);
-      expect(manifest.default_permissions).toMatchObject({ contents: "write", pull_requests: "write", issues: "write", checks: "write", metadata: "read" });
+      const unescape = (text: string) => text.replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
+      manifest = JSON.parse(unescape(/name="manifest" value="([^"]+)"/.exec(page)![1]!)) as typeof manifest;
+      const state = /state=([0-9a-f]+)/.exec(page)![1]!;
+      expect(manifest).toMatchObject({ name: "parallel-workers", hook_attributes: { url: "https://pw.example.com/api/github/webhooks" }, redirect_url: "https://pw.example.com/probot/setup" });
+      expect(manifest.default_events.sort()).toEqual(["check_run", "check_suite", "issue_comment", "pull_request"]);
+      // GitHub creates the App and sends the browser back with a code
+      const code = sb.github.submitManifest(manifest);
+      const back = await fetch(`http://127.0.0.1:${port}/probot/setup?code=${code}&state=${state}`, { redirect: "manual" });
+      expect(back.status).toBe(302);
+      expect(out).toContain("GitHub App registered");
     } finally {
       child.kill("SIGINT");
       await stopped;
     }
+    const [app] = sb.github.registeredApps;
+    expect(readFileSync(join(sb.repo, ".env"), "utf8")).toContain(`APP_ID="${app!.id}"`);
+
+    // restarted in the same directory, with nothing else set: the credentials come from .env
+    delete env.PORT;
+    const served = await startServe({ ...env, PORT: "0" }, sb.repo);
+    const hook = `${served.base}${new URL(manifest.hook_attributes.url).pathname}`;
+    expect((await deliver(hook, { event: "ping", payload: { zen: "Hello." }, secret: app!.webhookSecret })).status).toBe(200);
+    expect((await deliver(hook, { event: "ping", payload: { zen: "Hello." }, secret: "not-the-secret" })).status).toBe(401);
+    expect((await deliver(`${served.base}/`, { event: "ping", payload: { zen: "Hello." }, secret: app!.webhookSecret })).status).toBe(404);
+    // the App's webhook settings were read on start, and found to reach pw serve
+    await until(() => sb.github.requestsTo("GET", "/app/hook/config").length > 0, 5000, "the App's webhook settings read");
+    expect(await served.stop()).toBe(0);
+    expect(served.output()).not.toMatch(/"msg":"the GitHub App/);
   });
 });
 

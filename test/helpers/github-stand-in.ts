@@ -14,11 +14,16 @@
  *   `permission` (`role_name` keeps the role); a user with no role reads a public repository
  *   (`read`) and has `none` on a private one;
  * - branch names in paths arrive percent-encoded (`heads%2Ffeature%2Fx`) and are decoded;
- * - unknown labels are created when added to an issue; milestone titles are unique (422).
+ * - unknown labels are created when added to an issue; milestone titles are unique (422);
+ * - a check run's annotations are appended by every POST and PATCH that carries some (never
+ *   replaced: GitHub keeps them all), at most 50 per request, and listed at `.../annotations`.
+ * - the App manifest flow: `submitManifest` is the person pressing "Create GitHub App" (it
+ *   gives the code GitHub puts in the redirect); `POST /app-manifests/{code}/conversions`
+ *   exchanges a code once (404 after), answering the App with a new PEM key and webhook secret.
  * Simplified on purpose: any token or JWT is accepted (and recorded); a PR's head branch is
  * created on demand when the test has not pushed it with `pushBranch`; any base is accepted.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -420,7 +425,22 @@ interface CheckRunRecord {
   title: string | null;
   summary: string | null;
   text: string | null;
-  annotationsCount: number;
+  /** Every annotation sent to the run, in order (GitHub appends, never replaces). */
+  annotations: AnnotationJson[];
+}
+
+/** A check-run annotation as GitHub lists it. */
+export interface AnnotationJson {
+  path: string;
+  blob_href: string;
+  start_line: number;
+  end_line: number;
+  start_column: number | null;
+  end_column: number | null;
+  annotation_level: string;
+  title: string | null;
+  message: string;
+  raw_details: string | null;
 }
 
 interface RepoState {
@@ -493,6 +513,7 @@ interface Waiter {
 }
 
 const REACTIONS = new Set(["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]);
+const ANNOTATION_LEVELS = new Set(["notice", "warning", "failure"]);
 const CHECK_STATUSES = new Set(["queued", "in_progress", "completed", "waiting", "requested", "pending"]);
 const CHECK_CONCLUSIONS = new Set([
   "action_required",
@@ -586,6 +607,11 @@ export class GitHubStandIn {
   readonly requests: RecordedRequest[] = [];
   /** Installation tokens handed out by `POST /app/installations/{id}/access_tokens`. */
   readonly issuedTokens: string[] = [];
+  /** Apps created through the manifest flow (`conversions`), with the manifest they were made from. */
+  readonly registeredApps: Array<{ id: number; manifest: Record<string, unknown>; webhookSecret: string; pem: string }> = [];
+  private readonly manifestCodes = new Map<string, Record<string, unknown>>();
+  /** The App's webhook settings (`GET /app/hook/config`); a manifest's `hook_attributes.url` sets the URL. */
+  private hookConfig: { url: string; content_type: string } = { url: "https://pw.example.invalid/api/github/webhooks", content_type: "json" };
 
   private readonly repos = new Map<string, RepoState>();
   private readonly commentRecords = new Map<number, CommentRecord>();
@@ -659,6 +685,21 @@ export class GitHubStandIn {
   }
 
   // ---------- seeding ----------
+
+  /**
+   * What github.com does when someone submits a manifest (the `manifest` form field) on its
+   * "new GitHub App" page and presses Create: the code it sends back in the redirect.
+   */
+  /** Changes the App's webhook settings, as its owner would on GitHub. */
+  setAppHookConfig(config: Partial<{ url: string; content_type: string }>): void {
+    this.hookConfig = { ...this.hookConfig, ...config };
+  }
+
+  submitManifest(manifest: Record<string, unknown>): string {
+    const code = randomBytes(20).toString("hex");
+    this.manifestCodes.set(code, clone(manifest));
+    return code;
+  }
 
   /** Adds a repository ("owner/name"). Requests for repositories not added answer 404. */
   addRepo(fullName: string, options: AddRepoOptions = {}): void {
@@ -817,6 +858,11 @@ export class GitHubStandIn {
     const state = this.repo(repo);
     return state.checkRuns.map((run) => this.checkRunJson(state, run));
   }
+  /** The annotations on a check run, as GitHub lists them (every one ever sent, in order). */
+  checkRunAnnotations(repo: string, checkRunId: number): AnnotationJson[] {
+    return this.checkRun(this.repo(repo), checkRunId).annotations.map((annotation) => ({ ...annotation }));
+  }
+
 
   /** Branch name -> head sha. */
   branches(repo: string): Record<string, string> {
@@ -1038,6 +1084,7 @@ export class GitHubStandIn {
     const R = "/repos/{owner}/{repo}";
 
     this.on("GET", "/app", () => ({ status: 200, body: this.appJson() }));
+    this.on("GET", "/app/hook/config", () => ({ status: 200, body: { ...this.hookConfig, insecure_ssl: "0", secret: "********" } }));
     this.on("GET", `${R}/installation`, ({ repo }) => ({ status: 200, body: this.installationJson(repo) }));
     this.on("POST", "/app/installations/{installation_id}/access_tokens", ({ params }) => {
       const id = Number(params.installation_id);
@@ -1052,6 +1099,30 @@ export class GitHubStandIn {
           expires_at: new Date(Date.now() + 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z"),
           permissions: this.appPermissions(),
           repository_selection: "selected",
+        },
+      };
+    });
+
+    this.on("POST", "/app-manifests/{code}/conversions", ({ params }) => {
+      const manifest = this.manifestCodes.get(params.code ?? "");
+      if (!manifest) throw notFound();
+      this.manifestCodes.delete(params.code ?? "");
+      const pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+      const webhookSecret = randomBytes(20).toString("hex");
+      this.registeredApps.push({ id: this.appId, manifest, webhookSecret, pem });
+      const hook = manifest.hook_attributes as { url?: unknown } | undefined;
+      if (typeof hook?.url === "string") this.hookConfig = { url: hook.url, content_type: "json" };
+      return {
+        status: 201,
+        body: {
+          ...this.appJson(),
+          name: typeof manifest.name === "string" ? manifest.name : this.appName,
+          permissions: manifest.default_permissions ?? {},
+          events: manifest.default_events ?? [],
+          client_id: `Iv1.${randomBytes(8).toString("hex")}`,
+          client_secret: randomBytes(20).toString("hex"),
+          webhook_secret: webhookSecret,
+          pem,
         },
       };
     });
@@ -1296,22 +1367,25 @@ export class GitHubStandIn {
         title: null,
         summary: null,
         text: null,
-        annotationsCount: 0,
+        annotations: [],
       };
-      this.applyCheckRun(run, body);
+      this.applyCheckRun(repo, run, body);
       repo.checkRuns.push(run);
       return { status: 201, body: this.checkRunJson(repo, run) };
     });
     this.on("PATCH", `${R}/check-runs/{id}`, ({ repo, params, body }) => {
       const run = this.checkRun(repo, Number(params.id));
       if (typeof body.name === "string") run.name = body.name;
-      this.applyCheckRun(run, body);
+      this.applyCheckRun(repo, run, body);
       return { status: 200, body: this.checkRunJson(repo, run) };
     });
     this.on("GET", `${R}/check-runs/{id}`, ({ repo, params }) => ({
       status: 200,
       body: this.checkRunJson(repo, this.checkRun(repo, Number(params.id))),
     }));
+    this.on("GET", `${R}/check-runs/{id}/annotations`, ({ repo, params, query, selfUrl }) =>
+      this.paged(this.checkRun(repo, Number(params.id)).annotations, query, selfUrl),
+    );
     this.on("GET", `${R}/commits/{ref+}/check-runs`, ({ repo, params, query, selfUrl }) => {
       const sha = this.resolveRef(repo, params.ref ?? "");
       let runs = repo.checkRuns.filter((run) => run.headSha === sha);
@@ -1539,7 +1613,35 @@ export class GitHubStandIn {
     return key;
   }
 
-  private applyCheckRun(run: CheckRunRecord, body: Record<string, unknown>): void {
+  /** An annotation as sent, in GitHub's listed shape; one without a required field is refused (422). */
+  private annotationJson(repo: RepoState, run: CheckRunRecord, annotation: unknown): AnnotationJson {
+    const a = (typeof annotation === "object" && annotation !== null ? annotation : {}) as Record<string, unknown>;
+    const missing = ["path", "start_line", "end_line", "annotation_level", "message"].filter((field) => a[field] === undefined);
+    const invalid =
+      (a.path !== undefined && typeof a.path !== "string") ||
+      (a.start_line !== undefined && !Number.isInteger(a.start_line)) ||
+      (a.end_line !== undefined && !Number.isInteger(a.end_line)) ||
+      (a.annotation_level !== undefined && !ANNOTATION_LEVELS.has(String(a.annotation_level))) ||
+      (a.message !== undefined && typeof a.message !== "string");
+    if (missing.length > 0 || invalid) {
+      throw validationFailed([{ resource: "CheckRun", field: `output.annotations${missing.length > 0 ? `.${missing[0]}` : ""}`, code: missing.length > 0 ? "missing_field" : "invalid" }]);
+    }
+    const path = a.path as string;
+    return {
+      path,
+      blob_href: `${this.htmlBase}/${repo.fullName}/blob/${run.headSha}/${path}`,
+      start_line: a.start_line as number,
+      end_line: a.end_line as number,
+      start_column: typeof a.start_column === "number" ? a.start_column : null,
+      end_column: typeof a.end_column === "number" ? a.end_column : null,
+      annotation_level: a.annotation_level as string,
+      title: typeof a.title === "string" ? a.title : null,
+      message: a.message as string,
+      raw_details: typeof a.raw_details === "string" ? a.raw_details : null,
+    };
+  }
+
+  private applyCheckRun(repo: RepoState, run: CheckRunRecord, body: Record<string, unknown>): void {
     const status = body.status;
     const conclusion = body.conclusion;
     if (status !== undefined && (typeof status !== "string" || !CHECK_STATUSES.has(status))) {
@@ -1556,12 +1658,14 @@ export class GitHubStandIn {
       if (typeof output !== "object" || output === null || typeof output.title !== "string" || typeof output.summary !== "string") {
         throw new HttpError(422, errorBody(422, "Invalid request.\n\n\"title\" and \"summary\" are required in \"output\"."));
       }
-      const annotations = Array.isArray(output.annotations) ? output.annotations.length : 0;
-      if (annotations > 50) throw new HttpError(422, errorBody(422, "Invalid request.\n\nOnly 50 annotations are allowed per request."));
+      const annotations = Array.isArray(output.annotations) ? output.annotations : [];
+      if (annotations.length > 50) throw new HttpError(422, errorBody(422, "Invalid request.\n\nOnly 50 annotations are allowed per request."));
+      const added = annotations.map((annotation: unknown) => this.annotationJson(repo, run, annotation));
       run.title = output.title;
       run.summary = output.summary;
       if (typeof output.text === "string") run.text = output.text;
-      run.annotationsCount += annotations;
+      // GitHub: "annotations are appended to the list of annotations that already exist"
+      run.annotations.push(...added);
     }
     if (typeof status === "string") run.status = status;
     if (typeof conclusion === "string") {
@@ -1865,7 +1969,7 @@ export class GitHubStandIn {
         title: run.title,
         summary: run.summary,
         text: run.text,
-        annotations_count: run.annotationsCount,
+        annotations_count: run.annotations.length,
         annotations_url: `${api}/check-runs/${run.id}/annotations`,
       },
       check_suite: { id: run.suiteId },

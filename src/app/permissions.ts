@@ -1,0 +1,76 @@
+/**
+ * The GitHub App permissions parallel-workers needs, from every REST call it makes (the app's
+ * port `github.ts`, the runner's `github/pulls.ts` and `github/octokit.ts`) and every webhook
+ * event it handles. Each call's permission is GitHub's own ("Permissions required for GitHub
+ * Apps", https://docs.github.com/rest/authentication/permissions-required-for-github-apps).
+ * A test finds every call in src/ and checks that it is listed here and that app.yml asks for
+ * exactly what these need: a new call cannot leave the manifest behind.
+ */
+
+export type AppPermission = "checks" | "contents" | "issues" | "metadata" | "pull_requests";
+export type PermissionAccess = "read" | "write";
+
+export interface CallPermission {
+  permission: AppPermission;
+  access: PermissionAccess;
+}
+
+/**
+ * Every REST call made, as Octokit's route: the permission an installation token needs for it,
+ * or null when the App's own JWT authenticates it (no installation permission).
+ */
+export const REST_CALL_PERMISSIONS: Readonly<Record<string, CallPermission | null>> = {
+  "GET /repos/{owner}/{repo}/installation": null,
+  "GET /app/hook/config": null,
+  "GET /repos/{owner}/{repo}/pulls": { permission: "pull_requests", access: "read" },
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}": { permission: "pull_requests", access: "read" },
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/files": { permission: "pull_requests", access: "read" },
+  "POST /repos/{owner}/{repo}/pulls": { permission: "pull_requests", access: "write" },
+  // a PR's labels and milestone (issues or pull_requests write would do)
+  "PATCH /repos/{owner}/{repo}/issues/{issue_number}": { permission: "issues", access: "write" },
+  "GET /repos/{owner}/{repo}/milestones": { permission: "issues", access: "read" },
+  "POST /repos/{owner}/{repo}/milestones": { permission: "issues", access: "write" },
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/comments": { permission: "issues", access: "read" },
+  "POST /repos/{owner}/{repo}/issues/{issue_number}/comments": { permission: "issues", access: "write" },
+  "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}": { permission: "issues", access: "write" },
+  "POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions": { permission: "issues", access: "write" },
+  "GET /repos/{owner}/{repo}/collaborators/{username}/permission": { permission: "metadata", access: "read" },
+  // the gate files, read from the PR's base branch
+  "GET /repos/{owner}/{repo}/contents/{path}": { permission: "contents", access: "read" },
+  // github.delete_branch_on_merge; pushes go through the checkout's own git credentials
+  "DELETE /repos/{owner}/{repo}/git/refs/{ref}": { permission: "contents", access: "write" },
+  "GET /repos/{owner}/{repo}/commits/{ref}/check-runs": { permission: "checks", access: "read" },
+  "POST /repos/{owner}/{repo}/check-runs": { permission: "checks", access: "write" },
+  "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}": { permission: "checks", access: "write" },
+  "GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations": { permission: "checks", access: "read" },
+};
+
+/** The webhook events the app handles, with the permission without which GitHub does not send them. */
+export const EVENT_PERMISSIONS: Readonly<Record<string, AppPermission>> = {
+  pull_request: "pull_requests",
+  issue_comment: "issues",
+  check_run: "checks",
+  check_suite: "checks",
+};
+
+/** The most access each permission needs over these calls and events (metadata: read, always). */
+export function requiredPermissions(
+  calls: Iterable<string> = Object.keys(REST_CALL_PERMISSIONS),
+  events: Iterable<string> = Object.keys(EVENT_PERMISSIONS),
+): Partial<Record<AppPermission, PermissionAccess>> {
+  const required: Partial<Record<AppPermission, PermissionAccess>> = { metadata: "read" };
+  const need = (permission: AppPermission, access: PermissionAccess) => {
+    if (required[permission] !== "write") required[permission] = access;
+  };
+  for (const call of calls) {
+    const needed = REST_CALL_PERMISSIONS[call];
+    if (needed === undefined) throw new Error(`${call}: not in REST_CALL_PERMISSIONS; add it with the permission GitHub requires`);
+    if (needed) need(needed.permission, needed.access);
+  }
+  for (const event of events) {
+    const permission = EVENT_PERMISSIONS[event];
+    if (permission === undefined) throw new Error(`${event}: not in EVENT_PERMISSIONS; add it with the permission GitHub requires`);
+    need(permission, "read");
+  }
+  return required;
+}
