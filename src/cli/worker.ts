@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { existsSync, readFileSync, statSync, watch } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { formatDuration } from "../core/duration.js";
-import { InvalidInputError, PwError } from "../core/errors.js";
+import { EXIT_FAILED, InvalidInputError, PwError } from "../core/errors.js";
 import { parseProjectName, parseTaskId, parseWorkerId } from "../core/names.js";
 import { parseTaskSpec, SpecError } from "../core/spec.js";
 import { isTerminal, parseState, type WorkerState } from "../core/states.js";
@@ -11,7 +11,10 @@ import { waitingFor } from "../core/dependencies.js";
 import type { RepoContext } from "../runner/context.js";
 import type { SpawnRequest } from "../runner/operations.js";
 import { workerLogPath } from "../runner/worklog.js";
+import type { LogFormat } from "../log/env.js";
 import type { CliContext } from "./context.js";
+import { logFormatOption } from "./log-format.js";
+import { failureHint, reportRun, summarizeRun } from "./loop-summary.js";
 import { print, printError, printJson, printTable } from "./output.js";
 import { ProgressView } from "./progress.js";
 import { printHistory } from "./state.js";
@@ -91,6 +94,7 @@ async function waitFor(ctx: CliContext, repo: RepoContext, ids: string[], projec
     const reason = waitingFor(w, all);
     if (reason) print(`${w.id} (${w.taskId}) waits for ${reason} to be merged; \`pw loop\` will start it then`);
   }
+  for (const w of final.filter((w) => w.state === "UNKNOWN")) print(`${w.id} (${w.taskId}) failed: ${failureHint(w.id)}`);
   return final.every((w) => w.state === "PR_OPEN" || w.state === "MERGED") ? 0 : 1;
 }
 
@@ -260,7 +264,10 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .action(async (id: string, opts: { follow?: boolean }) => {
       const found = ctx.store.requireWorker(parseWorkerId(id));
       const file = workerLogPath(ctx.paths.logsDir, found.id);
-      if (!existsSync(file) && !opts.follow) throw new PwError(`no log yet for ${found.id} (${file})`);
+      if (!existsSync(file) && !opts.follow) {
+        const queued = found.state === "NEEDS_INIT" ? ": it is queued and has not started; `pw loop` starts it" : "";
+        throw new PwError(`no log yet for ${found.id} (${file})${queued}`);
+      }
       let offset = printLogFrom(file, 0);
       if (!opts.follow) return;
       await new Promise<void>((resolve) => {
@@ -342,8 +349,9 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
     .option("--repo <dir>", "a repository to serve (repeatable; default: the current directory's)", collect, [])
     .option("--poll-interval <seconds>", "how often to read the local store", "2")
     .option("--max-iterations <n>", "stop after this many passes (then let running agents finish)")
-    .option("--until-idle", "stop once nothing runs and no queued worker can start")
-    .action(async (opts: { project?: string; repo: string[]; pollInterval: string; maxIterations?: string; untilIdle?: boolean }) => {
+    .option("--until-idle", "stop once nothing runs and no queued worker can start; exit 1 if a worker failed meanwhile")
+    .addOption(logFormatOption())
+    .action(async (opts: { project?: string; repo: string[]; pollInterval: string; maxIterations?: string; untilIdle?: boolean; logFormat?: LogFormat }) => {
       const pollSeconds = Number(opts.pollInterval);
       if (!Number.isFinite(pollSeconds) || pollSeconds <= 0) {
         throw new InvalidInputError(`--poll-interval "${opts.pollInterval}" is not a positive number of seconds`);
@@ -354,6 +362,7 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
       }
       const project = opts.project === undefined ? undefined : parseProjectName(opts.project);
       const dirs = opts.repo.length ? opts.repo : [process.cwd()];
+      ctx.chooseLogFormat(opts.logFormat);
       const { openRepoContext, Runner } = await runnerModules();
       const repos = await Promise.all(dirs.map((dir) => openRepoContext(dir, ctx.paths)));
       const logger = ctx.useLogger("runner");
@@ -382,5 +391,9 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
         process.off("SIGTERM", onSignal);
       }
       logger.info({ runner: runner.id }, "runner stopped");
+      const all = ctx.store.listWorkers();
+      const summary = summarizeRun({ workers: all.filter((w) => runner.contextFor(w)), all, moved: ctx.moved });
+      reportRun(summary, { format: ctx.logOutput.format, logger });
+      if (opts.untilIdle && summary.failed.length > 0) ctx.exitCode = EXIT_FAILED;
     });
 }
