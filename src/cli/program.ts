@@ -1,8 +1,10 @@
 import { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
 import { EXIT_FAILED, EXIT_USAGE, PwError } from "../core/errors.js";
+import { registerCompletionCommand } from "./completion.js";
 import { CliContext } from "./context.js";
 import { registerGateCommands } from "./gate.js";
+import { commandPath, finishHelp } from "./help.js";
 import { printError } from "./output.js";
 import { registerServeCommands } from "./serve.js";
 import { registerStateCommands } from "./state.js";
@@ -13,6 +15,13 @@ function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
   return pkg.version;
 }
+
+/**
+ * Commands that talk to GitHub, by path: their GitHub variables are checked before they start,
+ * and those that do nothing without GitHub also need credentials. `--wait` makes any command a
+ * runner. `serve` checks its own, after reading .env.
+ */
+const GITHUB_USE: Readonly<Record<string, "may use" | "needs">> = { loop: "may use", "worker submit": "needs", reconcile: "needs" };
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command("pw")
@@ -27,6 +36,15 @@ export function buildProgram(ctx: CliContext): Command {
   registerLoopCommand(program, ctx);
   registerGateCommands(program, ctx);
   registerServeCommands(program, ctx);
+  registerCompletionCommand(program);
+  // after every command exists: examples, "(required)" marks, and completion sees them all
+  finishHelp(program);
+  program.hook("preAction", async (_program, action) => {
+    if (action.name() === "completion") return;
+    ctx.checkEnvironment();
+    const use = GITHUB_USE[commandPath(action)] ?? (action.opts().wait ? "may use" : undefined);
+    if (use) await ctx.checkGitHubEnvironment({ credentials: use === "needs" });
+  });
   return program;
 }
 
