@@ -48,18 +48,32 @@ export function buildProgram(ctx: CliContext): Command {
   return program;
 }
 
+/**
+ * `pw help worker spawn` is `pw worker spawn --help`: commander's help command reads one name
+ * only, and would show the help of `worker`. Left alone unless the words name a command.
+ */
+function helpAsOption(program: Command, argv: string[]): string[] {
+  const [node, script, first, ...names] = argv;
+  if (first !== "help" || names.length < 2) return argv;
+  let command: Command | undefined = program;
+  for (const name of names) command = command?.commands.find((c) => c.name() === name);
+  return command ? [node!, script!, ...names, "--help"] : argv;
+}
+
 /** Runs one CLI invocation and returns its exit code; never throws. */
 export async function runCli(argv: string[]): Promise<number> {
   const ctx = new CliContext();
   const verbose = argv.includes("--verbose");
   try {
-    await buildProgram(ctx).parseAsync(argv);
+    const program = buildProgram(ctx);
+    await program.parseAsync(helpAsOption(program, argv));
     return ctx.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander has already printed its one line (or the help text)
       if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
-      if (error.code === "commander.help") return 0;
+      // help shown because a command is missing (`pw`, `pw worker`) is a usage error; asked for, it is not
+      if (error.code === "commander.help") return error.exitCode === 0 ? 0 : EXIT_USAGE;
       return EXIT_USAGE;
     }
     if (error instanceof PwError) {

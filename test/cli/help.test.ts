@@ -2,13 +2,14 @@
  * What a newcomer meets first: `--help` with examples and required options marked, and a
  * mistyped option reported as unknown with the closest one suggested, on every command.
  */
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CliContext } from "../../src/cli/context.js";
 import { allCommands, commandPath } from "../../src/cli/help.js";
 import { buildProgram } from "../../src/cli/program.js";
-import { pw } from "../helpers/cli.js";
+import { pw, PW_BIN } from "../helpers/cli.js";
 import { removeTempDirs, tempDir } from "../helpers/git.js";
 
 afterAll(() => removeTempDirs());
@@ -53,6 +54,32 @@ describe("pw --help", () => {
     expect(result.code).toBe(0);
     const examples = result.stdout.slice(result.stdout.indexOf("\nExamples:\n  $ "));
     expect(examples).toContain(`pw ${path}`);
+  });
+});
+
+describe("habits from other tools", () => {
+  it("`pw help worker spawn` is the help of `worker spawn`", async () => {
+    const result = await pw(["help", "worker", "spawn"], { env });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: pw worker spawn --task-id <id>/);
+  });
+
+  it.each([[[]], [["worker"]]])("`pw %s` without a command shows the help on stderr and exits 2", async (args) => {
+    const result = await pw(args, { env });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toMatch(/^Usage: pw /);
+  });
+
+  it("a reader that goes away (`pw ... | head -1`) ends pw quietly, not with a stack trace", async () => {
+    const child = spawn(process.execPath, [PW_BIN, "completion", "bash"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    // the reader is gone before pw writes anything
+    child.stdout.destroy();
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
   });
 });
 
