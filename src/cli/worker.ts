@@ -119,6 +119,7 @@ function describeWorker(worker: Worker): void {
     ["depends on", worker.dependsOn.join(", ") || null],
     ["issue", worker.issueNumber ? `#${worker.issueNumber}` : null],
     ["error", worker.error],
+    ["next", worker.state === "UNKNOWN" ? failureHint(worker.id) : null],
   ];
   for (const [name, value] of rows) if (value !== null && value !== "") print(`${name.padEnd(13)}${value}`);
 }
@@ -327,7 +328,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .action(async (id: string) => {
       const { retryWorker } = await runnerModules();
       const queued = retryWorker(ctx.pipelineDeps(), parseWorkerId(id));
-      print(`${queued.id}: NEEDS_INIT (the runner will start it)`);
+      print(`${queued.id}: NEEDS_INIT (\`pw loop\` or \`pw serve\` starts it)`);
     });
 
   worker

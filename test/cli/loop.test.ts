@@ -68,6 +68,8 @@ describe("pw loop --until-idle", () => {
       expect(line).not.toContain("\u001b[");
     }
     expect(pretty.stdout).not.toContain(`${old}  OLD-1`);
+    // the failed worker says what to run next wherever it is looked at
+    expect((await sb.pw(["worker", "get", bad])).stdout).toContain(`\nnext         \`pw worker logs ${bad}\` shows why; \`pw worker retry ${bad}\` runs it again\n`);
 
     // piped without --log-format: JSON lines, the summary one of them; the old failures do not fail it
     const json = await sb.pw(["loop", "--poll-interval", "0.1", "--until-idle"]);
