@@ -1,7 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { accessSync, constants, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { resolvePaths, type Paths } from "../config.js";
+import { InvalidInputError } from "../core/errors.js";
 import type { GitHubAccess } from "../github/access.js";
+import type { WorkerState } from "../core/states.js";
+import { chooseLogFormat, readLogEnv, wantsColor, type LogFormat } from "../log/env.js";
 import { createLogger, flushLogger, type Component, type Logger } from "../log/logger.js";
 import type { PipelineDeps } from "../runner/pipeline.js";
 import { SqliteWorkerStore } from "../store/sqlite.js";
@@ -26,6 +30,9 @@ export class CliContext {
   private cachedStore: WorkerStore | undefined;
   private cachedLogger: Logger | undefined;
   private cachedBaseLogger: Logger | undefined;
+  private stdoutLines: { format: LogFormat; color: boolean } = { format: "json", color: false };
+  /** The state this invocation last moved each worker to (`pw loop` reports the ones it failed). */
+  readonly moved = new Map<string, WorkerState>();
 
   get paths(): Paths {
     this.cachedPaths ??= resolvePaths();
@@ -34,13 +41,45 @@ export class CliContext {
 
   /** The SQLite store itself, for a composition that observes it its own way (`pw serve`). */
   get rawStore(): WorkerStore {
-    this.cachedRawStore ??= new SqliteWorkerStore(this.paths.storeFile);
+    if (!this.cachedRawStore) {
+      this.ensureDirectory(this.paths.home);
+      this.cachedRawStore = new SqliteWorkerStore(this.paths.storeFile);
+    }
     return this.cachedRawStore;
+  }
+
+  /**
+   * Checks what every command reads from the environment (PW_HOME, PW_WORKTREES_ROOT, LOG_LEVEL,
+   * PW_PHASE, PW_LOG_FORMAT, LOKI_*) before it does anything, so a bad value stops even a
+   * command that would not have used it. Nothing is cached: `pw serve` reads `.env` later.
+   */
+  checkEnvironment(): void {
+    resolvePaths(process.env);
+    readLogEnv(process.env);
+  }
+
+  /**
+   * Makes `dir` (PW_HOME or a directory in it) when missing. PW_HOME must be a directory this
+   * user can write: a file there, or no permission, is the variable's fault.
+   */
+  private ensureDirectory(dir: string): void {
+    const { home } = this.paths;
+    try {
+      mkdirSync(dir, { recursive: true });
+      accessSync(dir, constants.W_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new InvalidInputError(`PW_HOME ${home} cannot be used (${code}): set PW_HOME to a directory you can write`);
+    }
   }
 
   /** The store, logging every state change it makes with this invocation's logger. */
   get store(): WorkerStore {
-    this.cachedStore ??= new ObservedWorkerStore(this.rawStore, { loggerFor: () => this.moveLogger, correlationId: this.correlationId });
+    this.cachedStore ??= new ObservedWorkerStore(this.rawStore, {
+      loggerFor: () => this.moveLogger,
+      correlationId: this.correlationId,
+      onMove: (worker) => this.moved.set(worker.id, worker.state),
+    });
     return this.cachedStore;
   }
 
@@ -64,19 +103,47 @@ export class CliContext {
   }
 
   private ensureLogger(): void {
-    if (!this.cachedLogger) this.setLogger(createLogger({ component: "cli", destination: join(this.paths.logsDir, "pw.log") }));
+    if (this.cachedLogger) return;
+    this.ensureDirectory(this.paths.logsDir);
+    this.setLogger(createLogger({ component: "cli", destination: join(this.paths.logsDir, "pw.log") }));
   }
 
-  useLogger(component: Component, destination = "stdout"): Logger {
+  /**
+   * How stdout log lines look (`loop`, `serve`): `--log-format`, else PW_LOG_FORMAT, else
+   * readable on a terminal and JSON otherwise; colours per NO_COLOR / FORCE_COLOR. Call before
+   * `useLogger`; a bad PW_LOG_FORMAT (or other log variable) is an InvalidInputError.
+   */
+  chooseLogFormat(flag: LogFormat | undefined): void {
+    const fromEnv = readLogEnv(process.env).format;
+    const isTerminal = Boolean(process.stdout.isTTY);
+    this.stdoutLines = { format: chooseLogFormat(flag, fromEnv, isTerminal), color: wantsColor(process.env, isTerminal) };
+  }
+
+  /** What `chooseLogFormat` decided, for another stdout logger of the same process (`pw serve`'s app). */
+  get logOutput(): { format: LogFormat; color: boolean } {
+    return this.stdoutLines;
+  }
+
+  useLogger(component: Component): Logger {
     // one logger per process: a file logger made earlier is flushed and replaced
     if (this.cachedLogger) void flushLogger(this.cachedLogger);
-    this.setLogger(createLogger({ component, destination }));
+    this.setLogger(createLogger({ component, destination: "stdout", ...this.stdoutLines }));
     return this.cachedLogger!;
   }
 
   private setLogger(base: Logger): void {
     this.cachedBaseLogger = base;
     this.cachedLogger = base.child({ correlation_id: this.correlationId });
+  }
+
+  /**
+   * Checks the GitHub variables (App id and key, GHE_HOST, GHE_PROTOCOL, write spacing) before a
+   * command that may reach GitHub does anything; a bad one is an InvalidInputError, and so is
+   * having no credentials when `credentials` says the command needs them.
+   */
+  async checkGitHubEnvironment(options: { credentials: boolean }): Promise<void> {
+    const { githubAuthFromEnv, NO_CREDENTIALS } = await import("../github/octokit.js");
+    if (!githubAuthFromEnv(process.env) && options.credentials) throw new InvalidInputError(NO_CREDENTIALS);
   }
 
   /** What the runner pipeline needs, from this invocation's environment. */

@@ -14,6 +14,8 @@ export interface Observers {
   correlationId?: string;
   /** Counts moves in `pw_transitions_total` (pw serve). */
   metrics?: Pick<Metrics, "transition">;
+  /** Told of each move after it is logged (`pw loop` remembers which workers it failed). */
+  onMove?: (worker: Worker, from: WorkerState | null) => void;
 }
 
 /**
@@ -35,6 +37,7 @@ export class ObservedWorkerStore implements WorkerStore {
       { from, to: worker.state, source: meta.source, detail: meta.detail ?? null },
       { workerId: worker.id, taskId: worker.taskId, correlationId: meta.correlationId ?? this.observers.correlationId ?? null },
     );
+    this.observers.onMove?.(worker, from);
   }
 
   createWorker(worker: NewWorker, meta: TransitionMeta): Worker {

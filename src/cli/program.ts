@@ -1,8 +1,10 @@
 import { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
 import { EXIT_FAILED, EXIT_USAGE, PwError } from "../core/errors.js";
+import { registerCompletionCommand } from "./completion.js";
 import { CliContext } from "./context.js";
 import { registerGateCommands } from "./gate.js";
+import { commandPath, finishHelp } from "./help.js";
 import { registerInitCommand } from "./init.js";
 import { printError } from "./output.js";
 import { registerServeCommands } from "./serve.js";
@@ -14,6 +16,13 @@ function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
   return pkg.version;
 }
+
+/**
+ * Commands that talk to GitHub, by path: their GitHub variables are checked before they start,
+ * and those that do nothing without GitHub also need credentials. `--wait` makes any command a
+ * runner. `serve` checks its own, after reading .env.
+ */
+const GITHUB_USE: Readonly<Record<string, "may use" | "needs">> = { loop: "may use", "worker submit": "needs", reconcile: "needs" };
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command("pw")
@@ -29,7 +38,28 @@ export function buildProgram(ctx: CliContext): Command {
   registerLoopCommand(program, ctx);
   registerGateCommands(program, ctx);
   registerServeCommands(program, ctx);
+  registerCompletionCommand(program);
+  // after every command exists: examples, "(required)" marks, and completion sees them all
+  finishHelp(program);
+  program.hook("preAction", async (_program, action) => {
+    if (action.name() === "completion") return;
+    ctx.checkEnvironment();
+    const use = GITHUB_USE[commandPath(action)] ?? (action.opts().wait ? "may use" : undefined);
+    if (use) await ctx.checkGitHubEnvironment({ credentials: use === "needs" });
+  });
   return program;
+}
+
+/**
+ * `pw help worker spawn` is `pw worker spawn --help`: commander's help command reads one name
+ * only, and would show the help of `worker`. Left alone unless the words name a command.
+ */
+function helpAsOption(program: Command, argv: string[]): string[] {
+  const [node, script, first, ...names] = argv;
+  if (first !== "help" || names.length < 2) return argv;
+  let command: Command | undefined = program;
+  for (const name of names) command = command?.commands.find((c) => c.name() === name);
+  return command ? [node!, script!, ...names, "--help"] : argv;
 }
 
 /** Runs one CLI invocation and returns its exit code; never throws. */
@@ -37,13 +67,15 @@ export async function runCli(argv: string[]): Promise<number> {
   const ctx = new CliContext();
   const verbose = argv.includes("--verbose");
   try {
-    await buildProgram(ctx).parseAsync(argv);
+    const program = buildProgram(ctx);
+    await program.parseAsync(helpAsOption(program, argv));
     return ctx.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander has already printed its one line (or the help text)
       if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
-      if (error.code === "commander.help") return 0;
+      // help shown because a command is missing (`pw`, `pw worker`) is a usage error; asked for, it is not
+      if (error.code === "commander.help") return error.exitCode === 0 ? 0 : EXIT_USAGE;
       return EXIT_USAGE;
     }
     if (error instanceof PwError) {

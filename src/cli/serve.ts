@@ -15,9 +15,11 @@ import type { ReconcileResult } from "../app/reconcile.js";
 import { InvalidInputError, NotARepositoryError, PwError } from "../core/errors.js";
 import { parseProjectName } from "../core/names.js";
 import { parseWith } from "../core/validate.js";
+import type { LogFormat } from "../log/env.js";
 import type { Logger } from "../log/logger.js";
 import type { RepoContext } from "../runner/context.js";
 import type { CliContext } from "./context.js";
+import { logFormatOption } from "./log-format.js";
 import { print, printError, printJson, printTable } from "./output.js";
 
 /** Probot's environment, validated once at the edge; an empty variable counts as unset. */
@@ -148,7 +150,7 @@ function untilSignal(hard: () => void): Promise<NodeJS.Signals> {
  */
 async function serveSetup(env: ServeEnv, logger: Logger): Promise<void> {
   if (env.NODE_ENV === "production") {
-    throw new PwError("no GitHub App credentials: set APP_ID with PRIVATE_KEY or PRIVATE_KEY_PATH, and WEBHOOK_SECRET");
+    throw new InvalidInputError("no GitHub App credentials (NODE_ENV=production): set APP_ID with PRIVATE_KEY or PRIVATE_KEY_PATH, and WEBHOOK_SECRET");
   }
   const [{ createServer }, { createSetupPage, SETUP_PAGE_PATH }, { githubBaseUrl }] = await Promise.all([
     import("node:http"),
@@ -182,19 +184,21 @@ interface ServeOptions {
   pollInterval: string;
   reconcile: boolean;
   dashboardPublic?: boolean;
+  logFormat?: LogFormat;
 }
 
 async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   const pollMs = pollSeconds(opts.pollInterval) * 1000;
   const project = opts.project === undefined ? undefined : parseProjectName(opts.project);
   loadDotEnv();
+  ctx.chooseLogFormat(opts.logFormat);
   const env = parseWith(serveEnvSchema, process.env, "environment");
   const { createStatusPage, statusPageOptionsFromEnv } = await import("../web/index.js");
   // a bad PW_DASHBOARD_TOKEN stops serve before anything starts
   const statusPageOptions = statusPageOptionsFromEnv(process.env, { dashboardPublic: opts.dashboardPublic ?? false });
   const { githubAuthFromEnv, githubBaseUrl, writeIntervalFromEnv } = await import("../github/octokit.js");
   const { createLogger, flushLogger } = await import("../log/logger.js");
-  const appLogger = createLogger({ component: "app" });
+  const appLogger = createLogger({ component: "app", ...ctx.logOutput });
   const auth = githubAuthFromEnv(process.env);
   if (!auth) {
     try {
@@ -412,6 +416,7 @@ export function registerServeCommands(program: Command, ctx: CliContext): void {
     .option("--poll-interval <seconds>", "how often the runner and the status-comment watcher read the local store", "0.5")
     .option("--no-reconcile", "do not bring WORKING and PR_OPEN workers in line with GitHub on start")
     .option("--dashboard-public", "serve the status page (/workers) without a token: anyone who reaches the port sees it")
+    .addOption(logFormatOption())
     .addHelpText(
       "after",
       `

@@ -77,7 +77,7 @@ export function registerStateCommands(program: Command, ctx: CliContext): void {
     .argument("<id>", "worker id")
     .action((id: string) => {
       const workerId = parseWorkerId(id);
-      if (!ctx.store.removeWorker(workerId)) throw new NotFoundError(`no worker ${workerId}: see \`pw state list\``);
+      if (!ctx.store.removeWorker(workerId)) throw new NotFoundError(`no worker ${workerId}: see \`pw worker list\``);
       print(`removed ${workerId}`);
     });
 

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { existsSync, readFileSync, statSync, watch } from "node:fs";
 import { formatDuration } from "../core/duration.js";
-import { InvalidInputError, PwError } from "../core/errors.js";
+import { EXIT_FAILED, InvalidInputError, PwError } from "../core/errors.js";
 import { parseProjectName, parseTaskId, parseWorkerId } from "../core/names.js";
 import { parseTaskSpec, SpecError } from "../core/spec.js";
 import { parseYamlText } from "../core/validate.js";
@@ -11,7 +11,10 @@ import { waitingFor } from "../core/dependencies.js";
 import type { RepoContext } from "../runner/context.js";
 import type { SpawnRequest } from "../runner/operations.js";
 import { workerLogPath } from "../runner/worklog.js";
+import type { LogFormat } from "../log/env.js";
 import type { CliContext } from "./context.js";
+import { logFormatOption } from "./log-format.js";
+import { failureHint, reportRun, summarizeRun } from "./loop-summary.js";
 import { print, printError, printJson, printTable } from "./output.js";
 import { ProgressView } from "./progress.js";
 import { printHistory } from "./state.js";
@@ -91,6 +94,7 @@ async function waitFor(ctx: CliContext, repo: RepoContext, ids: string[], projec
     const reason = waitingFor(w, all);
     if (reason) print(`${w.id} (${w.taskId}) waits for ${reason} to be merged; \`pw loop\` will start it then`);
   }
+  for (const w of final.filter((w) => w.state === "UNKNOWN")) print(`${w.id} (${w.taskId}) failed: ${failureHint(w.id)}`);
   return final.every((w) => w.state === "PR_OPEN" || w.state === "MERGED") ? 0 : 1;
 }
 
@@ -115,6 +119,7 @@ function describeWorker(worker: Worker): void {
     ["depends on", worker.dependsOn.join(", ") || null],
     ["issue", worker.issueNumber ? `#${worker.issueNumber}` : null],
     ["error", worker.error],
+    ["next", worker.state === "UNKNOWN" ? failureHint(worker.id) : null],
   ];
   for (const [name, value] of rows) if (value !== null && value !== "") print(`${name.padEnd(13)}${value}`);
 }
@@ -252,7 +257,10 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .action(async (id: string, opts: { follow?: boolean }) => {
       const found = ctx.store.requireWorker(parseWorkerId(id));
       const file = workerLogPath(ctx.paths.logsDir, found.id);
-      if (!existsSync(file) && !opts.follow) throw new PwError(`no log yet for ${found.id} (${file})`);
+      if (!existsSync(file) && !opts.follow) {
+        const queued = found.state === "NEEDS_INIT" ? ": it is queued and has not started; `pw loop` starts it" : "";
+        throw new PwError(`no log yet for ${found.id} (${file})${queued}`);
+      }
       let offset = printLogFrom(file, 0);
       if (!opts.follow) return;
       await new Promise<void>((resolve) => {
@@ -312,7 +320,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .action(async (id: string) => {
       const { retryWorker } = await runnerModules();
       const queued = retryWorker(ctx.pipelineDeps(), parseWorkerId(id));
-      print(`${queued.id}: NEEDS_INIT (the runner will start it)`);
+      print(`${queued.id}: NEEDS_INIT (\`pw loop\` or \`pw serve\` starts it)`);
     });
 
   worker
@@ -334,8 +342,9 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
     .option("--repo <dir>", "a repository to serve (repeatable; default: the current directory's)", collect, [])
     .option("--poll-interval <seconds>", "how often to read the local store", "2")
     .option("--max-iterations <n>", "stop after this many passes (then let running agents finish)")
-    .option("--until-idle", "stop once nothing runs and no queued worker can start")
-    .action(async (opts: { project?: string; repo: string[]; pollInterval: string; maxIterations?: string; untilIdle?: boolean }) => {
+    .option("--until-idle", "stop once nothing runs and no queued worker can start; exit 1 if a worker failed meanwhile")
+    .addOption(logFormatOption())
+    .action(async (opts: { project?: string; repo: string[]; pollInterval: string; maxIterations?: string; untilIdle?: boolean; logFormat?: LogFormat }) => {
       const pollSeconds = Number(opts.pollInterval);
       if (!Number.isFinite(pollSeconds) || pollSeconds <= 0) {
         throw new InvalidInputError(`--poll-interval "${opts.pollInterval}" is not a positive number of seconds`);
@@ -346,6 +355,7 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
       }
       const project = opts.project === undefined ? undefined : parseProjectName(opts.project);
       const dirs = opts.repo.length ? opts.repo : [process.cwd()];
+      ctx.chooseLogFormat(opts.logFormat);
       const { openRepoContext, Runner } = await runnerModules();
       const repos = await Promise.all(dirs.map((dir) => openRepoContext(dir, ctx.paths)));
       const logger = ctx.useLogger("runner");
@@ -374,5 +384,9 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
         process.off("SIGTERM", onSignal);
       }
       logger.info({ runner: runner.id }, "runner stopped");
+      const all = ctx.store.listWorkers();
+      const summary = summarizeRun({ workers: all.filter((w) => runner.contextFor(w)), all, moved: ctx.moved });
+      reportRun(summary, { format: ctx.logOutput.format, logger });
+      if (opts.untilIdle && summary.failed.length > 0) ctx.exitCode = EXIT_FAILED;
     });
 }

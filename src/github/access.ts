@@ -1,8 +1,9 @@
-import { PwError } from "../core/errors.js";
+import { InvalidInputError } from "../core/errors.js";
 import {
   clientForRepository,
   githubAuthFromEnv,
   githubBaseUrl,
+  NO_CREDENTIALS,
   writeIntervalFromEnv,
   type ClientOptions,
   type GitHubClient,
@@ -25,9 +26,7 @@ export function githubAccessFromEnv(
     if (!client) {
       const auth = githubAuthFromEnv(env);
       if (!auth) {
-        return Promise.reject(
-          new PwError("no GitHub credentials: set GITHUB_TOKEN, or APP_ID with PRIVATE_KEY or PRIVATE_KEY_PATH"),
-        );
+        return Promise.reject(new InvalidInputError(NO_CREDENTIALS));
       }
       client = clientForRepository(repository, auth, {
         writeIntervalMs: writeIntervalFromEnv(env),

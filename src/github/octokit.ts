@@ -3,9 +3,10 @@ import { retry } from "@octokit/plugin-retry";
 import { throttling } from "@octokit/plugin-throttling";
 import { Octokit } from "@octokit/rest";
 import Bottleneck from "bottleneck";
+import { createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { PwError } from "../core/errors.js";
+import { InvalidInputError } from "../core/errors.js";
 import { parseWith } from "../core/validate.js";
 
 export const GitHubClient = Octokit.plugin(retry, throttling);
@@ -14,13 +15,16 @@ export type GitHubClient = InstanceType<typeof GitHubClient>;
 /** An empty variable (`GITHUB_TOKEN=` in a .env file) means unset. */
 const unsetWhenEmpty = (value: unknown) => (value === "" ? undefined : value);
 
+/** A message that names the value it refuses (for settings that hold no secret). */
+const naming = (expected: string) => ({ error: (issue: { input?: unknown }) => `expected ${expected}, got ${JSON.stringify(issue.input)}` });
+
 const envSchema = z.preprocess((env) => Object.fromEntries(Object.entries(env as object).map(([k, v]) => [k, unsetWhenEmpty(v)])), z.object({
   GHE_HOST: z
     .string()
-    .regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "expected a host name, optionally with :port")
+    .regex(/^[A-Za-z0-9.-]+(:\d+)?$/, naming("a host name, optionally with :port, like github.example.com"))
     .optional(),
-  GHE_PROTOCOL: z.enum(["http", "https"]).optional(),
-  APP_ID: z.string().regex(/^\d+$/, "expected the App's numeric id").optional(),
+  GHE_PROTOCOL: z.enum(["http", "https"], naming("http or https")).optional(),
+  APP_ID: z.string().regex(/^\d+$/, naming("the App's numeric id")).optional(),
   PRIVATE_KEY: z.string().min(1).optional(),
   PRIVATE_KEY_PATH: z.string().min(1).optional(),
   GITHUB_TOKEN: z.string().min(1).optional(),
@@ -28,7 +32,12 @@ const envSchema = z.preprocess((env) => Object.fromEntries(Object.entries(env as
    * Milliseconds between mutating requests. GitHub asks integrations to space POST/PATCH/PUT/DELETE
    * by a second (the default); a GitHub Enterprise Server without secondary limits may allow less.
    */
-  PW_GITHUB_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).optional(),
+  PW_GITHUB_WRITE_INTERVAL_MS: z
+    .string()
+    .regex(/^\d{1,5}$/, naming("a whole number of milliseconds from 0 to 60000"))
+    .transform(Number)
+    .refine((ms) => ms <= 60_000, naming("a whole number of milliseconds from 0 to 60000"))
+    .optional(),
 }));
 
 /** The spacing of mutating requests the environment asks for (default 1000 ms). */
@@ -45,29 +54,41 @@ export function githubBaseUrl(env: NodeJS.ProcessEnv = process.env): string {
 
 export type GitHubAuth = { kind: "token"; token: string } | { kind: "app"; appId: string; privateKey: string };
 
-/** A PEM key given inline, with escaped newlines, or base64-encoded (as Probot accepts it). */
-function normalizePrivateKey(value: string): string {
+/**
+ * A PEM key given inline, with escaped newlines, or base64-encoded (as Probot accepts it), and
+ * one that Node can read as a private key. `from` names where it came from; never the key.
+ */
+function normalizePrivateKey(value: string, from: string): string {
   const text = value.includes("\\n") ? value.replace(/\\n/g, "\n") : value;
-  if (text.includes("-----BEGIN")) return text;
-  const decoded = Buffer.from(text, "base64").toString("utf8");
-  if (decoded.includes("-----BEGIN")) return decoded;
-  throw new PwError("PRIVATE_KEY is not a PEM private key (nor base64 of one)");
+  const decoded = text.includes("-----BEGIN") ? text : Buffer.from(text, "base64").toString("utf8");
+  if (!decoded.includes("-----BEGIN")) throw new InvalidInputError(`${from} is not a PEM private key (nor base64 of one): use the .pem file GitHub gave for the App`);
+  try {
+    createPrivateKey(decoded);
+  } catch {
+    throw new InvalidInputError(`${from} holds a PEM block that is not a readable private key: use the .pem file GitHub gave for the App`);
+  }
+  return decoded;
 }
+
+/** What to do when there are no credentials at all. */
+export const NO_CREDENTIALS = "no GitHub credentials: set GITHUB_TOKEN, or APP_ID with PRIVATE_KEY or PRIVATE_KEY_PATH";
 
 /** App credentials when APP_ID is set, else GITHUB_TOKEN; undefined when there are neither. */
 export function githubAuthFromEnv(env: NodeJS.ProcessEnv = process.env): GitHubAuth | undefined {
   const parsed = parseWith(envSchema, env, "environment");
   if (parsed.APP_ID) {
-    let key = parsed.PRIVATE_KEY;
-    if (!key && parsed.PRIVATE_KEY_PATH) {
-      try {
-        key = readFileSync(parsed.PRIVATE_KEY_PATH, "utf8");
-      } catch (error) {
-        throw new PwError(`PRIVATE_KEY_PATH ${parsed.PRIVATE_KEY_PATH} cannot be read: ${(error as Error).message}`);
-      }
+    if (parsed.PRIVATE_KEY) return { kind: "app", appId: parsed.APP_ID, privateKey: normalizePrivateKey(parsed.PRIVATE_KEY, "PRIVATE_KEY") };
+    if (!parsed.PRIVATE_KEY_PATH) {
+      throw new InvalidInputError("APP_ID is set but neither PRIVATE_KEY nor PRIVATE_KEY_PATH is: set one to the App's private key (or unset APP_ID and use GITHUB_TOKEN)");
     }
-    if (!key) throw new PwError("APP_ID is set but neither PRIVATE_KEY nor PRIVATE_KEY_PATH is");
-    return { kind: "app", appId: parsed.APP_ID, privateKey: normalizePrivateKey(key) };
+    let key: string;
+    try {
+      key = readFileSync(parsed.PRIVATE_KEY_PATH, "utf8");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new InvalidInputError(`PRIVATE_KEY_PATH ${parsed.PRIVATE_KEY_PATH} cannot be read (${code}): point it at the App's .pem file`);
+    }
+    return { kind: "app", appId: parsed.APP_ID, privateKey: normalizePrivateKey(key, `PRIVATE_KEY_PATH ${parsed.PRIVATE_KEY_PATH}`) };
   }
   if (parsed.GITHUB_TOKEN) return { kind: "token", token: parsed.GITHUB_TOKEN };
   return undefined;

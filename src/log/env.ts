@@ -5,6 +5,10 @@ import { InvalidInputError } from "../core/errors.js";
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** How lines look where `pw loop` and `pw serve` write them: JSON lines, or one readable line each. */
+export const LOG_FORMATS = ["pretty", "json"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /** Loki's push path; appended to `LOKI_URL` unless the URL already ends with it. */
 export const LOKI_PUSH_PATH = "/loki/api/v1/push";
 
@@ -24,6 +28,8 @@ export interface LogEnv {
   phase: string;
   /** Present only when `LOKI_URL` is set. */
   loki?: LokiConnection;
+  /** `PW_LOG_FORMAT`, present only when set: the default of `--log-format`. */
+  format?: LogFormat;
 }
 
 function shown(value: string): string {
@@ -72,6 +78,12 @@ const tenantSchema = z.string().superRefine((value, ctx) => {
   }
 });
 
+const formatSchema = z.string().superRefine((value, ctx) => {
+  if (!(LOG_FORMATS as readonly string[]).includes(value)) {
+    ctx.addIssue({ code: "custom", message: `${shown(value)} is not a log format: use ${LOG_FORMATS.join(" or ")}` });
+  }
+});
+
 const secretText = z.string().superRefine((value, ctx) => {
   if (/[\r\n]/.test(value)) ctx.addIssue({ code: "custom", message: "must not contain a line break" });
 });
@@ -80,6 +92,7 @@ const logEnvSchema = z
   .object({
     LOG_LEVEL: optional(levelSchema),
     PW_PHASE: optional(phaseSchema),
+    PW_LOG_FORMAT: optional(formatSchema),
     LOKI_URL: optional(lokiUrlSchema),
     LOKI_USERNAME: optional(secretText),
     LOKI_PASSWORD: optional(secretText),
@@ -103,7 +116,7 @@ export function lokiPushUrl(base: string): string {
 }
 
 /**
- * Reads LOG_LEVEL, PW_PHASE and LOKI_* once, at the edge. A bad value is an InvalidInputError
+ * Reads LOG_LEVEL, PW_PHASE, PW_LOG_FORMAT and LOKI_* once, at the edge. A bad value is an InvalidInputError
  * whose one line names the variable (and never repeats a password).
  */
 export function readLogEnv(env: NodeJS.ProcessEnv = process.env): LogEnv {
@@ -117,6 +130,7 @@ export function readLogEnv(env: NodeJS.ProcessEnv = process.env): LogEnv {
     level: (vars.LOG_LEVEL?.toLowerCase() ?? "info") as LogLevel,
     phase: vars.PW_PHASE ?? "5",
   };
+  if (vars.PW_LOG_FORMAT !== undefined) result.format = vars.PW_LOG_FORMAT as LogFormat;
   if (vars.LOKI_URL !== undefined) {
     const loki: LokiConnection = { pushUrl: lokiPushUrl(vars.LOKI_URL) };
     if (vars.LOKI_USERNAME !== undefined && vars.LOKI_PASSWORD !== undefined) {
@@ -133,4 +147,22 @@ export function parseLogLevel(value: string): LogLevel {
   const result = levelSchema.safeParse(value);
   if (!result.success) throw new InvalidInputError(result.error.issues[0]?.message ?? `${shown(value)} is not a log level`);
   return value.toLowerCase() as LogLevel;
+}
+
+/**
+ * The format of a long-running command's lines: `--log-format`, else PW_LOG_FORMAT, else
+ * readable lines on a terminal and JSON lines into a pipe or file (for log shippers and jq).
+ */
+export function chooseLogFormat(flag: LogFormat | undefined, fromEnv: LogFormat | undefined, isTerminal: boolean): LogFormat {
+  return flag ?? fromEnv ?? (isTerminal ? "pretty" : "json");
+}
+
+/**
+ * Whether readable lines get colours: never when NO_COLOR is set (no-color.org: any non-empty
+ * value), always when FORCE_COLOR is (other than 0), else only on a terminal that is not "dumb".
+ */
+export function wantsColor(env: NodeJS.ProcessEnv, isTerminal: boolean): boolean {
+  if (env.NO_COLOR) return false;
+  if (env.FORCE_COLOR && env.FORCE_COLOR !== "0") return true;
+  return isTerminal && env.TERM !== "dumb";
 }

@@ -1,15 +1,18 @@
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { pino, type DestinationStream, type Logger, type StreamEntry } from "pino";
+import type PinoPretty from "pino-pretty";
 import { InvalidInputError } from "../core/errors.js";
 import { isWorkerState, type WorkerState } from "../core/states.js";
 import type { TransitionSource } from "../core/worker.js";
-import { parseLogLevel, readLogEnv } from "./env.js";
+import { parseLogLevel, readLogEnv, type LogFormat } from "./env.js";
 import { LOKI_CLI_TIMEOUT_MS, LOKI_DEFAULTS, LokiStream, type LokiTuning } from "./loki.js";
 import { redactLogFields, serializers } from "./redact.js";
 
 export type { Logger };
 export type { LokiTuning };
+export type { LogFormat };
 
 /** The `skill` base field and Loki label of every line. */
 export const SKILL = "parallel-workers";
@@ -24,6 +27,13 @@ export interface LoggerOptions {
   level?: string;
   /** "stdout" (default), "stderr", or a file path that JSON lines are appended to. */
   destination?: string;
+  /**
+   * "json" (default): JSON lines. "pretty": one readable line per event on the local
+   * destination, redacted the same; Loki still gets JSON.
+   */
+  format?: LogFormat;
+  /** Colours in pretty lines (default false). */
+  color?: boolean;
   env?: NodeJS.ProcessEnv;
   /**
    * Lines also go to Loki when `LOKI_URL` is set (default `true`); `false` keeps them local,
@@ -69,6 +79,38 @@ function guardLabelFields(object: Record<string, unknown>): Record<string, unkno
   return result;
 }
 
+/** Fields a pretty line leaves out: constant ones, and those it puts before the message. */
+const PRETTY_HIDDEN = ["pid", "hostname", "skill", "phase", "component", "worker_id", "task_id", "correlation_id", "state", "from_state"];
+
+/** `runner worker-abc123 TASK-1: state NEEDS_INIT -> WORKING`, with the state when the message lacks it. */
+function prettyMessage(log: Record<string, unknown>, messageKey: string): string {
+  const who = [log.component, log.worker_id, log.task_id].filter((part) => typeof part === "string" && part !== "").join(" ");
+  const message = String(log[messageKey] ?? "");
+  const state = typeof log.state === "string" && !message.includes(log.state) ? ` [${log.state}]` : "";
+  return `${who}: ${message}${state}`;
+}
+
+/**
+ * Turns each JSON line (already redacted) into one readable line, written synchronously, so no
+ * line is lost at exit. pino-pretty is loaded only here: it costs start-up time.
+ */
+function prettyDestination(local: Outputs["local"], color: boolean): Outputs["local"] {
+  const { prettyFactory } = createRequire(import.meta.url)("pino-pretty") as typeof PinoPretty;
+  const pretty = prettyFactory({
+    colorize: color,
+    singleLine: true,
+    translateTime: "SYS:HH:MM:ss.l",
+    ignore: PRETTY_HIDDEN.join(","),
+    messageFormat: prettyMessage,
+    // an error object stays on the event's line, as JSON, instead of a multi-line stack
+    errorLikeObjectKeys: [],
+  });
+  return {
+    write: (line: string) => local.write(pretty(line)),
+    flushSync: () => local.flushSync?.(),
+  };
+}
+
 function openDestination(destination: string): Outputs["local"] {
   if (destination === "stdout") return pino.destination({ dest: 1, sync: true });
   if (destination === "stderr") return pino.destination({ dest: 2, sync: true });
@@ -81,7 +123,8 @@ function openDestination(destination: string): Outputs["local"] {
  * and an epoch-millisecond `time`; children add `worker_id`, `task_id`, `correlation_id`, and
  * `state` on transitions. They are written synchronously to stdout, stderr or a file, and, when
  * `LOKI_URL` is set, also pushed to Loki from a worker thread that can never block or crash
- * the caller. Secret-looking fields are redacted. Call `flushLogger` before a process exits.
+ * the caller. With `format: "pretty"` the local lines are readable ones instead (Loki keeps
+ * JSON). Secret-looking fields are redacted in both. Call `flushLogger` before a process exits.
  *
  * Throws InvalidInputError naming the variable when LOG_LEVEL, PW_PHASE or LOKI_* is invalid.
  */
@@ -91,7 +134,9 @@ export function createLogger(options: LoggerOptions): Logger {
   }
   const env = readLogEnv(options.env ?? process.env);
   const level = options.level !== undefined ? parseLogLevel(options.level) : env.level;
-  const outputs: Outputs = { local: openDestination(options.destination ?? "stdout"), flushWaitMs: 0 };
+  const opened = openDestination(options.destination ?? "stdout");
+  const local = options.format === "pretty" ? prettyDestination(opened, options.color ?? false) : opened;
+  const outputs: Outputs = { local, flushWaitMs: 0 };
   // Each destination takes every level; the logger's own level (which callers may change) filters.
   const streams: StreamEntry[] = [{ level: "trace", stream: outputs.local }];
   if (env.loki && options.loki !== false) {

@@ -237,7 +237,13 @@ export async function terminateWorker(deps: PipelineDeps, id: string, force: boo
 export function retryWorker(deps: PipelineDeps, id: string): Worker {
   const worker = deps.store.requireWorker(id);
   if (!RETRYABLE_STATES.includes(worker.state)) {
-    throw new PwError(`worker ${id} is ${worker.state}: only UNKNOWN or ABANDONED workers can be retried`);
+    const next =
+      worker.state === "NEEDS_INIT"
+        ? "; it is queued already: `pw loop` starts it"
+        : worker.state === "WORKING"
+          ? `; \`pw worker terminate ${id}\` stops it first`
+          : "";
+    throw new PwError(`worker ${id} is ${worker.state}: only UNKNOWN or ABANDONED workers can be retried${next}`);
   }
   appendWorkerLog(workerLogPath(deps.paths.logsDir, id), "queued again (retry)");
   return deps.store.transition(id, worker.state, "NEEDS_INIT", {

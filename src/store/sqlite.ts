@@ -269,7 +269,7 @@ export class SqliteWorkerStore implements WorkerStore {
 
   requireWorker(id: string): Worker {
     const worker = this.getWorker(id);
-    if (!worker) throw new NotFoundError(`no worker ${id}: see \`pw state list\``);
+    if (!worker) throw new NotFoundError(`no worker ${id}: see \`pw worker list\``);
     return worker;
   }
 
@@ -322,7 +322,7 @@ export class SqliteWorkerStore implements WorkerStore {
   transition(id: string, from: WorkerState, to: WorkerState, meta: TransitionMeta): Worker {
     return this.atomically(() => {
       const row = this.row(id);
-      if (!row) throw new NotFoundError(`no worker ${id}: see \`pw state list\``);
+      if (!row) throw new NotFoundError(`no worker ${id}: see \`pw worker list\``);
       if (!canTransition(from, to)) throw new IllegalTransitionError(id, from, to);
       const current = toState(row.state);
       if (current !== from) throw new TransitionConflictError(id, from, current, to);
@@ -378,7 +378,7 @@ export class SqliteWorkerStore implements WorkerStore {
   updateWorker(id: string, patch: WorkerFields): Worker {
     return this.atomically(() => {
       const row = this.row(id);
-      if (!row) throw new NotFoundError(`no worker ${id}: see \`pw state list\``);
+      if (!row) throw new NotFoundError(`no worker ${id}: see \`pw worker list\``);
       const state = toState(row.state);
       this.writeWorker(id, state, state, patch, now());
       return toWorker(this.row(id)!);
