@@ -4,6 +4,7 @@ import { resolvePaths, type Paths } from "../config.js";
 import type { GitHubAccess } from "../github/access.js";
 import { createLogger, flushLogger, type Component, type Logger } from "../log/logger.js";
 import type { PipelineDeps } from "../runner/pipeline.js";
+import type { PreflightCache } from "../runner/preflight.js";
 import { SqliteWorkerStore } from "../store/sqlite.js";
 import { ObservedWorkerStore } from "./observed-store.js";
 import type { WorkerStore } from "../store/store.js";
@@ -26,6 +27,10 @@ export class CliContext {
   private cachedStore: WorkerStore | undefined;
   private cachedLogger: Logger | undefined;
   private cachedBaseLogger: Logger | undefined;
+  /** One per invocation: a spawn's checks stand for the runner that `--wait` starts. */
+  private readonly preflights: PreflightCache = new Map();
+  /** One GitHub client per repository for the whole invocation (an App's installation is looked up once). */
+  private readonly github = lazyGitHubAccess();
 
   get paths(): Paths {
     this.cachedPaths ??= resolvePaths();
@@ -87,7 +92,8 @@ export class CliContext {
       logger: this.logger,
       env: process.env,
       // Octokit loads only when a command first talks to GitHub
-      github: lazyGitHubAccess(),
+      github: this.github,
+      preflights: this.preflights,
       correlationId: this.correlationId,
     };
   }

@@ -16,6 +16,7 @@ import type { Logger } from "../log/logger.js";
 import type { WorkerStore } from "../store/store.js";
 import type { RepoContext } from "./context.js";
 import { agentEnvironment } from "./env.js";
+import type { PreflightCache } from "./preflight.js";
 import { blockingReason, evaluateWorkerGates, formatGateResult } from "./gates.js";
 import { findProgram, killGroup, startProcess, type ProcessOutcome } from "./process.js";
 import { appendWorkerLog, lastLines, workerLogPath } from "./worklog.js";
@@ -28,6 +29,8 @@ export interface PipelineDeps {
   /** The environment agents' allowlisted variables are taken from. */
   env: NodeJS.ProcessEnv;
   github: GitHubAccess;
+  /** What the preflight found per checkout, shared by spawn and the runner of one process. */
+  preflights: PreflightCache;
   correlationId?: string;
   /** Told about every finished agent run, for metrics. */
   onAgentRun?: (agent: string, outcome: "success" | "failure" | "timeout", seconds: number) => void;
