@@ -101,6 +101,11 @@ async function prepare(deps: PipelineDeps, ctx: RepoContext, worker: Worker, env
   }
 }
 
+/** False only for a bare program name that PATH does not have; a path is judged when it is run. */
+function onPath(program: string, env: Record<string, string>): boolean {
+  return program.includes("/") || findProgram(program, env.PATH, "/") !== undefined;
+}
+
 function describeExit(outcome: ProcessOutcome): string {
   if (outcome.timedOut) return `timed out after ${formatDuration(outcome.durationMs)}`;
   if (outcome.signal) return `was killed by ${outcome.signal}`;
@@ -148,6 +153,17 @@ export async function runWorker(deps: PipelineDeps, ctx: RepoContext, claimed: W
   });
   if (dropped.length > 0) {
     appendWorkerLog(log, `not passed to the agent (names that look secret): ${dropped.join(", ")}`);
+  }
+  // programs looked up on PATH are there or not before setup runs (maybe for many minutes);
+  // a path inside the worktree may be made by setup, and is looked for when it is run
+  const missingSetup = w.worktreePath && !existsSync(w.worktreePath) ? ctx.config.setup.find((c) => !onPath(c[0]!, env)) : undefined;
+  if (missingSetup) {
+    failWorker(deps, w.id, `setup failed: setup command "${missingSetup[0]}" not found; fix setup in .parallel-workers.yml`);
+    return;
+  }
+  if (!onPath(argv[0]!, env)) {
+    failWorker(deps, w.id, `agent "${agent.name}": command "${argv[0]}" not found; set agents.${agent.name}.command in .parallel-workers.yml`);
+    return;
   }
 
   try {

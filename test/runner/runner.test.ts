@@ -280,6 +280,24 @@ describe("failures leave a recorded, recoverable worker and push nothing", () =>
     );
   });
 
+  it("a setup program missing from PATH fails the worker before any setup command runs", async () => {
+    const sb = await open({});
+    const marker = join(sb.out, "first-setup-ran");
+    sb.configure({
+      agents: { "code-author": fakeAgent("write-file.mjs") },
+      setup: [[process.execPath, "-e", `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "")`], ["no-such-setup-tool", "install"]],
+    });
+    const id = (await sb.pw(spawnArgs("S-1"))).stdout.split(/\s+/)[0]!;
+    // as a worker queued from a comment: the runner makes its worktree, and runs setup there
+    const worker = await workerByTask(sb, "S-1");
+    git(sb.repo, "worktree", "remove", "--force", worker.worktreePath!);
+    git(sb.repo, "branch", "-D", "feature/s-1");
+    expect((await sb.pw(["loop", "--poll-interval", "0.2", "--max-iterations", "2"])).code).toBe(0);
+    expect((await workerByTask(sb, "S-1")).error).toBe('setup failed: setup command "no-such-setup-tool" not found; fix setup in .parallel-workers.yml');
+    expect(existsSync(marker)).toBe(false);
+    expect((await sb.pw(["state", "get", id])).stdout).toBe("UNKNOWN\n");
+  });
+
   it("a timeout kills the agent's whole process group", async () => {
     const sb = await open({});
     const pids = join(sb.out, "pids.json");
