@@ -432,6 +432,17 @@ describe("repository and App authentication", () => {
     expect(() => standIn.pulls("acme/missing")).toThrow('call addRepo("acme/missing") first');
   });
 
+  it("answers 401 Bad credentials to a rejected token until it is accepted again, and reports an archived repository", async () => {
+    standIn.rejectToken("test");
+    expect(await failure(octokit.rest.repos.get(R))).toEqual({ status: 401, data: expect.objectContaining({ message: "Bad credentials" }) as unknown });
+    const other = new Octokit({ auth: "another", baseUrl: standIn.url, request: { retries: 0 } });
+    expect((await other.rest.repos.get(R)).status).toBe(200);
+    standIn.acceptToken("test");
+    expect((await octokit.rest.repos.get(R)).data.archived).toBe(false);
+    standIn.addRepo("acme/old", { archived: true, defaultBranch: "master" });
+    expect((await octokit.rest.repos.get({ owner: "acme", repo: "old" })).data).toMatchObject({ archived: true, default_branch: "master" });
+  });
+
   it("mints installation tokens for @octokit/auth-app (a JWT first, then the token)", async () => {
     const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     const app = new Octokit({

@@ -22,6 +22,8 @@ export interface CallPermission {
 export const REST_CALL_PERMISSIONS: Readonly<Record<string, CallPermission | null>> = {
   "GET /repos/{owner}/{repo}/installation": null,
   "GET /app/hook/config": null,
+  // the runner's check before an agent starts: the repository can be read, and its default branch
+  "GET /repos/{owner}/{repo}": { permission: "metadata", access: "read" },
   "GET /repos/{owner}/{repo}/pulls": { permission: "pull_requests", access: "read" },
   "GET /repos/{owner}/{repo}/pulls/{pull_number}": { permission: "pull_requests", access: "read" },
   "GET /repos/{owner}/{repo}/pulls/{pull_number}/files": { permission: "pull_requests", access: "read" },

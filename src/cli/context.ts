@@ -8,6 +8,7 @@ import type { WorkerState } from "../core/states.js";
 import { chooseLogFormat, readLogEnv, wantsColor, type LogFormat } from "../log/env.js";
 import { createLogger, flushLogger, type Component, type Logger } from "../log/logger.js";
 import type { PipelineDeps } from "../runner/pipeline.js";
+import type { PreflightCache } from "../runner/preflight.js";
 import { SqliteWorkerStore } from "../store/sqlite.js";
 import { ObservedWorkerStore } from "./observed-store.js";
 import type { WorkerStore } from "../store/store.js";
@@ -33,6 +34,10 @@ export class CliContext {
   private stdoutLines: { format: LogFormat; color: boolean } = { format: "json", color: false };
   /** The state this invocation last moved each worker to (`pw loop` reports the ones it failed). */
   readonly moved = new Map<string, WorkerState>();
+  /** One per invocation: a spawn's checks stand for the runner that `--wait` starts. */
+  private readonly preflights: PreflightCache = new Map();
+  /** One GitHub client per repository for the whole invocation (an App's installation is looked up once). */
+  private readonly github = lazyGitHubAccess();
 
   get paths(): Paths {
     this.cachedPaths ??= resolvePaths();
@@ -154,7 +159,8 @@ export class CliContext {
       logger: this.logger,
       env: process.env,
       // Octokit loads only when a command first talks to GitHub
-      github: lazyGitHubAccess(),
+      github: this.github,
+      preflights: this.preflights,
       correlationId: this.correlationId,
     };
   }

@@ -60,7 +60,9 @@ async function waitFor(ctx: CliContext, repo: RepoContext, ids: string[], projec
   const settled = (): boolean => {
     const all = ctx.store.listWorkers();
     return snapshot().every(
-      (w) => SETTLED.includes(w.state) || (w.state === "NEEDS_INIT" && runner.active === 0 && waitingFor(w, all) !== undefined),
+      (w) =>
+        SETTLED.includes(w.state) ||
+        (w.state === "NEEDS_INIT" && runner.active === 0 && (waitingFor(w, all) !== undefined || runner.heldBackReason(w) !== undefined)),
     );
   };
   const render = () => {
@@ -93,6 +95,8 @@ async function waitFor(ctx: CliContext, repo: RepoContext, ids: string[], projec
   for (const w of final.filter((w) => w.state === "NEEDS_INIT")) {
     const reason = waitingFor(w, all);
     if (reason) print(`${w.id} (${w.taskId}) waits for ${reason} to be merged; \`pw loop\` will start it then`);
+    const heldBack = reason ? undefined : runner.heldBackReason(w);
+    if (heldBack) print(`${w.id} (${w.taskId}) stays queued: ${heldBack}; once that is fixed, \`pw loop\` starts it`);
   }
   for (const w of final.filter((w) => w.state === "UNKNOWN")) print(`${w.id} (${w.taskId}) failed: ${failureHint(w.id)}`);
   return final.every((w) => w.state === "PR_OPEN" || w.state === "MERGED") ? 0 : 1;
@@ -143,7 +147,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .requiredOption("--task-id <id>", "task id, e.g. TASK-001")
     .requiredOption("--description <text>", "what the agent should do")
     .option("--agent <name>", "agent from .parallel-workers.yml", "code-author")
-    .option("--base-branch <branch>", "branch to start from", "main")
+    .option("--base-branch <branch>", "branch to start from (default: the repository's default branch, origin's HEAD)")
     .option("--label <label>", "extra PR label (repeatable)", collect, [])
     .option("--milestone <title>", "PR milestone (created when missing)")
     .option("--depends-on <task-id>", "task that must be MERGED first (repeatable)", collect, [])
@@ -319,7 +323,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .argument("<id>", "worker id")
     .action(async (id: string) => {
       const { retryWorker } = await runnerModules();
-      const queued = retryWorker(ctx.pipelineDeps(), parseWorkerId(id));
+      const queued = await retryWorker(ctx.pipelineDeps(), parseWorkerId(id));
       print(`${queued.id}: NEEDS_INIT (\`pw loop\` or \`pw serve\` starts it)`);
     });
 

@@ -11,7 +11,8 @@ const taskSchema = z
       .string()
       .min(1)
       .refine((b) => !b.startsWith("-"), "must not start with '-'")
-      .default("main"),
+      // the repository's default branch when not given
+      .optional(),
     labels: z.array(z.string().min(1).max(50)).default([]),
     milestone: z.string().min(1, "must not be empty").optional(),
     depends_on: z.array(taskIdSchema).default([]),

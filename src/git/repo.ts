@@ -12,6 +12,19 @@ function gitMessage(error: unknown): string {
   return lines.find((line) => /^(fatal|error):/.test(line)) ?? lines[0] ?? "git failed";
 }
 
+/** Git's closing lines after any failure to reach a remote: the reason is on an earlier line. */
+const REMOTE_BOILERPLATE = /^(fatal: Could not read from remote repository\.|Please make sure you have the correct access rights|and the repository exists\.|git exited with code \d+)$/;
+
+/**
+ * Why a remote did not answer, in one line: ssh says it before git's generic closing lines
+ * ("ssh: Could not resolve hostname ...", "git@github.com: Permission denied (publickey).").
+ */
+function remoteMessage(text: string): string {
+  const lines = text.split("\n").map((line) => line.trim()).filter((line) => line && !REMOTE_BOILERPLATE.test(line));
+  const line = lines.find((l) => /^(fatal|error):/.test(l)) ?? lines[0] ?? gitMessage(text);
+  return line.replace(/^(fatal|error|remote): /, "");
+}
+
 /**
  * Git writes a new worktree's files under `.git/worktrees/<name>/` one after another, and any git
  * command that looks at all worktrees (`worktree add`, `worktree list`, `branch -D`, ...) dies
@@ -45,9 +58,15 @@ export async function retryingWorktreeRace<T>(work: () => Promise<T>): Promise<T
  * simple-git only fails a command that both exits non-zero and writes to stderr; a quiet
  * `show-ref --verify --quiet` that finds nothing would pass. Any non-zero exit is a failure here.
  */
-function gitFor(baseDir: string, env: Record<string, string> = gitEnvironment(process.env)): SimpleGit {
+function gitFor(
+  baseDir: string,
+  env: Record<string, string> = gitEnvironment(process.env),
+  options: { timeoutMs?: number; allowEnvironment?: string[] } = {},
+): SimpleGit {
   const git = simpleGit({
     baseDir,
+    ...(options.timeoutMs ? { timeout: { block: options.timeoutMs, stdOut: false, stdErr: false } } : {}),
+    ...(options.allowEnvironment ? { allowEnvironment: options.allowEnvironment } : {}),
     // only ever to switch them off: see NO_REPOSITORY_CODE
     unsafe: { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true },
     errors: (error, result) => {
@@ -131,6 +150,33 @@ export class Repository {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Asks `remote` which branch its HEAD names (`git ls-remote --symref`), reaching it as a push
+   * would (the push's environment, for a credential helper) but never waiting on a person: no
+   * credential prompt, and the command is killed after `timeoutMs`. Undefined when HEAD names no
+   * branch (an empty repository); a GitError when the remote does not answer.
+   */
+  async remoteHead(remote: string, timeoutMs: number): Promise<string | undefined> {
+    const env = { ...gitEnvironment(process.env, { push: true }), GIT_TERMINAL_PROMPT: "0", GCM_INTERACTIVE: "never" };
+    const git = gitFor(this.root, env, { timeoutMs, allowEnvironment: ["GIT_TERMINAL_PROMPT"] });
+    let out: string;
+    try {
+      out = await git.raw([...NO_REPOSITORY_CODE, "ls-remote", "--symref", remote, "HEAD"]);
+    } catch (error) {
+      const text = error instanceof Error ? error.message : String(error);
+      const reason = /block timeout reached/.test(text) ? `no answer within ${Math.round(timeoutMs / 1000)} s` : remoteMessage(text);
+      throw new GitError(`git ls-remote: ${reason}`, { cause: error });
+    }
+    return /^ref: refs\/heads\/(\S+)\tHEAD$/m.exec(out)?.[1];
+  }
+
+  /** The branch `refs/remotes/<remote>/HEAD` names (set by a clone), or undefined. */
+  async rememberedRemoteHead(remote: string): Promise<string | undefined> {
+    const ref = (await this.tryRun(["symbolic-ref", "--quiet", `refs/remotes/${remote}/HEAD`]))?.trim();
+    const prefix = `refs/remotes/${remote}/`;
+    return ref?.startsWith(prefix) ? ref.slice(prefix.length) : undefined;
   }
 
   /** The commit a revision names, or undefined when it names none. */

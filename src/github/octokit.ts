@@ -110,6 +110,9 @@ function makeClient(options: ClientOptions, auth: Record<string, unknown>): GitH
     ...auth,
     baseUrl: options.baseUrl,
     userAgent: "parallel-workers",
+    // a failed request is thrown and reported once by its caller; Octokit's own line on stderr
+    // ("GET /repos/... - 500 with id ...") would be a second, raw one
+    log: { debug: () => undefined, info: () => undefined, warn: (message: string) => process.emitWarning(message), error: () => undefined },
     retry: { enabled: retries > 0, retries },
     throttle: {
       enabled: true,

@@ -8,6 +8,7 @@ import { RETRY_RESET, RETRYABLE_STATES, type Worker } from "../core/worker.js";
 import { addWorktree, removeWorktree } from "../git/worktrees.js";
 import { openRepoContext, type RepoContext } from "./context.js";
 import { finishWorker, type PipelineDeps } from "./pipeline.js";
+import { preflight, requirePreflight } from "./preflight.js";
 import { killGroup } from "./process.js";
 import { abandonWorker, agentRunsHere } from "./requests.js";
 import { cleanUpWorker } from "./runner.js";
@@ -17,7 +18,8 @@ export interface SpawnRequest {
   taskId: string;
   description: string;
   agent: string;
-  baseBranch: string;
+  /** Where the branch starts; the repository's default branch when not given. */
+  baseBranch?: string;
   labels?: string[];
   milestone?: string | null;
   dependsOn?: string[];
@@ -55,12 +57,6 @@ async function spawnProblems(
   bases: Map<string, string | undefined>,
 ): Promise<SpawnProblem[]> {
   const problems: SpawnProblem[] = [];
-  if (!ctx.repository) {
-    problems.push({
-      message: `cannot tell the GitHub repository of ${ctx.repo.root}: set github.repository in .parallel-workers.yml`,
-      exitCode: 2,
-    });
-  }
   const existing = repositoryWorkers(deps.store, ctx);
   const localBranches = await ctx.repo.localBranches();
   const seen = new Set<string>();
@@ -91,9 +87,12 @@ async function spawnProblems(
         problems.push({ message: `${taskId} depends on ${unknownDependency(dep, "spawned with it")}`, exitCode: 2 });
       }
     }
-    if (!bases.has(request.baseBranch)) bases.set(request.baseBranch, await ctx.repo.resolveCommit(request.baseBranch));
-    if (!bases.get(request.baseBranch)) {
-      problems.push({ message: `base branch "${request.baseBranch}" does not exist in ${ctx.repo.root}`, exitCode: 1 });
+    // no base here means no default branch was found: the preflight has said why
+    if (request.baseBranch) {
+      if (!bases.has(request.baseBranch)) bases.set(request.baseBranch, await ctx.repo.resolveCommit(request.baseBranch));
+      if (!bases.get(request.baseBranch)) {
+        problems.push({ message: `base branch "${request.baseBranch}" does not exist in ${ctx.repo.root}`, exitCode: 1 });
+      }
     }
     const active = existing.find((w) => w.taskId?.toLowerCase() === taskId.toLowerCase() && !isTerminal(w.state));
     if (active) {
@@ -116,8 +115,10 @@ async function spawnProblems(
 
 /**
  * Records each task as a NEEDS_INIT worker and creates its worktree; the runner starts them.
- * Everything is checked first. The record is written before the worktree, so a crash between
- * the two leaves a worker whose worktree the runner makes, never a worktree nobody knows.
+ * Everything is checked first, the preflight included (credentials, GitHub, origin), so work
+ * that could not be delivered is never started. The record is written before the worktree, so
+ * a crash between the two leaves a worker whose worktree the runner makes, never a worktree
+ * nobody knows.
  */
 export async function spawnWorkers(
   deps: PipelineDeps,
@@ -127,7 +128,16 @@ export async function spawnWorkers(
 ): Promise<Worker[]> {
   const project = options.project ?? ctx.project;
   const bases = new Map<string, string | undefined>();
-  const problems = await spawnProblems(deps, ctx, requests, project, bases);
+  const checked = await preflight(deps, ctx);
+  const problems: SpawnProblem[] = [...checked.problems];
+  if (!checked.defaultBranch && checked.problems.length === 0 && requests.some((r) => !r.baseBranch)) {
+    problems.push({
+      message: `cannot tell the default branch of ${ctx.repository ?? ctx.repo.root} (origin's HEAD names none): pass --base-branch BRANCH, or base_branch in the spec`,
+      exitCode: 2,
+    });
+  }
+  requests = requests.map((r) => ({ ...r, baseBranch: r.baseBranch ?? checked.defaultBranch }));
+  problems.push(...(await spawnProblems(deps, ctx, requests, project, bases)));
   if (problems.length > 0) throw new SpawnError(problems);
 
   const created: Worker[] = [];
@@ -233,8 +243,11 @@ export async function terminateWorker(deps: PipelineDeps, id: string, force: boo
   return { worker: deps.store.requireWorker(id), killed, removedWorktree, keptWorktree, reason };
 }
 
-/** Queues a failed or abandoned worker again; the runner reruns it in its existing worktree. */
-export function retryWorker(deps: PipelineDeps, id: string): Worker {
+/**
+ * Queues a failed or abandoned worker again; the runner reruns it in its existing worktree. A
+ * worker whose work could not be delivered now (see preflight) is left as it is.
+ */
+export async function retryWorker(deps: PipelineDeps, id: string): Promise<Worker> {
   const worker = deps.store.requireWorker(id);
   if (!RETRYABLE_STATES.includes(worker.state)) {
     const next =
@@ -244,6 +257,9 @@ export function retryWorker(deps: PipelineDeps, id: string): Worker {
           ? `; \`pw worker terminate ${id}\` stops it first`
           : "";
     throw new PwError(`worker ${id} is ${worker.state}: only UNKNOWN or ABANDONED workers can be retried${next}`);
+  }
+  if (worker.repoPath && existsSync(worker.repoPath)) {
+    await requirePreflight(deps, await openRepoContext(worker.repoPath, deps.paths, deps.env));
   }
   appendWorkerLog(workerLogPath(deps.paths.logsDir, id), "queued again (retry)");
   return deps.store.transition(id, worker.state, "NEEDS_INIT", {
@@ -267,6 +283,9 @@ export async function submitWorker(deps: PipelineDeps, id: string): Promise<Work
   if (worker.state === "WORKING" && agentRunsHere(worker)) {
     throw new PwError(`worker ${id} still has its agent running (pid ${worker.pid}): wait, or \`pw worker terminate ${id}\``);
   }
+  // before anything moves: a push that cannot happen leaves the worker as it is
+  const ctx = await openRepoContext(worker.repoPath, deps.paths, deps.env);
+  await requirePreflight(deps, ctx);
   if (worker.state === "NEEDS_INIT") {
     if (worker.worktreePath && !existsSync(worker.worktreePath)) {
       throw new InvalidInputError(`worker ${id} has no worktree yet: there is nothing to submit`);
@@ -279,7 +298,6 @@ export async function submitWorker(deps: PipelineDeps, id: string): Promise<Work
       patch: { owner: `${hostname()}:${process.pid}:submit`, leaseUntil: new Date(Date.now() + 10 * 60_000).toISOString() },
     });
   }
-  const ctx = await openRepoContext(worker.repoPath!, deps.paths, deps.env);
   const finished = await finishWorker(deps, ctx, worker, "cli");
   if (!finished) throw new PwError(deps.store.requireWorker(id).error?.split("\n")[0] ?? `submit of ${id} failed`);
   return finished;

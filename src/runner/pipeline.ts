@@ -16,6 +16,7 @@ import type { Logger } from "../log/logger.js";
 import type { WorkerStore } from "../store/store.js";
 import type { RepoContext } from "./context.js";
 import { agentEnvironment } from "./env.js";
+import type { PreflightCache } from "./preflight.js";
 import { blockingReason, evaluateWorkerGates, formatGateResult } from "./gates.js";
 import { findProgram, killGroup, startProcess, type ProcessOutcome } from "./process.js";
 import { appendWorkerLog, lastLines, workerLogPath } from "./worklog.js";
@@ -28,6 +29,8 @@ export interface PipelineDeps {
   /** The environment agents' allowlisted variables are taken from. */
   env: NodeJS.ProcessEnv;
   github: GitHubAccess;
+  /** What the preflight found per checkout, shared by spawn and the runner of one process. */
+  preflights: PreflightCache;
   correlationId?: string;
   /** Told about every finished agent run, for metrics. */
   onAgentRun?: (agent: string, outcome: "success" | "failure" | "timeout", seconds: number) => void;
@@ -98,6 +101,11 @@ async function prepare(deps: PipelineDeps, ctx: RepoContext, worker: Worker, env
   }
 }
 
+/** False only for a bare program name that PATH does not have; a path is judged when it is run. */
+function onPath(program: string, env: Record<string, string>): boolean {
+  return program.includes("/") || findProgram(program, env.PATH, "/") !== undefined;
+}
+
 function describeExit(outcome: ProcessOutcome): string {
   if (outcome.timedOut) return `timed out after ${formatDuration(outcome.durationMs)}`;
   if (outcome.signal) return `was killed by ${outcome.signal}`;
@@ -145,6 +153,17 @@ export async function runWorker(deps: PipelineDeps, ctx: RepoContext, claimed: W
   });
   if (dropped.length > 0) {
     appendWorkerLog(log, `not passed to the agent (names that look secret): ${dropped.join(", ")}`);
+  }
+  // programs looked up on PATH are there or not before setup runs (maybe for many minutes);
+  // a path inside the worktree may be made by setup, and is looked for when it is run
+  const missingSetup = w.worktreePath && !existsSync(w.worktreePath) ? ctx.config.setup.find((c) => !onPath(c[0]!, env)) : undefined;
+  if (missingSetup) {
+    failWorker(deps, w.id, `setup failed: setup command "${missingSetup[0]}" not found; fix setup in .parallel-workers.yml`);
+    return;
+  }
+  if (!onPath(argv[0]!, env)) {
+    failWorker(deps, w.id, `agent "${agent.name}": command "${argv[0]}" not found; set agents.${agent.name}.command in .parallel-workers.yml`);
+    return;
   }
 
   try {

@@ -9,11 +9,14 @@ import { Repository } from "../git/repo.js";
 import { removeWorktree } from "../git/worktrees.js";
 import type { RepoContext } from "./context.js";
 import { failWorker, runWorker, type PipelineDeps } from "./pipeline.js";
+import { preflight, type PreflightReport } from "./preflight.js";
 import { isProcessAlive, killGroup } from "./process.js";
 import { carryOutRequests } from "./requests.js";
 import { appendWorkerLog, workerLogPath } from "./worklog.js";
 
 const DEFAULT_LEASE_MS = 30_000;
+/** How long a pass waits for preflights before it starts the workers of the repositories already checked. */
+const PREFLIGHT_WAIT_MS = 1000;
 
 export interface RunnerOptions {
   deps: PipelineDeps;
@@ -53,6 +56,10 @@ export class Runner {
   private readonly runningPerRepo = new Map<string, number>();
   private readonly leaseMs: number;
   private stopping = false;
+  /** Per checkout: the last preflight that failed, and why (said once per reason). */
+  private readonly heldBack = new Map<string, string>();
+  /** Preflights under way, by checkout: one slow host never holds up another repository's workers. */
+  private readonly checking = new Map<string, Promise<PreflightReport>>();
 
   constructor(private readonly options: RunnerOptions) {
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
@@ -92,7 +99,7 @@ export class Runner {
     if (carryOutRequests(this.deps, mine, heldByAnother) > 0) mine = active();
     await this.recoverOrphans(mine);
     await this.cleanUpMerged(store.listWorkers({ state: "MERGED", withWorktree: true }).filter((w) => this.contextFor(w)));
-    if (!this.stopping) this.startReady(mine, this.dependencies(mine));
+    if (!this.stopping) await this.startReady(mine, this.dependencies(mine));
   }
 
   /** The workers the queued ones depend on, for `waitingFor`. */
@@ -127,32 +134,107 @@ export class Runner {
     }
   }
 
-  private startReady(mine: Worker[], all: Worker[]): void {
+  private async startReady(mine: Worker[], all: Worker[]): Promise<void> {
     const queued = mine
-      .filter((w) => w.state === "NEEDS_INIT" && !this.running.has(w.id))
+      .filter((w) => w.state === "NEEDS_INIT" && !this.running.has(w.id) && !waitingFor(w, all))
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    const cleared = await this.checkedRepositories(queued);
+    if (this.stopping) return; // asked to stop while the checks ran
     const now = Date.now();
     for (const worker of queued) {
       const ctx = this.contextFor(worker)!;
+      const checked = cleared.get(ctx.repo.root);
+      if (!checked) continue;
       const count = this.runningPerRepo.get(ctx.repo.root) ?? 0;
       if (count >= ctx.config.maxWorkers) continue;
-      if (waitingFor(worker, all)) continue;
       const heldByOther = worker.owner && worker.owner !== this.id && !leaseExpired(worker, now);
       const takeOver = heldByOther && ownerIsDead(worker.owner!) ? worker.owner! : undefined;
       if (heldByOther && !takeOver) continue;
       if (!this.deps.store.claimWorker(worker.id, this.id, this.lease(), takeOver)) continue;
-      this.launch(ctx, this.deps.store.requireWorker(worker.id));
+      this.launch(ctx, this.deps.store.requireWorker(worker.id), checked.defaultBranch);
     }
   }
 
-  private launch(ctx: RepoContext, worker: Worker): void {
+  /**
+   * The preflight of each checkout with workers to start, made at once for all of them; those
+   * that pass, with their report. A check still under way after PREFLIGHT_WAIT_MS goes on in
+   * the background, for a later pass.
+   */
+  private async checkedRepositories(queued: Worker[]): Promise<Map<string, PreflightReport>> {
+    const contexts = new Map<string, RepoContext>();
+    for (const worker of queued) {
+      const ctx = this.contextFor(worker)!;
+      if ((this.runningPerRepo.get(ctx.repo.root) ?? 0) < ctx.config.maxWorkers) contexts.set(ctx.repo.root, ctx);
+    }
+    const cleared = new Map<string, PreflightReport>();
+    const checks = [...contexts.values()].map(async (ctx) => {
+      let timer: NodeJS.Timeout | undefined;
+      const later = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), PREFLIGHT_WAIT_MS)));
+      const report = await Promise.race([this.check(ctx), later]);
+      clearTimeout(timer);
+      if (report && this.judge(ctx, report, queued.filter((w) => this.contextFor(w) === ctx).length)) cleared.set(ctx.repo.root, report);
+    });
+    await Promise.all(checks);
+    return cleared;
+  }
+
+  /**
+   * Checks every repository this runner serves, so that a problem is said when the runner
+   * starts, not only once work is queued.
+   */
+  async checkRepositories(): Promise<void> {
+    const queued = this.deps.store.listWorkers({ state: "NEEDS_INIT" });
+    await Promise.all(
+      this.options.repos.map(async (ctx) => this.judge(ctx, await this.check(ctx), queued.filter((w) => this.contextFor(w) === ctx).length)),
+    );
+  }
+
+  /** The preflight of `ctx`: the one under way, or a new one (cached by the preflight itself). */
+  private check(ctx: RepoContext): Promise<PreflightReport> {
+    const root = ctx.repo.root;
+    let check = this.checking.get(root);
+    if (!check) {
+      check = preflight(this.deps, ctx).finally(() => this.checking.delete(root));
+      this.checking.set(root, check);
+    }
+    return check;
+  }
+
+  /**
+   * Whether the checkout passed. A failure leaves its workers queued and is logged once per
+   * reason; the first pass after it is fixed says so.
+   */
+  private judge(ctx: RepoContext, report: PreflightReport, waiting: number): boolean {
+    const root = ctx.repo.root;
+    const repository = ctx.repository ?? root;
+    const reason = report.problems.map((p) => p.message).join("; ");
+    if (reason) {
+      if (this.heldBack.get(root) !== reason) {
+        this.heldBack.set(root, reason);
+        this.deps.logger.warn({ repository, repo_path: root, queued: waiting, reason }, `workers of ${repository} stay queued until this is fixed: ${reason}`);
+      }
+      return false;
+    }
+    if (this.heldBack.delete(root)) {
+      this.deps.logger.info({ repository, repo_path: root, queued: waiting }, `${repository} passes its checks again: its queued workers start`);
+    }
+    return true;
+  }
+
+  /** Why queued workers of this worker's checkout are held back (its last preflight failed), or undefined. */
+  heldBackReason(worker: Worker): string | undefined {
+    const ctx = this.contextFor(worker);
+    return ctx ? this.heldBack.get(ctx.repo.root) : undefined;
+  }
+
+  private launch(ctx: RepoContext, worker: Worker, defaultBranch: string | undefined): void {
     const root = ctx.repo.root;
     this.runningPerRepo.set(root, (this.runningPerRepo.get(root) ?? 0) + 1);
     // the worker's story keeps the correlation id of the spawn (or delivery) that queued it
     const origin = this.deps.store.history(worker.id)[0]?.correlationId;
     const deps = origin ? { ...this.deps, correlationId: origin } : this.deps;
     const run = (async () => {
-      const placed = this.place(ctx, worker);
+      const placed = this.place(ctx, worker, defaultBranch);
       await runWorker(deps, ctx, placed);
     })()
       .catch((error: Error) => failWorker(deps, worker.id, `runner error: ${error.message}`))
@@ -164,25 +246,29 @@ export class Runner {
   }
 
   /** A worker queued from a comment has no local paths yet: this runner decides them. */
-  private place(ctx: RepoContext, worker: Worker): Worker {
+  private place(ctx: RepoContext, worker: Worker, defaultBranch: string | undefined): Worker {
     if (worker.repoPath && worker.worktreePath && worker.branch && worker.baseBranch) return worker;
     const project = worker.project ?? this.options.project ?? ctx.project;
     const taskId = worker.taskId!;
+    const baseBranch = worker.baseBranch ?? defaultBranch;
+    if (!baseBranch) {
+      throw new Error(`cannot tell the default branch of ${ctx.repository ?? ctx.repo.root} (origin's HEAD names none): spawn it again with a base branch`);
+    }
     return this.deps.store.updateWorker(worker.id, {
       repoPath: ctx.repo.root,
       project,
       branch: worker.branch ?? branchForTask(taskId),
-      baseBranch: worker.baseBranch ?? "main",
+      baseBranch,
       worktreePath: worker.worktreePath ?? worktreePathFor(ctx.config.worktreesRoot, project, taskId),
     });
   }
 
-  /** True when nothing runs and no queued worker of this runner's could start now. */
+  /** True when nothing runs and no queued worker of this runner's could start now (dependencies, a failed preflight). */
   isIdle(): boolean {
     if (this.running.size > 0) return false;
     const queued = this.deps.store.listWorkers({ state: "NEEDS_INIT" }).filter((w) => this.contextFor(w));
     const deps = this.dependencies(queued);
-    return !queued.some((w) => !waitingFor(w, deps));
+    return !queued.some((w) => !waitingFor(w, deps) && !this.heldBackReason(w));
   }
 
   /** Waits for every pipeline under way. */
@@ -211,6 +297,8 @@ export class Runner {
    * then lets what runs finish.
    */
   async run(options: { pollIntervalMs: number; maxIterations?: number; signal?: AbortSignal; until?: () => boolean }): Promise<void> {
+    // said at start, even with nothing queued yet; the first pass waits for it at most PREFLIGHT_WAIT_MS
+    const checked = this.checkRepositories().catch((error: Error) => this.deps.logger.warn({ err_message: error.message }, "preflight failed"));
     for (let i = 0; options.maxIterations === undefined || i < options.maxIterations; i++) {
       if (options.signal?.aborted || this.stopping) break;
       await this.tick();
@@ -219,6 +307,7 @@ export class Runner {
     }
     this.stop();
     await this.drain();
+    await checked;
   }
 }
 

@@ -11,9 +11,14 @@ import { BUILTIN_AGENT_PROMPTS } from "../../src/core/agents.js";
 import { parseTaskSpec } from "../../src/core/spec.js";
 import { DEFAULT_GATE_FILES, loadGates } from "../../src/gates/index.js";
 import { pw, type CliResult } from "../helpers/cli.js";
+import { GitHubStandIn } from "../helpers/github-stand-in.js";
 import { branches, git, makeRepo, removeTempDirs, tempDir, tree } from "../helpers/git.js";
 
-afterEach(removeTempDirs);
+const stopAfter: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const stop of stopAfter.splice(0)) await stop();
+  removeTempDirs();
+});
 
 const WRITTEN = [
   ".parallel-workers.yml",
@@ -24,12 +29,12 @@ const WRITTEN = [
 
 /** A repository whose origin is on GitHub (as a user's is), with its own PW_HOME and worktrees root. */
 function newcomer() {
-  const { dir } = makeRepo();
+  const { dir, origin } = makeRepo();
   git(dir, "remote", "set-url", "origin", "https://github.com/you/web.git");
   const home = join(tempDir("pw-home-"), "home");
   const root = join(tempDir("pw-wt-"), "worktrees");
-  const env = { PW_HOME: home, PW_WORKTREES_ROOT: root };
-  return { dir, home, root, env, run: (args: string[], cwd = dir) => pw(args, { cwd, env }) };
+  const env: NodeJS.ProcessEnv = { PW_HOME: home, PW_WORKTREES_ROOT: root };
+  return { dir, origin, home, root, env, run: (args: string[], cwd = dir) => pw(args, { cwd, env }) };
 }
 
 /** Every file below `dir` with its content, for "nothing changed" assertions. */
@@ -175,6 +180,19 @@ describe("the README, run in order from the user's own repository", () => {
     expect(branches(me.dir)).toEqual(branchesBefore);
     expect(tree(me.root).filter((path) => path.startsWith("demo/"))).toEqual([]);
     expect((await me.run(["worker", "list"])).stdout).toBe("no workers\n");
+
+    // The Workers section starts with `export GITHUB_TOKEN=...`: a spawn checks GitHub and origin
+    // first. Here GitHub is the local stand-in and origin the bare repository behind the URL; the
+    // repository name is set as a user would, by uncommenting the line `pw init` wrote.
+    const github = await GitHubStandIn.start();
+    stopAfter.push(() => github.close());
+    github.addRepo("you/web");
+    git(me.dir, "remote", "set-url", "origin", me.origin);
+    const configFile = join(me.dir, ".parallel-workers.yml");
+    const config = readFileSync(configFile, "utf8");
+    expect(config).toContain("# github:\n#   repository: you/web ");
+    writeFileSync(configFile, config.replace("# github:\n#   repository: you/web ", "github:\n  repository: you/web "));
+    Object.assign(me.env, { GITHUB_TOKEN: "test-token", PW_GITHUB_WRITE_INTERVAL_MS: "0", ...github.env });
 
     // the Workers section's spawns, as written (queued only: no agent runs, so no --wait)
     const spawns = steps(consoleBlock("pw loop")).filter((step) => step.command.startsWith("pw worker spawn"));

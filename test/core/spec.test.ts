@@ -28,7 +28,9 @@ describe("task spec", () => {
       context,
     );
     expect(spec.milestone).toBe("Sprint 1");
-    expect(spec.tasks[1]).toMatchObject({ base_branch: "main", labels: [], depends_on: ["TASK-001", "OLD-1"] });
+    expect(spec.tasks[1]).toMatchObject({ labels: [], depends_on: ["TASK-001", "OLD-1"] });
+    // no base: the repository's default branch, found when the spawn runs
+    expect(spec.tasks[1]!.base_branch).toBeUndefined();
   });
 
   it.each([

@@ -31,14 +31,21 @@ export function git(cwd: string, ...args: string[]): string {
   });
 }
 
-/** A repository on `main` with one commit, and a local bare repository as its `origin`. */
-export function makeRepo(files: Record<string, string> = { "README.md": "# demo\n" }): { dir: string; origin: string } {
+/**
+ * A repository on `main` (or `options.branch`) with one commit, and a local bare repository as
+ * its `origin`, whose HEAD names that branch.
+ */
+export function makeRepo(
+  files: Record<string, string> = { "README.md": "# demo\n" },
+  options: { branch?: string } = {},
+): { dir: string; origin: string } {
+  const branch = options.branch ?? "main";
   const root = tempDir("pw-repo-");
   const dir = join(root, "work");
   const origin = join(root, "origin.git");
   mkdirSync(dir);
-  git(root, "init", "--quiet", "--bare", "-b", "main", origin);
-  git(dir, "init", "--quiet", "-b", "main");
+  git(root, "init", "--quiet", "--bare", "-b", branch, origin);
+  git(dir, "init", "--quiet", "-b", branch);
   git(dir, "config", "user.name", "Test");
   git(dir, "config", "user.email", "test@example.com");
   for (const [name, content] of Object.entries(files)) {
@@ -48,7 +55,7 @@ export function makeRepo(files: Record<string, string> = { "README.md": "# demo\
   git(dir, "add", "-A");
   git(dir, "commit", "--quiet", "-m", "initial commit");
   git(dir, "remote", "add", "origin", origin);
-  git(dir, "push", "--quiet", "origin", "main");
+  git(dir, "push", "--quiet", "origin", branch);
   return { dir, origin };
 }
 

@@ -20,7 +20,8 @@
  * - the App manifest flow: `submitManifest` is the person pressing "Create GitHub App" (it
  *   gives the code GitHub puts in the redirect); `POST /app-manifests/{code}/conversions`
  *   exchanges a code once (404 after), answering the App with a new PEM key and webhook secret.
- * Simplified on purpose: any token or JWT is accepted (and recorded); a PR's head branch is
+ * - a token it was told to reject (`rejectToken`) gets 401 "Bad credentials" on every request.
+ * Simplified on purpose: any other token or JWT is accepted (and recorded); a PR's head branch is
  * created on demand when the test has not pushed it with `pushBranch`; any base is accepted.
  */
 import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
@@ -89,6 +90,7 @@ export interface AddRepoOptions {
   defaultBranch?: string;
   private?: boolean;
   installationId?: number;
+  archived?: boolean;
   /** The first issue/PR number this repository hands out (default 1). */
   firstNumber?: number;
 }
@@ -451,6 +453,7 @@ interface RepoState {
   defaultBranch: string;
   private: boolean;
   installationId: number;
+  archived: boolean;
   createdAt: string;
   nextNumber: number;
   nextMilestoneNumber: number;
@@ -617,6 +620,7 @@ export class GitHubStandIn {
   private readonly commentRecords = new Map<number, CommentRecord>();
   private readonly reactionsByComment = new Map<number, ReactionRecord[]>();
   private readonly routes: Route[] = [];
+  private readonly rejectedTokens = new Set<string>();
   private failures: Array<ActiveRule<FailureRule>> = [];
   private delays: Array<ActiveRule<DelayRule>> = [];
   private waiters: Waiter[] = [];
@@ -715,6 +719,7 @@ export class GitHubStandIn {
       defaultBranch,
       private: options.private ?? false,
       installationId: options.installationId ?? DEFAULT_INSTALLATION_ID,
+      archived: options.archived ?? false,
       createdAt: now(),
       nextNumber: options.firstNumber ?? 1,
       nextMilestoneNumber: 1,
@@ -890,6 +895,16 @@ export class GitHubStandIn {
     this.requests.length = 0;
   }
 
+  /** Every later request made with `token` (as `token X` or `bearer X`) answers 401 Bad credentials. */
+  rejectToken(token: string): void {
+    this.rejectedTokens.add(token);
+  }
+
+  /** Accepts `token` again after `rejectToken` (a person fixed their credentials). */
+  acceptToken(token: string): void {
+    this.rejectedTokens.delete(token);
+  }
+
   /** The next matching request(s) answer `status` instead of reaching the route (no state change). */
   failNext(rule: FailureRule): void {
     this.failures.push({ rule, remaining: rule.times ?? 1 });
@@ -973,6 +988,10 @@ export class GitHubStandIn {
       }
       const found = this.find(method, path);
       recorded.route = found ? `${found.route.method} ${found.route.template}` : null;
+      const credential = /^(?:token|bearer)\s+(\S+)$/i.exec(headers.authorization ?? "")?.[1];
+      if (credential !== undefined && this.rejectedTokens.has(credential)) {
+        throw new HttpError(401, errorBody(401, "Bad credentials"));
+      }
       if (failure) {
         recorded.injected = true;
         waitMs += failure.delayMs ?? 0;
@@ -1761,7 +1780,7 @@ export class GitHubStandIn {
       description: null,
       fork: !state,
       default_branch: state?.defaultBranch ?? "main",
-      archived: false,
+      archived: state?.archived ?? false,
       disabled: false,
       created_at: time,
       updated_at: time,

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { pw, type CliResult } from "./cli.js";
-import { GitHubStandIn } from "./github-stand-in.js";
+import { GitHubStandIn, type AddRepoOptions } from "./github-stand-in.js";
 import { git, makeRepo, tempDir } from "./git.js";
 
 export const AGENTS_DIR = fileURLToPath(new URL("../../fixtures/agents/", import.meta.url));
@@ -32,16 +32,18 @@ export interface RunnerSandbox {
 /**
  * A real repository with a bare `origin`, a temporary PW_HOME and worktrees root, and a local
  * GitHub stand-in that knows acme/widgets; `pw` reaches it through GHE_HOST, as it would an
- * Enterprise server.
+ * Enterprise server. Both name `options.defaultBranch` (default `main`) the default branch; the
+ * other options go to the stand-in's repository.
  */
-export async function runnerSandbox(config: Record<string, unknown> = {}): Promise<RunnerSandbox> {
-  const { dir: repo, origin } = makeRepo();
+export async function runnerSandbox(config: Record<string, unknown> = {}, options: AddRepoOptions = {}): Promise<RunnerSandbox> {
+  const defaultBranch = options.defaultBranch ?? "main";
+  const { dir: repo, origin } = makeRepo(undefined, { branch: defaultBranch });
   const home = join(tempDir("pw-home-"), "home");
   const root = join(tempDir("pw-wt-"), "worktrees");
   const out = tempDir("pw-out-");
   mkdirSync(home, { recursive: true });
   const github = await GitHubStandIn.start();
-  github.addRepo(REPOSITORY);
+  github.addRepo(REPOSITORY, { ...options, defaultBranch });
   const env: NodeJS.ProcessEnv = {
     PW_HOME: home,
     PW_WORKTREES_ROOT: root,
@@ -63,7 +65,7 @@ export async function runnerSandbox(config: Record<string, unknown> = {}): Promi
       writeFileSync(join(repo, ".parallel-workers.yml"), stringify({ github: { repository: REPOSITORY }, ...next }));
       git(repo, "add", ".parallel-workers.yml");
       git(repo, "commit", "--quiet", "-m", "configure parallel-workers");
-      git(repo, "push", "--quiet", "origin", "main");
+      git(repo, "push", "--quiet", "origin", defaultBranch);
     },
     close: () => github.close(),
   };

@@ -28,7 +28,7 @@ function everythingShown(sb: RunnerSandbox, id: string, ...outputs: string[]): s
 
 /**
  * Spawns one worker and waits for it; its push must have been refused: the worker is UNKNOWN,
- * origin has no new branch, and nothing was asked of GitHub.
+ * origin has no new branch, and GitHub was asked nothing but the spawn's preflight read.
  */
 async function spawnRefused(sb: RunnerSandbox, taskId: string, description: string) {
   const result = await sb.pw(["worker", "spawn", "--task-id", taskId, "--description", description, "--wait"]);
@@ -36,7 +36,7 @@ async function spawnRefused(sb: RunnerSandbox, taskId: string, description: stri
   const worker = await onlyWorker(sb);
   expect(worker.state).toBe("UNKNOWN");
   expect(originBranches(sb.origin)).toEqual(["main"]);
-  expect(sb.github.requests).toEqual([]);
+  expect(sb.github.calls()).toEqual(["GET /repos/acme/widgets"]);
   return { result, worker };
 }
 

@@ -260,7 +260,8 @@ describe("failures leave a recorded, recoverable worker and push nothing", () =>
     expect(worker.error).toContain("working on step 12");
     expect(existsSync(worker.worktreePath!)).toBe(true);
     expect(originBranches(sb.origin)).toEqual(["main"]);
-    expect(sb.github.requests).toEqual([]);
+    // only the spawn's preflight read the repository
+    expect(sb.github.calls()).toEqual(["GET /repos/acme/widgets"]);
   });
 
   it("an agent that changes nothing: UNKNOWN, nothing pushed", async () => {
@@ -268,7 +269,7 @@ describe("failures leave a recorded, recoverable worker and push nothing", () =>
     expect((await sb.pw(spawnArgs("F-2", "idle", "--wait"))).code).toBe(1);
     expect((await workerByTask(sb, "F-2")).error).toBe("agent made no changes");
     expect(originBranches(sb.origin)).toEqual(["main"]);
-    expect(sb.github.requests).toEqual([]);
+    expect(sb.github.calls()).toEqual(["GET /repos/acme/widgets"]);
   });
 
   it("an agent whose program is not installed says how to fix it", async () => {
@@ -277,6 +278,24 @@ describe("failures leave a recorded, recoverable worker and push nothing", () =>
     expect((await workerByTask(sb, "F-3")).error).toBe(
       'agent "code-author": command "claude-not-installed-here" not found; set agents.code-author.command in .parallel-workers.yml',
     );
+  });
+
+  it("a setup program missing from PATH fails the worker before any setup command runs", async () => {
+    const sb = await open({});
+    const marker = join(sb.out, "first-setup-ran");
+    sb.configure({
+      agents: { "code-author": fakeAgent("write-file.mjs") },
+      setup: [[process.execPath, "-e", `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "")`], ["no-such-setup-tool", "install"]],
+    });
+    const id = (await sb.pw(spawnArgs("S-1"))).stdout.split(/\s+/)[0]!;
+    // as a worker queued from a comment: the runner makes its worktree, and runs setup there
+    const worker = await workerByTask(sb, "S-1");
+    git(sb.repo, "worktree", "remove", "--force", worker.worktreePath!);
+    git(sb.repo, "branch", "-D", "feature/s-1");
+    expect((await sb.pw(["loop", "--poll-interval", "0.2", "--max-iterations", "2"])).code).toBe(0);
+    expect((await workerByTask(sb, "S-1")).error).toBe('setup failed: setup command "no-such-setup-tool" not found; fix setup in .parallel-workers.yml');
+    expect(existsSync(marker)).toBe(false);
+    expect((await sb.pw(["state", "get", id])).stdout).toBe("UNKNOWN\n");
   });
 
   it("a timeout kills the agent's whole process group", async () => {
@@ -292,10 +311,12 @@ describe("failures leave a recorded, recoverable worker and push nothing", () =>
 
   it("a push that fails: UNKNOWN, no PR", async () => {
     const sb = await open({ agents: { "code-author": fakeAgent("write-file.mjs") } });
-    git(sb.repo, "remote", "set-url", "origin", join(sb.out, "no-such-origin.git"));
+    // origin answers (the preflight passes) but refuses every pack pushed to it
+    git(sb.origin, "config", "receive.maxInputSize", "1");
     expect((await sb.pw(spawnArgs("F-5", "push fails", "--wait"))).code).toBe(1);
     expect((await workerByTask(sb, "F-5")).error).toMatch(/^push of feature\/f-5 to origin failed/);
-    expect(sb.github.requests).toEqual([]);
+    expect(originBranches(sb.origin)).toEqual(["main"]);
+    expect(sb.github.calls()).toEqual(["GET /repos/acme/widgets"]);
   });
 
   it("a PR that cannot be opened after the push: submit finishes it, with one PR and one milestone", async () => {
