@@ -2,14 +2,12 @@
 # parallel-workers: `pw serve` (the GitHub App and the runner in one process).
 #   docker build -t parallel-workers .
 #   docker run -p 3000:3000 --env-file .env -v pw-data:/data -v "$PWD":/repo parallel-workers
-# See docs/app.md.
+# The checkout at /repo must be writable by the container's user (uid 1000 unless you pass
+# --user "$(id -u):$(id -g)"): see "Docker" in docs/app.md.
 
 # ---- build: compile TypeScript, then drop the dev dependencies -------------------------------
-FROM node:20-bookworm-slim AS build
-# better-sqlite3 compiles from source where no prebuilt binary fits
-RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ \
- && rm -rf /var/lib/apt/lists/*
+# better-sqlite3 ships its binary for linux x64 and arm64 in the package: no compiler needed
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -18,11 +16,16 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 # ---- runtime: node, git, the compiled app; no compiler, no dev dependencies ------------------
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
+# tini runs as PID 1: it reaps the agents' orphaned children and passes signals on to pw
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
+ && apt-get install -y --no-install-recommends git openssh-client ca-certificates tini \
  && rm -rf /var/lib/apt/lists/*
+# git refuses a repository owned by another user; the mounted checkout often is (another uid)
+RUN git config --system --add safe.directory /repo
+# HOME stays the node user's under --user with another uid too (a mounted ~/.gitconfig is found)
 ENV NODE_ENV=production \
+    HOME=/home/node \
     HOST=0.0.0.0 \
     PORT=3000 \
     PW_HOME=/data \
@@ -42,5 +45,5 @@ WORKDIR /repo
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "/app/dist/cli/main.js"]
+ENTRYPOINT ["tini", "--", "node", "/app/dist/cli/main.js"]
 CMD ["serve"]

@@ -1,10 +1,16 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
+
+/** The tests that drive Chromium: their project's setup finds (or installs) the browser. */
+const CHROMIUM_TESTS = ["test/web/browser.test.ts", "test/web/escaping.test.ts"];
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    projects: [
+      { extends: true, test: { name: "node", include: ["test/**/*.test.ts"], exclude: [...configDefaults.exclude, ...CHROMIUM_TESTS] } },
+      { extends: true, test: { name: "chromium", include: CHROMIUM_TESTS, globalSetup: ["test/setup/chromium.ts"] } },
+    ],
   },
 });

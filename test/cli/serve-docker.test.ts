@@ -1,13 +1,16 @@
 /**
  * The Dockerfile cannot be built here (no Docker engine), so this checks what can be checked:
- * its shape (multi-stage, git, non-root, HOST, the state volume, a health check on /healthz) and
- * that the command it runs works from a production-like install laid out by its own COPY lines:
- * the server starts, /healthz answers, and the HEALTHCHECK command passes.
+ * its shape (multi-stage on the current Node LTS, git, tini as PID 1, git trusting the mounted
+ * checkout, non-root, HOST, the state volume, a health check on /healthz), that .dockerignore
+ * lets in what the COPY lines read and keeps keys and env files out, and that the command it runs
+ * works from a production-like install laid out by its own COPY lines: the server starts,
+ * /healthz answers, and the HEALTHCHECK command passes.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
+import picomatch from "picomatch";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../helpers/cli.js";
 import { removeTempDirs, tempDir } from "../helpers/git.js";
@@ -65,9 +68,32 @@ function envOf(stage: Stage): Record<string, string> {
   return env;
 }
 
+/**
+ * Whether .dockerignore leaves `path` out of the build context: the last pattern matching it or
+ * one of its parent directories wins, `!` lets it back in (Docker's rules).
+ */
+function dockerignored(lines: string[], path: string): boolean {
+  const parts = path.split("/");
+  const candidates = parts.map((_part, i) => parts.slice(0, i + 1).join("/"));
+  let ignored = false;
+  for (const raw of lines) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const negated = line.startsWith("!");
+    const matches = picomatch(negated ? line.slice(1) : line, { dot: true });
+    if (candidates.some((candidate) => matches(candidate))) ignored = !negated;
+  }
+  return ignored;
+}
+
 const stages = parseDockerfile(readFileSync(join(ROOT, "Dockerfile"), "utf8"));
 const runtime = stages.at(-1)!;
 const runtimeEnv = envOf(runtime);
+const dockerignore = readFileSync(join(ROOT, ".dockerignore"), "utf8").split("\n");
+/** ENTRYPOINT, split at tini's `--`: what runs as PID 1 and the command it starts. */
+const entrypointArgv = JSON.parse(all(runtime, "ENTRYPOINT")[0]!) as string[];
+const pid1 = entrypointArgv.slice(0, entrypointArgv.indexOf("--") + 1);
+const command = entrypointArgv.slice(pid1.length);
 
 let sandbox: RunnerSandbox | undefined;
 afterEach(async () => {
@@ -86,6 +112,34 @@ describe("Dockerfile", () => {
     const user = all(runtime, "USER").at(-1);
     expect(user).toBeDefined();
     expect(["root", "0", "0:0"]).not.toContain(user);
+  });
+
+  it("runs the current Node LTS in both stages", () => {
+    for (const stage of stages) expect(stage.from).toMatch(/^node:24-bookworm-slim$/);
+  });
+
+  it("runs tini as PID 1, so orphaned agent processes are reaped and signals reach pw", () => {
+    expect(pid1).toEqual(["tini", "--"]);
+    expect(all(runtime, "RUN").join(" ")).toMatch(/apt-get install[^&]*\btini\b/);
+    expect(command.slice(0, 2)).toEqual(["node", "/app/dist/cli/main.js"]);
+  });
+
+  it("has git trust the checkout mounted at the working directory, whoever owns it", () => {
+    const mount = all(runtime, "WORKDIR").at(-1);
+    expect(all(runtime, "RUN")).toContain(`git config --system --add safe.directory ${mount}`);
+  });
+
+  it("builds from a context with what the COPY lines read, and no keys or env files", () => {
+    const sources = stages.flatMap((stage) => all(stage, "COPY").filter((args) => !args.startsWith("--from=")).flatMap((args) => args.split(/\s+/).slice(0, -1)));
+    expect(sources).toContain("src");
+    for (const source of sources) expect(dockerignored(dockerignore, source), source).toBe(false);
+    expect(dockerignored(dockerignore, "src/cli/main.ts")).toBe(false);
+    for (const secret of ["app.private-key.pem", "keys/github-app.pem", "src/fixture.pem", ".env", ".env.local", "config/.env.production", ".envrc"]) {
+      expect(dockerignored(dockerignore, secret), secret).toBe(true);
+    }
+    for (const other of [".git/config", "node_modules/x/index.js", "dist/cli/main.js", "test/cli/state.test.ts", "docs/app.md"]) {
+      expect(dockerignored(dockerignore, other), other).toBe(true);
+    }
   });
 
   it("listens on all interfaces, keeps PW_HOME in a volume and checks /healthz", () => {
@@ -116,7 +170,8 @@ describe("Dockerfile", () => {
       else cpSync(join(ROOT, inRepo), target, { recursive: true });
     }
     const container = (path: string) => (path.startsWith("/app/") ? join(image, path) : path);
-    const entrypoint = (JSON.parse(all(runtime, "ENTRYPOINT")[0]!) as string[]).map(container);
+    // tini is not installed here: start what it would start
+    const entrypoint = command.map(container);
     const cmd = JSON.parse(all(runtime, "CMD")[0]!) as string[];
     expect(entrypoint[0]).toBe("node");
 

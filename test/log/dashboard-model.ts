@@ -28,6 +28,8 @@ export interface Variable {
   name: string;
   type: string;
   query?: unknown;
+  /** What Grafana selects when the dashboard opens. */
+  current?: { text?: unknown; value?: unknown };
 }
 
 export interface Dashboard {

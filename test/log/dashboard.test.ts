@@ -87,6 +87,18 @@ function documentedPromql(): { file: string; expr: string }[] {
     );
 }
 
+/** The `level` stream labels pino-loki writes (pino's fatal becomes critical). */
+const LOKI_LEVELS = ["debug", "info", "warning", "error", "critical"];
+
+/** The levels a LogQL stream selector lets through by its `level` matcher (all without one). */
+function levelsSelected(expr: string): string[] {
+  const matcher = /\blevel\s*(=~|!~|!=|=)\s*"([^"]*)"/.exec(expr);
+  if (!matcher) return LOKI_LEVELS;
+  const [, op, value] = matcher as unknown as [string, string, string];
+  const matches = (level: string) => (op.endsWith("~") ? new RegExp(`^(?:${value})$`).test(level) : level === value);
+  return LOKI_LEVELS.filter((level) => (op.startsWith("!") ? !matches(level) : matches(level)));
+}
+
 describe("dashboards/sdlc-overview.json", () => {
   it("is a dashboard model with data source variables and a worker_id box", () => {
     expect(dashboard.uid).toBe("pw-sdlc-overview");
@@ -96,6 +108,28 @@ describe("dashboards/sdlc-overview.json", () => {
     expect(variables.find((v) => v.name === "prometheus")).toMatchObject({ type: "datasource", query: "prometheus" });
     expect(variables.find((v) => v.name === "loki")).toMatchObject({ type: "datasource", query: "loki" });
     expect(variables.find((v) => v.name === "worker_id")).toMatchObject({ type: "textbox" });
+  });
+
+  it("selects a data source for each data source variable when opened (current text and value)", () => {
+    const sources = dashboard.templating.list.filter((v) => v.type === "datasource");
+    expect(sources.map((v) => v.name).sort()).toEqual(["loki", "prometheus"]);
+    for (const variable of sources) {
+      expect(typeof variable.current?.text, variable.name).toBe("string");
+      expect(typeof variable.current?.value, variable.name).toBe("string");
+      expect(String(variable.current?.value).length, variable.name).toBeGreaterThan(0);
+    }
+  });
+
+  it("shows fatal lines (Loki's critical) with the errors, in the log panel and the count", () => {
+    for (const title of ["Error Logs", "Error Log Lines"]) {
+      const panel = panels.find((p) => p.title === title);
+      const levels = new Set((panel?.targets ?? []).flatMap((target) => levelsSelected(target.expr)));
+      expect([...levels].sort(), title).toEqual(["critical", "error"]);
+    }
+    // the check itself can tell
+    expect(levelsSelected('{skill="parallel-workers", level="error"}')).toEqual(["error"]);
+    expect(levelsSelected('{skill="parallel-workers", level=~"error|critical"}')).toEqual(["error", "critical"]);
+    expect(levelsSelected('{skill="parallel-workers"}')).toEqual(LOKI_LEVELS);
   });
 
   it("has the required panels, each placed on the grid without overlap", () => {

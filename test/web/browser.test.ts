@@ -15,14 +15,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SqliteWorkerStore } from "../../src/store/sqlite.js";
 import { PW_BIN } from "../helpers/cli.js";
 import { git, makeRepo, removeTempDirs, tempDir } from "../helpers/git.js";
-import { ensureTestOutput, FIXTURE, fillStore, fixtureCounts, launchChromium, mountStatusPage, TOKEN, until, type Mounted } from "./harness.js";
+import { chromiumForTests, ensureTestOutput, FIXTURE, fillStore, fixtureCounts, launchChromium, mountStatusPage, TOKEN, until, type Mounted } from "./harness.js";
 
-
+/** Every test here drives Chromium: without one they all skip. */
+const CHROMIUM = chromiumForTests();
 let browser: Browser;
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 
 beforeAll(async () => {
-  browser = await launchChromium();
+  if (CHROMIUM) browser = await launchChromium(CHROMIUM);
 });
 
 afterAll(async () => {
@@ -172,7 +173,7 @@ function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
 }
 
-describe("status page in Chromium, on a plain node:http server", () => {
+describe.runIf(CHROMIUM)("status page in Chromium, on a plain node:http server", () => {
   let mounted: Mounted;
 
   it("shows every state, follows a change within 2 s, fits a phone; 401 without the token", async () => {
@@ -212,7 +213,7 @@ describe("status page in Chromium, on a plain node:http server", () => {
   });
 });
 
-describe("status page in Chromium, through the built pw serve", () => {
+describe.runIf(CHROMIUM)("status page in Chromium, through the built pw serve", () => {
   it("shows every state, follows a change within 2 s, fits a phone; 401 without the token; the token is never logged", async () => {
     const home = join(tempDir("pw-web-serve-"), "home");
     const file = join(home, "state.db");

@@ -9,7 +9,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SqliteWorkerStore } from "../../src/store/sqlite.js";
 import { removeTempDirs, tempDir } from "../helpers/git.js";
-import { fillStore, launchChromium, mountStatusPage, TOKEN, until, type FixtureWorker, type Mounted } from "./harness.js";
+import { chromiumForTests, fillStore, launchChromium, mountStatusPage, TOKEN, until, type FixtureWorker, type Mounted } from "./harness.js";
 
 const SCRIPT = "<script>alert(1)</script>";
 const IMG = '"><img src=x onerror=alert(1)>';
@@ -70,12 +70,14 @@ const HOSTILE: FixtureWorker[] = [
   },
 ];
 
+/** Only the test in Chromium needs it; the others run without a browser. */
+const CHROMIUM = chromiumForTests();
 let browser: Browser;
 let mounted: Mounted | undefined;
 let store: SqliteWorkerStore | undefined;
 
 beforeAll(async () => {
-  browser = await launchChromium();
+  if (CHROMIUM) browser = await launchChromium(CHROMIUM);
 });
 
 afterAll(async () => {
@@ -143,7 +145,7 @@ describe("escaping on the status page", () => {
     expect(markup).not.toMatch(/<option value="&quot;/);
   });
 
-  it("shows hostile text literally in Chromium, fires no dialog, and stays inert through a live update", async () => {
+  it.runIf(CHROMIUM)("shows hostile text literally in Chromium, fires no dialog, and stays inert through a live update", async () => {
     const m = await serveHostile();
     const context = await browser.newContext();
     try {

@@ -1,15 +1,17 @@
 /**
  * What the status-page tests share: a real SQLite store filled with workers in every state (with
  * histories spread over the last hours), the page mounted on a real node:http server, and
- * headless Chromium from Debian's package driven by playwright-core.
+ * headless Chromium (Debian's package, found or installed by test/setup/chromium.ts) driven by
+ * playwright-core.
  */
 import Database from "better-sqlite3";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser } from "playwright-core";
+import { inject } from "vitest";
 import type { WorkerState } from "../../src/core/states.js";
 import type { TransitionSource } from "../../src/core/worker.js";
 import { SqliteWorkerStore } from "../../src/store/sqlite.js";
@@ -17,7 +19,6 @@ import type { NewWorker } from "../../src/store/store.js";
 import { createStatusPage, type StatusPage, type StatusPageOptions } from "../../src/web/index.js";
 
 export const TOKEN = "s3cr3t-status-token-0123456789abcdef";
-export const CHROMIUM = "/usr/bin/chromium";
 export const TEST_OUTPUT = fileURLToPath(new URL("../../test-output/", import.meta.url));
 /** Not the served checkout: `pw serve`'s runner must leave these workers alone. */
 const ELSEWHERE = "/srv/checkouts/elsewhere";
@@ -185,15 +186,17 @@ export async function mountStatusPage(options: StatusPageOptions): Promise<Mount
 }
 
 /**
- * Headless Chromium from the Debian package; never a downloaded browser. A machine without it
- * fails here with what to install, rather than skipping the test.
+ * The Chromium binary this run drives, as the `chromium` project's setup found it; null when the
+ * Chromium tests skip (setup has said why, in one line). Never a downloaded browser.
  */
-export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not installed at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (the browser tests never download a browser)`);
-  }
+export function chromiumForTests(): string | null {
+  return inject("chromium") ?? null;
+}
+
+/** Headless Chromium from `executablePath`. */
+export async function launchChromium(executablePath: string): Promise<Browser> {
   return chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath,
     args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
   });
 }
