@@ -35,6 +35,8 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY app.yml ./
+# `pw init` copies the example task spec from here
+COPY templates ./templates
 # the image's own user (uid 1000); state, worktrees and the served checkout belong to it
 RUN mkdir -p /data /worktrees /repo && chown node:node /data /worktrees /repo
 USER node
