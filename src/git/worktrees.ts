@@ -26,6 +26,23 @@ function recordBase(path: string, base: string): void {
   if (gitDir) writeFileSync(join(gitDir, BASE_FILE), `${base}\n`);
 }
 
+/**
+ * Written in the worktree's private git directory once every setup command has succeeded there,
+ * so setup runs once per worktree: whoever made the worktree (a spawn, or the runner repairing
+ * it), and again after a setup that failed. It goes when the worktree goes.
+ */
+const SETUP_FILE = "pw-setup-done";
+
+export function isSetupDone(path: string): boolean {
+  const gitDir = worktreeGitDir(path);
+  return gitDir !== undefined && existsSync(join(gitDir, SETUP_FILE));
+}
+
+export function recordSetupDone(path: string): void {
+  const gitDir = worktreeGitDir(path);
+  if (gitDir) writeFileSync(join(gitDir, SETUP_FILE), `${new Date().toISOString()}\n`);
+}
+
 function recordedBase(path: string): string | null {
   const gitDir = worktreeGitDir(path);
   try {

@@ -9,7 +9,7 @@ import type { WorkerState } from "../core/states.js";
 import type { TransitionSource, Worker } from "../core/worker.js";
 import { commitAll, commitsAhead, pushBranch } from "../git/commits.js";
 import { GitConfigGuard } from "../git/config-guard.js";
-import { ensureWorktree } from "../git/worktrees.js";
+import { ensureWorktree, isSetupDone, recordSetupDone } from "../git/worktrees.js";
 import type { GitHubAccess } from "../github/access.js";
 import { openPullRequest } from "../github/pulls.js";
 import type { Logger } from "../log/logger.js";
@@ -88,7 +88,8 @@ async function prepare(deps: PipelineDeps, ctx: RepoContext, worker: Worker, env
     copyFileSync(from, to);
     appendWorkerLog(log, `copied ${file} from the main checkout`);
   }
-  if (!created) return;
+  // once per worktree, whoever made it (the spawn, or the runner just now)
+  if (isSetupDone(w.worktreePath)) return;
   for (const command of ctx.config.setup) {
     appendWorkerLog(log, `setup: ${JSON.stringify(command)}`);
     if (!findProgram(command[0]!, env.PATH, w.worktreePath)) {
@@ -99,6 +100,7 @@ async function prepare(deps: PipelineDeps, ctx: RepoContext, worker: Worker, env
       throw new WorkerFailure(`setup command ${JSON.stringify(command)} ${describeExit(outcome)}`);
     }
   }
+  recordSetupDone(w.worktreePath);
 }
 
 /** False only for a bare program name that PATH does not have; a path is judged when it is run. */

@@ -298,6 +298,34 @@ describe("failures leave a recorded, recoverable worker and push nothing", () =>
     expect((await sb.pw(["state", "get", id])).stdout).toBe("UNKNOWN\n");
   });
 
+  it("setup runs once in a worktree the spawn made, and again after a setup that failed", async () => {
+    const sb = await open({});
+    const runs = join(sb.out, "setup-runs");
+    const allowed = join(sb.out, "setup-may-pass");
+    // appends one line per run (the worktree it ran in), then fails unless `allowed` exists
+    const script = `const fs = require("node:fs"); fs.appendFileSync(${JSON.stringify(runs)}, process.cwd() + "\\n"); process.exit(fs.existsSync(${JSON.stringify(allowed)}) ? 0 : 1);`;
+    sb.configure({ agents: { "code-author": fakeAgent("write-file.mjs") }, setup: [[process.execPath, "-e", script]] });
+    const spawned = await sb.pw(spawnArgs("SET-1"));
+    expect(spawned.code).toBe(0);
+    const worker = await workerByTask(sb, "SET-1");
+    // the spawn made the worktree; the runner still runs setup in it before the agent
+    expect((await sb.pw(["loop", "--poll-interval", "0.2", "--until-idle"])).code).toBe(1);
+    expect(readFileSync(runs, "utf8")).toBe(`${worker.worktreePath}\n`);
+    expect((await workerByTask(sb, "SET-1")).error).toMatch(/^setup failed: setup command .* exited with code 1$/);
+
+    writeFileSync(allowed, "");
+    expect((await sb.pw(["worker", "retry", worker.id])).code).toBe(0);
+    expect((await sb.pw(["loop", "--poll-interval", "0.2", "--until-idle"])).code).toBe(0);
+    expect((await workerByTask(sb, "SET-1")).state).toBe("PR_OPEN");
+    expect(readFileSync(runs, "utf8").split("\n").filter(Boolean)).toEqual([worker.worktreePath, worker.worktreePath]);
+
+    // a setup that passed is not run again for the same worktree (a later round, a retry)
+    await sb.pw(["state", "set", worker.id, "UNKNOWN"]);
+    expect((await sb.pw(["worker", "retry", worker.id])).code).toBe(0);
+    await sb.pw(["loop", "--poll-interval", "0.2", "--until-idle"]);
+    expect(readFileSync(runs, "utf8").split("\n").filter(Boolean)).toHaveLength(2);
+  });
+
   it("a timeout kills the agent's whole process group", async () => {
     const sb = await open({});
     const pids = join(sb.out, "pids.json");
