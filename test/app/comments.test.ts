@@ -37,9 +37,12 @@ function reactions(app: Harness, commentId: number): string[] {
   return app.github.reactions(commentId).map((r) => r.content);
 }
 
-/** Comments the app wrote on the issue (not the person's own). */
+/** Comments the app wrote on the issue (not the person's own), without the hidden marker a reply ends with. */
 function replies(app: Harness, issue: IssueJson): string[] {
-  return app.github.comments(REPO, issue.number).filter((c) => c.user.login === app.github.actorLogin).map((c) => c.body);
+  return app.github
+    .comments(REPO, issue.number)
+    .filter((c) => c.user.login === app.github.actorLogin)
+    .map((c) => c.body.replace(/\n\n<!-- parallel-workers:reply [0-9a-f]{16} -->$/, ""));
 }
 
 describe("/worker spawn", () => {
