@@ -50,9 +50,9 @@ export interface Harness {
   receive<F extends FixtureName>(fixture: F, payload: FixturePayload<F>, id?: string): Promise<void>;
   /**
    * Stops the follow-up queue at once (what it runs goes on, unrecorded, as in a process that
-   * died) and starts a new one on the same store, as `pw serve` starting again would.
+   * died), runs `between`, and starts a new one on the same store, as `pw serve` starting again would.
    */
-  restartFollowUps(): Promise<void>;
+  restartFollowUps(between?: () => Promise<void>): Promise<void>;
   /** A worker of acme/widgets, created directly in the store (as a runner or the CLI would). */
   addWorker(fields: Partial<NewWorker> & { id: string }): Worker;
   /** Every JSON line logged so far. */
@@ -160,8 +160,9 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
       const received = probot.receive(event as Parameters<Probot["receive"]>[0]);
       return options.drainAfterReceive === false ? received : received.finally(() => queue.drain());
     },
-    restartFollowUps: async () => {
+    restartFollowUps: async (between) => {
       await queue.stop(0);
+      await between?.();
       queue = newQueue();
       deps.followUps = queue;
       start();
