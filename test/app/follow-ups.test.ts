@@ -132,7 +132,7 @@ describe("a comment acts once", () => {
     const edited = (body: string, from: string | undefined, at: string) => {
       const payload = structuredClone(loadPayload("issue_comment.edited")) as unknown as Record<string, unknown>;
       const base = said.payload as unknown as Record<string, unknown>;
-      const next = { ...payload, repository: base.repository, sender: base.sender, issue: base.issue, installation: base.installation };
+      const next: Record<string, unknown> = { ...payload, repository: base.repository, sender: base.sender, issue: base.issue, installation: base.installation };
       next.comment = { ...(base.comment as object), body, updated_at: at };
       next.changes = from === undefined ? {} : { body: { from } };
       return deliver(url, { event: "issue_comment", payload: next, secret: SECRET });
@@ -223,6 +223,7 @@ describe("bad numbers are bad input", () => {
 });
 
 describe("text from outside is made safe", () => {
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
   const CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
   it("control characters of a login, a title and a comment never reach the store, a log line or a reply", async () => {
@@ -230,7 +231,7 @@ describe("text from outside is made safe", () => {
     const title = "Add \u001b[31mred\u001b[0m \u202egnirts\u202c widgets\u0000";
     // a non-writer whose login holds NUL and an escape: the refusal names them without
     const refused = comment(app, "/worker spawn\u0085", { user: "mal\u0000lory\u001b", role: "read", title });
-    refused.payload.comment.user.login = "mal\u0000lory\u001b";
+    refused.payload.comment.user!.login = "mal\u0000lory\u001b";
     refused.payload.sender.login = "mal\u0000lory\u001b";
     app.github.setPermission(REPO, "mallory", "read");
     expect((await send(url, refused)).status).toBe(200);
