@@ -117,7 +117,7 @@ export interface CheckEvent {
  * Only PRs of workers count; our own runs completing never trigger anything (no loops). The
  * gates run as follow-ups, after the delivery is answered.
  */
-export function onCheckEvent(deps: AppDeps, event: CheckEvent): Outcome {
+export async function onCheckEvent(deps: AppDeps, event: CheckEvent): Promise<Outcome> {
   let names: GateName[];
   if (event.kind === "check_run.rerequested") {
     if (!event.checkName || !isGateName(event.checkName)) return "ignored";
@@ -131,6 +131,6 @@ export function onCheckEvent(deps: AppDeps, event: CheckEvent): Outcome {
     return worker ? [effects.gates(event.repository, worker.id, pr, names, { installationId: event.installationId, correlationId: event.deliveryId })] : [];
   });
   if (queued.length === 0) return "ignored";
-  deps.followUps.add(queued);
+  await deps.followUps.add(queued);
   return "handled";
 }

@@ -78,7 +78,7 @@ function describeIssue(issue: IssueCommentEvent["issue"]): string {
  * nothing, and an edit is a new command only when it changed the text. Comments from bots and
  * comments without commands change nothing.
  */
-export function onIssueComment(deps: AppDeps, event: IssueCommentEvent): Outcome {
+export async function onIssueComment(deps: AppDeps, event: IssueCommentEvent): Promise<Outcome> {
   if (event.byBot) return "ignored";
   if (event.action === "edited" && (event.previousBody === undefined || event.previousBody === event.comment.body)) return "ignored";
   const parsed = parseCommands(event.comment.body);
@@ -97,11 +97,11 @@ export function onIssueComment(deps: AppDeps, event: IssueCommentEvent): Outcome
     total: parsed.length,
     deliveryId: event.deliveryId,
   };
-  const added = deps.followUps.add([
+  const added = await deps.followUps.add([
     effects.react(event.repository, event.issue.number, event.comment.id, "eyes", key, origin),
     effects.command(input, key, origin),
   ]);
-  if (added === 0) {
+  if (added.length === 0) {
     deps.logger.info({ correlation_id: event.deliveryId, comment_id: event.comment.id }, "comment acted on before: ignored");
     return "duplicate";
   }

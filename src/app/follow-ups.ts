@@ -33,6 +33,8 @@ export interface FollowUpQueueOptions {
 }
 
 const RETRY_DELAYS_MS = [1000, 10_000, 60_000];
+/** How long the first follow-up added waits for others to share its store commit. */
+const BATCH_WINDOW_MS = 2;
 /** GitHub's answers that another try will not change: bad request, gone, unprocessable. */
 const PERMANENT_STATUSES = new Set([400, 404, 410, 422]);
 
@@ -50,6 +52,7 @@ export class FollowUpQueue {
   /** This drainer's name on its claims. */
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   private readonly running = new Set<Promise<void>>();
+  private batch: Array<{ followUps: readonly NewFollowUp[]; resolve: (keys: string[]) => void; reject: (error: unknown) => void }> = [];
   private perform: PerformFollowUp | undefined;
   private scheduled = false;
   private poller: NodeJS.Timeout | undefined;
@@ -64,11 +67,36 @@ export class FollowUpQueue {
     this.leaseMs = options.leaseMs ?? 10 * 60_000;
   }
 
-  /** Queues follow-ups (a key seen before adds nothing) and wakes the drainer; returns how many were added. */
-  add(followUps: readonly NewFollowUp[]): number {
-    const added = this.options.store.addFollowUps(followUps);
-    if (added > 0) this.wake();
-    return added;
+  /**
+   * Queues follow-ups (a key seen before adds nothing) and wakes the drainer; resolves with the
+   * keys that were added once they are in the store. The adds of a couple of milliseconds share
+   * one store commit (a commit costs several times what a row does, so a burst of deliveries
+   * makes a few commits, not one each), and each caller answers its delivery only when its
+   * follow-ups are safe in the store.
+   */
+  add(followUps: readonly NewFollowUp[]): Promise<string[]> {
+    if (followUps.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.batch.push({ followUps, resolve, reject });
+      if (this.batch.length === 1) setTimeout(() => this.commitBatch(), BATCH_WINDOW_MS);
+    });
+  }
+
+  private commitBatch(): void {
+    const batch = this.batch.splice(0);
+    let added: Set<string>;
+    try {
+      added = new Set(this.options.store.addFollowUps(batch.flatMap((request) => request.followUps)));
+    } catch (error) {
+      for (const request of batch) request.reject(error);
+      return;
+    }
+    // a key two requests of the batch share (one comment, two delivery ids) is the first one's
+    for (const request of batch) {
+      const mine = request.followUps.map((f) => f.key).filter((key) => added.delete(key));
+      request.resolve(mine);
+    }
+    this.wake();
   }
 
   /**

@@ -99,7 +99,7 @@ export async function onPullRequest(
   alongside: readonly NewFollowUp[] = [],
 ): Promise<Outcome> {
   const { outcome, queued } = await movePullRequestWorker(deps, event, github, known, alongside);
-  if (!queued && alongside.length > 0) deps.followUps.add(alongside);
+  if (!queued && alongside.length > 0) await deps.followUps.add(alongside);
   return outcome;
 }
 
@@ -159,7 +159,7 @@ async function movePullRequestWorker(
       if (!github) {
         const input = { repository: event.repository, action: event.action, deliveryId: event.deliveryId, pullRequest: pr };
         // `alongside` waits for the move: the follow-up makes it again when it has moved the worker
-        deps.followUps.add([effects.pullRequest(input, originOf(event))]);
+        await deps.followUps.add([effects.pullRequest(input, originOf(event))]);
         return { outcome: "handled", queued: true };
       }
       live ??= await github.pullRequest(pr.number);

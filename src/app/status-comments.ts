@@ -78,10 +78,10 @@ export class StatusComments {
    * once per version of the worker (its `updatedAt`; one that gave up is queued again by a full
    * pass). Reads the local store only. Returns how many were queued.
    */
-  syncChanged(followUps: FollowUpQueue): number {
+  async syncChanged(followUps: FollowUpQueue): Promise<number> {
     const queued = this.behind().map((w) =>
       effects.status(w.repo!, w.issueNumber!, w.id, `@${w.updatedAt}`, { installationId: null, correlationId: null }),
     );
-    return queued.length > 0 ? followUps.add(queued) : 0;
+    return (await followUps.add(queued)).length;
   }
 }

@@ -113,7 +113,7 @@ export class ObservedWorkerStore implements WorkerStore {
     return this.store.pruneDeliveries(before);
   }
 
-  addFollowUps(followUps: readonly NewFollowUp[]): number {
+  addFollowUps(followUps: readonly NewFollowUp[]): string[] {
     return this.store.addFollowUps(followUps);
   }
 

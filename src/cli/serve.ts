@@ -365,11 +365,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     runnerLogger.error({ err_message: error.message.split("\n")[0] }, "runner stopped on an error");
   });
   const watcher = setInterval(() => {
-    try {
-      statusComments.syncChanged(followUps);
-    } catch (error) {
-      appLogger.warn({ err_message: (error as Error).message.split("\n")[0] }, "status comments not synced");
-    }
+    statusComments.syncChanged(followUps).catch((error: Error) => appLogger.warn({ err_message: error.message.split("\n")[0] }, "status comments not synced"));
   }, pollMs);
   // GitHub redelivers for a few days at most: older delivery ids need not be kept
   const pruneDeliveries = () => {

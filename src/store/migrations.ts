@@ -94,7 +94,8 @@ export const MIGRATIONS: readonly string[] = [
      created_at      TEXT NOT NULL,
      finished_at     TEXT
    );
-   CREATE INDEX follow_ups_unfinished ON follow_ups(lane, seq) WHERE state IN ('pending', 'running');
+   CREATE INDEX follow_ups_unfinished ON follow_ups(seq) WHERE state IN ('pending', 'running');
+   CREATE INDEX follow_ups_lane ON follow_ups(lane, seq) WHERE state IN ('pending', 'running');
    CREATE INDEX follow_ups_finished ON follow_ups(finished_at) WHERE finished_at IS NOT NULL;`,
 ];
 

@@ -471,38 +471,43 @@ export class SqliteWorkerStore implements WorkerStore {
     return this.atomically(() => this.statement("DELETE FROM delivery_log WHERE received_at < ?").run(before).changes);
   }
 
-  /** Inserts the follow-ups whose key is new (inside a transaction); returns how many. */
-  private insertFollowUps(followUps: readonly NewFollowUp[] | undefined, at: string): number {
-    if (!followUps?.length) return 0;
+  /** Inserts the follow-ups whose key is new (inside a transaction); returns their keys. */
+  private insertFollowUps(followUps: readonly NewFollowUp[] | undefined, at: string): string[] {
+    if (!followUps?.length) return [];
     // one that gave up is queued again, at the end of its lane
     const forgetFailed = this.statement("DELETE FROM follow_ups WHERE key = ? AND state = 'failed'");
     const insert = this.statement(
       `INSERT INTO follow_ups (key, kind, lane, input, installation_id, correlation_id, state, next_attempt_at, created_at)
        VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO NOTHING`,
     );
-    let added = 0;
+    const added: string[] = [];
     for (const f of followUps) {
       forgetFailed.run(f.key);
-      added += insert.run(f.key, f.kind, f.lane, JSON.stringify(f.input ?? null), f.installationId ?? null, f.correlationId ?? null, at, at).changes;
+      if (insert.run(f.key, f.kind, f.lane, JSON.stringify(f.input ?? null), f.installationId ?? null, f.correlationId ?? null, at, at).changes > 0) {
+        added.push(f.key);
+      }
     }
     return added;
   }
 
-  addFollowUps(followUps: readonly NewFollowUp[]): number {
-    if (followUps.length === 0) return 0;
+  addFollowUps(followUps: readonly NewFollowUp[]): string[] {
+    if (followUps.length === 0) return [];
     return this.atomically(() => this.insertFollowUps(followUps, now()));
   }
 
   claimFollowUps(owner: string, leaseUntil: string, limit: number): FollowUp[] {
     return this.atomically(() => {
       const at = now();
-      // the head of each lane (its oldest unfinished follow-up), when due and not held by a live claim
+      // the head of each lane (its oldest unfinished follow-up), when due and not held by a live
+      // claim; read in queue order, so a claim looks at the queue's first lanes, not all of it
       const rows = this
         .statement(
           `SELECT f.seq, f.key, f.kind, f.lane, f.input, f.installation_id, f.correlation_id, f.attempts, f.created_at
-           FROM (SELECT lane, min(seq) AS head FROM follow_ups WHERE state IN ('pending', 'running') GROUP BY lane) h
-           JOIN follow_ups f ON f.seq = h.head
-           WHERE (f.state = 'pending' AND f.next_attempt_at <= @at) OR (f.state = 'running' AND f.lease_until < @at)
+           FROM follow_ups f INDEXED BY follow_ups_unfinished
+           WHERE f.state IN ('pending', 'running')
+             AND ((f.state = 'pending' AND f.next_attempt_at <= @at) OR (f.state = 'running' AND f.lease_until < @at))
+             AND NOT EXISTS (SELECT 1 FROM follow_ups g INDEXED BY follow_ups_lane
+                             WHERE g.lane = f.lane AND g.state IN ('pending', 'running') AND g.seq < f.seq)
            ORDER BY f.seq LIMIT @limit`,
         )
         .all({ at, limit }) as FollowUpRow[];

@@ -126,8 +126,8 @@ export interface WorkerStore {
   forgetDelivery(deliveryId: string, since: string): boolean;
   /** Forgets deliveries received before `before` (ISO time), which GitHub can no longer redeliver; returns how many. */
   pruneDeliveries(before: string): number;
-  /** Queues follow-ups whose key is new (or gave up), in one step; returns how many were added. */
-  addFollowUps(followUps: readonly NewFollowUp[]): number;
+  /** Queues follow-ups whose key is new (or gave up), in one step; returns the keys added, in order. */
+  addFollowUps(followUps: readonly NewFollowUp[]): string[];
   /**
    * Claims for `owner`, until `leaseUntil`, up to `limit` follow-ups that are due: the oldest
    * unfinished one of each lane, when no unexpired claim holds that lane. Each claim counts a try.

@@ -5,7 +5,7 @@ const open = harnessPerTest();
 
 /** One pass of the watcher, then its follow-ups run; returns how many it queued. */
 async function pass(app: Harness): Promise<number> {
-  const queued = app.deps.statusComments.syncChanged(app.deps.followUps);
+  const queued = await app.deps.statusComments.syncChanged(app.deps.followUps);
   await app.deps.followUps.drain();
   return queued;
 }
