@@ -10,6 +10,7 @@ import { InvalidInputError } from "../core/errors.js";
 import { parseWith } from "../core/validate.js";
 import { GATE_NAMES, type GateName } from "../gates/index.js";
 import type { FollowUp, NewFollowUp } from "../store/store.js";
+import { MAX_COMMANDS_PER_COMMENT } from "./commands.js";
 import { REACTIONS, type Reaction } from "./github.js";
 
 const repository = z.string().min(3).max(200);
@@ -26,7 +27,7 @@ const commandInput = z.object({
   commentId: number,
   author: z.string().min(1).max(100),
   /** The command lines of the comment, at most MAX_COMMANDS_PER_COMMENT. */
-  lines: z.array(z.string().max(2000)).max(10),
+  lines: z.array(z.string().max(2000)).max(MAX_COMMANDS_PER_COMMENT),
   /** How many command lines the comment had in all. */
   total: z.number().int().min(0),
   deliveryId: z.string().max(100),
@@ -64,15 +65,15 @@ const INPUTS = {
   "delete-branch": z.object({ repository, workerId: z.string().max(40), branch: z.string().max(255) }),
 } as const;
 
-export type EffectKind = keyof typeof INPUTS;
-export type EffectInput<K extends EffectKind> = z.infer<(typeof INPUTS)[K]>;
+type EffectKind = keyof typeof INPUTS;
+type EffectInput<K extends EffectKind> = z.infer<(typeof INPUTS)[K]>;
 /** A follow-up read back from the store, its input checked against its kind. */
-export type Effect = { [K in EffectKind]: { kind: K; input: EffectInput<K>; followUp: FollowUp } }[EffectKind];
+type Effect = { [K in EffectKind]: { kind: K; input: EffectInput<K>; followUp: FollowUp } }[EffectKind];
 
-export const EFFECT_KINDS = Object.keys(INPUTS) as EffectKind[];
+const EFFECT_KINDS = Object.keys(INPUTS) as EffectKind[];
 
 /** The lane of an issue or a PR: effects on one thread run one at a time, in order. */
-export function laneOf(repository: string, issueOrPull: number): string {
+function laneOf(repository: string, issueOrPull: number): string {
   return `${repository.toLowerCase()}#${issueOrPull}`;
 }
 
@@ -102,7 +103,7 @@ export function commandKey(repository: string, commentId: number, editedAt: stri
 }
 
 /** The hidden line a reply ends with, naming what it answers (a hash: keys hold comment ids and times). */
-export function replyMarker(key: string): string {
+function replyMarker(key: string): string {
   return `<!-- parallel-workers:reply ${createHash("sha256").update(key).digest("hex").slice(0, 16)} -->`;
 }
 
@@ -141,9 +142,4 @@ export function parseEffect(followUp: FollowUp): Effect {
   const kind = followUp.kind as EffectKind;
   const input = parseWith(INPUTS[kind] as z.ZodType<unknown>, followUp.input, `follow-up ${kind}`);
   return { kind, input, followUp } as Effect;
-}
-
-/** The repository a stored follow-up acts on (every kind's input names it). */
-export function repositoryOf(effect: Effect): string {
-  return effect.input.repository;
 }

@@ -131,7 +131,7 @@ export function createAppHttpHandler(options: AppHttpOptions): (req: IncomingMes
       if (typeof payload !== "object" || payload === null || Array.isArray(payload)) throw new Rejection(400, "payload is not a JSON object");
       // an installation id of 0 or a PR number past 2^53 is bad input, refused before Probot's auth reads it
       try {
-        checkDeliveryNumbers(payload, { installation: options.installationRequiredFor?.has(name!) ?? false });
+        checkDeliveryNumbers(payload as Record<string, unknown>, { installation: options.installationRequiredFor?.has(name!) ?? false });
       } catch (error) {
         throw new Rejection(400, (error as Error).message);
       }

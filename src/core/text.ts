@@ -11,13 +11,18 @@ const UNSAFE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u061C\u200E
 /** What breaks a line, in any of its spellings. */
 const LINE_BREAK = /\r\n?|[\u2028\u2029]/g;
 const SPACING = /[\t\n\r\u2028\u2029]/g;
+// one pass that finds nothing to change, for the text that has none (nearly all of it)
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const ANY_TEXT_CHANGE = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/;
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const ANY_LINE_CHANGE = /[\u0000-\u001F\u007F-\u009F\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/;
 
 /**
  * Text of several lines (a comment, an issue body): line breaks become `\n`, tabs stay, every
  * other control character is dropped.
  */
 export function safeText(text: string): string {
-  return text.replace(LINE_BREAK, "\n").replace(UNSAFE, "");
+  return ANY_TEXT_CHANGE.test(text) ? text.replace(LINE_BREAK, "\n").replace(UNSAFE, "") : text;
 }
 
 /**
@@ -25,5 +30,5 @@ export function safeText(text: string): string {
  * other control character is dropped.
  */
 export function safeLine(text: string): string {
-  return text.replace(SPACING, " ").replace(UNSAFE, "");
+  return ANY_LINE_CHANGE.test(text) ? text.replace(SPACING, " ").replace(UNSAFE, "") : text;
 }
