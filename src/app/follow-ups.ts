@@ -33,8 +33,10 @@ export interface FollowUpQueueOptions {
 }
 
 const RETRY_DELAYS_MS = [1000, 10_000, 60_000];
-/** How long the first follow-up added waits for others to share its store commit. */
+/** In a busy stretch, how long the first follow-up added waits for others to share its store commit. */
 const BATCH_WINDOW_MS = 2;
+/** A stretch is busy while commits come closer than this. */
+const BUSY_MS = 5;
 /** GitHub's answers that another try will not change: bad request, gone, unprocessable. */
 const PERMANENT_STATUSES = new Set([400, 404, 410, 422]);
 
@@ -52,6 +54,7 @@ export class FollowUpQueue {
   /** This drainer's name on its claims. */
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   private readonly running = new Set<Promise<void>>();
+  private lastCommit = Number.NEGATIVE_INFINITY;
   private batch: Array<{ followUps: readonly NewFollowUp[]; resolve: (keys: string[]) => void; reject: (error: unknown) => void }> = [];
   private perform: PerformFollowUp | undefined;
   private scheduled = false;
@@ -69,21 +72,24 @@ export class FollowUpQueue {
 
   /**
    * Queues follow-ups (a key seen before adds nothing) and wakes the drainer; resolves with the
-   * keys that were added once they are in the store. The adds of a couple of milliseconds share
-   * one store commit (a commit costs several times what a row does, so a burst of deliveries
-   * makes a few commits, not one each), and each caller answers its delivery only when its
-   * follow-ups are safe in the store.
+   * keys that were added once they are in the store; each caller answers its delivery only then.
+   * A commit costs several times what a row does, so in a busy stretch (a commit less than
+   * 5 ms ago) the adds of the next 2 ms share one commit, and a burst makes a few commits, not
+   * one per delivery; otherwise the adds of one turn of the event loop do, and nothing waits.
    */
   add(followUps: readonly NewFollowUp[]): Promise<string[]> {
     if (followUps.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       this.batch.push({ followUps, resolve, reject });
-      if (this.batch.length === 1) setTimeout(() => this.commitBatch(), BATCH_WINDOW_MS);
+      if (this.batch.length > 1) return;
+      if (performance.now() - this.lastCommit < BUSY_MS) setTimeout(() => this.commitBatch(), BATCH_WINDOW_MS);
+      else setImmediate(() => this.commitBatch());
     });
   }
 
   private commitBatch(): void {
     const batch = this.batch.splice(0);
+    this.lastCommit = performance.now();
     let added: Set<string>;
     try {
       added = new Set(this.options.store.addFollowUps(batch.flatMap((request) => request.followUps)));
