@@ -26,7 +26,7 @@ export interface FollowUpQueueOptions {
   retryDelaysMs?: readonly number[];
   /** How often the store is looked at besides when work is added (default 1 s). */
   pollMs?: number;
-  /** How long a claim holds a follow-up for this drainer (default 10 minutes). */
+  /** How long a claim holds a follow-up for this drainer (default an hour: GitHub's rate limits can hold a write for minutes). */
   leaseMs?: number;
   /** Told when a follow-up gives up (`pw serve` forgets its delivery id, so a redelivery is handled). */
   onGiveUp?: (followUp: FollowUp) => void;
@@ -54,6 +54,8 @@ export class FollowUpQueue {
   /** This drainer's name on its claims. */
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   private readonly running = new Set<Promise<void>>();
+  /** The follow-ups running here, by seq: one whose claim expired while it ran is not run twice. */
+  private readonly runningSeqs = new Set<number>();
   private lastCommit = Number.NEGATIVE_INFINITY;
   private batch: Array<{ followUps: readonly NewFollowUp[]; resolve: (keys: string[]) => void; reject: (error: unknown) => void }> = [];
   private perform: PerformFollowUp | undefined;
@@ -67,7 +69,7 @@ export class FollowUpQueue {
   constructor(private readonly options: FollowUpQueueOptions) {
     this.concurrency = options.concurrency ?? 4;
     this.delays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
-    this.leaseMs = options.leaseMs ?? 10 * 60_000;
+    this.leaseMs = options.leaseMs ?? 3600_000;
   }
 
   /**
@@ -144,8 +146,11 @@ export class FollowUpQueue {
       return;
     }
     for (const followUp of claimed) {
+      if (this.runningSeqs.has(followUp.seq)) continue;
+      this.runningSeqs.add(followUp.seq);
       const run: Promise<void> = this.run(perform, followUp).finally(() => {
         this.running.delete(run);
+        this.runningSeqs.delete(followUp.seq);
         this.wake();
       });
       this.running.add(run);
@@ -205,7 +210,7 @@ export class FollowUpQueue {
     this.retryTimers.add(timer);
   }
 
-  /** Resolves when nothing runs and nothing is left in the store, retries included (tests, the bench). */
+  /** Resolves when nothing runs and nothing is left in the store, retries included (tests). */
   async drain(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
