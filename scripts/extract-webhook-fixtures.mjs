@@ -50,6 +50,7 @@ const FIXTURES = [
     ],
   },
   { file: "issue_comment.created", event: "issue_comment", action: "created" },
+  { file: "issue_comment.edited", event: "issue_comment", action: "edited" },
   { file: "check_run.completed", event: "check_run", action: "completed" },
   { file: "check_run.rerequested", event: "check_run", action: "rerequested" },
   { file: "check_suite.completed", event: "check_suite", action: "completed" },

@@ -4,6 +4,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import {
   BUILTIN_AGENT_PROMPTS,
+  DEFAULT_AGENT,
   DEFAULT_AGENT_COMMAND,
   GENERIC_PROMPT,
   PLACEHOLDERS,
@@ -129,6 +130,8 @@ const configFileSchema = z
       .strict()
       .optional(),
     agents: z.record(agentNameSchema, agentFileSchema).optional(),
+    /** The agent of a `/worker spawn` that names none; a built-in or one of `agents`. */
+    default_agent: agentNameSchema.optional(),
   })
   .strict();
 
@@ -155,6 +158,14 @@ export interface RepoConfig {
   copy: string[];
   passthrough: string[];
   agents: Record<string, AgentConfig>;
+  /** Agents the files configure under `agents` (the built-ins are known without). */
+  configuredAgents: string[];
+  /**
+   * The agent of a `/worker spawn` that names none: `default_agent`, else the only configured
+   * agent, else `code-author` when it is configured or nothing is; null when several are and
+   * none of them is the default (the command then asks which).
+   */
+  defaultAgent: string | null;
   /** The files that were read, user default first. */
   sources: string[];
 }
@@ -221,6 +232,20 @@ function resolveAgents(file: ConfigFile["agents"]): Record<string, AgentConfig> 
   return agents;
 }
 
+/** See `RepoConfig.defaultAgent`; a `default_agent` that names no known agent is refused, naming the file. */
+function defaultAgentOf(merged: ConfigFile, agents: Record<string, AgentConfig>, file: string): string | null {
+  const named = merged.default_agent;
+  if (named !== undefined) {
+    if (!(named in agents)) {
+      throw new InvalidInputError(`${file}: default_agent: "${named}" is not an agent: use one of ${Object.keys(agents).sort().join(", ")}`);
+    }
+    return named;
+  }
+  const configured = Object.keys(merged.agents ?? {});
+  if (configured.length === 1) return configured[0]!;
+  return configured.length === 0 || configured.includes(DEFAULT_AGENT) ? DEFAULT_AGENT : null;
+}
+
 /**
  * The configuration for the repository at `repoRoot`: its `.parallel-workers.yml` over the user's
  * `$PW_HOME/config.yml`, over built-in defaults. `remoteRepository` is the owner/name read from the
@@ -236,6 +261,7 @@ export function loadRepoConfig(repoRoot: string, paths: Paths, remoteRepository?
     { file: userFile, config: user },
     { file: repoFile, config: repo },
   ]);
+  const agents = resolveAgents(merged.agents);
   const worktreesRoot = env.PW_WORKTREES_ROOT
     ? paths.worktreesRoot
     : merged.worktrees_root
@@ -252,7 +278,9 @@ export function loadRepoConfig(repoRoot: string, paths: Paths, remoteRepository?
     setup: merged.setup ?? [],
     copy: merged.copy ?? [],
     passthrough: merged.env?.passthrough ?? [],
-    agents: resolveAgents(merged.agents),
+    agents,
+    configuredAgents: Object.keys(merged.agents ?? {}),
+    defaultAgent: defaultAgentOf(merged, agents, repo?.default_agent !== undefined ? repoFile : userFile),
     sources: [user && userFile, repo && repoFile].filter((f): f is string => Boolean(f)),
   };
 }
@@ -278,6 +306,7 @@ export function starterRepoConfig(repository: string | null): string {
     key(`labels: [${DEFAULT_LABELS.join(", ")}]`, "labels added to every PR"),
     key("milestone: Sprint 1", "milestone of every PR (created when missing); a task may set its own"),
     key("draft: false", "open PRs as drafts"),
+    key("default_agent: code-author", "the agent of a task or /worker spawn that names none"),
     key("worktrees_root: ~/.worktrees", "where worktrees are made; PW_WORKTREES_ROOT wins over this"),
     key('setup: [["npm", "ci"]]', "commands (argv arrays) run in each new worktree before the agent"),
     key("copy: [.env.local]", "files copied from this checkout into each new worktree, never committed"),

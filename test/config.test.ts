@@ -91,6 +91,30 @@ agents:
     expect(() => loadRepoConfig(repo, paths, undefined, env)).toThrow(message);
   });
 
+  it.each([
+    ["nothing configured: code-author, a built-in", "", null, "code-author", []],
+    ["default_agent names a built-in", "default_agent: test-author\n", null, "test-author", []],
+    ["the only configured agent", "agents: { reviewer: { command: [review] } }\n", null, "reviewer", ["reviewer"]],
+    ["several configured, code-author among them", "agents: { reviewer: { command: [r] }, code-author: { timeout: 5m } }\n", null, "code-author", ["reviewer", "code-author"]],
+    ["several configured, none the default", "agents: { reviewer: { command: [r] }, fixer: { command: [f] } }\n", null, null, ["reviewer", "fixer"]],
+    ["default_agent over several", "agents: { reviewer: { command: [r] }, fixer: { command: [f] } }\ndefault_agent: fixer\n", null, "fixer", ["reviewer", "fixer"]],
+    ["the user file's agent when the repository's names none", "", "agents: { mine: { command: [m] } }\n", "mine", ["mine"]],
+  ])("the agent of a spawn that names none: %s", (_name, repoYaml, userYaml, agent, configured) => {
+    const { repo, paths, env } = setup(repoYaml, userYaml ?? undefined);
+    const config = loadRepoConfig(repo, paths, undefined, env);
+    expect(config.defaultAgent).toBe(agent);
+    expect(config.configuredAgents).toEqual(configured);
+  });
+
+  it("refuses a default_agent that is no agent, naming the file and the choices", () => {
+    const { repo, paths, env } = setup("agents: { reviewer: { command: [r] } }\ndefault_agent: ghost\n");
+    expect(() => loadRepoConfig(repo, paths, undefined, env)).toThrow(
+      `${join(repo, ".parallel-workers.yml")}: default_agent: "ghost" is not an agent: use one of code-author, iac-engineer, reviewer, test-author`,
+    );
+    const bad = setup("default_agent: Not-A-Name\n");
+    expect(() => loadRepoConfig(bad.repo, bad.paths, undefined, bad.env)).toThrow("default_agent: expected a lowercase name like code-author");
+  });
+
   it("names the user file when that one is wrong", () => {
     const { repo, home, paths, env } = setup(undefined, "draft: maybe\n");
     expect(() => loadRepoConfig(repo, paths, undefined, env)).toThrow(`${join(home, "config.yml")}: draft:`);

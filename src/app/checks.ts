@@ -18,6 +18,7 @@ import {
 } from "../gates/index.js";
 import { workerLogger } from "../log/logger.js";
 import type { AppDeps, Outcome } from "./deps.js";
+import { effects } from "./effects.js";
 import type { CheckRunInput, RepositoryGitHub } from "./github.js";
 import { workersOf } from "./pull-requests.js";
 
@@ -79,27 +80,30 @@ export async function runGateChecks(
   return results;
 }
 
-/** Gates for a worker's PR after a pull_request delivery (opened, reopened, synchronize). */
+/**
+ * The `gates` follow-up: the gates `names` on a worker's PR, as check runs. A PR whose worker has
+ * merged, closed or gone since the delivery is not gated any more.
+ */
 export async function gatePullRequestOfWorker(
   deps: AppDeps,
   github: RepositoryGitHub,
-  worker: Worker,
+  workerId: string,
   pr: GatedPullRequest,
-  correlationId: string,
-): Promise<Outcome> {
-  const results = await runGateChecks(github, pr);
+  names: readonly GateName[],
+  correlationId: string | null,
+): Promise<void> {
+  const worker = deps.store.getWorker(workerId);
+  if (!worker || worker.state === "MERGED" || worker.state === "ABANDONED") return;
+  const results = await runGateChecks(github, pr, names);
   const log = workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId, correlationId });
-  log.info(
-    { pr: pr.number, head_sha: pr.headSha, gates: results.map((r) => `${r.name}:${r.conclusion}`).join(" ") },
-    "gates checked",
-  );
-  return "handled";
+  log.info({ pr: pr.number, head_sha: pr.headSha, gates: results.map((r) => `${r.name}:${r.conclusion}`).join(" ") }, "gates checked");
 }
 
 /** A check_run or check_suite delivery, reduced to what the gates need. */
 export interface CheckEvent {
   deliveryId: string;
   repository: string;
+  installationId: number | null;
   kind: "check_run.rerequested" | "check_run.completed" | "check_suite.rerequested";
   /** The check run's name (check_run events). */
   checkName?: string;
@@ -110,9 +114,10 @@ export interface CheckEvent {
  * - `check_run.rerequested` of one of our gates: run that gate again;
  * - `check_run.completed` of any other check: `phase-5-to-6` again (its required checks may pass now);
  * - `check_suite.rerequested`: both gates again.
- * Only PRs of workers count; our own runs completing never trigger anything (no loops).
+ * Only PRs of workers count; our own runs completing never trigger anything (no loops). The
+ * gates run as follow-ups, after the delivery is answered.
  */
-export async function onCheckEvent(deps: AppDeps, event: CheckEvent, github: RepositoryGitHub): Promise<Outcome> {
+export async function onCheckEvent(deps: AppDeps, event: CheckEvent): Promise<Outcome> {
   let names: GateName[];
   if (event.kind === "check_run.rerequested") {
     if (!event.checkName || !isGateName(event.checkName)) return "ignored";
@@ -121,18 +126,11 @@ export async function onCheckEvent(deps: AppDeps, event: CheckEvent, github: Rep
     if (!event.checkName || isGateName(event.checkName)) return "ignored";
     names = ["phase-5-to-6"];
   } else names = [...GATE_NAMES];
-  let handled = false;
-  for (const pr of event.pullRequests) {
+  const queued = event.pullRequests.flatMap((pr) => {
     const worker = workerOnBranch(deps, event.repository, pr.headRef);
-    if (!worker) continue;
-    handled = true;
-    const rerun = async () => {
-      const results = await runGateChecks(github, pr, names);
-      const log = workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId, correlationId: event.deliveryId });
-      log.info({ pr: pr.number, gates: results.map((r) => `${r.name}:${r.conclusion}`).join(" ") }, `gates re-run (${event.kind})`);
-    };
-    if (deps.later) deps.later(`gates for ${event.repository}#${pr.number}`, rerun);
-    else await rerun();
-  }
-  return handled ? "handled" : "ignored";
+    return worker ? [effects.gates(event.repository, worker.id, pr, names, { installationId: event.installationId, correlationId: event.deliveryId })] : [];
+  });
+  if (queued.length === 0) return "ignored";
+  await deps.followUps.add(queued);
+  return "handled";
 }

@@ -3,6 +3,7 @@ import { newWorkerId } from "../core/names.js";
 import { isTerminal } from "../core/states.js";
 import { RETRY_RESET, RETRYABLE_STATES, type Worker } from "../core/worker.js";
 import { workerLogger, type Logger } from "../log/logger.js";
+import type { NewFollowUp } from "../store/store.js";
 import {
   branchNameSchema,
   helpText,
@@ -12,18 +13,24 @@ import {
   type CommandRequest,
   type ParsedCommand,
 } from "./commands.js";
-import { DEFAULT_AGENT, type AppDeps, type Outcome } from "./deps.js";
+import type { AppDeps, Outcome } from "./deps.js";
+import { commandKey, effects, type CommandInput, type EffectOrigin } from "./effects.js";
 import type { RepositoryGitHub } from "./github.js";
 import { workersOf } from "./pull-requests.js";
 import { renderStatusTable, replySection } from "./status.js";
 
-/** An `issue_comment.created` delivery, as the handler needs it. */
+/** An `issue_comment.created` or `.edited` delivery, as the handler needs it. */
 export interface IssueCommentEvent {
   deliveryId: string;
+  action: "created" | "edited";
   repository: string;
+  installationId: number | null;
   defaultBranch: string | undefined;
   issue: { number: number; title: string; body: string | null; isPullRequest: boolean };
-  comment: { id: number; body: string };
+  /** `editedAt`: when the comment was written or last edited (`updated_at`). */
+  comment: { id: number; body: string; editedAt: string | undefined };
+  /** `edited` only: the text before the edit (undefined when the edit left the text alone). */
+  previousBody: string | undefined;
   /** Who wrote the comment. */
   author: string;
   /** True when a bot (the app itself included) wrote it. */
@@ -37,6 +44,17 @@ interface CommandResult {
   ok: boolean;
   /** Reply text; undefined when the command's reply is elsewhere (the status comment). */
   reply: string | undefined;
+  /** Follow-ups to queue before the reply. */
+  then?: NewFollowUp[];
+}
+
+/** What running a comment's commands left to do on GitHub, besides the reply. */
+interface CommandContext {
+  input: CommandInput;
+  key: string;
+  origin: EffectOrigin;
+  github: RepositoryGitHub;
+  log: Logger;
 }
 
 function failed(reply: string): CommandResult {
@@ -47,188 +65,229 @@ function sameRepository(worker: Worker, repository: string): boolean {
   return worker.repo !== null && worker.repo.toLowerCase() === repository.toLowerCase();
 }
 
+function describeIssue(issue: IssueCommentEvent["issue"]): string {
+  const text = issue.body?.trim() ? `${issue.title.trim()}\n\n${issue.body.trim()}` : issue.title.trim();
+  return text.length > DESCRIPTION_MAX ? `${text.slice(0, DESCRIPTION_MAX)}\n\n(description cut at ${DESCRIPTION_MAX} characters)` : text;
+}
+
 /**
- * Runs the `/worker` commands of a comment: `eyes` on receipt, a permission check through the
- * API (write, maintain or admin, read from `role_name`), each command in turn, one reply that
- * quotes each command it answers, then `rocket` when all succeeded or `confused` otherwise.
- * Comments from bots and comments without commands change nothing and call nothing.
+ * A comment with `/worker` commands is recorded, and the delivery answered: nothing here calls
+ * GitHub. The work is queued as follow-ups on the issue's lane: `eyes`, then the commands (the
+ * permission check, each command, one reply, `rocket` or `confused`). A comment acts once: its
+ * id and edit time name its follow-ups, so the same comment under other delivery ids adds
+ * nothing, and an edit is a new command only when it changed the text. Comments from bots and
+ * comments without commands change nothing.
  */
-export async function onIssueComment(deps: AppDeps, event: IssueCommentEvent, github: RepositoryGitHub): Promise<Outcome> {
+export async function onIssueComment(deps: AppDeps, event: IssueCommentEvent): Promise<Outcome> {
   if (event.byBot) return "ignored";
+  if (event.action === "edited" && (event.previousBody === undefined || event.previousBody === event.comment.body)) return "ignored";
   const parsed = parseCommands(event.comment.body);
   if (parsed.length === 0) return "ignored";
-  const log = deps.logger.child({ correlation_id: event.deliveryId });
-  const commands = parsed.slice(0, MAX_COMMANDS_PER_COMMENT);
-  await github.react(event.comment.id, "eyes");
-
-  const { role, permission } = await github.permission(event.author);
-  if (!mayRunCommands(role, permission)) {
-    log.info({ user: event.author, role, commands: commands.map((c) => c.definition?.name ?? "unknown") }, "command refused: no permission");
-    const names = [...new Set(commands.map((c) => (c.definition ? `\`/worker ${c.definition.name}\`` : "`/worker` commands")))];
-    const who = commands[0]?.definition?.whoMay ?? "people with write, maintain or admin access to the repository";
-    const quoted = commands.map((c) => `> ${c.line}`).join("\n");
-    await github.comment(
-      event.issue.number,
-      `${quoted}\n\n@${event.author}: ${names.join(", ")} may be used only by ${who} (${event.repository}); you have ${role || "no"} access. Nothing was done.`,
-    );
-    await github.react(event.comment.id, "confused");
-    return "handled";
+  const key = commandKey(event.repository, event.comment.id, event.comment.editedAt, event.comment.body);
+  const origin = { installationId: event.installationId, correlationId: event.deliveryId };
+  const input: CommandInput = {
+    repository: event.repository,
+    defaultBranch: event.defaultBranch ?? null,
+    issueNumber: event.issue.number,
+    isPullRequest: event.issue.isPullRequest,
+    description: describeIssue(event.issue),
+    commentId: event.comment.id,
+    author: event.author,
+    lines: parsed.slice(0, MAX_COMMANDS_PER_COMMENT).map((c) => c.line.slice(0, 2000)),
+    total: parsed.length,
+    deliveryId: event.deliveryId,
+  };
+  const added = await deps.followUps.add([
+    effects.react(event.repository, event.issue.number, event.comment.id, "eyes", key, origin),
+    effects.command(input, key, origin),
+  ]);
+  if (added.length === 0) {
+    deps.logger.info({ correlation_id: event.deliveryId, comment_id: event.comment.id }, "comment acted on before: ignored");
+    return "duplicate";
   }
-
-  const sections: string[] = [];
-  let ok = true;
-  for (const command of commands) {
-    const result = await runCommand(deps, event, github, command, log);
-    ok &&= result.ok;
-    if (result.reply !== undefined) sections.push(replySection(command.line, result.reply));
-  }
-  if (parsed.length > commands.length) {
-    ok = false;
-    sections.push(`Only the first ${MAX_COMMANDS_PER_COMMENT} commands of a comment are run; ${parsed.length - commands.length} more were not.`);
-  }
-  if (sections.length > 0) await github.comment(event.issue.number, sections.join("\n\n---\n\n"));
-  await github.react(event.comment.id, ok ? "rocket" : "confused");
   return "handled";
 }
 
-async function runCommand(
-  deps: AppDeps,
-  event: IssueCommentEvent,
-  github: RepositoryGitHub,
-  command: ParsedCommand,
-  log: Logger,
-): Promise<CommandResult> {
+/**
+ * The `command` follow-up: a permission check through the API (write, maintain or admin, read
+ * from `role_name`), each command in turn (store moves only), then one reply quoting each
+ * command it answers and `rocket` when all succeeded or `confused` otherwise, both returned as
+ * follow-ups. Run again (a restart while it ran), it finds its moves made by its delivery and
+ * answers the same.
+ */
+export async function runComment(deps: AppDeps, input: CommandInput, key: string, origin: EffectOrigin, github: RepositoryGitHub): Promise<NewFollowUp[]> {
+  const log = deps.logger.child({ correlation_id: input.deliveryId });
+  const commands = input.lines.flatMap((line) => parseCommands(line));
+  const react = (ok: boolean) => effects.react(input.repository, input.issueNumber, input.commentId, ok ? "rocket" : "confused", key, origin);
+  const reply = (body: string) => effects.reply(input.repository, input.issueNumber, body, key, origin);
+
+  const { role, permission } = await github.permission(input.author);
+  if (!mayRunCommands(role, permission)) {
+    log.info({ user: input.author, role, commands: commands.map((c) => c.definition?.name ?? "unknown") }, "command refused: no permission");
+    const names = [...new Set(commands.map((c) => (c.definition ? `\`/worker ${c.definition.name}\`` : "`/worker` commands")))];
+    const who = commands[0]?.definition?.whoMay ?? "people with write, maintain or admin access to the repository";
+    const quoted = commands.map((c) => `> ${c.line}`).join("\n");
+    return [
+      reply(`${quoted}\n\n@${input.author}: ${names.join(", ")} may be used only by ${who} (${input.repository}); you have ${role || "no"} access. Nothing was done.`),
+      react(false),
+    ];
+  }
+
+  const context: CommandContext = { input, key, origin, github, log };
+  const sections: string[] = [];
+  const then: NewFollowUp[] = [];
+  let ok = true;
+  for (const command of commands) {
+    const result = runCommand(deps, context, command);
+    ok &&= result.ok;
+    if (result.reply !== undefined) sections.push(replySection(command.line, result.reply));
+    then.push(...(result.then ?? []));
+  }
+  if (input.total > commands.length) {
+    ok = false;
+    sections.push(`Only the first ${MAX_COMMANDS_PER_COMMENT} commands of a comment are run; ${input.total - commands.length} more were not.`);
+  }
+  return [...then, ...(sections.length > 0 ? [reply(sections.join("\n\n---\n\n"))] : []), react(ok)];
+}
+
+function runCommand(deps: AppDeps, context: CommandContext, command: ParsedCommand): CommandResult {
   const request: CommandRequest | undefined = command.request;
   if (!request) return failed(command.problem ?? "not a command");
-  log.info({ user: event.author, command: request.command }, "command");
+  const { input, log } = context;
+  log.info({ user: input.author, command: request.command }, "command");
   switch (request.command) {
     case "help":
       return { ok: true, reply: helpText() };
     case "status":
-      return { ok: true, reply: renderStatusTable(event.repository, workersOf(deps, event.repository)) };
+      return { ok: true, reply: renderStatusTable(input.repository, workersOf(deps, input.repository)) };
     case "spawn":
-      return spawn(deps, event, github, request, log);
+      return spawn(deps, context, request);
     case "retry":
-      return retry(deps, event, github, request.workerId);
+      return retry(deps, context, request.workerId);
     case "terminate":
-      return terminate(deps, event, github, request.workerId);
+      return terminate(deps, context, request.workerId);
   }
 }
 
-async function spawn(
-  deps: AppDeps,
-  event: IssueCommentEvent,
-  github: RepositoryGitHub,
-  request: Extract<CommandRequest, { command: "spawn" }>,
-  log: Logger,
-): Promise<CommandResult> {
-  if (event.issue.isPullRequest) return failed("`/worker spawn` works on issues, not on pull requests.");
-  const served = deps.served(event.repository);
+function agentList(agents: readonly string[]): string {
+  return agents.map((a) => `\`${a}\``).join(", ");
+}
+
+/** The status follow-up of a worker a command moved: its issue's comment follows the move. */
+function statusOf(context: CommandContext, worker: Worker, created = false): NewFollowUp[] {
+  if (worker.issueNumber === null) return [];
+  const cause = created ? "created" : `command:${context.key}`;
+  return [effects.status(worker.repo ?? context.input.repository, worker.issueNumber, worker.id, cause, context.origin, created)];
+}
+
+function spawn(deps: AppDeps, context: CommandContext, request: Extract<CommandRequest, { command: "spawn" }>): CommandResult {
+  const { input } = context;
+  if (input.isPullRequest) return failed("`/worker spawn` works on issues, not on pull requests.");
+  const served = deps.served(input.repository);
   if (!served) {
-    return failed(`No runner serves ${event.repository} here: start \`pw serve --repo DIR\` with a checkout of it. Nothing was queued.`);
+    return failed(`No runner serves ${input.repository} here: start \`pw serve --repo DIR\` with a checkout of it. Nothing was queued.`);
   }
-  const agent = request.agent ?? DEFAULT_AGENT;
+  const agent = request.agent ?? served.defaultAgent;
+  if (agent === null) {
+    return failed(
+      `Which agent? ${input.repository} configures ${agentList(served.configuredAgents)} and none is the default: ` +
+        `name one (\`/worker spawn AGENT\`), or set \`default_agent\` in .parallel-workers.yml. Nothing was queued.`,
+    );
+  }
   if (!served.agents.includes(agent)) {
-    return failed(`Unknown agent \`${agent}\`: use one of ${served.agents.map((a) => `\`${a}\``).join(", ")}.`);
+    return failed(`Unknown agent \`${agent}\`: use one of ${agentList(served.agents)}.`);
   }
-  const base = request.base ?? event.defaultBranch;
+  const base = request.base ?? input.defaultBranch ?? undefined;
   const checkedBase = branchNameSchema.safeParse(base);
   if (!checkedBase.success) return failed("Cannot tell the base branch: pass `--base BRANCH`.");
-  const taskId = `issue-${event.issue.number}`;
-  const active = workersOf(deps, event.repository).find(
-    (w) => !isTerminal(w.state) && (w.issueNumber === event.issue.number || w.taskId?.toLowerCase() === taskId),
+  const taskId = `issue-${input.issueNumber}`;
+  const active = workersOf(deps, input.repository).find(
+    (w) => !isTerminal(w.state) && (w.issueNumber === input.issueNumber || w.taskId?.toLowerCase() === taskId),
   );
-  if (active && createdBy(deps, active, event.deliveryId)) {
-    // this very delivery queued it before failing later: finish what it started
-    await deps.statusComments.ensure(active.id, github).catch(() => undefined);
-    return { ok: true, reply: undefined };
+  if (active && createdBy(deps, active, input.deliveryId)) {
+    // this very command queued it before it was stopped: its status comment was queued with it
+    // (the key adds nothing then); else it is queued now, looking for one made before
+    const status = effects.status(active.repo ?? input.repository, input.issueNumber, active.id, "created", context.origin);
+    return { ok: true, reply: undefined, then: [status] };
   }
   if (active) {
-    return failed(`Issue #${event.issue.number} already has worker \`${active.id}\` (${active.state}): \`/worker terminate ${active.id}\` first to start again.`);
+    return failed(`Issue #${input.issueNumber} already has worker \`${active.id}\` (${active.state}): \`/worker terminate ${active.id}\` first to start again.`);
   }
   let id = newWorkerId();
   while (deps.store.getWorker(id)) id = newWorkerId();
-  const text = event.issue.body?.trim() ? `${event.issue.title.trim()}\n\n${event.issue.body.trim()}` : event.issue.title.trim();
-  const description = text.length > DESCRIPTION_MAX ? `${text.slice(0, DESCRIPTION_MAX)}\n\n(description cut at ${DESCRIPTION_MAX} characters)` : text;
-  const worker = deps.store.createWorker(
-    {
-      id,
-      taskId,
-      repo: served.repository,
-      issueNumber: event.issue.number,
-      agent,
-      baseBranch: checkedBase.data,
-      description,
-      labels: [],
-      dependsOn: [],
-    },
-    { source: "command", correlationId: event.deliveryId, detail: `/worker spawn by @${event.author}` },
-  );
-  try {
-    await deps.statusComments.ensure(worker.id, github, { created: true });
-    return { ok: true, reply: undefined };
-  } catch (error) {
-    log.warn({ worker_id: id, err_message: (error as Error).message.split("\n")[0] }, "status comment not created; the watcher retries");
-    return { ok: true, reply: `Queued worker \`${id}\` (task \`${taskId}\`, agent \`${agent}\`, base \`${checkedBase.data}\`).` };
-  }
+  const worker = {
+    id,
+    taskId,
+    repo: served.repository,
+    issueNumber: input.issueNumber,
+    agent,
+    baseBranch: checkedBase.data,
+    description: input.description,
+    labels: [],
+    dependsOn: [],
+  };
+  // the reply to a spawn is the worker's status comment, queued with the worker itself
+  const status = effects.status(served.repository, input.issueNumber, id, "created", context.origin, true);
+  deps.store.createWorker(worker, {
+    source: "command",
+    correlationId: input.deliveryId,
+    detail: `/worker spawn by @${input.author}`,
+    followUps: [status],
+  });
+  return { ok: true, reply: undefined };
 }
 
-/** True when `deliveryId` created the worker (a redelivery of a spawn that failed half-way). */
+/** True when `deliveryId` created the worker (a command run again after a restart). */
 function createdBy(deps: AppDeps, worker: Worker, deliveryId: string): boolean {
   return deps.store.history(worker.id)[0]?.correlationId === deliveryId;
 }
 
-/** True when the worker's last move was made by `deliveryId` (a redelivery after a partial failure). */
+/** True when the worker's last move was made by `deliveryId` (a command run again after a restart). */
 function lastMovedBy(deps: AppDeps, worker: Worker, deliveryId: string): boolean {
   return deps.store.history(worker.id).at(-1)?.correlationId === deliveryId;
 }
 
-function workerOfRepository(deps: AppDeps, event: IssueCommentEvent, workerId: string): Worker | CommandResult {
+function workerOfRepository(deps: AppDeps, input: CommandInput, workerId: string): Worker | CommandResult {
   const worker = deps.store.getWorker(workerId);
-  if (!worker || !sameRepository(worker, event.repository)) {
-    return failed(`There is no worker \`${workerId}\` in ${event.repository}: see \`/worker status\`.`);
+  if (!worker || !sameRepository(worker, input.repository)) {
+    return failed(`There is no worker \`${workerId}\` in ${input.repository}: see \`/worker status\`.`);
   }
   return worker;
 }
 
-async function afterMove(deps: AppDeps, github: RepositoryGitHub, worker: Worker, deliveryId: string): Promise<void> {
-  await deps.statusComments.ensure(worker.id, github).catch((error: Error) => {
-    deps.logger.warn({ worker_id: worker.id, correlation_id: deliveryId, err_message: error.message.split("\n")[0] }, "status comment not updated");
-  });
-}
-
-async function retry(deps: AppDeps, event: IssueCommentEvent, github: RepositoryGitHub, workerId: string): Promise<CommandResult> {
-  const found = workerOfRepository(deps, event, workerId);
+function retry(deps: AppDeps, context: CommandContext, workerId: string): CommandResult {
+  const { input } = context;
+  const found = workerOfRepository(deps, input, workerId);
   if (!("id" in found)) return found;
-  if (found.state === "NEEDS_INIT" && lastMovedBy(deps, found, event.deliveryId)) {
+  if (found.state === "NEEDS_INIT" && lastMovedBy(deps, found, input.deliveryId)) {
     return { ok: true, reply: `Worker \`${workerId}\` (task \`${found.taskId}\`) is queued again: a runner will start it.` };
   }
   if (!RETRYABLE_STATES.includes(found.state)) {
     return failed(`Worker \`${workerId}\` is ${found.state}: only UNKNOWN or ABANDONED workers can be retried.`);
   }
-  let worker: Worker;
   try {
     // what `pw worker retry` does: queue it again, free of its old claim, agent and error
-    worker = deps.store.transition(workerId, found.state, "NEEDS_INIT", {
+    deps.store.transition(workerId, found.state, "NEEDS_INIT", {
       source: "command",
-      correlationId: event.deliveryId,
-      detail: `/worker retry by @${event.author}`,
+      correlationId: input.deliveryId,
+      detail: `/worker retry by @${input.author}`,
       patch: RETRY_RESET,
+      followUps: statusOf(context, found),
     });
   } catch (error) {
     if (!(error instanceof TransitionConflictError)) throw error;
     return failed(`Worker \`${workerId}\` moved to ${error.actual} meanwhile; nothing was done.`);
   }
-  await afterMove(deps, github, worker, event.deliveryId);
-  return { ok: true, reply: `Worker \`${workerId}\` (task \`${worker.taskId}\`) is queued again: a runner will start it.` };
+  return { ok: true, reply: `Worker \`${workerId}\` (task \`${found.taskId}\`) is queued again: a runner will start it.` };
 }
 
-async function terminate(deps: AppDeps, event: IssueCommentEvent, github: RepositoryGitHub, workerId: string): Promise<CommandResult> {
-  const wlog = workerLogger(deps.logger, { workerId, correlationId: event.deliveryId });
+function terminate(deps: AppDeps, context: CommandContext, workerId: string): CommandResult {
+  const { input } = context;
+  const wlog = workerLogger(deps.logger, { workerId, correlationId: input.deliveryId });
   for (let attempt = 0; attempt < 4; attempt++) {
-    const found = workerOfRepository(deps, event, workerId);
+    const found = workerOfRepository(deps, input, workerId);
     if (!("id" in found)) return found;
-    if (found.state === "ABANDONED" && lastMovedBy(deps, found, event.deliveryId)) return { ok: true, reply: `Worker \`${workerId}\` is ABANDONED.` };
+    if (found.state === "ABANDONED" && lastMovedBy(deps, found, input.deliveryId)) return { ok: true, reply: `Worker \`${workerId}\` is ABANDONED.` };
     if (isTerminal(found.state)) return failed(`Worker \`${workerId}\` is already ${found.state}.`);
     if (found.state === "WORKING") {
       // its agent runs on the runner's machine: the runner that owns it carries this out
@@ -238,13 +297,13 @@ async function terminate(deps: AppDeps, event: IssueCommentEvent, github: Reposi
     }
     // no agent runs in NEEDS_INIT (one about to start sees the move and stops), PR_OPEN or UNKNOWN
     try {
-      const worker = deps.store.transition(workerId, found.state, "ABANDONED", {
+      deps.store.transition(workerId, found.state, "ABANDONED", {
         source: "command",
-        correlationId: event.deliveryId,
-        detail: `/worker terminate by @${event.author}`,
+        correlationId: input.deliveryId,
+        detail: `/worker terminate by @${input.author}`,
         patch: { request: null },
+        followUps: statusOf(context, found),
       });
-      await afterMove(deps, github, worker, event.deliveryId);
       return { ok: true, reply: `Worker \`${workerId}\` is ABANDONED.` };
     } catch (error) {
       if (!(error instanceof TransitionConflictError)) throw error;

@@ -30,7 +30,6 @@ export class DeliveryLog {
   /** Every id remembered, with when it was first seen (insertion order is time order). */
   private readonly seen = new Map<string, number>();
   private readonly pending = new Map<string, string>();
-  private readonly held = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private readonly flushMs: number;
   private readonly maxPending: number;
@@ -70,30 +69,13 @@ export class DeliveryLog {
     return this.seen.has(id);
   }
 
-  /**
-   * Marks an id whose handling goes on after its answer (follow-up work): `close` forgets it
-   * if it is still unfinished then, so a redelivery after the restart is handled.
-   */
-  hold(id: string): void {
-    if (this.seen.has(id)) this.held.add(id);
-  }
-
-  /** The follow-up work of a held id ended (done, or given up and forgotten). */
-  release(id: string): void {
-    this.held.delete(id);
-  }
-
-  /** At shutdown: forgets the held ids, whose work did not finish, and writes the rest; returns the forgotten ones. */
-  close(): string[] {
-    const unfinished = [...this.held];
-    for (const id of unfinished) this.forget(id);
+  /** At shutdown: writes the ids still waiting. */
+  close(): void {
     this.flush();
-    return unfinished;
   }
 
   /** Forgets an id whose handling failed, so GitHub's redelivery of it is handled. */
   forget(id: string): void {
-    this.held.delete(id);
     const at = this.seen.get(id);
     if (at === undefined) return;
     this.seen.delete(id);

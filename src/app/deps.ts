@@ -2,6 +2,7 @@ import type { Logger } from "../log/logger.js";
 import type { Metrics, WebhookOutcome } from "../log/metrics.js";
 import type { WorkerStore } from "../store/store.js";
 import type { DeliveryLog } from "./deliveries.js";
+import type { FollowUpQueue } from "./follow-ups.js";
 import type { StatusComments } from "./status-comments.js";
 
 /** How a delivery ended, as `pw_webhook_duration_seconds` counts it. */
@@ -11,8 +12,12 @@ export type Outcome = Exclude<WebhookOutcome, "error">;
 export interface ServedRepository {
   /** owner/name as the runner spells it (workers are recorded under this name). */
   repository: string;
-  /** Agent names its configuration knows. */
+  /** Agent names its configuration knows (the built-ins and those it configures). */
   agents: readonly string[];
+  /** Agents its files configure; what a spawn without an agent offers when there is no default. */
+  configuredAgents: readonly string[];
+  /** The agent of a spawn that names none (`RepoConfig.defaultAgent`); null: the command asks which. */
+  defaultAgent: string | null;
   /** Delete a merged worker's remote branch (`github.delete_branch_on_merge`). */
   deleteBranchOnMerge: boolean;
 }
@@ -29,21 +34,12 @@ export interface AppDeps {
   /** The delivery ids seen, so a redelivery changes nothing. */
   deliveries: DeliveryLog;
   /**
-   * Runs follow-up work after the delivery is answered: the gates' check runs, and a move that
-   * waits on a re-read of the PR (tried again when it fails), so a webhook's latency is that of
-   * the store only. `urgent` work (a worker's move) runs before the rest (gates) waiting with
-   * it. Without it the work runs inline and a failure fails the delivery (tests).
+   * The follow-up queue: every GitHub effect of a delivery (replies, reactions, status
+   * comments, check runs, a re-read of a PR) is queued here, in the store, and carried out after
+   * the delivery is answered. Handlers only record facts and queue effects.
    */
-  later?: (name: string, work: () => Promise<unknown>, options?: { urgent?: boolean }) => void;
-  /**
-   * How long deferred work that failed waits before each new try (default 1 s, 10 s, 60 s);
-   * after the last, it gives up. Only with `later`.
-   */
-  retryDelaysMs?: readonly number[];
+  followUps: FollowUpQueue;
 }
-
-/** The agent a `/worker spawn` without one gets. */
-export const DEFAULT_AGENT = "code-author";
 
 /** A lookup over a fixed list of served repositories, case-insensitive as GitHub names are. */
 export function servedRepositories(list: readonly ServedRepository[]): (repository: string) => ServedRepository | undefined {

@@ -11,6 +11,7 @@ import { InvalidInputError } from "../core/errors.js";
 import type { Logger } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
 import type { WorkerStore } from "../store/store.js";
+import { checkDeliveryNumbers } from "./payloads.js";
 
 /** Probot's (and @octokit/webhooks') default webhook path. */
 export const WEBHOOK_PATH = "/api/github/webhooks";
@@ -35,6 +36,11 @@ export interface AppHttpOptions {
    * which get 404. Webhooks are routed first, so a delivery never waits behind another surface.
    */
   next?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /**
+   * The events whose deliveries must carry an installation id (with App credentials, those the
+   * app handles: Probot authenticates with it); refused with 400 otherwise.
+   */
+  installationRequiredFor?: ReadonlySet<string>;
 }
 
 class Rejection extends Error {
@@ -123,6 +129,12 @@ export function createAppHttpHandler(options: AppHttpOptions): (req: IncomingMes
         throw new Rejection(400, "payload is not valid JSON");
       }
       if (typeof payload !== "object" || payload === null || Array.isArray(payload)) throw new Rejection(400, "payload is not a JSON object");
+      // an installation id of 0 or a PR number past 2^53 is bad input, refused before Probot's auth reads it
+      try {
+        checkDeliveryNumbers(payload as Record<string, unknown>, { installation: options.installationRequiredFor?.has(name!) ?? false });
+      } catch (error) {
+        throw new Rejection(400, (error as Error).message);
+      }
 
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));

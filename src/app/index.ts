@@ -1,8 +1,10 @@
 /**
- * The Probot app: routes events to the handlers and does nothing else. Each route turns a
- * `Context` into a plain input (validated), records the delivery id (a delivery seen before
- * changes nothing), calls one handler with a GitHub port over the event's Octokit, and counts
- * how it ended. No git, no disk, no agent here: the runner acts on what the store says.
+ * The Probot app: routes events to the handlers and follow-ups to what carries them out, and
+ * does nothing else. Each route turns a `Context` into a plain input (validated), records the
+ * delivery id (a delivery seen before changes nothing), calls one handler, and counts how it
+ * ended. Handlers never call GitHub: they record facts in the store and queue the GitHub effects
+ * as follow-ups (`effects.ts`), which `performFollowUp` carries out after the delivery is
+ * answered. No git, no disk, no agent here: the runner acts on what the store says.
  */
 import type { ApplicationFunction, Context } from "probot";
 import type { Logger } from "../log/logger.js";
@@ -10,14 +12,17 @@ import { InvalidInputError } from "../core/errors.js";
 import { BRANCH_PREFIX } from "../core/names.js";
 import { parsePullRequestMarker } from "../core/pr.js";
 import { pullRequestFacts } from "../core/pull-requests.js";
-import { onIssueComment, type IssueCommentEvent } from "./comments.js";
+import type { Worker } from "../core/worker.js";
+import { GATE_NAMES } from "../gates/index.js";
+import type { FollowUp, NewFollowUp } from "../store/store.js";
+import { onIssueComment, runComment, type IssueCommentEvent } from "./comments.js";
 import { loggedAlready } from "./logging.js";
 import type { AppDeps, Outcome } from "./deps.js";
-import { repositoryGitHub, type RepositoryGitHub, type RequestOctokit } from "./github.js";
+import { effects, parseEffect } from "./effects.js";
+import { repositoryGitHub, type RequestOctokit } from "./github.js";
 import { parseCheckRunPayload, parseCheckSuitePayload, parseIssueCommentPayload, parsePullRequestPayload } from "./payloads.js";
 import { gatePullRequestOfWorker, onCheckEvent, type CheckEvent } from "./checks.js";
-import { needsReread, onPullRequest, workerOfPullRequest, type PullRequestEvent } from "./pull-requests.js";
-import type { Worker } from "../core/worker.js";
+import { deleteMergedBranch, onPullRequest, workerOfPullRequest, type PullRequestEvent } from "./pull-requests.js";
 
 export type { AppDeps, ServedRepository } from "./deps.js";
 export { servedRepositories } from "./deps.js";
@@ -37,6 +42,12 @@ export const PULL_REQUEST_EVENTS = [
   "pull_request.synchronize",
 ] as const;
 
+/** `issue_comment` actions that can hold commands: a new comment, and an edit that changed the text. */
+export const ISSUE_COMMENT_EVENTS = ["issue_comment.created", "issue_comment.edited"] as const;
+
+/** The events the app acts on (each delivery to a GitHub App of these carries an installation id). */
+export const APP_EVENTS: ReadonlySet<string> = new Set(["pull_request", "issue_comment", "check_run", "check_suite"]);
+
 function isBot(login: string, type: string | undefined): boolean {
   return type === "Bot" || login.endsWith("[bot]");
 }
@@ -47,6 +58,7 @@ export function toPullRequestEvent(context: Pick<Context, "id" | "payload">): Pu
     deliveryId: context.id,
     action: payload.action,
     repository: payload.repository.full_name,
+    installationId: payload.installation?.id ?? null,
     pullRequest: pullRequestFacts(payload.pull_request),
   };
 }
@@ -57,6 +69,7 @@ export function toCheckEvent(context: Pick<Context, "id" | "name" | "payload">):
     return {
       deliveryId: context.id,
       repository: payload.repository.full_name,
+      installationId: payload.installation?.id ?? null,
       kind: "check_suite.rerequested",
       pullRequests: payload.check_suite.pull_requests.map((pr) => ({
         number: pr.number,
@@ -70,6 +83,7 @@ export function toCheckEvent(context: Pick<Context, "id" | "name" | "payload">):
   return {
     deliveryId: context.id,
     repository: payload.repository.full_name,
+    installationId: payload.installation?.id ?? null,
     kind: payload.action === "rerequested" ? "check_run.rerequested" : "check_run.completed",
     checkName: payload.check_run.name,
     pullRequests: payload.check_run.pull_requests.map((pr) => ({
@@ -82,83 +96,36 @@ export function toCheckEvent(context: Pick<Context, "id" | "name" | "payload">):
 }
 
 /**
- * A PR delivery: the worker moves, then (opened, reopened, synchronize) its gates run on the head
- * commit. When the move waits on a re-read of the PR (the payload and the store disagree) and
- * follow-up work is possible, the delivery is answered first and the re-read, move and gates
- * run afterwards, tried again on failure (GitHub never redelivers a failed delivery by itself).
+ * A PR delivery: the worker moves (or, when the payload and the store disagree, the re-read and
+ * the move are queued), and for opened, reopened and synchronize its gates are queued to run on
+ * the head commit.
  */
-async function onPullRequestAndGates(deps: AppDeps, event: PullRequestEvent, github: RepositoryGitHub): Promise<Outcome> {
+async function onPullRequestAndGates(deps: AppDeps, event: PullRequestEvent): Promise<Outcome> {
   const pr = event.pullRequest;
   // most PRs are people's: no store lookup unless the branch or the body could be a worker's
   if (!pr.headRef.startsWith(BRANCH_PREFIX) && !parsePullRequestMarker(pr.body)) return "ignored";
   const found = workerOfPullRequest(deps, event.repository, pr) ?? null;
-  if (found && deps.later && needsReread(event, found)) {
-    const name = `pull request ${event.repository}#${pr.number} ${event.action}`;
-    retriedLater(deps, deps.later, name, event.deliveryId, () =>
-      moveAndGate(deps, event, github, workerOfPullRequest(deps, event.repository, pr) ?? null),
-    );
-    return "handled";
-  }
-  return moveAndGate(deps, event, github, found);
+  const gates = gatesOf(event, found);
+  const moved = await onPullRequest(deps, event, undefined, found, gates);
+  return gates.length > 0 ? "handled" : moved;
 }
 
-/** How long deferred work waits before each new try, when `AppDeps.retryDelaysMs` does not say. */
-const RETRY_DELAYS_MS = [1000, 10_000, 60_000];
-
-/**
- * Runs `work` as urgent follow-up work; a failure is tried again after each of the retry
- * delays, and after the last one the delivery is forgotten (so a manual redelivery is handled)
- * and one line says what to do. `pw reconcile`, and every start of `pw serve`, brings the
- * worker in line too. The delivery is held meanwhile: stopped before it ends, `pw serve`
- * forgets it too.
- */
-function retriedLater(
-  deps: AppDeps,
-  later: NonNullable<AppDeps["later"]>,
-  name: string,
-  deliveryId: string,
-  work: () => Promise<unknown>,
-): void {
-  const delays = deps.retryDelaysMs ?? RETRY_DELAYS_MS;
-  deps.deliveries.hold(deliveryId);
-  const attempt = async (tried: number): Promise<void> => {
-    try {
-      await work();
-      deps.deliveries.release(deliveryId);
-    } catch (error) {
-      const fields = { correlation_id: deliveryId, task: name, err_message: (error as Error).message.split("\n")[0] };
-      const delay = delays[tried];
-      if (delay === undefined) {
-        deps.deliveries.forget(deliveryId);
-        deps.logger.error({ ...fields, attempts: tried + 1 }, "follow-up gave up: redeliver the webhook or run `pw reconcile`");
-        return;
-      }
-      deps.logger.warn({ ...fields, retry_in_ms: delay }, "follow-up failed; trying again");
-      setTimeout(() => later(name, () => attempt(tried + 1), { urgent: true }), delay).unref();
-    }
-  };
-  later(name, () => attempt(0), { urgent: true });
-}
-
-async function moveAndGate(deps: AppDeps, event: PullRequestEvent, github: RepositoryGitHub, found: Worker | null): Promise<Outcome> {
+/** The gates a PR delivery runs: on a worker's open PR, after opened, reopened and synchronize. */
+function gatesOf(event: PullRequestEvent, worker: Worker | null): NewFollowUp[] {
   const pr = event.pullRequest;
-  const moved = await onPullRequest(deps, event, github, found);
-  if (!found || !GATED_ACTIONS.has(event.action) || pr.state !== "open" || !pr.headSha || !pr.baseRef) return moved;
-  const worker = deps.store.getWorker(found.id);
-  // a late "opened" for a PR that has merged or closed since: nothing left to gate
-  if (!worker || worker.state === "MERGED" || worker.state === "ABANDONED") return moved;
+  if (!worker || !GATED_ACTIONS.has(event.action) || pr.state !== "open" || !pr.headSha || !pr.baseRef) return [];
   const gated = { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef, headRef: pr.headRef };
-  const gates = () => gatePullRequestOfWorker(deps, github, worker, gated, event.deliveryId);
-  if (deps.later) deps.later(`gates for ${event.repository}#${pr.number}`, gates);
-  else await gates();
-  return "handled";
+  return [effects.gates(event.repository, worker.id, gated, GATE_NAMES, { installationId: event.installationId, correlationId: event.deliveryId })];
 }
 
 export function toIssueCommentEvent(context: Pick<Context, "id" | "payload">): IssueCommentEvent {
   const payload = parseIssueCommentPayload(context.payload);
+  const previous = payload.changes?.body?.from;
   return {
     deliveryId: context.id,
+    action: payload.action === "edited" ? "edited" : "created",
     repository: payload.repository.full_name,
+    installationId: payload.installation?.id ?? null,
     defaultBranch: payload.repository.default_branch,
     issue: {
       number: payload.issue.number,
@@ -166,7 +133,8 @@ export function toIssueCommentEvent(context: Pick<Context, "id" | "payload">): I
       body: payload.issue.body ?? null,
       isPullRequest: Boolean(payload.issue.pull_request),
     },
-    comment: { id: payload.comment.id, body: payload.comment.body ?? "" },
+    comment: { id: payload.comment.id, body: payload.comment.body ?? "", editedAt: payload.comment.updated_at },
+    previousBody: previous === undefined ? undefined : (previous ?? ""),
     author: payload.comment.user.login,
     byBot:
       isBot(payload.sender.login, payload.sender.type) ||
@@ -182,7 +150,7 @@ export function toIssueCommentEvent(context: Pick<Context, "id" | "payload">): I
 function route<E extends { deliveryId: string; repository: string }>(
   deps: AppDeps,
   toEvent: (context: Context) => E,
-  handle: (deps: AppDeps, event: E, context: Context) => Promise<Outcome>,
+  handle: (deps: AppDeps, event: E) => Outcome | Promise<Outcome>,
 ) {
   return async (context: Context): Promise<void> => {
     const started = performance.now();
@@ -205,7 +173,7 @@ function route<E extends { deliveryId: string; repository: string }>(
       return;
     }
     try {
-      const outcome = await handle(deps, event, context);
+      const outcome = await handle(deps, event);
       observe(outcome);
       if (deps.logger.isLevelEnabled("debug")) log().debug({ event: name, outcome }, "webhook handled");
     } catch (error) {
@@ -218,24 +186,59 @@ function route<E extends { deliveryId: string; repository: string }>(
   };
 }
 
-function github(context: Context, repository: string) {
-  return repositoryGitHub(context.octokit as unknown as RequestOctokit, repository);
-}
-
 /** The app, for `probot.load()`; `pw serve` builds `deps` from its runner's repositories. */
 export function createApp(deps: AppDeps): ApplicationFunction {
   return (app) => {
-    app.on(
-      [...PULL_REQUEST_EVENTS],
-      route(deps, toPullRequestEvent, (d, event, context) => onPullRequestAndGates(d, event, github(context, event.repository))),
-    );
-    app.on(
-      [...CHECK_EVENTS],
-      route(deps, toCheckEvent, (d, event, context) => onCheckEvent(d, event, github(context, event.repository))),
-    );
-    app.on(
-      "issue_comment.created",
-      route(deps, toIssueCommentEvent, (d, event, context) => onIssueComment(d, event, github(context, event.repository))),
-    );
+    app.on([...PULL_REQUEST_EVENTS], route(deps, toPullRequestEvent, onPullRequestAndGates));
+    app.on([...CHECK_EVENTS], route(deps, toCheckEvent, onCheckEvent));
+    app.on([...ISSUE_COMMENT_EVENTS], route(deps, toIssueCommentEvent, onIssueComment));
+  };
+}
+
+/** An Octokit for a follow-up: as its delivery's installation, or (none known) as the App on the repository. */
+export type FollowUpOctokit = (target: { repository: string; installationId: number | null }) => Promise<RequestOctokit>;
+
+/**
+ * What carries out each kind of follow-up (for `FollowUpQueue.start`). Every effect is an
+ * "ensure": run twice (a restart while it ran), it leaves what it left once. A reply looks for
+ * its hidden marker before it posts again; a reaction GitHub keeps once; check runs and the
+ * status comment are updated in place; moves are compare-and-swaps.
+ */
+export function performFollowUp(deps: AppDeps, octokitFor: FollowUpOctokit) {
+  return async (followUp: FollowUp): Promise<NewFollowUp[]> => {
+    const effect = parseEffect(followUp);
+    const { repository } = effect.input;
+    const github = repositoryGitHub(await octokitFor({ repository, installationId: followUp.installationId }), repository);
+    const origin = { installationId: followUp.installationId, correlationId: followUp.correlationId };
+    switch (effect.kind) {
+      case "react":
+        await github.react(effect.input.commentId, effect.input.content);
+        return [];
+      case "reply": {
+        const { issueNumber, body, marker } = effect.input;
+        // tried before (or cut short by a stop): the reply may be there already
+        if (followUp.attempts > 1 && (await github.findComment(issueNumber, (text) => text.includes(marker))) !== undefined) return [];
+        await github.comment(issueNumber, `${body}\n\n${marker}`);
+        return [];
+      }
+      case "command":
+        return runComment(deps, effect.input, followUp.key.slice("command:".length), origin, github);
+      case "status":
+        await deps.statusComments.write(effect.input.workerId, github, effect.input.created);
+        return [];
+      case "pull-request": {
+        const { pullRequest, action, deliveryId } = effect.input;
+        const event: PullRequestEvent = { deliveryId, action, repository, installationId: followUp.installationId, pullRequest };
+        const worker = workerOfPullRequest(deps, repository, pullRequest) ?? null;
+        await onPullRequest(deps, event, github, worker, gatesOf(event, worker));
+        return [];
+      }
+      case "gates":
+        await gatePullRequestOfWorker(deps, github, effect.input.workerId, effect.input.pullRequest, effect.input.names, followUp.correlationId);
+        return [];
+      case "delete-branch":
+        await deleteMergedBranch(deps, github, effect.input.workerId, effect.input.branch, followUp.correlationId);
+        return [];
+    }
   };
 }

@@ -10,7 +10,9 @@ import {
 import type { WorkerState } from "../core/states.js";
 import type { Worker } from "../core/worker.js";
 import { workerLogger, type Logger } from "../log/logger.js";
+import type { NewFollowUp } from "../store/store.js";
 import type { AppDeps, Outcome } from "./deps.js";
+import { effects, type EffectOrigin } from "./effects.js";
 import type { RepositoryGitHub } from "./github.js";
 
 /** A `pull_request` delivery, as the handler needs it. */
@@ -18,6 +20,8 @@ export interface PullRequestEvent {
   deliveryId: string;
   action: string;
   repository: string;
+  /** The App installation the delivery came through (what its follow-ups act as). */
+  installationId: number | null;
   pullRequest: PullRequestFacts;
 }
 
@@ -79,14 +83,50 @@ export function workerOfPullRequest(deps: AppDeps, repository: string, pr: PullR
  * fact (except for a merge, which nothing on GitHub can undo). The move is a compare-and-swap;
  * a lost race re-reads and decides again. Cleanup of a merged worker's worktree is the runner's,
  * which sees MERGED in the store.
+ *
+ * Without `github` (a delivery's handler, which answers before any GitHub call) a move that
+ * waits on a re-read is queued as the `pull-request` follow-up, which calls this again with it.
+ * The move's GitHub effects (the status comment, a merged branch deleted) and `alongside` (the
+ * delivery's gates) are queued in the same store step as the move, or on their own when
+ * nothing moves (a queued re-read leaves `alongside` to its follow-up).
  */
 export async function onPullRequest(
   deps: AppDeps,
   event: PullRequestEvent,
-  github: RepositoryGitHub,
+  github: RepositoryGitHub | undefined,
   /** The PR's worker when the caller has looked it up already (null: it has none). */
   known?: Worker | null,
+  alongside: readonly NewFollowUp[] = [],
 ): Promise<Outcome> {
+  const { outcome, queued } = await movePullRequestWorker(deps, event, github, known, alongside);
+  if (!queued && alongside.length > 0) await deps.followUps.add(alongside);
+  return outcome;
+}
+
+function originOf(event: PullRequestEvent): EffectOrigin {
+  return { installationId: event.installationId, correlationId: event.deliveryId };
+}
+
+/** What a move makes GitHub show: the worker's status comment, and a merged branch deleted when the repository asks. */
+function effectsOfMove(deps: AppDeps, event: PullRequestEvent, worker: Worker, to: WorkerState): NewFollowUp[] {
+  const list: NewFollowUp[] = [];
+  const origin = originOf(event);
+  if (to === "MERGED" && worker.branch && deps.served(event.repository)?.deleteBranchOnMerge) {
+    list.push(effects.deleteBranch(event.repository, event.pullRequest.number, worker.id, worker.branch, origin));
+  }
+  // only workers that came from an issue have a status comment
+  if (worker.issueNumber !== null) list.push(effects.status(worker.repo ?? event.repository, worker.issueNumber, worker.id, event.deliveryId, origin));
+  return list;
+}
+
+async function movePullRequestWorker(
+  deps: AppDeps,
+  event: PullRequestEvent,
+  github: RepositoryGitHub | undefined,
+  known: Worker | null | undefined,
+  alongside: readonly NewFollowUp[],
+): Promise<{ outcome: Outcome; queued: boolean }> {
+  const unqueued = (outcome: Outcome) => ({ outcome, queued: false });
   const debug = (fields: Record<string, unknown>, message: string) => {
     if (deps.logger.isLevelEnabled("debug")) deps.logger.debug({ correlation_id: event.deliveryId, ...fields }, message);
   };
@@ -94,29 +134,34 @@ export async function onPullRequest(
   if (!claimed) {
     // synchronize: nothing moves (the gates run, see index.ts)
     debug({ action: event.action, pr: event.pullRequest.number }, "pull request event moves no worker");
-    return "ignored";
+    return unqueued("ignored");
   }
   const pr = event.pullRequest;
   if (!isOwnBranch(pr, event.repository)) {
     debug({ pr: pr.number }, "pull request from a fork: ignored");
-    return "ignored";
+    return unqueued("ignored");
   }
   const found = known === undefined ? workerForPullRequest(candidatesFor(deps, event.repository, pr), pr, event.repository) : known;
-  if (!found) return "ignored";
+  if (!found) return unqueued("ignored");
 
   // made only when a line is written: most moves write none here
   let child: Logger | undefined;
   const wlog = () => (child ??= workerLogger(deps.logger, { workerId: found.id, taskId: found.taskId, correlationId: event.deliveryId }));
   const record = { prNumber: pr.number, prUrl: pr.url };
   let live: PullRequestFacts | undefined;
-  let moved: { from: WorkerState; worker: Worker } | undefined;
-  for (let attempt = 0; attempt < 4 && !moved; attempt++) {
+  for (let attempt = 0; attempt < 4; attempt++) {
     // the first try trusts the lookup just made; the move is a compare-and-swap either way
     const current = attempt === 0 ? found : deps.store.requireWorker(found.id);
     let target = claimed;
     // A merge is final on GitHub, so a merged payload is already the newest fact; any other
     // claim that differs from the store may be stale (reopened since, closed since): re-read.
     if (needsReread(event, current)) {
+      if (!github) {
+        const input = { repository: event.repository, action: event.action, deliveryId: event.deliveryId, pullRequest: pr };
+        // `alongside` waits for the move: the follow-up makes it again when it has moved the worker
+        await deps.followUps.add([effects.pullRequest(input, originOf(event))]);
+        return { outcome: "handled", queued: true };
+      }
       live ??= await github.pullRequest(pr.number);
       target = stateForPullRequest(live);
     }
@@ -124,42 +169,34 @@ export async function onPullRequest(
     if (!to) {
       if (current.state === target && (current.prNumber !== pr.number || current.prUrl !== pr.url)) {
         deps.store.updateWorker(current.id, record);
-        return "handled";
+        return unqueued("handled");
       }
       if (current.state !== target) wlog().info({ state: current.state, target }, "pull request event ignored: the move is not allowed");
-      return "ignored";
+      return unqueued("ignored");
     }
     const detail = `PR #${pr.number} ${to === "MERGED" ? "merged" : to === "ABANDONED" ? "closed unmerged" : event.action.replace(/_/g, " ")}`;
     try {
-      const worker = deps.store.transition(current.id, current.state, to, {
+      deps.store.transition(current.id, current.state, to, {
         source: "webhook",
         correlationId: event.deliveryId,
         detail,
         patch: record,
+        followUps: [...effectsOfMove(deps, event, current, to), ...alongside],
       });
-      moved = { from: current.state, worker };
+      deps.followUps.wake();
+      return { outcome: "handled", queued: true };
     } catch (error) {
       if (!(error instanceof TransitionConflictError)) throw error;
       // someone moved it meanwhile, perhaps on a newer fact than the PR read before: read again
       live = undefined;
     }
   }
-  if (!moved) return "ignored";
+  return unqueued("ignored");
+}
 
-  const worker = moved.worker;
-  if (worker.state === "MERGED" && worker.branch && deps.served(event.repository)?.deleteBranchOnMerge) {
-    try {
-      const deleted = await github.deleteBranch(worker.branch);
-      wlog().info({ branch: worker.branch, deleted }, deleted ? "remote branch deleted" : "remote branch was already gone");
-    } catch (error) {
-      wlog().warn({ branch: worker.branch, err_message: (error as Error).message.split("\n")[0] }, "remote branch not deleted");
-    }
-  }
-  // only workers that came from an issue have a status comment
-  if (worker.issueNumber !== null) {
-    await deps.statusComments.ensure(worker.id, github).catch((error: Error) => {
-      wlog().warn({ err_message: error.message.split("\n")[0] }, "status comment not updated; the watcher retries");
-    });
-  }
-  return "handled";
+/** The `delete-branch` follow-up: a merged worker's remote branch, deleted when the repository asks. */
+export async function deleteMergedBranch(deps: AppDeps, github: RepositoryGitHub, workerId: string, branch: string, correlationId: string | null): Promise<void> {
+  const wlog = workerLogger(deps.logger, { workerId, correlationId });
+  const deleted = await github.deleteBranch(branch);
+  wlog.info({ branch, deleted }, deleted ? "remote branch deleted" : "remote branch was already gone");
 }

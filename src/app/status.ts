@@ -4,6 +4,7 @@
  */
 import { formatDuration } from "../core/duration.js";
 import type { WorkerState } from "../core/states.js";
+import { safeLine, safeText } from "../core/text.js";
 import type { Worker } from "../core/worker.js";
 
 const STATUS_MARKER = /<!--\s*parallel-workers:status\s+worker=(worker-[a-z0-9]{6})\s*-->/;
@@ -28,7 +29,7 @@ const MEANING: Record<WorkerState, string> = {
 
 /** The first lines of an error, safe inside a fenced block (no fence can be closed early). */
 function errorBlock(error: string): string {
-  const lines = error.replace(/`{3,}/g, "'''").split("\n").slice(0, 12);
+  const lines = safeText(error).replace(/`{3,}/g, "'''").split("\n").slice(0, 12);
   const text = lines.join("\n");
   return ["```", text.length > 1500 ? `${text.slice(0, 1500)}...` : text, "```"].join("\n");
 }
@@ -59,7 +60,7 @@ export function renderStatusComment(worker: Worker): string {
 
 /** Markdown table cells must not break the table. */
 function cell(text: string): string {
-  return text.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
+  return safeLine(text).replace(/\|/g, "\\|");
 }
 
 /** At most this many workers are listed by `/worker status` (the newest), so a reply stays short. */

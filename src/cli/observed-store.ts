@@ -2,7 +2,16 @@ import type { WorkerState } from "../core/states.js";
 import type { TransitionRecord, TransitionSource, Worker } from "../core/worker.js";
 import { logTransition, type Logger } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
-import type { NewWorker, TransitionMeta, WorkerFields, WorkerFilter, WorkerStore } from "../store/store.js";
+import type {
+  FollowUp,
+  FollowUpBacklog,
+  NewFollowUp,
+  NewWorker,
+  TransitionMeta,
+  WorkerFields,
+  WorkerFilter,
+  WorkerStore,
+} from "../store/store.js";
 
 export interface Observers {
   /**
@@ -105,6 +114,34 @@ export class ObservedWorkerStore implements WorkerStore {
 
   pruneDeliveries(before: string): number {
     return this.store.pruneDeliveries(before);
+  }
+
+  addFollowUps(followUps: readonly NewFollowUp[]): string[] {
+    return this.store.addFollowUps(followUps);
+  }
+
+  claimFollowUps(owner: string, leaseUntil: string, limit: number): FollowUp[] {
+    return this.store.claimFollowUps(owner, leaseUntil, limit);
+  }
+
+  finishFollowUp(seq: number, owner: string, then?: readonly NewFollowUp[]): boolean {
+    return this.store.finishFollowUp(seq, owner, then);
+  }
+
+  retryFollowUp(seq: number, owner: string, error: string, retryAt: string | null): boolean {
+    return this.store.retryFollowUp(seq, owner, error, retryAt);
+  }
+
+  releaseFollowUps(owner: string | null): number {
+    return this.store.releaseFollowUps(owner);
+  }
+
+  followUpBacklog(): FollowUpBacklog {
+    return this.store.followUpBacklog();
+  }
+
+  pruneFollowUps(before: string): number {
+    return this.store.pruneFollowUps(before);
   }
 
   ping(): void {

@@ -9,8 +9,10 @@ import { existsSync } from "node:fs";
 import type { Server } from "node:http";
 import { resolve } from "node:path";
 import { z } from "zod";
+import type { Probot } from "probot";
 import type { ServedRepository } from "../app/deps.js";
 import type { RequestOctokit } from "../app/github.js";
+import type { FollowUpOctokit } from "../app/index.js";
 import type { ReconcileResult } from "../app/reconcile.js";
 import { InvalidInputError, NotARepositoryError, PwError } from "../core/errors.js";
 import { parseProjectName } from "../core/names.js";
@@ -45,8 +47,10 @@ const serveEnvSchema = z.object({
 type ServeEnv = z.infer<typeof serveEnvSchema>;
 
 const DEFAULT_PORT = 3000;
-/** Delivery ids are kept this long (GitHub lets a delivery be redelivered for 3 days). */
+/** Delivery ids (and the keys of finished follow-ups) are kept this long (GitHub lets a delivery be redelivered for 3 days). */
 const DELIVERY_RETENTION_MS = 7 * 24 * 3600_000;
+/** How long a stop waits for the follow-ups under way. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -103,10 +107,43 @@ function served(repos: RepoContext[], logger: Logger): ServedRepository[] {
     list.push({
       repository: ctx.repository,
       agents: Object.keys(ctx.config.agents),
+      configuredAgents: ctx.config.configuredAgents,
+      defaultAgent: ctx.config.defaultAgent,
       deleteBranchOnMerge: ctx.config.deleteBranchOnMerge,
     });
   }
   return list;
+}
+
+/**
+ * The Octokit a follow-up acts through: one of Probot's clients (its write spacing, retries and
+ * metrics), as the delivery's installation, or, for follow-ups no delivery brought (the
+ * status-comment watcher's), as the installation on the repository, looked up once.
+ */
+function followUpOctokit(probot: Probot, auth: "app" | "token"): FollowUpOctokit {
+  const clients = new Map<number, Promise<RequestOctokit>>();
+  const installations = new Map<string, Promise<number>>();
+  const remembered = <K, V>(map: Map<K, Promise<V>>, key: K, make: () => Promise<V>): Promise<V> => {
+    let value = map.get(key);
+    if (!value) {
+      value = make();
+      map.set(key, value);
+      value.catch(() => map.delete(key));
+    }
+    return value;
+  };
+  const asInstallation = (id: number) =>
+    remembered(clients, id, async () => (id === 0 ? probot.auth() : probot.auth(id)) as unknown as Promise<RequestOctokit>);
+  return async ({ repository, installationId }) => {
+    if (auth === "token") return asInstallation(0);
+    if (installationId !== null) return asInstallation(installationId);
+    const id = await remembered(installations, repository.toLowerCase(), async () => {
+      const [owner, repo] = repository.split("/");
+      const { data } = await (await asInstallation(0)).request("GET /repos/{owner}/{repo}/installation", { owner, repo });
+      return z.object({ id: z.number().int().positive() }).parse(data).id;
+    });
+    return asInstallation(id);
+  };
 }
 
 function listen(server: Server, port: number, host: string): Promise<{ host: string; port: number }> {
@@ -217,13 +254,14 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     { createServer },
     { Probot, ProbotOctokit },
     { default: Bottleneck },
-    { createApp, servedRepositories },
+    { APP_EVENTS, createApp, performFollowUp, servedRepositories },
     { createAppHttpHandler, WEBHOOK_PATH },
     { probotLogger },
     { githubMetricsPlugin },
     { reconcile },
     { StatusComments },
     { DeliveryLog },
+    { FollowUpQueue },
     { githubAccessFromEnv },
     { createMetrics },
     { Runner },
@@ -239,6 +277,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     import("../app/reconcile.js"),
     import("../app/status-comments.js"),
     import("../app/deliveries.js"),
+    import("../app/follow-ups.js"),
     import("../github/access.js"),
     import("../log/metrics.js"),
     import("../runner/runner.js"),
@@ -251,6 +290,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
       for (const w of ctx.rawStore.listWorkers()) counts[w.state] = (counts[w.state] ?? 0) + 1;
       return counts;
     },
+    followUpBacklog: () => ctx.rawStore.followUpBacklog(),
   });
   // every move is logged by the component that made it, and counted
   const store = new ObservedWorkerStore(ctx.rawStore, {
@@ -273,7 +313,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     ...(project ? { project } : {}),
   });
   const servedList = served(repos, appLogger);
-  const statusComments = new StatusComments({ store, logger: appLogger, octokitFor: access });
+  const statusComments = new StatusComments({ store, logger: appLogger });
 
   // Probot's clients: counted, and spaced like the runner's (PW_GITHUB_WRITE_INTERVAL_MS)
   // One limiter for every client of the process (keyed by installation), not one per delivery.
@@ -295,21 +335,30 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     Octokit: Octokit as typeof ProbotOctokit,
   });
   const deliveries = new DeliveryLog(store, { logger: appLogger });
-  // follow-up GitHub work (moves that wait on a re-read, first; check runs) runs after the
-  // delivery is answered, a few at a time
-  const { default: PQueue } = await import("p-queue");
-  const followUps = new PQueue({ concurrency: 4 });
-  const later = (name: string, work: () => Promise<unknown>, options: { urgent?: boolean } = {}) => {
-    void followUps.add(work, { priority: options.urgent ? 1 : 0 }).catch((error: Error) => appLogger.warn({ task: name, err_message: error.message.split("\n")[0] }, "follow-up failed"));
-  };
-  await probot.load(
-    createApp({ store, logger: appLogger, metrics, served: servedRepositories(servedList), statusComments, deliveries, later }),
-  );
+  // every GitHub effect of a delivery is a follow-up in the store, carried out after the answer;
+  // one that gives up has its delivery forgotten, so GitHub's redelivery of it is handled
+  const followUps = new FollowUpQueue({
+    store,
+    logger: appLogger,
+    metrics,
+    pollMs,
+    onGiveUp: (followUp) => followUp.correlationId && deliveries.forget(followUp.correlationId),
+  });
+  const deps = { store, logger: appLogger, metrics, served: servedRepositories(servedList), statusComments, deliveries, followUps };
+  await probot.load(createApp(deps));
   await probot.ready();
+  followUps.start(performFollowUp(deps, followUpOctokit(probot, auth.kind)));
 
   const statusPage = createStatusPage({ store, logger: appLogger, ...statusPageOptions });
   const server = createServer(
-    createAppHttpHandler({ probot, store, logger: appLogger, metrics, next: (req, res) => statusPage.handle(req, res) }),
+    createAppHttpHandler({
+      probot,
+      store,
+      logger: appLogger,
+      metrics,
+      next: (req, res) => statusPage.handle(req, res),
+      ...(auth.kind === "app" ? { installationRequiredFor: APP_EVENTS } : {}),
+    }),
   );
   const host = env.HOST ?? "localhost";
   const bound = await listen(server, env.PORT ?? DEFAULT_PORT, host);
@@ -349,13 +398,15 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     runnerLogger.error({ err_message: error.message.split("\n")[0] }, "runner stopped on an error");
   });
   const watcher = setInterval(() => {
-    statusComments.syncChanged().catch((error: Error) => appLogger.warn({ err_message: error.message }, "status comments not synced"));
+    statusComments.syncChanged(followUps).catch((error: Error) => appLogger.warn({ err_message: error.message.split("\n")[0] }, "status comments not synced"));
   }, pollMs);
   // GitHub redelivers for a few days at most: older delivery ids need not be kept
   const pruneDeliveries = () => {
     try {
-      const pruned = store.pruneDeliveries(new Date(Date.now() - DELIVERY_RETENTION_MS).toISOString());
-      if (pruned > 0) appLogger.info({ pruned }, "old delivery ids forgotten");
+      const before = new Date(Date.now() - DELIVERY_RETENTION_MS).toISOString();
+      const pruned = store.pruneDeliveries(before);
+      const finished = store.pruneFollowUps(before);
+      if (pruned + finished > 0) appLogger.info({ pruned, follow_ups: finished }, "old delivery ids and finished follow-ups forgotten");
     } catch (error) {
       appLogger.warn({ err_message: (error as Error).message }, "delivery ids not pruned");
     }
@@ -379,17 +430,12 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   server.closeIdleConnections();
   abort.abort();
   await running;
-  // check runs under way finish, for a while
-  await Promise.race([followUps.onIdle(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+  // follow-ups under way finish, for a while; the rest wait in the store for the next start
+  const unfinished = await followUps.stop(SHUTDOWN_GRACE_MS);
   server.closeAllConnections();
   await closed;
-  const unfinished = deliveries.close();
-  if (unfinished.length > 0) {
-    appLogger.warn(
-      { deliveries: unfinished.slice(0, 20), count: unfinished.length },
-      "deliveries whose follow-up work did not finish are forgotten: redeliver them, or let the next start's reconcile catch up",
-    );
-  }
+  deliveries.close();
+  if (unfinished > 0) appLogger.info({ unfinished }, "follow-ups left for the next start");
   appLogger.info("pw serve stopped");
   await Promise.all([flushLogger(appLogger), flushLogger(runnerLogger)]);
   // Octokit's throttling queues must not keep a stopped server alive

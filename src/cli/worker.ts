@@ -146,7 +146,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .description("create a worker's worktree and queue it (NEEDS_INIT); the runner starts it")
     .requiredOption("--task-id <id>", "task id, e.g. TASK-001")
     .requiredOption("--description <text>", "what the agent should do")
-    .option("--agent <name>", "agent from .parallel-workers.yml", "code-author")
+    .option("--agent <name>", "agent from .parallel-workers.yml (default: default_agent, or the only agent configured, else code-author)")
     .option("--base-branch <branch>", "branch to start from (default: the repository's default branch, origin's HEAD)")
     .option("--label <label>", "extra PR label (repeatable)", collect, [])
     .option("--milestone <title>", "PR milestone (created when missing)")
@@ -161,10 +161,15 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
       if (!description) throw new InvalidInputError("--description is empty: say what the agent should do");
       const { openRepoContext, spawnWorkers } = await runnerModules();
       const repo = await openRepoContext(opts.repo ?? process.cwd(), ctx.paths);
+      const agent = (opts.agent as string | undefined) ?? repo.config.defaultAgent;
+      if (agent === null) {
+        const known = repo.config.configuredAgents.join(", ");
+        throw new InvalidInputError(`--agent is needed: this repository configures several agents (${known}) and no default_agent`);
+      }
       const request: SpawnRequest = {
         taskId,
         description,
-        agent: opts.agent,
+        agent,
         baseBranch: opts.baseBranch,
         labels: opts.label,
         milestone: opts.milestone ?? null,
@@ -199,7 +204,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
       const existing = new Set(repositoryWorkers(ctx.store, repo).flatMap((w) => (w.taskId ? [w.taskId] : [])));
       let spec;
       try {
-        spec = parseTaskSpec(data, file, { agents: Object.keys(repo.config.agents), existingTaskIds: existing });
+        spec = parseTaskSpec(data, file, { agents: Object.keys(repo.config.agents), existingTaskIds: existing, defaultAgent: repo.config.defaultAgent });
       } catch (error) {
         reportSpawnProblems(error);
       }

@@ -20,6 +20,9 @@ export function fillCommand(command: readonly string[], values: Record<Placehold
   );
 }
 
+/** The agent a spawn gets when nothing says which: a built-in. */
+export const DEFAULT_AGENT = "code-author";
+
 export const DEFAULT_AGENT_COMMAND = ["claude", "-p", "{prompt}", "--permission-mode", "acceptEdits"] as const;
 
 const CLOSING =

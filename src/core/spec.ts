@@ -6,7 +6,8 @@ const taskSchema = z
   .object({
     id: taskIdSchema,
     description: z.string().trim().min(1, "must not be empty").max(2000),
-    agent: z.string().min(1).default("code-author"),
+    // the repository's default agent when not given
+    agent: z.string().min(1).optional(),
     base_branch: z
       .string()
       .min(1)
@@ -34,8 +35,9 @@ export const taskSpecSchema = z
 const requiredKeys: z.core.ParseContext<z.core.$ZodIssue>["error"] = (issue) =>
   issue.code === "invalid_type" && issue.input === undefined ? "required" : undefined;
 
-export type TaskSpec = z.infer<typeof taskSpecSchema>;
-export type TaskSpecEntry = z.infer<typeof taskSchema>;
+/** A task as validated: its agent is filled in from the repository's default when it named none. */
+export type TaskSpecEntry = z.infer<typeof taskSchema> & { agent: string };
+export type TaskSpec = Omit<z.infer<typeof taskSpecSchema>, "tasks"> & { tasks: TaskSpecEntry[] };
 
 /** A spec with problems: every one is listed, nothing is created. */
 export class SpecError extends InvalidInputError {
@@ -52,6 +54,8 @@ export interface SpecContext {
   agents: readonly string[];
   /** Task ids of existing workers that a task may depend on. */
   existingTaskIds: ReadonlySet<string>;
+  /** The agent of a task that names none (`default_agent`); null when the repository has no default. */
+  defaultAgent: string | null;
 }
 
 function pathOf(path: readonly PropertyKey[]): string {
@@ -67,6 +71,8 @@ interface TaskView {
   /** Undefined when the id itself is malformed (reported as a shape problem). */
   id: string | undefined;
   agent: string | undefined;
+  /** The task has an agent key (well formed or not). */
+  agentGiven: boolean;
   dependsOn: Array<{ id: string; at: number }>;
 }
 
@@ -81,6 +87,7 @@ function taskViews(data: unknown): TaskView[] {
       index,
       id: id.success ? id.data : undefined,
       agent: agent.success ? agent.data : undefined,
+      agentGiven: entry.agent !== undefined,
       dependsOn: deps.flatMap((dep, at) => (taskIdSchema.safeParse(dep).success ? [{ id: dep as string, at }] : [])),
     };
   });
@@ -150,7 +157,11 @@ export function parseTaskSpec(data: unknown, file: string, context: SpecContext)
       if (first !== undefined) problems.push(`tasks[${i}].id: "${task.id}" repeats the id of tasks[${first}]`);
       else seen.set(key, i);
     }
-    if (task.agent !== undefined && !context.agents.includes(task.agent)) {
+    if (task.agent === undefined && task.agentGiven) {
+      // a malformed agent is a shape problem, listed already
+    } else if (task.agent === undefined && context.defaultAgent === null) {
+      problems.push(`tasks[${i}].agent: required: this repository has several agents and no default_agent; use one of ${context.agents.join(", ")}`);
+    } else if (task.agent !== undefined && !context.agents.includes(task.agent)) {
       problems.push(`tasks[${i}].agent: unknown agent "${task.agent}": use one of ${context.agents.join(", ")}`);
     }
     for (const dep of task.dependsOn) {
@@ -164,5 +175,5 @@ export function parseTaskSpec(data: unknown, file: string, context: SpecContext)
   const cycle = findCycle(tasks);
   if (cycle) problems.push(`depends_on: cycle ${cycle.join(" -> ")}`);
   if (problems.length > 0 || !parsed.success) throw new SpecError(file, problems);
-  return parsed.data;
+  return { ...parsed.data, tasks: parsed.data.tasks.map((task) => ({ ...task, agent: task.agent ?? context.defaultAgent! })) };
 }

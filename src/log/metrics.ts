@@ -10,6 +10,9 @@ export const METRIC_NAMES = {
   agentRunDuration: "pw_agent_run_duration_seconds",
   githubRequests: "pw_github_api_requests_total",
   githubErrors: "pw_github_api_errors_total",
+  followUpDepth: "pw_follow_up_queue_depth",
+  followUpOldest: "pw_follow_up_queue_oldest_age_seconds",
+  followUps: "pw_follow_ups_total",
 } as const;
 
 /** How a webhook delivery ended: acted on, not for us, seen before, or failed. */
@@ -17,12 +20,25 @@ export type WebhookOutcome = "handled" | "ignored" | "duplicate" | "error";
 /** How an agent run ended: exit 0, non-zero exit, killed by its time limit, or terminated on request. */
 export type AgentRunOutcome = "success" | "failure" | "timeout" | "terminated";
 
+/** How a follow-up try ended: done, failed and due again later, or failed for the last time. */
+export type FollowUpOutcome = "done" | "retried" | "gave_up";
+
+/** The follow-up queue as the store holds it: effects not finished yet, and when the oldest was added (ISO). */
+export interface FollowUpBacklogSample {
+  unfinished: number;
+  oldestCreatedAt: string | null;
+}
+
 /** Workers per state, as the store counts them; missing states count 0. */
 export type WorkerCounts = Partial<Record<WorkerState, number>>;
 
 export interface MetricsOptions {
   /** Called at every scrape to fill `pw_workers{state}`; without it the gauge has no samples. */
   workersByState?: () => WorkerCounts | Promise<WorkerCounts>;
+  /** Called at every scrape to fill the follow-up queue's depth and age; without it those gauges have no samples. */
+  followUpBacklog?: () => FollowUpBacklogSample;
+  /** The clock the queue's age is measured with (tests). */
+  now?: () => number;
   /** Node process metrics (`process_*`, `nodejs_*`) in the same registry; default true. */
   defaultMetrics?: boolean;
 }
@@ -41,6 +57,8 @@ export interface Metrics {
   observeAgentRun(agent: string, outcome: AgentRunOutcome, seconds: number): void;
   /** One GitHub API call; `status` null when no response came (network error, timeout). */
   githubRequest(method: string, status: number | null): void;
+  /** One try of a follow-up, by its kind (a closed set: `react`, `reply`, `gates`...). */
+  followUp(kind: string, outcome: FollowUpOutcome): void;
   /** The Prometheus text exposition, for `GET /metrics`. Rejects if `workersByState` throws. */
   render(): Promise<RenderedMetrics>;
 }
@@ -102,6 +120,33 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ["method", "status"] as const,
     registers: [registry],
   });
+  const backlog = options.followUpBacklog;
+  const now = options.now ?? Date.now;
+  new Gauge({
+    name: METRIC_NAMES.followUpDepth,
+    help: "GitHub effects of deliveries (replies, reactions, status comments, check runs, re-reads) queued and not finished yet.",
+    registers: [registry],
+    collect() {
+      if (backlog) this.set(backlog().unfinished);
+    },
+  });
+  new Gauge({
+    name: METRIC_NAMES.followUpOldest,
+    help: "Age of the oldest unfinished follow-up in the queue (0 when it is empty).",
+    registers: [registry],
+    collect() {
+      if (!backlog) return;
+      const { oldestCreatedAt } = backlog();
+      const oldest = oldestCreatedAt === null ? NaN : Date.parse(oldestCreatedAt);
+      this.set(Number.isFinite(oldest) ? Math.max(0, (now() - oldest) / 1000) : 0);
+    },
+  });
+  const followUps = new Counter({
+    name: METRIC_NAMES.followUps,
+    help: "Tries of follow-ups, by kind and outcome (done, retried, gave_up).",
+    labelNames: ["kind", "outcome"] as const,
+    registers: [registry],
+  });
   const githubErrors = new Counter({
     name: METRIC_NAMES.githubErrors,
     help: "GitHub API requests that failed: status 400 or more, or no response.",
@@ -130,6 +175,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       };
       githubRequests.inc(labels);
       if (labels.status === "none" || (status !== null && status >= 400)) githubErrors.inc(labels);
+    },
+    followUp(kind, outcome) {
+      followUps.inc({ kind, outcome });
     },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };

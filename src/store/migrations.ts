@@ -72,6 +72,31 @@ export const MIGRATIONS: readonly string[] = [
    INSERT INTO delivery_log (id, event, received_at) SELECT id, event, received_at FROM deliveries ORDER BY received_at;
    DROP TABLE deliveries;
    CREATE INDEX delivery_log_received ON delivery_log(received_at);`,
+  // 6: the follow-up queue: GitHub effects (replies, reactions, status comments, check runs,
+  // re-reads) recorded when a delivery is answered and carried out after it, in order per lane
+  // (one issue or PR), surviving a restart. A key names each effect once: a key seen before adds
+  // nothing, which is what makes a comment under five delivery ids act once. Finished rows stay
+  // (for their keys) until pruned.
+  `CREATE TABLE follow_ups (
+     seq             INTEGER PRIMARY KEY,
+     key             TEXT NOT NULL UNIQUE,
+     kind            TEXT NOT NULL,
+     lane            TEXT NOT NULL,
+     input           TEXT NOT NULL,
+     installation_id INTEGER,
+     correlation_id  TEXT,
+     state           TEXT NOT NULL,
+     attempts        INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at TEXT NOT NULL,
+     owner           TEXT,
+     lease_until     TEXT,
+     last_error      TEXT,
+     created_at      TEXT NOT NULL,
+     finished_at     TEXT
+   );
+   CREATE INDEX follow_ups_unfinished ON follow_ups(seq) WHERE state IN ('pending', 'running');
+   CREATE INDEX follow_ups_lane ON follow_ups(lane, seq) WHERE state IN ('pending', 'running');
+   CREATE INDEX follow_ups_finished ON follow_ups(finished_at) WHERE finished_at IS NOT NULL;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -11,7 +11,16 @@ import {
 import { canTransition, isTerminal, isWorkerState, type WorkerState } from "../core/states.js";
 import { WORKER_REQUESTS, type TransitionRecord, type TransitionSource, type Worker } from "../core/worker.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
-import type { NewWorker, TransitionMeta, WorkerFields, WorkerFilter, WorkerStore } from "./store.js";
+import type {
+  FollowUp,
+  FollowUpBacklog,
+  NewFollowUp,
+  NewWorker,
+  TransitionMeta,
+  WorkerFields,
+  WorkerFilter,
+  WorkerStore,
+} from "./store.js";
 
 const SQLITE_HEADER = "SQLite format 3\0";
 const BUSY_TIMEOUT_MS = 10_000;
@@ -111,6 +120,32 @@ function arrayReader(statement: Database.Statement): (row: unknown[]) => Worker 
 function toColumnValue(name: FieldName, value: unknown): unknown {
   if (value === undefined || value === null) return null;
   return isJson(name) ? JSON.stringify(value) : value;
+}
+
+interface FollowUpRow {
+  seq: number;
+  key: string;
+  kind: string;
+  lane: string;
+  input: string;
+  installation_id: number | null;
+  correlation_id: string | null;
+  attempts: number;
+  created_at: string;
+}
+
+function toFollowUp(row: FollowUpRow): FollowUp {
+  return {
+    seq: row.seq,
+    key: row.key,
+    kind: row.kind,
+    lane: row.lane,
+    input: JSON.parse(row.input) as unknown,
+    installationId: row.installation_id,
+    correlationId: row.correlation_id,
+    attempts: row.attempts,
+    createdAt: row.created_at,
+  };
 }
 
 function now(): string {
@@ -258,6 +293,7 @@ export class SqliteWorkerStore implements WorkerStore {
       const at = now();
       this.insertWorker(worker, state, at);
       this.recordTransition(worker.id, null, state, at, meta);
+      this.insertFollowUps(meta.followUps, at);
       return toWorker(this.row(worker.id)!);
     });
   }
@@ -329,6 +365,7 @@ export class SqliteWorkerStore implements WorkerStore {
       const at = now();
       this.writeWorker(id, to, current, meta.patch ?? {}, at);
       this.recordTransition(id, from, to, at, meta);
+      this.insertFollowUps(meta.followUps, at);
       return toWorker(this.row(id)!);
     });
   }
@@ -371,6 +408,7 @@ export class SqliteWorkerStore implements WorkerStore {
         this.insertWorker({ id, ...meta.patch }, to, at);
         this.recordTransition(id, null, to, at, meta);
       }
+      this.insertFollowUps(meta.followUps, at);
       return toWorker(this.row(id)!);
     });
   }
@@ -431,6 +469,117 @@ export class SqliteWorkerStore implements WorkerStore {
 
   pruneDeliveries(before: string): number {
     return this.atomically(() => this.statement("DELETE FROM delivery_log WHERE received_at < ?").run(before).changes);
+  }
+
+  /** Inserts the follow-ups whose key is new (inside a transaction); returns their keys. */
+  private insertFollowUps(followUps: readonly NewFollowUp[] | undefined, at: string): string[] {
+    if (!followUps?.length) return [];
+    // one that gave up is queued again, at the end of its lane
+    const forgetFailed = this.statement("DELETE FROM follow_ups WHERE key = ? AND state = 'failed'");
+    const insert = this.statement(
+      `INSERT INTO follow_ups (key, kind, lane, input, installation_id, correlation_id, state, next_attempt_at, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO NOTHING`,
+    );
+    const added: string[] = [];
+    for (const f of followUps) {
+      forgetFailed.run(f.key);
+      if (insert.run(f.key, f.kind, f.lane, JSON.stringify(f.input ?? null), f.installationId ?? null, f.correlationId ?? null, at, at).changes > 0) {
+        added.push(f.key);
+      }
+    }
+    return added;
+  }
+
+  addFollowUps(followUps: readonly NewFollowUp[]): string[] {
+    if (followUps.length === 0) return [];
+    return this.atomically(() => this.insertFollowUps(followUps, now()));
+  }
+
+  claimFollowUps(owner: string, leaseUntil: string, limit: number): FollowUp[] {
+    return this.atomically(() => {
+      const at = now();
+      // the head of each lane (its oldest unfinished follow-up), when due and not held by a live
+      // claim; read in queue order, so a claim looks at the queue's first lanes, not all of it
+      const rows = this
+        .statement(
+          `SELECT f.seq, f.key, f.kind, f.lane, f.input, f.installation_id, f.correlation_id, f.attempts, f.created_at
+           FROM follow_ups f INDEXED BY follow_ups_unfinished
+           WHERE f.state IN ('pending', 'running')
+             AND ((f.state = 'pending' AND f.next_attempt_at <= @at) OR (f.state = 'running' AND f.lease_until < @at))
+             AND NOT EXISTS (SELECT 1 FROM follow_ups g INDEXED BY follow_ups_lane
+                             WHERE g.lane = f.lane AND g.state IN ('pending', 'running') AND g.seq < f.seq)
+           ORDER BY f.seq LIMIT @limit`,
+        )
+        .all({ at, limit }) as FollowUpRow[];
+      const claim = this.statement(
+        "UPDATE follow_ups SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1 WHERE seq = ?",
+      );
+      for (const row of rows) {
+        claim.run(owner, leaseUntil, row.seq);
+        row.attempts += 1;
+      }
+      return rows.map(toFollowUp);
+    });
+  }
+
+  finishFollowUp(seq: number, owner: string, then?: readonly NewFollowUp[]): boolean {
+    return this.atomically(() => {
+      const at = now();
+      const done = this
+        .statement(
+          `UPDATE follow_ups SET state = 'done', owner = NULL, lease_until = NULL, last_error = NULL, finished_at = ?
+           WHERE seq = ? AND owner = ? AND state = 'running'`,
+        )
+        .run(at, seq, owner).changes === 1;
+      if (done) this.insertFollowUps(then, at);
+      return done;
+    });
+  }
+
+  retryFollowUp(seq: number, owner: string, error: string, retryAt: string | null): boolean {
+    return this.atomically(() => {
+      const at = now();
+      const statement =
+        retryAt === null
+          ? this.statement(
+              `UPDATE follow_ups SET state = 'failed', owner = NULL, lease_until = NULL, last_error = @error, finished_at = @at
+               WHERE seq = @seq AND owner = @owner AND state = 'running'`,
+            )
+          : this.statement(
+              `UPDATE follow_ups SET state = 'pending', owner = NULL, lease_until = NULL, last_error = @error, next_attempt_at = @retryAt
+               WHERE seq = @seq AND owner = @owner AND state = 'running'`,
+            );
+      return statement.run({ seq, owner, error, at, ...(retryAt === null ? {} : { retryAt }) }).changes === 1;
+    });
+  }
+
+  releaseFollowUps(owner: string | null): number {
+    return this.atomically(
+      () =>
+        this
+          .statement(
+            `UPDATE follow_ups SET state = 'pending', owner = NULL, lease_until = NULL
+             WHERE state = 'running' AND (@owner IS NULL OR owner = @owner)`,
+          )
+          .run({ owner }).changes,
+    );
+  }
+
+  followUpBacklog(): FollowUpBacklog {
+    try {
+      const row = this
+        .statement("SELECT count(*) AS unfinished, min(created_at) AS oldest FROM follow_ups WHERE state IN ('pending', 'running')")
+        .get() as { unfinished: number; oldest: string | null };
+      return { unfinished: row.unfinished, oldestCreatedAt: row.oldest };
+    } catch (error) {
+      wrapSqliteError(this.file, error);
+    }
+  }
+
+  pruneFollowUps(before: string): number {
+    return this.atomically(
+      () => this.statement("DELETE FROM follow_ups WHERE finished_at IS NOT NULL AND finished_at < ?").run(before).changes,
+    );
   }
 
   ping(): void {

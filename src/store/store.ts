@@ -16,6 +16,50 @@ export interface TransitionMeta {
   detail?: string | null;
   /** Fields written in the same atomic step as the state change. */
   patch?: WorkerFields;
+  /** GitHub effects of the move, queued in the same atomic step (as `addFollowUps`). */
+  followUps?: readonly NewFollowUp[];
+}
+
+/**
+ * A GitHub effect to carry out after the delivery that caused it was answered: a reply, a
+ * reaction, a status comment, a check run, a re-read of a PR. The follow-up queue runs the
+ * effects of one lane (an issue or a PR) one at a time in the order they were added.
+ */
+export interface NewFollowUp {
+  /**
+   * Names the effect once: a key seen before (until pruned) adds nothing, unless that follow-up
+   * gave up; it is then queued again.
+   */
+  key: string;
+  /** What to do; the app knows each kind and validates its input. */
+  kind: string;
+  /** The issue or PR it belongs to, e.g. `acme/widgets#12` (lower case). */
+  lane: string;
+  /** What the effect needs, stored as JSON. */
+  input: unknown;
+  /** The GitHub App installation to act as (from the delivery); null when unknown. */
+  installationId?: number | null;
+  /** The delivery (or spawn) it belongs to, for its log lines. */
+  correlationId?: string | null;
+}
+
+export interface FollowUp {
+  seq: number;
+  key: string;
+  kind: string;
+  lane: string;
+  input: unknown;
+  installationId: number | null;
+  correlationId: string | null;
+  /** Tries started, this one included. */
+  attempts: number;
+  createdAt: string;
+}
+
+/** What the follow-up queue holds: effects not finished yet, and when the oldest was added. */
+export interface FollowUpBacklog {
+  unfinished: number;
+  oldestCreatedAt: string | null;
 }
 
 export interface WorkerFilter {
@@ -82,6 +126,25 @@ export interface WorkerStore {
   forgetDelivery(deliveryId: string, since: string): boolean;
   /** Forgets deliveries received before `before` (ISO time), which GitHub can no longer redeliver; returns how many. */
   pruneDeliveries(before: string): number;
+  /** Queues follow-ups whose key is new (or gave up), in one step; returns the keys added, in order. */
+  addFollowUps(followUps: readonly NewFollowUp[]): string[];
+  /**
+   * Claims for `owner`, until `leaseUntil`, up to `limit` follow-ups that are due: the oldest
+   * unfinished one of each lane, when no unexpired claim holds that lane. Each claim counts a try.
+   */
+  claimFollowUps(owner: string, leaseUntil: string, limit: number): FollowUp[];
+  /** Marks a claimed follow-up done and queues `then` in the same step; false when `owner` holds no claim on it. */
+  finishFollowUp(seq: number, owner: string, then?: readonly NewFollowUp[]): boolean;
+  /**
+   * A claimed follow-up that failed: due again at `retryAt` (ISO time), or given up when
+   * `retryAt` is null; false when `owner` holds no claim on it.
+   */
+  retryFollowUp(seq: number, owner: string, error: string, retryAt: string | null): boolean;
+  /** Lets go of the claims of `owner` (every owner's when null), so their follow-ups are due again; returns how many. */
+  releaseFollowUps(owner: string | null): number;
+  followUpBacklog(): FollowUpBacklog;
+  /** Forgets follow-ups finished before `before` (ISO time), and with them their keys; returns how many. */
+  pruneFollowUps(before: string): number;
   /** Throws a StoreError when the store cannot answer a query (for health checks). */
   ping(): void;
   close(): void;

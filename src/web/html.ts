@@ -3,6 +3,7 @@
  * unless it is itself `Html` (the result of another template), so text from outside (task
  * descriptions, errors, repository names) cannot become markup by someone forgetting a call.
  */
+import { safeText } from "../core/text.js";
 
 const ESCAPES: Readonly<Record<string, string>> = {
   "&": "&amp;",
@@ -31,7 +32,8 @@ function render(value: Value): string {
   if (value instanceof Html) return value.text;
   if (Array.isArray(value)) return value.map(render).join("");
   if (value === null || value === undefined || value === false || value === true) return "";
-  return escapeHtml(String(value));
+  // text from outside (an agent's error, a description) shows no control character either
+  return escapeHtml(safeText(String(value)));
 }
 
 /** A template whose interpolations are escaped; `null`, `undefined` and booleans render nothing. */

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { IssueJson, Role } from "../helpers/github-stand-in.js";
 import { loadPayload, retarget, withComment } from "../helpers/webhooks.js";
-import { harnessPerTest, REPO, type Harness } from "./harness.js";
+import { defaultServed, harnessPerTest, REPO, type Harness } from "./harness.js";
 
 const open = harnessPerTest();
 
@@ -37,9 +37,12 @@ function reactions(app: Harness, commentId: number): string[] {
   return app.github.reactions(commentId).map((r) => r.content);
 }
 
-/** Comments the app wrote on the issue (not the person's own). */
+/** Comments the app wrote on the issue (not the person's own), without the hidden marker a reply ends with. */
 function replies(app: Harness, issue: IssueJson): string[] {
-  return app.github.comments(REPO, issue.number).filter((c) => c.user.login === app.github.actorLogin).map((c) => c.body);
+  return app.github
+    .comments(REPO, issue.number)
+    .filter((c) => c.user.login === app.github.actorLogin)
+    .map((c) => c.body.replace(/\n\n<!-- parallel-workers:reply [0-9a-f]{16} -->$/, ""));
 }
 
 describe("/worker spawn", () => {
@@ -122,6 +125,31 @@ describe("/worker spawn", () => {
     await say(app, { ...issue, number: pr.number }, "/worker spawn", { onPullRequest: true });
     expect(app.github.comments(REPO, pr.number).at(-1)?.body).toContain("`/worker spawn` works on issues, not on pull requests.");
     expect(app.store.listWorkers()).toEqual([]);
+  });
+});
+
+describe("/worker spawn without an agent", () => {
+  it("takes the repository's default agent", async () => {
+    const app = await open({ served: [defaultServed({ defaultAgent: "test-author", configuredAgents: ["test-author"] })] });
+    const issue = app.github.addIssue(REPO, { title: "Default" });
+    await say(app, issue, "/worker spawn", { role: "write" });
+    expect(app.store.listWorkers()[0]?.agent).toBe("test-author");
+  });
+
+  it("asks which when several agents are configured and none is the default, queuing nothing", async () => {
+    const served = defaultServed({ agents: ["code-author", "fixer", "reviewer"], configuredAgents: ["fixer", "reviewer"], defaultAgent: null });
+    const app = await open({ served: [served] });
+    const issue = app.github.addIssue(REPO, { title: "Which" });
+    const id = await say(app, issue, "/worker spawn", { role: "write" });
+    expect(app.store.listWorkers()).toEqual([]);
+    expect(replies(app, issue)).toEqual([
+      `> /worker spawn\n\nWhich agent? ${REPO} configures \`fixer\`, \`reviewer\` and none is the default: name one (\`/worker spawn AGENT\`), or set \`default_agent\` in .parallel-workers.yml. Nothing was queued.`,
+    ]);
+    expect(reactions(app, id)).toEqual(["eyes", "confused"]);
+    // naming one still works
+    const other = app.github.addIssue(REPO, { title: "Named" });
+    await say(app, other, "/worker spawn reviewer");
+    expect(app.store.listWorkers()[0]?.agent).toBe("reviewer");
   });
 });
 

@@ -9,6 +9,9 @@ import { Probot, ProbotOctokit } from "probot";
 import { afterEach, expect } from "vitest";
 import { createApp, servedRepositories, type ServedRepository } from "../../src/app/index.js";
 import { DeliveryLog } from "../../src/app/deliveries.js";
+import { FollowUpQueue } from "../../src/app/follow-ups.js";
+import type { RequestOctokit } from "../../src/app/github.js";
+import { performFollowUp } from "../../src/app/index.js";
 import { probotLogger } from "../../src/app/logging.js";
 import { StatusComments } from "../../src/app/status-comments.js";
 import type { AppDeps } from "../../src/app/deps.js";
@@ -38,10 +41,18 @@ export interface Harness {
   logFile: string;
   metrics: Metrics;
   deps: AppDeps;
-  /** The names of the follow-up work started so far (with `followUps`), tries included. */
+  /** The kinds of the follow-ups tried so far, each try once (`reply`, `react`, `pull-request`...). */
   followUps: string[];
-  /** Delivers a fixture payload through `probot.receive`, like the webhook middleware would. */
+  /**
+   * Delivers a fixture payload through `probot.receive`, like the webhook middleware would, then
+   * (unless `drainAfterReceive: false`) waits until every follow-up it queued has run.
+   */
   receive<F extends FixtureName>(fixture: F, payload: FixturePayload<F>, id?: string): Promise<void>;
+  /**
+   * Stops the follow-up queue at once (what it runs goes on, unrecorded, as in a process that
+   * died), runs `between`, and starts a new one on the same store, as `pw serve` starting again would.
+   */
+  restartFollowUps(between?: () => Promise<void>): Promise<void>;
   /** A worker of acme/widgets, created directly in the store (as a runner or the CLI would). */
   addWorker(fields: Partial<NewWorker> & { id: string }): Worker;
   /** Every JSON line logged so far. */
@@ -54,10 +65,10 @@ export interface HarnessOptions {
   /** WEBHOOK_SECRET (Probot's default "development" otherwise). */
   secret?: string;
   /**
-   * Follow-up work runs after the delivery is answered, as in `pw serve` (inline otherwise);
-   * failed follow-ups are tried again after 10 ms and 10 ms.
+   * False: `receive` returns once the delivery is handled, with its follow-ups still running, as
+   * `pw serve` answers. Failed follow-ups are tried again after 10 ms and 10 ms either way.
    */
-  followUps?: boolean;
+  drainAfterReceive?: boolean;
 }
 
 /**
@@ -79,7 +90,14 @@ export function harnessPerTest(): (options?: HarnessOptions) => Promise<Harness>
 }
 
 export function defaultServed(overrides: Partial<ServedRepository> = {}): ServedRepository {
-  return { repository: REPO, agents: ["code-author", "test-author"], deleteBranchOnMerge: false, ...overrides };
+  return {
+    repository: REPO,
+    agents: ["code-author", "test-author"],
+    configuredAgents: [],
+    defaultAgent: "code-author",
+    deleteBranchOnMerge: false,
+    ...overrides,
+  };
 }
 
 export async function harness(options: HarnessOptions = {}): Promise<Harness> {
@@ -90,27 +108,28 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const logFile = join(dir, "app.log");
   const logger = createLogger({ component: "app", destination: logFile, level: "debug", loki: false });
   const metrics = createMetrics({ defaultMetrics: false });
-  const statusComments = new StatusComments({
-    store,
-    logger,
-    octokitFor: async () => restOctokit(github),
-  });
+  const statusComments = new StatusComments({ store, logger });
+  const deliveries = new DeliveryLog(store, { flushMs: 5 });
+  const newQueue = () =>
+    new FollowUpQueue({
+      store,
+      logger,
+      metrics,
+      retryDelaysMs: [10, 10],
+      pollMs: 20,
+      onGiveUp: (followUp) => followUp.correlationId && deliveries.forget(followUp.correlationId),
+    });
+  let queue = newQueue();
   const deps: AppDeps = {
     store,
     logger,
     metrics,
     served: servedRepositories(options.served ?? [defaultServed()]),
     statusComments,
-    deliveries: new DeliveryLog(store, { flushMs: 5 }),
+    deliveries,
+    followUps: queue,
   };
   const followUps: string[] = [];
-  if (options.followUps) {
-    deps.later = (name, work) => {
-      followUps.push(name);
-      setImmediate(() => void work());
-    };
-    deps.retryDelaysMs = [10, 10];
-  }
   const probot = new Probot({
     githubToken: "test",
     ...(options.secret ? { secret: options.secret } : {}),
@@ -119,6 +138,13 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     Octokit: ProbotOctokit.defaults((o: Record<string, unknown>) => ({ ...o, retry: { enabled: false }, throttle: { enabled: false } })),
   });
   await probot.load(createApp(deps));
+  const perform = performFollowUp(deps, async () => (await probot.auth()) as unknown as RequestOctokit);
+  const start = () =>
+    queue.start((followUp) => {
+      followUps.push(followUp.kind);
+      return perform(followUp);
+    });
+  start();
   return {
     probot,
     store,
@@ -131,7 +157,15 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     receive: (fixture, payload, id) => {
       // the event's type is a union over every fixture: too wide for the compiler to check here
       const event: { id: string; name: string; payload: unknown } = toEvent(fixture as "pull_request.opened", payload as never, id);
-      return probot.receive(event as Parameters<Probot["receive"]>[0]);
+      const received = probot.receive(event as Parameters<Probot["receive"]>[0]);
+      return options.drainAfterReceive === false ? received : received.finally(() => queue.drain());
+    },
+    restartFollowUps: async (between) => {
+      await queue.stop(0);
+      await between?.();
+      queue = newQueue();
+      deps.followUps = queue;
+      start();
     },
     addWorker: (fields) =>
       store.createWorker({ repo: REPO, taskId: "TASK-1", branch: "feature/task-1", baseBranch: "main", ...fields }, { source: "cli" }),
@@ -143,6 +177,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
             .map((line) => JSON.parse(line) as Record<string, unknown>)
         : [],
     close: async () => {
+      await queue.stop(1000);
       deps.deliveries.flush();
       store.close();
       await github.close();

@@ -47,7 +47,7 @@ function closed(number: number) {
 
 /** A harness with follow-up work as in pw serve, a WORKING worker `id` and an open PR on its branch. */
 async function workingWithFollowUps(id: string) {
-  const app = await open({ followUps: true });
+  const app = await open({ drainAfterReceive: false });
   app.addWorker({ id, state: "WORKING" });
   return { app, pr: app.github.addPullRequest(REPO, { head: BRANCH }) };
 }
@@ -216,50 +216,51 @@ describe("pull_request webhooks move workers", () => {
     expect(JSON.stringify(app.logLines())).not.toContain(payload.pull_request.title);
   });
 
-  it("a failed handler forgets the delivery, so GitHub's redelivery is handled", async () => {
+  it("a handler that fails forgets the delivery, so GitHub's redelivery is handled; one line says why", async () => {
     const app = await open();
     app.addWorker({ id: "worker-bbbbb5", state: "WORKING" });
     const pr = app.github.addPullRequest(REPO, { head: BRANCH });
-    app.github.failNext({ method: "GET", path: `/repos/${REPO}/pulls/${pr.number}`, status: 502 });
+    // a store that cannot answer: the one thing a handler waits on
+    app.store.close();
     const id = randomUUID();
     await expect(app.receive("pull_request.opened", opened(pr.number), id)).rejects.toThrow();
-    expect(app.store.requireWorker("worker-bbbbb5").state).toBe("WORKING");
-    await app.receive("pull_request.opened", opened(pr.number), id);
-    expect(app.store.requireWorker("worker-bbbbb5").state).toBe("PR_OPEN");
+    expect(app.deps.deliveries.has(id)).toBe(false);
     const failure = app.logLines().find((line) => line.msg === "webhook handler failed");
     expect(failure).toMatchObject({ component: "app", correlation_id: id, event: "pull_request.opened" });
     // one failure, one line: Probot's error handler does not write it again
     expect(app.logLines().filter((line) => (line.level as number) >= 50)).toEqual([failure]);
     expect(app.logLines().find((line) => line.name === "event" && line.id === id)).toBeUndefined();
     expect(JSON.stringify(app.logLines())).not.toContain("This is a pretty simple change");
+    expect(app.github.calls()).toEqual([]);
   });
 
-  it("with follow-up work (as in pw serve), a delivery that needs a re-read is answered first; the move and gates follow", async () => {
+  it("a delivery that needs a re-read is answered first; the re-read, the move and the gates follow", async () => {
     const { app, pr } = await workingWithFollowUps("worker-bbbbb7");
     app.github.delay({ method: "GET", path: `/repos/${REPO}/pulls/${pr.number}`, ms: 300 });
     await app.receive("pull_request.opened", opened(pr.number), "delivery-7");
     // answered while GitHub has not answered the re-read yet: nothing moved so far
     expect(app.store.requireWorker("worker-bbbbb7").state).toBe("WORKING");
-    expect(app.followUps).toEqual([`pull request ${REPO}#${pr.number} opened`]);
+    expect(app.store.followUpBacklog().unfinished).toBe(1);
     await until(() => app.store.requireWorker("worker-bbbbb7").state === "PR_OPEN");
     expect(app.store.history("worker-bbbbb7").at(-1)).toMatchObject({ to: "PR_OPEN", correlationId: "delivery-7" });
     await until(() => app.github.checkRuns(REPO).length === 2);
     expect(app.github.calls()).toEqual([`GET /repos/${REPO}/pulls/${pr.number}`, ...gateCalls(pr.number, opened(pr.number).pull_request.head.sha)]);
+    expect(app.followUps).toEqual(["pull-request", "gates"]);
   });
 
-  it("a delivery whose follow-up work has not ended when the app stops is forgotten, so its redelivery is handled", async () => {
+  it("follow-up work not finished when the app stops is kept in the store and done by the next start, once", async () => {
     const { app, pr } = await workingWithFollowUps("worker-bbbbba");
     app.github.delay({ method: "GET", path: `/repos/${REPO}/pulls/${pr.number}`, ms: 300, times: 1 });
     await app.receive("pull_request.opened", opened(pr.number), "delivery-a");
-    app.deps.deliveries.flush();
-    expect(app.deps.deliveries.close()).toEqual(["delivery-a"]);
-    expect(app.store.recentDeliveries("1970-01-01T00:00:00.000Z")).not.toContain("delivery-a");
-    // a delivery whose work ended is kept
-    await until(() => app.store.requireWorker("worker-bbbbba").state === "PR_OPEN");
-    await app.receive("pull_request.closed", merged(pr.number), "delivery-b");
-    expect(app.deps.deliveries.close()).toEqual([]);
-    expect(app.store.recentDeliveries("1970-01-01T00:00:00.000Z")).toContain("delivery-b");
+    await until(() => app.followUps.length === 1);
+    // stopped while the re-read waits on GitHub: the delivery id is kept, and so is its work
+    await app.restartFollowUps();
+    await app.deps.followUps.drain();
+    expect(app.store.requireWorker("worker-bbbbba").state).toBe("PR_OPEN");
+    expect(app.deps.deliveries.has("delivery-a")).toBe(true);
+    expect(app.followUps).toEqual(["pull-request", "pull-request", "gates"]);
     await until(() => app.github.checkRuns(REPO).length === 2);
+    expect(app.store.history("worker-bbbbba").filter((t) => t.to === "PR_OPEN")).toHaveLength(1);
   });
 
   it("a deferred re-read that fails is tried again, and the worker still moves", async () => {
@@ -279,7 +280,7 @@ describe("pull_request webhooks move workers", () => {
     app.github.failNext({ method: "GET", path: `/repos/${REPO}/pulls/${pr.number}`, status: 502, times: 3 });
     await app.receive("pull_request.opened", opened(pr.number), "delivery-9");
     await until(() => !app.deps.deliveries.has("delivery-9"));
-    expect(app.followUps).toHaveLength(3);
+    expect(app.followUps).toEqual(["pull-request", "pull-request", "pull-request"]);
     expect(app.store.requireWorker("worker-bbbbb9").state).toBe("WORKING");
     expect(app.logLines().filter((line) => (line.level as number) >= 50)).toEqual([
       expect.objectContaining({ msg: "follow-up gave up: redeliver the webhook or run `pw reconcile`", correlation_id: "delivery-9", attempts: 3 }),

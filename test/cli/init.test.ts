@@ -67,6 +67,7 @@ describe("pw init", () => {
     const spec = parseTaskSpec(parseYaml(readFileSync(join(me.dir, WRITTEN[1]!), "utf8")), "example", {
       agents: Object.keys(config.agents),
       existingTaskIds: new Set(),
+      defaultAgent: config.defaultAgent,
     });
     expect(spec.tasks.length).toBeGreaterThan(0);
     expect(readFileSync(join(me.dir, WRITTEN[2]!), "utf8")).toBe(DEFAULT_GATE_FILES["security-gate"]);

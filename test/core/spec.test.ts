@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseTaskSpec, SpecError } from "../../src/core/spec.js";
 
-const context = { agents: ["code-author", "test-author"], existingTaskIds: new Set(["OLD-1"]) };
+const context = { agents: ["code-author", "test-author"], existingTaskIds: new Set(["OLD-1"]), defaultAgent: "code-author" };
 
 function problems(data: unknown): string[] {
   try {
@@ -31,6 +31,19 @@ describe("task spec", () => {
     expect(spec.tasks[1]).toMatchObject({ labels: [], depends_on: ["TASK-001", "OLD-1"] });
     // no base: the repository's default branch, found when the spawn runs
     expect(spec.tasks[1]!.base_branch).toBeUndefined();
+  });
+
+  it("a task without an agent gets the repository's default agent; with no default, it must name one", () => {
+    const data = { tasks: [{ id: "T-1", description: "d" }, { id: "T-2", description: "e", agent: "test-author" }] };
+    expect(parseTaskSpec(data, "tasks.yml", { ...context, defaultAgent: "test-author" }).tasks.map((t) => t.agent)).toEqual(["test-author", "test-author"]);
+    expect(() => parseTaskSpec(data, "tasks.yml", { ...context, defaultAgent: null })).toThrow(SpecError);
+    try {
+      parseTaskSpec(data, "tasks.yml", { ...context, defaultAgent: null });
+    } catch (error) {
+      expect((error as SpecError).problems).toEqual([
+        "tasks[0].agent: required: this repository has several agents and no default_agent; use one of code-author, test-author",
+      ]);
+    }
   });
 
   it.each([
@@ -103,7 +116,7 @@ describe("the shipped example", () => {
     const { readFileSync } = await import("node:fs");
     const { parse } = await import("yaml");
     const text = readFileSync(new URL("../../templates/tasks-spec-example.yml", import.meta.url), "utf8");
-    const spec = parseTaskSpec(parse(text), "example", { agents: ["code-author", "test-author", "iac-engineer"], existingTaskIds: new Set() });
+    const spec = parseTaskSpec(parse(text), "example", { agents: ["code-author", "test-author", "iac-engineer"], existingTaskIds: new Set<string>(), defaultAgent: "code-author" });
     expect(spec.tasks.map((t) => [t.id, t.agent, t.depends_on])).toEqual([
       ["LOGIN-1", "code-author", []],
       ["LOGIN-2", "test-author", ["LOGIN-1"]],

@@ -509,6 +509,15 @@ interface ActiveRule<R> {
   remaining: number;
 }
 
+interface Hold {
+  rule: RequestMatch;
+  /** Resolves when the hold is released. */
+  released: Promise<void>;
+  release: () => void;
+  /** Requests waiting on it now. */
+  waiting: number;
+}
+
 interface Waiter {
   match: (request: RecordedRequest) => boolean;
   resolve: (request: RecordedRequest) => void;
@@ -623,6 +632,7 @@ export class GitHubStandIn {
   private readonly rejectedTokens = new Set<string>();
   private failures: Array<ActiveRule<FailureRule>> = [];
   private delays: Array<ActiveRule<DelayRule>> = [];
+  private holds: Hold[] = [];
   private waiters: Waiter[] = [];
   private nextId = 1000;
   private readonly appId: number;
@@ -915,6 +925,28 @@ export class GitHubStandIn {
     this.delays.push({ rule, remaining: rule.times ?? Number.POSITIVE_INFINITY });
   }
 
+  /**
+   * Matching requests wait, unanswered and unrecorded, until the returned function is called;
+   * then they (and later ones) go on in the order they came. For "answered before GitHub was":
+   * hold everything, send deliveries, and see their answers arrive first.
+   */
+  hold(rule: RequestMatch = { path: /./ }): () => void {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const hold: Hold = { rule, released, release: () => undefined, waiting: 0 };
+    hold.release = () => {
+      this.holds = this.holds.filter((other) => other !== hold);
+      release();
+    };
+    this.holds.push(hold);
+    return hold.release;
+  }
+
+  /** How many requests wait on holds now. */
+  heldRequests(): number {
+    return this.holds.reduce((sum, hold) => sum + hold.waiting, 0);
+  }
+
   /** Resolves with the first request (already recorded or future) that matches; for child processes. */
   waitForRequest(
     match: RequestMatch | ((request: RecordedRequest) => boolean),
@@ -970,6 +1002,12 @@ export class GitHubStandIn {
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
     }
     const query = Object.fromEntries(url.searchParams);
+    const hold = this.holds.find((candidate) => matches(candidate.rule, method, path));
+    if (hold) {
+      hold.waiting += 1;
+      await hold.released;
+      hold.waiting -= 1;
+    }
     const recorded: RecordedRequest = { method, path, prefix, query, body: undefined, headers, status: 0, route: null, injected: false };
 
     let reply: Reply;

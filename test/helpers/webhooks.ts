@@ -24,6 +24,7 @@ export const WEBHOOK_FIXTURES = {
   "pull_request.closed": "pull_request.closed",
   "pull_request.closed.merged": "pull_request.closed",
   "issue_comment.created": "issue_comment.created",
+  "issue_comment.edited": "issue_comment.edited",
   "check_run.completed": "check_run.completed",
   "check_run.rerequested": "check_run.rerequested",
   "check_suite.completed": "check_suite.completed",

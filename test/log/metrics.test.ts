@@ -125,4 +125,23 @@ describe("createMetrics", () => {
     });
     await expect(metrics.render()).rejects.toThrow("store is closed");
   });
+
+  it("shows the follow-up queue's depth and the age of its oldest effect at each scrape, and counts tries", async () => {
+    let backlog = { unfinished: 0, oldestCreatedAt: null as string | null };
+    const now = Date.parse("2026-06-01T12:00:00.000Z");
+    const metrics = createMetrics({ defaultMetrics: false, followUpBacklog: () => backlog, now: () => now });
+    let families = await scrape(metrics);
+    expect(families.get(METRIC_NAMES.followUpDepth)?.type).toBe("gauge");
+    expect(sampleValue(families, METRIC_NAMES.followUpDepth)).toBe(0);
+    expect(sampleValue(families, METRIC_NAMES.followUpOldest)).toBe(0);
+    backlog = { unfinished: 7, oldestCreatedAt: "2026-06-01T11:59:30.000Z" };
+    metrics.followUp("reply", "done");
+    metrics.followUp("reply", "retried");
+    metrics.followUp("reply", "done");
+    families = await scrape(metrics);
+    expect(sampleValue(families, METRIC_NAMES.followUpDepth)).toBe(7);
+    expect(sampleValue(families, METRIC_NAMES.followUpOldest)).toBe(30);
+    expect(sampleValue(families, METRIC_NAMES.followUps, { kind: "reply", outcome: "done" })).toBe(2);
+    expect(sampleValue(families, METRIC_NAMES.followUps, { kind: "reply", outcome: "retried" })).toBe(1);
+  });
 });

@@ -298,6 +298,24 @@ describe("failures leave a recorded, recoverable worker and push nothing", () =>
     expect((await sb.pw(["state", "get", id])).stdout).toBe("UNKNOWN\n");
   });
 
+  it("a spawn without --agent takes default_agent, else the only agent configured; with several and no default it asks, making nothing", async () => {
+    const sb = await open({ agents: { "docs-writer": fakeAgent("write-file.mjs") } });
+    expect((await sb.pw(spawnArgs("AG-1"))).code).toBe(0);
+    expect((await workerByTask(sb, "AG-1")).agent).toBe("docs-writer");
+
+    sb.configure({ agents: { "docs-writer": fakeAgent("write-file.mjs"), "lint-fixer": fakeAgent("write-file.mjs") } });
+    const refused = await sb.pw(spawnArgs("AG-2"));
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe("pw: --agent is needed: this repository configures several agents (docs-writer, lint-fixer) and no default_agent\n");
+    expect((await workers(sb)).map((w) => w.taskId)).toEqual(["AG-1"]);
+    const spec = writeSpec(sb, "tasks:\n  - id: AG-3\n    description: d\n");
+    expect((await sb.pw(["worker", "spawn-batch", "--spec-file", spec])).code).toBe(2);
+
+    sb.configure({ default_agent: "lint-fixer", agents: { "docs-writer": fakeAgent("write-file.mjs"), "lint-fixer": fakeAgent("write-file.mjs") } });
+    expect((await sb.pw(["worker", "spawn-batch", "--spec-file", spec])).code).toBe(0);
+    expect((await workerByTask(sb, "AG-3")).agent).toBe("lint-fixer");
+  });
+
   it("setup runs once in a worktree the spawn made, and again after a setup that failed", async () => {
     const sb = await open({});
     const runs = join(sb.out, "setup-runs");

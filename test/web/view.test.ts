@@ -64,6 +64,8 @@ describe("html", () => {
     );
     expect(html`<ul>${["<a>", html`<li>${"<b>"}</li>`, null, undefined, false, 3]}</ul>`.text).toBe("<ul>&lt;a&gt;<li>&lt;b&gt;</li>3</ul>");
     expect(html`${trusted("<br>")}`.text).toBe("<br>");
+    // text from outside shows no control character: no NUL, no terminal escape, no bidi override
+    expect(html`<td>${"agent \u001b[31mfailed\u0000 \u202eexe.txt\u202c\nline two"}</td>`.text).toBe("<td>agent [31mfailed exe.txt\nline two</td>");
   });
 
   it.each([

@@ -1,0 +1,243 @@
+/**
+ * The follow-up queue's drainer. A delivery is answered once the store holds what it says and
+ * the GitHub effects it causes (`effects.ts`); this carries those effects out afterwards: one at
+ * a time per lane (an issue or a PR, in the order they were added), several lanes at once, at
+ * the pace the Octokit limiters give, tried again with backoff when GitHub fails, given up after
+ * the last try with one error line. The queue lives in the store, so what `pw serve` did not
+ * finish is picked up again when it starts.
+ */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { InvalidInputError } from "../core/errors.js";
+import type { Logger } from "../log/logger.js";
+import type { Metrics } from "../log/metrics.js";
+import type { FollowUp, NewFollowUp, WorkerStore } from "../store/store.js";
+
+/** Carries out one follow-up; returns the follow-ups it leads to (queued as it is marked done). */
+export type PerformFollowUp = (followUp: FollowUp) => Promise<readonly NewFollowUp[] | void>;
+
+export interface FollowUpQueueOptions {
+  store: WorkerStore;
+  logger: Logger;
+  metrics?: Pick<Metrics, "followUp">;
+  /** How many lanes run at once (default 4: GitHub asks integrations not to call it in parallel much). */
+  concurrency?: number;
+  /** How long a failed follow-up waits before each new try (default 1 s, 10 s, 60 s); after the last, it gives up. */
+  retryDelaysMs?: readonly number[];
+  /** How often the store is looked at besides when work is added (default 1 s). */
+  pollMs?: number;
+  /** How long a claim holds a follow-up for this drainer (default an hour: GitHub's rate limits can hold a write for minutes). */
+  leaseMs?: number;
+  /** Told when a follow-up gives up (`pw serve` forgets its delivery id, so a redelivery is handled). */
+  onGiveUp?: (followUp: FollowUp) => void;
+}
+
+const RETRY_DELAYS_MS = [1000, 10_000, 60_000];
+/** In a busy stretch, how long the first follow-up added waits for others to share its store commit. */
+const BATCH_WINDOW_MS = 2;
+/** A stretch is busy while commits come closer than this. */
+const BUSY_MS = 5;
+/** GitHub's answers that another try will not change: bad request, gone, unprocessable. */
+const PERMANENT_STATUSES = new Set([400, 404, 410, 422]);
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+}
+
+/** True when trying again cannot help: GitHub refused the request itself, or the row is not one this release can run. */
+function isPermanent(error: unknown): boolean {
+  const status = (error as { status?: unknown }).status;
+  return error instanceof InvalidInputError || (typeof status === "number" && PERMANENT_STATUSES.has(status));
+}
+
+export class FollowUpQueue {
+  /** This drainer's name on its claims. */
+  readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+  private readonly running = new Set<Promise<void>>();
+  /** The follow-ups running here, by seq: one whose claim expired while it ran is not run twice. */
+  private readonly runningSeqs = new Set<number>();
+  private lastCommit = Number.NEGATIVE_INFINITY;
+  private batch: Array<{ followUps: readonly NewFollowUp[]; resolve: (keys: string[]) => void; reject: (error: unknown) => void }> = [];
+  private perform: PerformFollowUp | undefined;
+  private scheduled = false;
+  private poller: NodeJS.Timeout | undefined;
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private readonly concurrency: number;
+  private readonly delays: readonly number[];
+  private readonly leaseMs: number;
+
+  constructor(private readonly options: FollowUpQueueOptions) {
+    this.concurrency = options.concurrency ?? 4;
+    this.delays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
+    this.leaseMs = options.leaseMs ?? 3600_000;
+  }
+
+  /**
+   * Queues follow-ups (a key seen before adds nothing) and wakes the drainer; resolves with the
+   * keys that were added once they are in the store; each caller answers its delivery only then.
+   * A commit costs several times what a row does, so in a busy stretch (a commit less than
+   * 5 ms ago) the adds of the next 2 ms share one commit, and a burst makes a few commits, not
+   * one per delivery; otherwise the adds of one turn of the event loop do, and nothing waits.
+   */
+  add(followUps: readonly NewFollowUp[]): Promise<string[]> {
+    if (followUps.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.batch.push({ followUps, resolve, reject });
+      if (this.batch.length > 1) return;
+      if (performance.now() - this.lastCommit < BUSY_MS) setTimeout(() => this.commitBatch(), BATCH_WINDOW_MS);
+      else setImmediate(() => this.commitBatch());
+    });
+  }
+
+  private commitBatch(): void {
+    const batch = this.batch.splice(0);
+    this.lastCommit = performance.now();
+    let added: Set<string>;
+    try {
+      added = new Set(this.options.store.addFollowUps(batch.flatMap((request) => request.followUps)));
+    } catch (error) {
+      for (const request of batch) request.reject(error);
+      return;
+    }
+    // a key two requests of the batch share (one comment, two delivery ids) is the first one's
+    for (const request of batch) {
+      const mine = request.followUps.map((f) => f.key).filter((key) => added.delete(key));
+      request.resolve(mine);
+    }
+    this.wake();
+  }
+
+  /**
+   * Starts draining with `perform`. Claims left by an earlier drainer of this store (a
+   * `pw serve` that stopped or died with work under way) are let go first: one drainer runs
+   * per store, as one process records its deliveries.
+   */
+  start(perform: PerformFollowUp): void {
+    this.perform = perform;
+    const released = this.options.store.releaseFollowUps(null);
+    const backlog = this.options.store.followUpBacklog();
+    if (backlog.unfinished > 0) {
+      this.options.logger.info({ unfinished: backlog.unfinished, released, oldest: backlog.oldestCreatedAt }, "follow-ups left by the last run are picked up");
+    }
+    this.poller = setInterval(() => this.wake(), this.options.pollMs ?? 1000);
+    this.poller.unref();
+    this.wake();
+  }
+
+  /** Looks for due follow-ups soon (after what runs now has had its turn). */
+  wake(): void {
+    if (!this.perform || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    const perform = this.perform;
+    const free = this.concurrency - this.running.size;
+    if (!perform || free <= 0) return;
+    let claimed: FollowUp[];
+    try {
+      claimed = this.options.store.claimFollowUps(this.owner, new Date(Date.now() + this.leaseMs).toISOString(), free);
+    } catch (error) {
+      this.options.logger.warn({ err_message: firstLine(error) }, "follow-ups not claimed; trying again");
+      return;
+    }
+    for (const followUp of claimed) {
+      if (this.runningSeqs.has(followUp.seq)) continue;
+      this.runningSeqs.add(followUp.seq);
+      const run: Promise<void> = this.run(perform, followUp).finally(() => {
+        this.running.delete(run);
+        this.runningSeqs.delete(followUp.seq);
+        this.wake();
+      });
+      this.running.add(run);
+    }
+  }
+
+  private async run(perform: PerformFollowUp, followUp: FollowUp): Promise<void> {
+    const { store, logger, metrics } = this.options;
+    let then: readonly NewFollowUp[] | void;
+    try {
+      then = await perform(followUp);
+    } catch (error) {
+      this.failed(followUp, error);
+      return;
+    }
+    try {
+      store.finishFollowUp(followUp.seq, this.owner, then ?? []);
+      metrics?.followUp(followUp.kind, "done");
+    } catch (error) {
+      // the effect happened; the row stays claimed and runs again after the next start, where ensure-style effects find their work done
+      logger.warn({ kind: followUp.kind, correlation_id: followUp.correlationId, err_message: firstLine(error) }, "follow-up done but not recorded");
+    }
+  }
+
+  private failed(followUp: FollowUp, error: unknown): void {
+    const { store, logger, metrics } = this.options;
+    const message = firstLine(error);
+    const status = (error as { status?: unknown }).status;
+    const fields = {
+      kind: followUp.kind,
+      lane: followUp.lane,
+      correlation_id: followUp.correlationId,
+      err_message: message,
+      ...(typeof status === "number" ? { status } : {}),
+    };
+    const delay = isPermanent(error) ? undefined : this.delays[followUp.attempts - 1];
+    try {
+      store.retryFollowUp(followUp.seq, this.owner, message, delay === undefined ? null : new Date(Date.now() + delay).toISOString());
+    } catch (storeError) {
+      logger.warn({ ...fields, store_error: firstLine(storeError) }, "follow-up failure not recorded");
+      return;
+    }
+    if (delay === undefined) {
+      metrics?.followUp(followUp.kind, "gave_up");
+      const hint = followUp.kind === "pull-request" ? "redeliver the webhook or run `pw reconcile`" : "redeliver the webhook to try again";
+      logger.error({ ...fields, attempts: followUp.attempts }, `follow-up gave up: ${hint}`);
+      this.options.onGiveUp?.(followUp);
+      return;
+    }
+    metrics?.followUp(followUp.kind, "retried");
+    logger.warn({ ...fields, retry_in_ms: delay }, "follow-up failed; trying again");
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      this.wake();
+    }, delay);
+    timer.unref();
+    this.retryTimers.add(timer);
+  }
+
+  /** Resolves when nothing runs and nothing is left in the store, retries included (tests). */
+  async drain(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.running.size === 0 && this.options.store.followUpBacklog().unfinished === 0) return;
+      if (Date.now() > deadline) throw new Error(`follow-ups not drained within ${timeoutMs} ms`);
+      this.wake();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /**
+   * Stops taking follow-ups and waits up to `graceMs` for those under way; what is left stays in
+   * the store for the next start. Returns how many follow-ups are unfinished.
+   */
+  async stop(graceMs: number): Promise<number> {
+    this.perform = undefined;
+    clearInterval(this.poller);
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.retryTimers.clear();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.running]), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    try {
+      if (this.running.size === 0) this.options.store.releaseFollowUps(this.owner);
+      return this.options.store.followUpBacklog().unfinished;
+    } catch {
+      return -1;
+    }
+  }
+}
