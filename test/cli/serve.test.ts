@@ -3,8 +3,8 @@
  * local GitHub stand-in as the REST API (App authentication through GHE_HOST), a real
  * repository with a bare origin, real agents.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -14,18 +14,10 @@ import { freePort, pw, PW_BIN } from "../helpers/cli.js";
 import { makeRepo, removeTempDirs, tempDir } from "../helpers/git.js";
 import { fakeAgent, REPOSITORY, runnerSandbox, type RunnerSandbox } from "../helpers/runner-env.js";
 import { deliver, loadPayload, retarget, withComment } from "../helpers/webhooks.js";
+import { serveEnv, SERVE_PRIVATE_KEY, SERVE_SECRET, startServe as startServeProcess, until, type Served } from "../helpers/serve.js";
 
-const SECRET = "e2e-secret";
-const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-const PEM = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  base: string;
-  output: () => string;
-  stop: () => Promise<number | null>;
-}
+const SECRET = SERVE_SECRET;
+const PEM = SERVE_PRIVATE_KEY;
 
 const running: Served[] = [];
 let sandbox: RunnerSandbox | undefined;
@@ -42,63 +34,9 @@ afterEach(async () => {
   removeTempDirs();
 });
 
-async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000, what = "condition"): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** Starts `pw serve` and waits for its "listening" line. */
-async function startServe(env: NodeJS.ProcessEnv, cwd: string, args: string[] = []): Promise<Served> {
-  const child = spawn(process.execPath, [PW_BIN, "serve", "--poll-interval", "0.2", ...args], {
-    cwd,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (out += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const served: Served = {
-    child,
-    url: "",
-    base: "",
-    output: () => out,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      return exited;
-    },
-  };
-  running.push(served);
-  const port = await until(
-    () => {
-      if (child.exitCode !== null) throw new Error(`pw serve exited with ${child.exitCode}:\n${out}`);
-      const line = out.split("\n").find((l) => l.includes('"pw serve listening"'));
-      return line ? (JSON.parse(line) as { port: number }).port : undefined;
-    },
-    15_000,
-    "pw serve listening",
-  );
-  served.base = `http://127.0.0.1:${port}`;
-  served.url = `${served.base}/api/github/webhooks`;
-  return served;
-}
-
-function serveEnv(sb: RunnerSandbox): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    ...sb.env,
-    WEBHOOK_SECRET: SECRET,
-    PORT: "0",
-    HOST: "127.0.0.1",
-    APP_ID: "123456",
-    PRIVATE_KEY: PEM,
-    LOG_LEVEL: "info",
-  };
+/** Starts `pw serve` (stopped after the test) and waits for its "listening" line. */
+function startServe(env: NodeJS.ProcessEnv, cwd: string, args: string[] = []): Promise<Served> {
+  return startServeProcess(env, cwd, args, (served) => running.push(served));
 }
 
 function openStore(sb: RunnerSandbox): SqliteWorkerStore {

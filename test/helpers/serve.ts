@@ -9,7 +9,9 @@ import type { RunnerSandbox } from "./runner-env.js";
 
 export const SERVE_SECRET = "e2e-secret";
 const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-const PEM = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+/** The App's private key in these tests (PKCS#8 PEM). */
+export const SERVE_PRIVATE_KEY = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+const PEM = SERVE_PRIVATE_KEY;
 
 export interface Served {
   child: ChildProcess;

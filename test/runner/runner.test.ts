@@ -26,6 +26,7 @@ interface WorkerJson {
   prUrl: string | null;
   worktreePath: string | null;
   branch: string;
+  agent: string | null;
 }
 
 async function workers(sb: RunnerSandbox): Promise<WorkerJson[]> {
