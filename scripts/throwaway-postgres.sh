@@ -9,6 +9,7 @@
 #   scripts/throwaway-postgres.sh start [--fast]   prints PW_TEST_DATABASE_URL=... and PW_TEST_POSTGRES_DIR=...
 #                                                  (--fast: no fsync, for tests; never for benchmarks)
 #   scripts/throwaway-postgres.sh stop DIR         stops the cluster of DIR and removes DIR
+#   scripts/throwaway-postgres.sh pause|resume DIR stops the server as a crash would / starts it again
 set -euo pipefail
 
 # initdb and pg_ctl: on PATH, else Debian's /usr/lib/postgresql/<version>/bin (newest first)
@@ -40,14 +41,22 @@ pw_pg_port_taken() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+pw_pg_server() {
+  local bin="$1" dir="$2" action="$3"
+  if [ "$action" = start ]; then
+    pw_pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
+  else
+    pw_pg_as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1
+  fi
+}
+
 pw_pg_start() {
-  local bin dir port tries=0 settings=""
+  local bin dir port tries=0
   bin="$(pw_pg_bindir)" || { echo "throwaway-postgres: no initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin: apt-get install -y postgresql" >&2; return 3; }
   if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
     echo "throwaway-postgres: PostgreSQL refuses to run as root and there is no \`postgres\` user to run it as" >&2
     return 1
   fi
-  [ "${1:-}" = "--fast" ] && settings="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
   dir="$(mktemp -d "${TMPDIR:-/tmp}/pw-postgres.XXXXXX")"
   chmod 700 "$dir"
   [ "$(id -u)" = 0 ] && chown postgres: "$dir"
@@ -56,14 +65,23 @@ pw_pg_start() {
     rm -rf "$dir"
     return 1
   fi
+  # the settings live in the cluster's own file, so `resume` starts it the same way
+  {
+    echo "listen_addresses = '127.0.0.1'"
+    echo "unix_socket_directories = '$dir'"
+    echo "max_connections = 200"
+    if [ "${1:-}" = "--fast" ]; then
+      echo "fsync = off"
+      echo "synchronous_commit = off"
+      echo "full_page_writes = off"
+    fi
+  } | pw_pg_as_owner tee -a "$dir/data/postgresql.conf" >/dev/null
   # a port of its own: a random one that nothing answers on, tried again if another took it first
   while :; do
     port=$((20000 + RANDOM % 20000))
     pw_pg_port_taken "$port" && continue
-    if pw_pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 $settings" start >/dev/null; then
-      break
-    fi
+    echo "port = $port" | pw_pg_as_owner tee -a "$dir/data/postgresql.conf" >/dev/null
+    pw_pg_server "$bin" "$dir" start && break
     tries=$((tries + 1))
     if [ "$tries" -ge 5 ]; then
       echo "throwaway-postgres: the server did not start: $(tail -n 1 "$dir/server.log" 2>/dev/null)" >&2
@@ -75,14 +93,19 @@ pw_pg_start() {
   echo "PW_TEST_POSTGRES_DIR=$dir"
 }
 
+# only directories this script made
+pw_pg_owned_dir() {
+  case "$1" in
+    */pw-postgres.*) [ -d "$1/data" ] ;;
+    *) echo "throwaway-postgres: $1 is not a directory this script made" >&2; return 2 ;;
+  esac
+}
+
 pw_pg_stop() {
   local bin dir="$1"
-  case "$dir" in
-    */pw-postgres.*) ;;
-    *) echo "throwaway-postgres: $dir is not a directory this script made" >&2; return 2 ;;
-  esac
-  if [ -d "$dir/data" ] && bin="$(pw_pg_bindir)"; then
-    pw_pg_as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  pw_pg_owned_dir "$dir" || return $?
+  if bin="$(pw_pg_bindir)"; then
+    pw_pg_server "$bin" "$dir" stop || true
   fi
   rm -rf "$dir"
 }
@@ -91,5 +114,12 @@ case "${1:-}" in
   bindir) pw_pg_bindir ;;
   start) shift; pw_pg_start "$@" ;;
   stop) [ -n "${2:-}" ] || { echo "usage: $0 stop DIR" >&2; exit 2; }; pw_pg_stop "$2" ;;
-  *) echo "usage: $0 bindir | start [--fast] | stop DIR" >&2; exit 2 ;;
+  # the server goes away (as in a crash) and comes back with its data, on the same port
+  pause | resume)
+    [ -n "${2:-}" ] || { echo "usage: $0 $1 DIR" >&2; exit 2; }
+    pw_pg_owned_dir "$2"
+    bin="$(pw_pg_bindir)"
+    if [ "$1" = pause ]; then pw_pg_server "$bin" "$2" stop; else pw_pg_server "$bin" "$2" start; fi
+    ;;
+  *) echo "usage: $0 bindir | start [--fast] | stop DIR | pause DIR | resume DIR" >&2; exit 2 ;;
 esac
