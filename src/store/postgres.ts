@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import pg from "pg";
 import {
   IllegalTransitionError,
@@ -61,10 +62,33 @@ function nowPlus(param: number): string {
   return `date_trunc('milliseconds', now() + $${param}::double precision * interval '1 millisecond')`;
 }
 
-/** What a connection or a transaction runs statements on. */
-type Queryable = Pick<pg.PoolClient, "query">;
-
 type Row = Record<string, unknown>;
+
+/** What a transaction runs statements on: prepared statements with parameters, or `exec` for a script of several (migrations). */
+interface Queryable {
+  query(sql: string, params?: unknown[]): Promise<pg.QueryResult<Row>>;
+  exec(sql: string): Promise<void>;
+}
+
+/** Statement names by SQL text: each connection parses and plans a statement once, then only binds it. */
+const statementNames = new Map<string, string>();
+
+/** A named (prepared) statement for `sql`; the name is the text's hash, so one name never means two texts. */
+function prepared(sql: string, values: unknown[]): pg.QueryConfig {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `pw_${createHash("sha1").update(sql).digest("hex").slice(0, 20)}`;
+    if (statementNames.size < 1000) statementNames.set(sql, name);
+  }
+  return { name, text: sql, values };
+}
+
+function queryable(client: pg.PoolClient): Queryable {
+  return {
+    query: (sql, params = []) => client.query<Row>(prepared(sql, params)),
+    exec: async (sql) => void (await client.query(sql)),
+  };
+}
 
 function toState(value: unknown): WorkerState {
   // a state this release does not know was written by a newer one: say so rather than guess
@@ -224,10 +248,19 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
     if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
       throw new InvalidInputError(`schema "${schema}" is not allowed: use letters, digits and '_'`);
     }
+    let connectionString = parsed.connectionString;
+    let sessionOptions: string | undefined;
+    if (schema) {
+      // pg lets the URL's parameters win over its config: the URL's own `options` go first, then the schema
+      const withoutOptions = new URL(connectionString);
+      sessionOptions = [withoutOptions.searchParams.get("options"), `-c search_path=${schema}`].filter(Boolean).join(" ");
+      withoutOptions.searchParams.delete("options");
+      connectionString = withoutOptions.toString();
+    }
     let pool: pg.Pool;
     try {
       pool = new pg.Pool({
-        connectionString: parsed.connectionString,
+        connectionString,
         max: options.poolSize ?? DEFAULT_POOL_SIZE,
         connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
         idleTimeoutMillis: 30_000,
@@ -235,7 +268,7 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
         allowExitOnIdle: true,
         application_name: "parallel-workers",
         types: typeParsers(),
-        ...(schema ? { options: `-c search_path=${schema}` } : {}),
+        ...(sessionOptions ? { options: sessionOptions } : {}),
       });
     } catch (error) {
       // pg reads files named in the URL (sslcert=...) while it parses it
@@ -277,11 +310,11 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
         );
       }
       if (version === POSTGRES_SCHEMA_VERSION) return;
-      if (schema) await tx.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      if (schema) await tx.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
       if (!table.rows[0]?.present) {
-        await tx.query("CREATE TABLE schema_version (one boolean PRIMARY KEY DEFAULT true CHECK (one), version integer NOT NULL)");
+        await tx.exec("CREATE TABLE schema_version (one boolean PRIMARY KEY DEFAULT true CHECK (one), version integer NOT NULL)");
       }
-      for (let step = version; step < POSTGRES_SCHEMA_VERSION; step++) await tx.query(POSTGRES_MIGRATIONS[step]!);
+      for (let step = version; step < POSTGRES_SCHEMA_VERSION; step++) await tx.exec(POSTGRES_MIGRATIONS[step]!);
       await tx.query(
         "INSERT INTO schema_version (version) VALUES ($1) ON CONFLICT (one) DO UPDATE SET version = excluded.version",
         [POSTGRES_SCHEMA_VERSION],
@@ -321,7 +354,7 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
     this.assertOpen();
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.pool.query<Row>(sql, params);
+        return await this.pool.query<Row>(prepared(sql, params));
       } catch (error) {
         if (retry && attempt < CONNECTION_ATTEMPTS && !this.closed && isConnectionFailure(error)) continue;
         throw this.wrap(error);
@@ -356,7 +389,7 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
       try {
         client = await this.pool.connect();
         await client.query("BEGIN");
-        const result = await step(client);
+        const result = await step(queryable(client));
         committing = true;
         await client.query("COMMIT");
         client.release();
@@ -390,40 +423,39 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
   }
 
   private async lockState(tx: Queryable, id: string): Promise<WorkerState | undefined> {
-    const { rows } = await tx.query<Row>("SELECT state FROM workers WHERE id = $1 FOR UPDATE", [id]);
+    const { rows } = await tx.query("SELECT state FROM workers WHERE id = $1 FOR UPDATE", [id]);
     return rows[0] ? toState(rows[0].state) : undefined;
   }
 
-  private async recordTransition(tx: Queryable, workerId: string, from: WorkerState | null, to: WorkerState, meta: TransitionMeta): Promise<void> {
-    await tx.query(
-      `INSERT INTO transitions (worker_id, from_state, to_state, at, source, correlation_id, detail)
-       VALUES ($1, $2, $3, ${NOW}, $4, $5, $6)`,
-      [workerId, from, to, meta.source, meta.correlationId ?? null, meta.detail ?? null],
-    );
-  }
-
   /**
-   * Writes `patch` and the state in one UPDATE. Leaving UNKNOWN clears a stale error; a request
-   * is about the run under way, so queueing again or ending clears it (as SQLite does).
+   * One statement that moves a worker to `to`, writing `patch` (leaving UNKNOWN clears a stale
+   * error; a request is about the run under way, so queueing again or ending clears it, as in
+   * SQLite), only while it is in `expected` when given, and records the transition from
+   * `previous`; it returns the moved row, or none.
    */
-  private async writeWorker(tx: Queryable, id: string, state: WorkerState, previous: WorkerState, patch: WorkerFields): Promise<Worker> {
+  private moveStatement(id: string, to: WorkerState, previous: WorkerState, meta: TransitionMeta, expected?: WorkerState): { sql: string; params: unknown[] } {
+    const patch = meta.patch ?? {};
     const fields: Partial<Record<FieldName, unknown>> = { ...patch };
-    if (previous === "UNKNOWN" && state !== "UNKNOWN" && !("error" in patch)) fields.error = null;
-    if (state !== previous && (state === "NEEDS_INIT" || isTerminal(state)) && !("request" in patch)) fields.request = null;
-    const params: unknown[] = [id, state];
+    if (previous === "UNKNOWN" && to !== "UNKNOWN" && !("error" in patch)) fields.error = null;
+    if (to !== previous && (to === "NEEDS_INIT" || isTerminal(to)) && !("request" in patch)) fields.request = null;
+    const params: unknown[] = [id, to, previous, meta.source, meta.correlationId ?? null, meta.detail ?? null];
     const assignments = ["state = $2", `updated_at = ${NOW}`];
     for (const name of FIELD_NAMES.filter((n) => n in fields)) {
       const bound = bind(name, fields[name], params.length + 1);
       params.push(bound.value);
       assignments.push(`${COLUMNS[name].column} = ${bound.sql}`);
     }
-    const { rows } = await tx.query<Row>(`UPDATE workers SET ${assignments.join(", ")} WHERE id = $1 RETURNING *`, params);
-    return toWorker(rows[0]!);
+    const guard = expected === undefined ? "" : ` AND state = $${params.push(expected)}`;
+    const sql = `WITH moved AS (UPDATE workers SET ${assignments.join(", ")} WHERE id = $1${guard} RETURNING *),
+      logged AS (INSERT INTO transitions (worker_id, from_state, to_state, at, source, correlation_id, detail)
+                 SELECT id, $3, state, updated_at, $4, $5, $6 FROM moved)
+      SELECT * FROM moved`;
+    return { sql, params };
   }
 
-  /** Inserts a worker unless one with its id exists; undefined then. */
-  private async insertWorker(tx: Queryable, worker: NewWorker, state: WorkerState): Promise<Worker | undefined> {
-    const params: unknown[] = [worker.id, state];
+  /** One statement that creates a worker unless one with its id exists, and records its first transition; it returns the new row, or none. */
+  private createStatement(worker: NewWorker, state: WorkerState, meta: TransitionMeta): { sql: string; params: unknown[] } {
+    const params: unknown[] = [worker.id, state, meta.source, meta.correlationId ?? null, meta.detail ?? null];
     const columns = ["id", "state", "created_at", "updated_at"];
     const values = ["$1", "$2", NOW, NOW];
     for (const name of FIELD_NAMES.filter((n) => n in worker)) {
@@ -432,24 +464,32 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
       columns.push(COLUMNS[name].column);
       values.push(bound.sql);
     }
-    const { rows } = await tx.query<Row>(
-      `INSERT INTO workers (${columns.join(", ")}) VALUES (${values.join(", ")}) ON CONFLICT (id) DO NOTHING RETURNING *`,
-      params,
-    );
-    return rows[0] && toWorker(rows[0]);
+    const sql = `WITH created AS (INSERT INTO workers (${columns.join(", ")}) VALUES (${values.join(", ")}) ON CONFLICT (id) DO NOTHING RETURNING *),
+      logged AS (INSERT INTO transitions (worker_id, from_state, to_state, at, source, correlation_id, detail)
+                 SELECT id, NULL, state, created_at, $3, $4, $5 FROM created)
+      SELECT * FROM created`;
+    return { sql, params };
+  }
+
+  /**
+   * Runs a statement that writes a worker: alone (one statement is atomic), or with the
+   * follow-ups it queues in one transaction, queued only when the statement wrote a row.
+   */
+  private async writeWorker(statement: { sql: string; params: unknown[] }, followUps: readonly NewFollowUp[] | undefined): Promise<Row | undefined> {
+    if (!followUps?.length) return (await this.writeReturning(statement.sql, statement.params))[0];
+    return this.atomically(async (tx) => {
+      const { rows } = await tx.query(statement.sql, statement.params);
+      if (rows[0]) await this.insertFollowUps(tx, followUps);
+      return rows[0];
+    });
   }
 
   // --- workers
 
-  createWorker(worker: NewWorker, meta: TransitionMeta): Promise<Worker> {
-    return this.atomically(async (tx) => {
-      const state = worker.state ?? "NEEDS_INIT";
-      const created = await this.insertWorker(tx, worker, state);
-      if (!created) throw new StoreError(`worker ${worker.id} already exists`);
-      await this.recordTransition(tx, worker.id, null, state, meta);
-      await this.insertFollowUps(tx, meta.followUps);
-      return created;
-    });
+  async createWorker(worker: NewWorker, meta: TransitionMeta): Promise<Worker> {
+    const created = await this.writeWorker(this.createStatement(worker, worker.state ?? "NEEDS_INIT", meta), meta.followUps);
+    if (!created) throw new StoreError(`worker ${worker.id} already exists`);
+    return toWorker(created);
   }
 
   async getWorker(id: string): Promise<Worker | undefined> {
@@ -480,34 +520,36 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
     return (await this.read(`SELECT * FROM workers ${where} ORDER BY created_at, id`, params)).map(toWorker);
   }
 
-  transition(id: string, from: WorkerState, to: WorkerState, meta: TransitionMeta): Promise<Worker> {
-    return this.atomically(async (tx) => {
-      const current = await this.lockState(tx, id);
-      if (current === undefined) throw new NotFoundError(`no worker ${id}: see \`pw worker list\``);
-      if (!canTransition(from, to)) throw new IllegalTransitionError(id, from, to);
-      if (current !== from) throw new TransitionConflictError(id, from, current, to);
-      const worker = await this.writeWorker(tx, id, to, current, meta.patch ?? {});
-      await this.recordTransition(tx, id, from, to, meta);
-      await this.insertFollowUps(tx, meta.followUps);
-      return worker;
-    });
+  async transition(id: string, from: WorkerState, to: WorkerState, meta: TransitionMeta): Promise<Worker> {
+    if (!canTransition(from, to)) {
+      // as in SQLite, a missing worker is said first
+      await this.requireWorker(id);
+      throw new IllegalTransitionError(id, from, to);
+    }
+    // one statement moves it only while it is in `from`; when it did not, a fresh read says why
+    const move = this.moveStatement(id, to, from, meta, from);
+    for (let attempt = 1; ; attempt++) {
+      const moved = await this.writeWorker(move, meta.followUps);
+      if (moved) return toWorker(moved);
+      const current = (await this.read("SELECT state FROM workers WHERE id = $1", [id]))[0];
+      if (!current) throw new NotFoundError(`no worker ${id}: see \`pw worker list\``);
+      const state = toState(current.state);
+      // in `from` again by now (moved away and back meanwhile): the swap may still be made
+      if (state !== from || attempt >= 3) throw new TransitionConflictError(id, from, state, to);
+    }
   }
 
   setState(id: string, to: WorkerState, meta: TransitionMeta): Promise<Worker> {
     return this.atomically(async (tx) => {
-      let worker: Worker | undefined;
+      let row: Row | undefined;
       // missing: created here, unless another writer creates it meanwhile; then it is set like any other
-      while (!worker) {
+      while (!row) {
         const current = await this.lockState(tx, id);
-        if (current !== undefined) {
-          worker = await this.writeWorker(tx, id, to, current, meta.patch ?? {});
-          await this.recordTransition(tx, id, current, to, meta);
-        } else if ((worker = await this.insertWorker(tx, { id, ...meta.patch }, to))) {
-          await this.recordTransition(tx, id, null, to, meta);
-        }
+        const statement = current === undefined ? this.createStatement({ id, ...meta.patch }, to, meta) : this.moveStatement(id, to, current, meta);
+        row = (await tx.query(statement.sql, statement.params)).rows[0];
       }
       await this.insertFollowUps(tx, meta.followUps);
-      return worker;
+      return toWorker(row);
     });
   }
 
@@ -623,7 +665,7 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
     for (const f of followUps ?? []) {
       // one that gave up is queued again, at the end of its lane
       await tx.query("DELETE FROM follow_ups WHERE key = $1 AND state = 'failed'", [f.key]);
-      const { rows } = await tx.query<Row>(
+      const { rows } = await tx.query(
         `INSERT INTO follow_ups (key, kind, lane, input, installation_id, correlation_id, state, next_attempt_at, created_at)
          VALUES ($1, $2, $3, $4::json, $5, $6, 'pending', ${NOW}, ${NOW}) ON CONFLICT (key) DO NOTHING RETURNING key`,
         [f.key, f.kind, f.lane, JSON.stringify(f.input ?? null), f.installationId ?? null, f.correlationId ?? null],
@@ -726,7 +768,7 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
            started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
         [runner.id, runner.host, JSON.stringify(runner.repositories)],
       );
-      const { rows } = await tx.query<Row>(`SELECT ${PostgresWorkerStore.RUNNER_COLUMNS} FROM runners r WHERE r.id = $1`, [runner.id]);
+      const { rows } = await tx.query(`SELECT ${PostgresWorkerStore.RUNNER_COLUMNS} FROM runners r WHERE r.id = $1`, [runner.id]);
       return toRunner(rows[0]!, Infinity);
     });
   }
