@@ -137,6 +137,8 @@ export function describeStore(name: string, backend: StoreBackend | null): void 
 
       it("says so for an unknown worker", async () => {
         expect(await rejection(store.transition("worker-zzzzzz", "WORKING", "PR_OPEN", cli))).toBeInstanceOf(NotFoundError);
+        // a missing worker is said before an illegal move
+        expect(await rejection(store.transition("worker-zzzzzz", "MERGED", "WORKING", cli))).toBeInstanceOf(NotFoundError);
         const missing = await rejection(store.requireWorker("worker-zzzzzz"));
         expect(missing).toBeInstanceOf(NotFoundError);
         expect(missing.message).toBe("no worker worker-zzzzzz: see `pw worker list`");
@@ -257,6 +259,14 @@ export function describeStore(name: string, backend: StoreBackend | null): void 
         // only a queued worker is claimed
         expect(await store.claimWorker("worker-c00002", "runner-a", MINUTE)).toBe(false);
         expect(await store.claimWorker("worker-nope00", "runner-a", MINUTE)).toBe(false);
+      });
+
+      it("gives a worker that many runners claim at once to exactly one of them", async () => {
+        await store.createWorker({ id: "worker-c00009" }, cli);
+        const clients = await Promise.all(Array.from({ length: 6 }, () => client()));
+        const claimed = await Promise.all(clients.map((c, i) => c.claimWorker("worker-c00009", `runner-${i}`, MINUTE)));
+        expect(claimed.filter(Boolean)).toHaveLength(1);
+        expect((await store.requireWorker("worker-c00009")).owner).toBe(`runner-${claimed.indexOf(true)}`);
       });
 
       it("measures a lease from the store's clock and lets another runner take an expired one", async () => {
