@@ -220,8 +220,9 @@ function typeParsers(): pg.CustomTypesConfig {
 /**
  * The store in PostgreSQL, for many machines: the same contract as the SQLite store, method by
  * method (the shared suite in test/store/conformance.ts holds both to it). Every write is one
- * transaction; times come from the database clock (`now()`); claims take rows with
- * `FOR UPDATE SKIP LOCKED`, so racing runners never wait for or take the same worker.
+ * statement, or one transaction when it is several; times come from the database clock
+ * (`now()`); claims take rows with `FOR UPDATE SKIP LOCKED`, so racing runners never wait for
+ * or take the same worker.
  */
 export class PostgresWorkerStore implements AsyncWorkerStore {
   readonly backend = "postgres" as const;
@@ -554,7 +555,7 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
   }
 
   async updateWorker(id: string, patch: WorkerFields): Promise<Worker> {
-    // the state does not change, so the rules of writeWorker do not apply: one statement is enough
+    // the state does not change, so the rules of a move do not apply: one statement is enough
     const params: unknown[] = [id];
     const assignments = [`updated_at = ${NOW}`];
     for (const name of FIELD_NAMES.filter((n) => n in patch)) {
