@@ -3,7 +3,9 @@
 // a fresh queue of 10,000 workers of one repository, with no git and no agent: the claim path
 // alone, as a runner walks it (claimNextWorker, then NEEDS_INIT -> WORKING). Counts double claims
 // (a worker claimed by two processes, or started twice): there must be none. Prints the rates and
-// their ratios; targets: 0 double claims, 3 processes at least 1.5x one.
+// their ratios, and the CPU a claim costs (the claiming processes', and their server processes'
+// when the server runs here), which says what a loaded machine's rates cannot; targets: 0 double
+// claims, 3 processes at least 1.5x one.
 //
 // PostgreSQL is PW_BENCH_DATABASE_URL (its user must be allowed to create schemas there), else a
 // throwaway cluster started for the run (scripts/throwaway-postgres.sh) and stopped after it.
@@ -14,7 +16,7 @@
 //   node bench/claims.mjs [--workers N] [--durable]
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -39,11 +41,25 @@ function openStore(place, poolSize) {
 // a claiming process: opens its store, says ready, waits for go, claims and starts until the
 // queue is empty, then prints what it claimed
 
+/** CPU milliseconds process `pid` has used (user + system), from /proc; undefined where it cannot be read. */
+function cpuMsOf(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in ticks of 1/100 s
+  } catch {
+    return undefined;
+  }
+}
+
 if (process.argv[2] === "--claimer") {
   const [, , , place, owner] = process.argv;
   const store = await openStore(place, 1);
+  // the server process of the store's one connection, when it runs on this machine
+  const backend = store.backend === "postgres" ? (await store.pool.query("SELECT pg_backend_pid() AS pid")).rows[0].pid : undefined;
   process.stdout.write("ready\n");
   await new Promise((resolve) => createInterface({ input: process.stdin }).once("line", resolve));
+  const cpu = process.cpuUsage();
+  const serverCpu = backend && cpuMsOf(backend);
   const claimed = [];
   let conflicts = 0;
   for (;;) {
@@ -52,9 +68,12 @@ if (process.argv[2] === "--claimer") {
     claimed.push(worker.id);
     await store.transition(worker.id, "NEEDS_INIT", "WORKING", { source: "runner" }).catch(() => conflicts++);
   }
+  const used = process.cpuUsage(cpu);
+  const clientMs = (used.user + used.system) / 1000;
+  const serverMs = serverCpu === undefined ? undefined : cpuMsOf(backend) - serverCpu;
   await store.close();
   // exit only once the (long) line is written: a pipe takes it in pieces
-  await new Promise((resolve) => process.stdout.write(`${JSON.stringify({ claimed, conflicts })}\n`, resolve));
+  await new Promise((resolve) => process.stdout.write(`${JSON.stringify({ claimed, conflicts, clientMs, serverMs })}\n`, resolve));
   process.exit(0);
 }
 
@@ -152,8 +171,12 @@ async function run(label, place, processes) {
   await store.close();
   if (place.startsWith("postgres:")) await inSchema(place.split(":")[1], `DROP SCHEMA ${place.split(":")[1]} CASCADE`);
   const rate = total / seconds;
+  // CPU per claim, the claiming processes' and (when on this machine) their server processes':
+  // what a claim costs, whatever else the machine is doing
+  const perClaim = (key) => (reports.every((r) => typeof r[key] === "number") ? `${((reports.reduce((sum, r) => sum + r[key], 0) * 1000) / total).toFixed(0)} µs` : "?");
+  const cpu = place.startsWith("postgres:") ? `client ${perClaim("clientMs")} + server ${perClaim("serverMs")}` : `${perClaim("clientMs")}`;
   console.log(
-    `${label.padEnd(26)} ${rate.toFixed(0).padStart(6)} claims/s  (${total} claims in ${seconds.toFixed(2)} s; ` +
+    `${label.padEnd(26)} ${rate.toFixed(0).padStart(6)} claims/s  (${total} claims in ${seconds.toFixed(2)} s; CPU per claim ${cpu}; ` +
       `double claims ${doubles}, unclaimed ${unclaimed}, WORKING ${working}; per process ${reports.map((r) => r.claimed.length).join("/")})`,
   );
   if (doubles !== 0 || unclaimed !== 0 || working !== WORKERS) process.exitCode = 1;
