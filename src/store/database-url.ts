@@ -2,7 +2,7 @@ import { z } from "zod";
 import { parseWith } from "../core/validate.js";
 
 /** What a person is told to write. */
-export const DATABASE_URL_FORM = "postgres://USER:PASSWORD@HOST:PORT/DATABASE";
+const DATABASE_URL_FORM = "postgres://USER:PASSWORD@HOST:PORT/DATABASE";
 
 const SCHEMES = ["postgres:", "postgresql:"];
 

@@ -170,7 +170,7 @@ function codeOf(error: unknown): string | undefined {
 }
 
 /** Whether `error` says the connection failed or was lost (pg's own messages included). */
-export function isConnectionFailure(error: unknown): boolean {
+function isConnectionFailure(error: unknown): boolean {
   const code = codeOf(error);
   if (code !== undefined && (SOCKET_CODES.has(code) || UNAVAILABLE_STATES.has(code) || code.startsWith("08"))) return true;
   const message = error instanceof Error ? error.message : "";

@@ -8,7 +8,7 @@ import pg from "pg";
 import { afterAll, beforeAll, inject } from "vitest";
 
 /** The server the tests use; null when the PostgreSQL tests skip (setup said why, once). */
-export const POSTGRES_SERVER: string | null = inject("postgresUrl") ?? null;
+const POSTGRES_SERVER: string | null = inject("postgresUrl") ?? null;
 
 /** `url` with another database name. */
 export function withDatabase(url: string, database: string): string {
