@@ -169,6 +169,14 @@ function codeOf(error: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+/** Error codes that say no connection could be made now (rather than that one was lost). */
+const CONNECT_CODES = new Set(["ECONNREFUSED", "ETIMEDOUT", "EHOSTUNREACH", "EHOSTDOWN", "ENETUNREACH", "ENETDOWN", "EAI_AGAIN", "ENOTFOUND", "57P03", "53300"]);
+
+/** Whether `error` says no connection could be made (the database is down or unreachable). */
+function isConnectFailure(error: unknown): boolean {
+  return CONNECT_CODES.has(codeOf(error) ?? "") || /timeout exceeded when trying to connect/i.test(error instanceof Error ? error.message : "");
+}
+
 /** Whether `error` says the connection failed or was lost (pg's own messages included). */
 function isConnectionFailure(error: unknown): boolean {
   const code = codeOf(error);
@@ -203,8 +211,6 @@ export interface PostgresStoreOptions {
 
 const DEFAULT_POOL_SIZE = 10;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
-/** A transaction that lost its connection before COMMIT never happened: it runs once more on a fresh one. */
-const CONNECTION_ATTEMPTS = 2;
 /** A transaction that lost a deadlock runs again, a few times. */
 const RACE_ATTEMPTS = 4;
 
@@ -231,6 +237,7 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
   private constructor(
     private readonly pool: pg.Pool,
     private readonly url: DatabaseUrl,
+    private readonly poolSize: number,
   ) {}
 
   /** The URL without its password. */
@@ -258,11 +265,12 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
       withoutOptions.searchParams.delete("options");
       connectionString = withoutOptions.toString();
     }
+    const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
     let pool: pg.Pool;
     try {
       pool = new pg.Pool({
         connectionString,
-        max: options.poolSize ?? DEFAULT_POOL_SIZE,
+        max: poolSize,
         connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
         idleTimeoutMillis: 30_000,
         keepAlive: true,
@@ -279,7 +287,7 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
     // listeners its error would end the process
     pool.on("error", () => {});
     pool.on("connect", (client) => client.on("error", () => {}));
-    const store = new PostgresWorkerStore(pool, parsed);
+    const store = new PostgresWorkerStore(pool, parsed, poolSize);
     try {
       await store.migrate(schema);
     } catch (error) {
@@ -343,6 +351,16 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
     return new StoreError(`database ${this.location}: ${describe(error)}${hint}`, { cause: error });
   }
 
+  /**
+   * Whether a call that failed with `error` on try `attempt` may run again at once on another
+   * connection: a connection that could not be made, once more; one the database dropped (a
+   * restart drops every pooled one), until each pooled connection could have been replaced.
+   */
+  private mayRunAgain(error: unknown, attempt: number): boolean {
+    if (this.closed || !isConnectionFailure(error)) return false;
+    return attempt < (isConnectFailure(error) ? 2 : this.poolSize + 1);
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new StoreError(`store ${this.location} is closed`);
   }
@@ -357,7 +375,7 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
       try {
         return await this.pool.query<Row>(prepared(sql, params));
       } catch (error) {
-        if (retry && attempt < CONNECTION_ATTEMPTS && !this.closed && isConnectionFailure(error)) continue;
+        if (retry && this.mayRunAgain(error, attempt)) continue;
         throw this.wrap(error);
       }
     }
@@ -398,7 +416,7 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
       } catch (error) {
         if (client) await this.discard(client, error);
         if (!committing && !this.closed) {
-          if (isConnectionFailure(error) && attempt < CONNECTION_ATTEMPTS) continue;
+          if (this.mayRunAgain(error, attempt)) continue;
           if (RACE_STATES.has(codeOf(error) ?? "") && attempt < RACE_ATTEMPTS) {
             await new Promise((resolve) => setTimeout(resolve, 5 * attempt));
             continue;
