@@ -52,3 +52,12 @@ export class IllegalTransitionError extends PwError {
 export class GitError extends PwError {}
 
 export class StoreError extends PwError {}
+
+/**
+ * The store could not be reached, or lost its connection mid-call: the call may be tried again
+ * (with a pause) and should work once the database answers. A write that lost its connection
+ * while committing may have happened: a compare-and-swap tried again then reports the conflict.
+ */
+export class StoreUnavailableError extends StoreError {
+  readonly retryable = true;
+}

@@ -97,6 +97,17 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX follow_ups_unfinished ON follow_ups(seq) WHERE state IN ('pending', 'running');
    CREATE INDEX follow_ups_lane ON follow_ups(lane, seq) WHERE state IN ('pending', 'running');
    CREATE INDEX follow_ups_finished ON follow_ups(finished_at) WHERE finished_at IS NOT NULL;`,
+  // 7: runners that announce themselves (id, host, the repositories they serve) and beat, so a
+  // dead one shows as stale; the queue a runner claims from, oldest first; workers by holder
+  `CREATE TABLE runners (
+     id           TEXT PRIMARY KEY,
+     host         TEXT NOT NULL,
+     repositories TEXT NOT NULL,
+     started_at   TEXT NOT NULL,
+     heartbeat_at TEXT NOT NULL
+   );
+   CREATE INDEX workers_queued ON workers(created_at, id) WHERE state = 'NEEDS_INIT';
+   CREATE INDEX workers_owner ON workers(owner) WHERE owner IS NOT NULL;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

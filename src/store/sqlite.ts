@@ -10,6 +10,7 @@ import {
 } from "../core/errors.js";
 import { canTransition, isTerminal, isWorkerState, type WorkerState } from "../core/states.js";
 import { WORKER_REQUESTS, type TransitionRecord, type TransitionSource, type Worker } from "../core/worker.js";
+import type { NextWorkerQuery, RunnerRecord, RunnerRegistration } from "./async-store.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 import type {
   FollowUp,
@@ -384,6 +385,46 @@ export class SqliteWorkerStore implements WorkerStore {
     );
   }
 
+  /**
+   * Claims for `owner` until `leaseUntil` the oldest queued worker `query` serves whose claim is
+   * free and whose dependencies are MERGED, in one immediate transaction (see
+   * `AsyncWorkerStore.claimNextWorker`); undefined when there is none.
+   */
+  claimNextWorker(owner: string, leaseUntil: string, query: NextWorkerQuery): Worker | undefined {
+    return this.atomically(() => {
+      const at = now();
+      const row = this
+        .statement(
+          `SELECT w.id FROM workers w INDEXED BY workers_queued
+           WHERE w.state = 'NEEDS_INIT'
+             AND (w.repo_path IN (SELECT value FROM json_each(@checkouts))
+                  OR (w.repo_path IS NULL AND w.repo IN (SELECT value FROM json_each(@repositories))))
+             AND (@project IS NULL OR w.project IS NULL OR w.project = @project)
+             AND (w.owner IS NULL OR w.lease_until IS NULL OR w.lease_until < @at
+                  OR w.owner IN (SELECT value FROM json_each(@takeOverFrom)))
+             AND NOT EXISTS (
+               SELECT 1 FROM json_each(coalesce(w.depends_on, '[]')) AS dep
+               WHERE (SELECT m.state FROM workers m
+                      WHERE lower(m.task_id) = lower(dep.value) AND m.id <> w.id
+                        AND (m.repo_path IS w.repo_path OR m.repo IS w.repo)
+                      ORDER BY m.created_at DESC, m.id LIMIT 1) IS NOT 'MERGED')
+           ORDER BY w.created_at, w.id LIMIT 1`,
+        )
+        .get({
+          at,
+          checkouts: JSON.stringify(query.checkouts ?? []),
+          repositories: JSON.stringify(query.repositories ?? []),
+          project: query.project ?? null,
+          takeOverFrom: JSON.stringify(query.takeOverFrom ?? []),
+        }) as { id: string } | undefined;
+      if (!row) return undefined;
+      this
+        .statement("UPDATE workers SET owner = @owner, lease_until = @leaseUntil, updated_at = @at WHERE id = @id")
+        .run({ id: row.id, owner, leaseUntil, at });
+      return toWorker(this.row(row.id)!);
+    });
+  }
+
   renewLeases(owner: string, leaseUntil: string): number {
     return this.atomically(
       () =>
@@ -580,6 +621,61 @@ export class SqliteWorkerStore implements WorkerStore {
     return this.atomically(
       () => this.statement("DELETE FROM follow_ups WHERE finished_at IS NOT NULL AND finished_at < ?").run(before).changes,
     );
+  }
+
+  registerRunner(runner: RunnerRegistration): RunnerRecord {
+    return this.atomically(() => {
+      const at = now();
+      this
+        .statement(
+          `INSERT INTO runners (id, host, repositories, started_at, heartbeat_at) VALUES (@id, @host, @repositories, @at, @at)
+           ON CONFLICT (id) DO UPDATE SET host = excluded.host, repositories = excluded.repositories,
+             started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
+        )
+        .run({ id: runner.id, host: runner.host, repositories: JSON.stringify(runner.repositories), at });
+      return this.runners(Infinity, runner.id)[0]!;
+    });
+  }
+
+  heartbeatRunner(id: string): boolean {
+    return this.atomically(() => this.statement("UPDATE runners SET heartbeat_at = ? WHERE id = ?").run(now(), id).changes === 1);
+  }
+
+  listRunners(staleAfterMs: number): RunnerRecord[] {
+    try {
+      return this.runners(staleAfterMs);
+    } catch (error) {
+      wrapSqliteError(this.file, error);
+    }
+  }
+
+  forgetRunner(id: string): boolean {
+    return this.atomically(() => this.statement("DELETE FROM runners WHERE id = ?").run(id).changes === 1);
+  }
+
+  /** The runners (one, when `id` is given) with the unfinished workers each holds. */
+  private runners(staleAfterMs: number, id?: string): RunnerRecord[] {
+    const rows = this
+      .statement(
+        `SELECT r.id, r.host, r.repositories, r.started_at, r.heartbeat_at,
+                (SELECT count(*) FROM workers w WHERE w.owner = r.id AND w.state NOT IN ('MERGED', 'ABANDONED')) AS workers
+         FROM runners r WHERE @id IS NULL OR r.id = @id ORDER BY r.id`,
+      )
+      .all({ id: id ?? null }) as Array<{ id: string; host: string; repositories: string; started_at: string; heartbeat_at: string; workers: number }>;
+    const at = Date.now();
+    return rows.map((row) => {
+      const heartbeatAgeMs = Math.max(0, at - Date.parse(row.heartbeat_at));
+      return {
+        id: row.id,
+        host: row.host,
+        repositories: JSON.parse(row.repositories) as string[],
+        startedAt: row.started_at,
+        heartbeatAt: row.heartbeat_at,
+        heartbeatAgeMs,
+        stale: heartbeatAgeMs > staleAfterMs,
+        workers: row.workers,
+      };
+    });
   }
 
   ping(): void {

@@ -32,6 +32,26 @@ function schemaThreeFile(): string {
   return file;
 }
 
+describe("schema step 7: runners and the queue runners claim from", () => {
+  it("adds runners to a schema-6 file, whose queued workers are claimed as new ones", () => {
+    const file = join(tempDir(), "state.db");
+    const db = new Database(file);
+    for (const step of MIGRATIONS.slice(0, 6)) db.exec(step);
+    db.pragma("user_version = 6");
+    db.prepare(
+      `INSERT INTO workers (id, task_id, state, repo, created_at, updated_at)
+       VALUES ('worker-old006', 'T-6', 'NEEDS_INIT', 'acme/widgets', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
+    ).run();
+    db.close();
+    const store = open(file);
+    expect(store.schemaVersion).toBe(SCHEMA_VERSION);
+    expect(store.registerRunner({ id: "runner-a", host: "a", repositories: ["acme/widgets"] })).toMatchObject({ id: "runner-a", workers: 0 });
+    const lease = new Date(Date.now() + 60_000).toISOString();
+    expect(store.claimNextWorker("runner-a", lease, { repositories: ["acme/widgets"] })).toMatchObject({ id: "worker-old006", owner: "runner-a", leaseUntil: lease });
+    expect(store.listRunners(60_000)).toEqual([expect.objectContaining({ id: "runner-a", workers: 1, stale: false })]);
+  });
+});
+
 describe("schema step 5: the delivery log", () => {
   it("carries the delivery ids of a schema-4 file over, oldest first, and appends after them", () => {
     const file = join(tempDir(), "state.db");

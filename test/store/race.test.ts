@@ -1,8 +1,35 @@
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { SqliteWorkerStore } from "../../src/store/sqlite.js";
 import { pw } from "../helpers/cli.js";
 import { removeTempDirs, tempDir } from "../helpers/git.js";
+
+/** A process that claims from the store at `file` (the built code) until nothing is left, and prints what it claimed. */
+const CLAIMER = `
+const { openSqliteStore } = await import(new URL("../../dist/store/sqlite-async.js", process.argv[1]).href);
+const store = await openSqliteStore(process.argv[2]);
+const claimed = [];
+for (;;) {
+  const worker = await store.claimNextWorker(process.argv[3], 60000, { repositories: ["acme/web"] });
+  if (!worker) break;
+  claimed.push(worker.id);
+}
+await store.close();
+console.log(JSON.stringify(claimed));
+`;
+
+function claimer(file: string, owner: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--input-type=module", "-e", CLAIMER, import.meta.url, file, owner], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve(JSON.parse(stdout) as string[]) : reject(new Error(`claimer exited ${code}: ${stderr}`))));
+  });
+}
 
 afterEach(removeTempDirs);
 
@@ -32,6 +59,24 @@ describe("racing transitions across processes", () => {
     const after = new SqliteWorkerStore(join(home, "state.db"));
     expect(after.getWorker("worker-race01")?.state).toBe("PR_OPEN");
     expect(after.history("worker-race01").filter((t) => t.to === "PR_OPEN")).toHaveLength(1);
+    after.close();
+  });
+
+  it("gives each queued worker to exactly one of many processes claiming the next one", async () => {
+    const file = join(tempDir(), "state.db");
+    const store = new SqliteWorkerStore(file);
+    const queued = 150;
+    for (let i = 0; i < queued; i++) store.createWorker({ id: `worker-p${String(i).padStart(5, "0")}`, repo: "acme/web" }, { source: "cli" });
+    store.close();
+
+    const claims = await Promise.all(["runner-a", "runner-b", "runner-c", "runner-d"].map((owner) => claimer(file, owner)));
+    const all = claims.flat();
+    expect(all).toHaveLength(queued);
+    expect(new Set(all).size).toBe(queued);
+    const after = new SqliteWorkerStore(file);
+    for (const [i, owner] of ["runner-a", "runner-b", "runner-c", "runner-d"].entries()) {
+      for (const id of claims[i]!) expect(after.getWorker(id)?.owner).toBe(owner);
+    }
     after.close();
   });
 

@@ -1,0 +1,120 @@
+/**
+ * The PostgreSQL schema, one step per release that changed it (numbered on their own, apart from
+ * SQLite's). The one row of `schema_version` holds how many steps a database has taken; opening
+ * it applies the missing ones in one transaction, under an advisory lock so that processes
+ * starting together migrate once. Never edit a step that has shipped: add a new one.
+ *
+ * Times are `timestamptz` written from the database clock; the two JSON lists are `jsonb`; a
+ * follow-up's input is `json` (kept as written). Ids sort bytewise (`COLLATE "C"`), as in SQLite.
+ */
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  // 1: what SQLite's steps 1-7 make: workers and their history, delivery ids, the follow-up
+  // queue, runners; and a notice on channel pw_workers, sent on commit by whichever writer it is,
+  // when a worker is queued, merged, or gets a request (see postgres-notify.ts)
+  `CREATE TABLE workers (
+     id                 text COLLATE "C" PRIMARY KEY,
+     task_id            text,
+     state              text NOT NULL,
+     repo               text,
+     project            text,
+     repo_path          text,
+     branch             text,
+     base_branch        text,
+     worktree_path      text,
+     description        text,
+     agent              text,
+     pr_number          integer,
+     pr_url             text,
+     error              text,
+     labels             jsonb,
+     milestone          text,
+     depends_on         jsonb,
+     issue_number       integer,
+     owner              text,
+     lease_until        timestamptz,
+     pid                integer,
+     request            text,
+     status_comment_id  bigint,
+     status_comment_key text,
+     created_at         timestamptz NOT NULL,
+     updated_at         timestamptz NOT NULL
+   );
+   CREATE INDEX workers_state ON workers (state);
+   CREATE INDEX workers_queued ON workers (created_at, id) WHERE state = 'NEEDS_INIT';
+   CREATE INDEX workers_task ON workers (lower(task_id));
+   CREATE INDEX workers_repo_issue ON workers (repo, issue_number);
+   CREATE INDEX workers_repo_branch ON workers (repo, branch);
+   CREATE INDEX workers_updated ON workers (updated_at);
+   CREATE INDEX workers_owner ON workers (owner) WHERE owner IS NOT NULL;
+
+   CREATE TABLE transitions (
+     seq            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     worker_id      text COLLATE "C" NOT NULL REFERENCES workers (id) ON DELETE CASCADE,
+     from_state     text,
+     to_state       text NOT NULL,
+     at             timestamptz NOT NULL,
+     source         text NOT NULL,
+     correlation_id text,
+     detail         text
+   );
+   CREATE INDEX transitions_worker ON transitions (worker_id, seq);
+
+   CREATE TABLE delivery_log (
+     seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     id          text NOT NULL,
+     event       text NOT NULL,
+     received_at timestamptz NOT NULL
+   );
+   CREATE INDEX delivery_log_received ON delivery_log (received_at);
+
+   CREATE TABLE follow_ups (
+     seq             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     key             text NOT NULL UNIQUE,
+     kind            text NOT NULL,
+     lane            text NOT NULL,
+     input           json NOT NULL,
+     installation_id bigint,
+     correlation_id  text,
+     state           text NOT NULL,
+     attempts        integer NOT NULL DEFAULT 0,
+     next_attempt_at timestamptz NOT NULL,
+     owner           text,
+     lease_until     timestamptz,
+     last_error      text,
+     created_at      timestamptz NOT NULL,
+     finished_at     timestamptz
+   );
+   CREATE INDEX follow_ups_unfinished ON follow_ups (seq) WHERE state IN ('pending', 'running');
+   CREATE INDEX follow_ups_lane ON follow_ups (lane, seq) WHERE state IN ('pending', 'running');
+   CREATE INDEX follow_ups_finished ON follow_ups (finished_at) WHERE finished_at IS NOT NULL;
+
+   CREATE TABLE runners (
+     id           text COLLATE "C" PRIMARY KEY,
+     host         text NOT NULL,
+     repositories jsonb NOT NULL,
+     started_at   timestamptz NOT NULL,
+     heartbeat_at timestamptz NOT NULL
+   );
+
+   CREATE FUNCTION pw_notify_worker() RETURNS trigger LANGUAGE plpgsql AS $$
+   DECLARE
+     event text;
+   BEGIN
+     IF NEW.state = 'NEEDS_INIT' AND (TG_OP = 'INSERT' OR OLD.state IS DISTINCT FROM 'NEEDS_INIT') THEN
+       event := 'queued';
+     ELSIF NEW.state = 'MERGED' AND (TG_OP = 'INSERT' OR OLD.state IS DISTINCT FROM 'MERGED') THEN
+       event := 'merged';
+     ELSIF NEW.request IS NOT NULL AND (TG_OP = 'INSERT' OR OLD.request IS DISTINCT FROM NEW.request) THEN
+       event := 'request';
+     ELSE
+       RETURN NULL;
+     END IF;
+     PERFORM pg_notify('pw_workers', json_build_object('event', event, 'id', NEW.id, 'repo', NEW.repo)::text);
+     RETURN NULL;
+   END
+   $$;
+   CREATE TRIGGER workers_notify AFTER INSERT OR UPDATE OF state, request ON workers
+     FOR EACH ROW EXECUTE FUNCTION pw_notify_worker();`,
+];
+
+export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS.length;

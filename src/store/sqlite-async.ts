@@ -1,0 +1,156 @@
+import { PwError, StoreError } from "../core/errors.js";
+import type { WorkerState } from "../core/states.js";
+import type { TransitionRecord, Worker } from "../core/worker.js";
+import type { AsyncWorkerStore, NextWorkerQuery, RunnerRecord, RunnerRegistration } from "./async-store.js";
+import { SqliteWorkerStore } from "./sqlite.js";
+import type { FollowUp, FollowUpBacklog, NewFollowUp, NewWorker, TransitionMeta, WorkerFields, WorkerFilter } from "./store.js";
+
+/** The instant `ms` from now. The SQLite file lives on this machine, so its clock is the store's clock. */
+function fromNow(ms: number): string {
+  return new Date(Date.now() + ms).toISOString();
+}
+
+/**
+ * The SQLite store through the asynchronous port: the same file, the same transactions, each
+ * answer wrapped in a Promise. Anything the file throws that is not already one of ours (a call
+ * after `close`, say) becomes a StoreError naming the file.
+ */
+export class SqliteAsyncWorkerStore implements AsyncWorkerStore {
+  readonly backend = "sqlite" as const;
+
+  constructor(readonly sqlite: SqliteWorkerStore) {}
+
+  get location(): string {
+    return this.sqlite.file;
+  }
+
+  private async call<T>(step: () => T): Promise<T> {
+    try {
+      return step();
+    } catch (error) {
+      if (error instanceof PwError) throw error;
+      throw new StoreError(`store ${this.sqlite.file}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+
+  createWorker(worker: NewWorker, meta: TransitionMeta): Promise<Worker> {
+    return this.call(() => this.sqlite.createWorker(worker, meta));
+  }
+
+  getWorker(id: string): Promise<Worker | undefined> {
+    return this.call(() => this.sqlite.getWorker(id));
+  }
+
+  requireWorker(id: string): Promise<Worker> {
+    return this.call(() => this.sqlite.requireWorker(id));
+  }
+
+  listWorkers(filter?: WorkerFilter): Promise<Worker[]> {
+    return this.call(() => this.sqlite.listWorkers(filter));
+  }
+
+  transition(id: string, from: WorkerState, to: WorkerState, meta: TransitionMeta): Promise<Worker> {
+    return this.call(() => this.sqlite.transition(id, from, to, meta));
+  }
+
+  setState(id: string, to: WorkerState, meta: TransitionMeta): Promise<Worker> {
+    return this.call(() => this.sqlite.setState(id, to, meta));
+  }
+
+  updateWorker(id: string, patch: WorkerFields): Promise<Worker> {
+    return this.call(() => this.sqlite.updateWorker(id, patch));
+  }
+
+  removeWorker(id: string): Promise<boolean> {
+    return this.call(() => this.sqlite.removeWorker(id));
+  }
+
+  history(id: string): Promise<TransitionRecord[]> {
+    return this.call(() => this.sqlite.history(id));
+  }
+
+  claimWorker(id: string, owner: string, leaseMs: number, takeOverFrom?: string): Promise<boolean> {
+    return this.call(() => this.sqlite.claimWorker(id, owner, fromNow(leaseMs), takeOverFrom));
+  }
+
+  claimNextWorker(owner: string, leaseMs: number, query: NextWorkerQuery): Promise<Worker | undefined> {
+    return this.call(() => this.sqlite.claimNextWorker(owner, fromNow(leaseMs), query));
+  }
+
+  renewLeases(owner: string, leaseMs: number): Promise<number> {
+    return this.call(() => this.sqlite.renewLeases(owner, fromNow(leaseMs)));
+  }
+
+  recentDeliveries(since: string): Promise<string[]> {
+    return this.call(() => this.sqlite.recentDeliveries(since));
+  }
+
+  recordDeliveries(deliveries: ReadonlyArray<{ id: string; event: string }>): Promise<number> {
+    return this.call(() => this.sqlite.recordDeliveries(deliveries));
+  }
+
+  forgetDelivery(deliveryId: string, since: string): Promise<boolean> {
+    return this.call(() => this.sqlite.forgetDelivery(deliveryId, since));
+  }
+
+  pruneDeliveries(before: string): Promise<number> {
+    return this.call(() => this.sqlite.pruneDeliveries(before));
+  }
+
+  addFollowUps(followUps: readonly NewFollowUp[]): Promise<string[]> {
+    return this.call(() => this.sqlite.addFollowUps(followUps));
+  }
+
+  claimFollowUps(owner: string, leaseMs: number, limit: number): Promise<FollowUp[]> {
+    return this.call(() => this.sqlite.claimFollowUps(owner, fromNow(leaseMs), limit));
+  }
+
+  finishFollowUp(seq: number, owner: string, then?: readonly NewFollowUp[]): Promise<boolean> {
+    return this.call(() => this.sqlite.finishFollowUp(seq, owner, then));
+  }
+
+  retryFollowUp(seq: number, owner: string, error: string, retryInMs: number | null): Promise<boolean> {
+    return this.call(() => this.sqlite.retryFollowUp(seq, owner, error, retryInMs === null ? null : fromNow(retryInMs)));
+  }
+
+  releaseFollowUps(owner: string | null): Promise<number> {
+    return this.call(() => this.sqlite.releaseFollowUps(owner));
+  }
+
+  followUpBacklog(): Promise<FollowUpBacklog> {
+    return this.call(() => this.sqlite.followUpBacklog());
+  }
+
+  pruneFollowUps(before: string): Promise<number> {
+    return this.call(() => this.sqlite.pruneFollowUps(before));
+  }
+
+  registerRunner(runner: RunnerRegistration): Promise<RunnerRecord> {
+    return this.call(() => this.sqlite.registerRunner(runner));
+  }
+
+  heartbeatRunner(id: string): Promise<boolean> {
+    return this.call(() => this.sqlite.heartbeatRunner(id));
+  }
+
+  listRunners(staleAfterMs: number): Promise<RunnerRecord[]> {
+    return this.call(() => this.sqlite.listRunners(staleAfterMs));
+  }
+
+  forgetRunner(id: string): Promise<boolean> {
+    return this.call(() => this.sqlite.forgetRunner(id));
+  }
+
+  ping(): Promise<void> {
+    return this.call(() => this.sqlite.ping());
+  }
+
+  close(): Promise<void> {
+    return this.call(() => this.sqlite.close());
+  }
+}
+
+/** Opens (creating and migrating when needed) the SQLite store at `file`, through the asynchronous port. */
+export async function openSqliteStore(file: string): Promise<SqliteAsyncWorkerStore> {
+  return new SqliteAsyncWorkerStore(new SqliteWorkerStore(file));
+}
