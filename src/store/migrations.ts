@@ -97,6 +97,27 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX follow_ups_unfinished ON follow_ups(seq) WHERE state IN ('pending', 'running');
    CREATE INDEX follow_ups_lane ON follow_ups(lane, seq) WHERE state IN ('pending', 'running');
    CREATE INDEX follow_ups_finished ON follow_ups(finished_at) WHERE finished_at IS NOT NULL;`,
+  // 7: the rework loop: rounds per worker (all, and the automatic ones `rework.max_rounds` caps)
+  // with the last one's cause, and the feedback rounds answer (a review, failed checks, a
+  // person's request). A key names each piece of feedback once (a redelivery adds nothing); a
+  // scope (review, check suite, comment) is answered by one round at most. Pending feedback is
+  // what a runner looks at on every pass, so it has its own small index.
+  `ALTER TABLE workers ADD COLUMN rework_rounds INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE workers ADD COLUMN automatic_rework_rounds INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE workers ADD COLUMN rework_cause TEXT;
+   CREATE TABLE rework_feedback (
+     seq         INTEGER PRIMARY KEY,
+     worker_id   TEXT NOT NULL REFERENCES workers(id) ON DELETE CASCADE,
+     key         TEXT NOT NULL UNIQUE,
+     scope       TEXT NOT NULL,
+     cause       TEXT NOT NULL,
+     detail      TEXT NOT NULL,
+     received_at TEXT NOT NULL,
+     round       INTEGER
+   );
+   CREATE INDEX rework_feedback_worker ON rework_feedback(worker_id, seq);
+   CREATE INDEX rework_feedback_scope ON rework_feedback(worker_id, scope);
+   CREATE INDEX rework_feedback_pending ON rework_feedback(seq) WHERE round IS NULL;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
