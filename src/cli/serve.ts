@@ -110,6 +110,7 @@ function served(repos: RepoContext[], logger: Logger): ServedRepository[] {
       configuredAgents: ctx.config.configuredAgents,
       defaultAgent: ctx.config.defaultAgent,
       deleteBranchOnMerge: ctx.config.deleteBranchOnMerge,
+      rework: ctx.config.rework,
     });
   }
   return list;

@@ -47,7 +47,7 @@ export const FEEDBACK_TEXT_LIMIT = 64 * 1024;
 
 /** Limits per piece, applied when feedback is recorded, so a row stays small. */
 export const FEEDBACK_LIMITS = {
-  body: 16_000,
+  body: 32_000,
   commentBody: 4000,
   diffHunk: 2000,
   comments: 100,
@@ -222,6 +222,11 @@ export interface PendingFeedback {
   cause: ReworkCause;
   /** ISO time it was recorded. */
   receivedAt: string;
+  /**
+   * Recorded while automatic rounds were stopped (the PR's `needs-human` label, or `max_rounds`
+   * used up): it starts no round by itself, and joins the next one a person starts.
+   */
+  held?: boolean;
 }
 
 export type RoundDecision =
@@ -246,7 +251,9 @@ export function roundDecision(
   if (worker.automaticReworkRounds >= settings.maxRounds) {
     return { due: false, at: undefined, reason: `${settings.maxRounds} automatic rounds used (rework.max_rounds): /worker rework starts another` };
   }
-  const last = Math.max(...pending.map((f) => Date.parse(f.receivedAt)).filter(Number.isFinite));
+  const live = pending.filter((f) => !f.held);
+  if (live.length === 0) return { due: false, at: undefined, reason: `automatic rounds are stopped (${NEEDS_HUMAN_LABEL}): /worker rework starts one` };
+  const last = Math.max(...live.map((f) => Date.parse(f.receivedAt)).filter(Number.isFinite));
   const at = (Number.isFinite(last) ? last : nowMs) + settings.debounceMs;
   return at <= nowMs ? { due: true } : { due: false, at, reason: "waiting for more feedback (rework.debounce)" };
 }

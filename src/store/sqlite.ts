@@ -108,6 +108,7 @@ interface FeedbackRow {
   cause: string;
   detail: string;
   received_at: string;
+  held: number;
   round: number | null;
 }
 
@@ -123,6 +124,7 @@ function toFeedback(row: FeedbackRow): Feedback {
     cause: parsed.data.cause,
     detail: parsed.data,
     receivedAt: row.received_at,
+    held: row.held === 1,
     round: row.round,
   };
 }
@@ -637,10 +639,10 @@ export class SqliteWorkerStore implements WorkerStore {
       if (answered) return undefined;
       const row = this
         .statement(
-          `INSERT INTO rework_feedback (worker_id, key, scope, cause, detail, received_at) VALUES (?, ?, ?, ?, ?, ?)
+          `INSERT INTO rework_feedback (worker_id, key, scope, cause, detail, received_at, held) VALUES (?, ?, ?, ?, ?, ?, ?)
            RETURNING *`,
         )
-        .get(feedback.workerId, feedback.key, feedback.scope, feedback.detail.cause, JSON.stringify(feedback.detail), now()) as FeedbackRow;
+        .get(feedback.workerId, feedback.key, feedback.scope, feedback.detail.cause, JSON.stringify(feedback.detail), now(), feedback.held ? 1 : 0) as FeedbackRow;
       return toFeedback(row);
     });
   }

@@ -74,9 +74,12 @@ export interface NewFeedback {
    */
   scope: string;
   detail: FeedbackDetail;
+  /** Recorded while automatic rounds are stopped (`needs-human`): it starts no round by itself and joins the next one a person starts. */
+  held?: boolean;
 }
 
 export interface Feedback extends NewFeedback {
+  held: boolean;
   seq: number;
   cause: ReworkCause;
   /** ISO time it was recorded. */

@@ -33,6 +33,9 @@ describe("roundDecision", () => {
     ["a request takes waiting automatic feedback along", 0, [pending("review", 1), pending("cli", 0)], true],
     ["automatic feedback past max_rounds waits for a person", 3, [pending("review", 100)], false],
     ["a person's request past max_rounds goes", 3, [pending("review", 100), pending("comment", 0)], true],
+    ["feedback held by needs-human waits for a person", 0, [{ ...pending("review", 100), held: true }], false],
+    ["held feedback does not hold back feedback that is not", 0, [{ ...pending("review", 100), held: true }, pending("check", 40)], true],
+    ["held feedback joins a person's request", 0, [{ ...pending("review", 100), held: true }, pending("cli", 0)], true],
   ] as const)("%s", (_name, rounds, list, due) => {
     expect(roundDecision({ automaticReworkRounds: rounds }, list, settings, NOW).due).toBe(due);
   });
@@ -114,9 +117,12 @@ describe("feedback as the agent reads it", () => {
 
   it("cuts feedback past 64 KB with a note, and each piece when recorded", () => {
     const long = reviewFeedback({ reviewId: 1, author: "a", body: "x".repeat(20_000), url: null, comments: [] });
-    expect(long.body.length).toBeLessThan(16_100);
-    expect(long.omitted[0]).toContain("the review's text cut at 16000 characters (4000 more)");
+    expect(long.body.length).toBe(20_000);
+    const longer = reviewFeedback({ reviewId: 1, author: "a", body: "x".repeat(40_000), url: null, comments: [] });
+    expect(longer.body.length).toBeLessThan(32_100);
+    expect(longer.omitted[0]).toContain("the review's text cut at 32000 characters (8000 more)");
     const many = Array.from({ length: 10 }, (_, i) => requestFeedback("cli", `${i}`.repeat(15_000)));
+    expect(long.omitted).toEqual([]);
     const text = feedbackText(many);
     expect(text.length).toBeLessThanOrEqual(FEEDBACK_TEXT_LIMIT);
     expect(text).toMatch(/\(Feedback cut at 64 KB: \d+ more characters are not shown; read them on the pull request\.\)$/);
