@@ -333,6 +333,25 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     });
 
   worker
+    .command("rework")
+    .description("send a worker's open pull request back to its agent for another round, now (with any review or failed check waiting)")
+    .argument("<id>", "worker id")
+    .option("--message <text>", "what the agent should do in this round")
+    .action(async (id: string, opts: { message?: string }) => {
+      const message = opts.message ?? "";
+      if (Buffer.byteLength(message) > 64 * 1024) {
+        throw new InvalidInputError(`--message is ${Buffer.byteLength(message)} bytes, over 64 KB: say it shorter, or point the agent at a file in the worktree`);
+      }
+      const { askForRound } = await import("../runner/rework.js");
+      const { worker: asked, joinsNext } = askForRound({ store: ctx.store, correlationId: ctx.correlationId }, parseWorkerId(id), message);
+      print(
+        joinsNext
+          ? `${asked.id}: a rework round runs now; this joins the next one`
+          : `${asked.id}: rework round asked (\`pw serve\` or \`pw loop\` on the machine with its worktree runs it)`,
+      );
+    });
+
+  worker
     .command("submit")
     .description("push and open the PR for work done by hand in a worker's worktree")
     .argument("<id>", "worker id")
