@@ -92,15 +92,21 @@ function stillRunning(deps: PipelineDeps, workerId: string): boolean {
  */
 async function bringUpToDate(round: RoundContext, env: Record<string, string>): Promise<string> {
   const { ctx, worker: w, started } = round;
-  const prHead = await fetchBranch(ctx.repo, w.branch);
-  if (!prHead) throw new RoundFailure(`branch ${w.branch} is gone from origin`);
+  // the fetch goes on while the worktree is looked at (most rounds find it as the last one left it)
+  const fetching = fetchBranch(ctx.repo, w.branch);
+  fetching.catch(() => undefined);
+  const gone = async () => {
+    const prHead = await fetching;
+    if (!prHead) throw new RoundFailure(`branch ${w.branch} is gone from origin`);
+    return prHead;
+  };
   if (!existsSync(w.worktreePath) && !(await ctx.repo.branchExists(w.branch))) {
+    await gone();
     await ctx.repo.run(["branch", "--no-track", w.branch, trackingRef(w.branch)]);
     appendWorkerLog(round.log, `branch ${w.branch} made again from origin`);
   }
   await prepare(round.deps, ctx, w, env);
-  const head = await headOf(ctx.repo, w.worktreePath);
-  const dirty = await isDirty(ctx.repo, w.worktreePath);
+  const [prHead, head, dirty] = await Promise.all([gone(), headOf(ctx.repo, w.worktreePath), isDirty(ctx.repo, w.worktreePath)]);
   if (dirty || (head !== prHead && !(await isAncestor(ctx.repo, head, prHead)))) {
     await commitAll(ctx.repo, w.worktreePath, `wip(${w.taskId}): left in the worktree before rework round ${started.round}`, ctx.config.copy);
     const ref = keptRef(w.id, started.round, "before");
@@ -182,7 +188,8 @@ class Stopped extends Error {}
  */
 export async function runReworkRound(deps: PipelineDeps, ctx: RepoContext, started: StartedRound): Promise<void> {
   const log = workerLogPath(deps.paths.logsDir, started.worker.id);
-  const wlog = workerLogger(deps.logger, { workerId: started.worker.id, taskId: started.worker.taskId, correlationId: deps.correlationId ?? null });
+  // the runner's logger carries its own correlation id: the worker's ids, not a second one
+  const wlog = workerLogger(deps.logger, { workerId: started.worker.id, taskId: started.worker.taskId });
   const why = describeFeedback(started.feedback.map((f) => f.detail));
   appendWorkerLog(log, `rework round ${started.round} starts: ${why}`);
   let round: RoundContext | undefined;

@@ -89,7 +89,8 @@ describe("html", () => {
 describe("rework rounds on the page", () => {
   it("a worker's view carries its rounds, and its row shows them next to the state", () => {
     const worker = workerRecord({ id: "worker-aaaaaa", taskId: "T-1", state: "WORKING", reworkRounds: 2, automaticReworkRounds: 1, reworkCause: "review" });
-    const view = toWorkerView(worker, history(["NEEDS_INIT", 0], ["WORKING", 1], ["PR_OPEN", 5], ["WORKING", 9]));
+    const moves = history(["NEEDS_INIT", 0], ["WORKING", 1], ["PR_OPEN", 5], ["WORKING", 9]).map((h) => ({ ...h, workerId: worker.id }));
+    const view = toWorkerView(worker, moves);
     expect(view).toMatchObject({ reworkRounds: 2, reworkCause: "review" });
     const counts = { UNKNOWN: 0, NEEDS_INIT: 0, WORKING: 1, PR_OPEN: 0, MERGED: 0, ABANDONED: 0 };
     const live = renderLive({ heardAt: at(10), filters: {}, counts, total: 1, repositories: [], version: "1", workers: [view] }, T0 + 10 * 60_000).text;
