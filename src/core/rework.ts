@@ -229,6 +229,9 @@ export interface PendingFeedback {
   held?: boolean;
 }
 
+/** Feedback that keeps coming starts its round at most this many debounces after the first of it. */
+export const DEBOUNCE_LIMIT = 4;
+
 export type RoundDecision =
   | { due: true }
   /** Not yet: `at` (epoch ms) is when it may be, or undefined when only a person can start it. */
@@ -237,8 +240,9 @@ export type RoundDecision =
 /**
  * Whether a worker's pending feedback makes a round now. A person asking (`/worker rework`,
  * `pw worker rework`) starts one at once, with whatever else waits. Automatic feedback waits
- * until none has come for `debounceMs` (so three reviews in a row make one round), and never
- * starts a round once the worker has had `maxRounds` automatic ones.
+ * until none has come for `debounceMs` (so three reviews in a row make one round; at most
+ * DEBOUNCE_LIMIT debounces after the first), and never starts a round once the worker has had
+ * `maxRounds` automatic ones.
  */
 export function roundDecision(
   worker: { automaticReworkRounds: number },
@@ -253,8 +257,11 @@ export function roundDecision(
   }
   const live = pending.filter((f) => !f.held);
   if (live.length === 0) return { due: false, at: undefined, reason: `automatic rounds are stopped (${NEEDS_HUMAN_LABEL}): /worker rework starts one` };
-  const last = Math.max(...live.map((f) => Date.parse(f.receivedAt)).filter(Number.isFinite));
-  const at = (Number.isFinite(last) ? last : nowMs) + settings.debounceMs;
+  const times = live.map((f) => Date.parse(f.receivedAt)).filter(Number.isFinite);
+  const first = times.length ? Math.min(...times) : nowMs;
+  const last = times.length ? Math.max(...times) : nowMs;
+  // quiet for a debounce, but a steady trickle of feedback does not hold a round back for ever
+  const at = Math.min(last + settings.debounceMs, first + DEBOUNCE_LIMIT * settings.debounceMs);
   return at <= nowMs ? { due: true } : { due: false, at, reason: "waiting for more feedback (rework.debounce)" };
 }
 

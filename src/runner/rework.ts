@@ -251,7 +251,13 @@ export async function runReworkRound(deps: PipelineDeps, ctx: RepoContext, start
       return;
     }
     if (error instanceof RebaseConflict) {
-      failWorker(deps, started.worker.id, `the round's commits conflict with what was pushed to ${started.worker.branch} during the round: ${error.message}; the worktree ${started.worker.worktreePath} keeps them: resolve, then \`pw worker submit ${started.worker.id}\``);
+      const branch = started.worker.branch;
+      failWorker(
+        deps,
+        started.worker.id,
+        `the round's commits conflict with what was pushed to ${branch} during the round: ${error.message}; ` +
+          `the worktree ${started.worker.worktreePath} keeps them: \`git rebase origin/${branch}\` there, resolve, then \`pw worker submit ${started.worker.id}\``,
+      );
       wlog.warn({ round: started.round, cause: started.cause, outcome: "conflict" }, "rework round ended in a conflict");
       return;
     }

@@ -30,6 +30,8 @@ describe("roundDecision", () => {
     ["three reviews, the last 5 s old, wait as one", 0, [pending("review", 50), pending("review", 40), pending("review", 5)], false],
     ["three reviews, the last 30 s old, go as one", 0, [pending("review", 90), pending("check", 60), pending("review", 30)], true],
     ["a person's request goes at once", 0, [pending("comment", 0)], true],
+    ["a steady trickle goes 4 debounces after its first", 0, [pending("review", 120), pending("review", 90), pending("check", 60), pending("review", 30), pending("review", 5)], true],
+    ["a trickle younger than that waits", 0, [pending("review", 110), pending("review", 80), pending("review", 5)], false],
     ["a request takes waiting automatic feedback along", 0, [pending("review", 1), pending("cli", 0)], true],
     ["automatic feedback past max_rounds waits for a person", 3, [pending("review", 100)], false],
     ["a person's request past max_rounds goes", 3, [pending("review", 100), pending("comment", 0)], true],
