@@ -124,6 +124,7 @@ function hasLabel(pr: PullRequestFacts, label: string): boolean {
  */
 function recordAutomatic(
   deps: AppDeps,
+  repository: string,
   worker: Worker,
   feedback: NewFeedback,
   live: PullRequestFacts,
@@ -131,7 +132,6 @@ function recordAutomatic(
   origin: EffectOrigin,
   log: Logger,
 ): NewFollowUp[] {
-  const repository = worker.repo ?? "";
   const settings = reworkSettings(deps, repository);
   if (settings.maxRounds === 0) return [];
   const labelled = hasLabel(live, NEEDS_HUMAN_LABEL);
@@ -169,7 +169,7 @@ export async function recordReviewFeedback(deps: AppDeps, github: RepositoryGitH
   const comments = await github.reviewComments(input.pullNumber, input.review.id);
   const detail = reviewFeedback({ reviewId: input.review.id, author: input.review.author, body: input.review.body, url: input.review.url, comments });
   const key = `review:${input.repository.toLowerCase()}:${input.review.id}`;
-  return recordAutomatic(deps, worker, { workerId: worker.id, key, scope: key, detail }, live, `a review by @${input.review.author}`, origin, log);
+  return recordAutomatic(deps, input.repository, worker, { workerId: worker.id, key, scope: key, detail }, live, `a review by @${input.review.author}`, origin, log);
 }
 
 /** The checks `on_failed_checks: required` counts: the base branch's required checks and the phase-5-to-6 gate's list. */
@@ -229,7 +229,7 @@ export async function recordCheckFeedback(deps: AppDeps, github: RepositoryGitHu
       scope: input.suiteId !== null ? `check-suite:${repository}:${input.suiteId}` : `check-run:${repository}:${run.id}`,
       detail,
     };
-    then.push(...recordAutomatic(deps, deps.store.requireWorker(worker.id), feedback, live, `the failed check ${run.name}`, origin, log));
+    then.push(...recordAutomatic(deps, input.repository, deps.store.requireWorker(worker.id), feedback, live, `the failed check ${run.name}`, origin, log));
   }
   return then;
 }

@@ -127,6 +127,11 @@ describe("a review that asks for changes", () => {
     const reopened = retarget(loadPayload("pull_request.ready_for_review"), { repo: REPO, number: pr.number, headRef: BRANCH, body: pr.body });
     await app.receive("pull_request.ready_for_review", reopened);
     expect(app.store.requireWorker(WORKER).state).toBe("WORKING");
+    // a close does end it: the runner stops the agent when it sees ABANDONED
+    app.github.closePullRequest(REPO, pr.number);
+    const closed = retarget(loadPayload("pull_request.closed"), { repo: REPO, number: pr.number, headRef: BRANCH, body: pr.body });
+    await app.receive("pull_request.closed", closed);
+    expect(app.store.requireWorker(WORKER).state).toBe("ABANDONED");
   });
 
   it("past max_rounds: kept for a person's round, the PR labelled needs-human with one comment saying how to go on", async () => {
