@@ -62,6 +62,14 @@ describe("rework feedback", () => {
     expect(store.listFeedback({ pending: true, workerStates: ["MERGED"] })).toEqual([]);
   });
 
+  it("keeps whether feedback was held for a person's round", () => {
+    const store = openStore();
+    prOpen(store);
+    expect(store.addFeedback({ ...review(1), held: true })!.held).toBe(true);
+    expect(store.addFeedback(review(2))!.held).toBe(false);
+    expect(store.listFeedback({ workerId: ID }).map((f) => f.held)).toEqual([true, false]);
+  });
+
   it("refuses feedback for a worker it does not know", () => {
     const store = openStore();
     expect(() => store.addFeedback(review(1))).toThrow(NotFoundError);
