@@ -363,6 +363,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   );
   const host = env.HOST ?? "localhost";
   const bound = await listen(server, env.PORT ?? DEFAULT_PORT, host);
+  // handled from the moment it says it listens: a signal while the rest starts still stops cleanly
+  const stopRequested = untilSignal(() => void runner.abort("interrupted: pw serve was stopped while the agent ran"));
   appLogger.info(
     {
       port: bound.port,
@@ -423,7 +425,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
       .catch((error: Error) => appLogger.warn({ err_message: error.message.split("\n")[0] }, "reconcile failed"));
   }
 
-  const signal = await untilSignal(() => void runner.abort("interrupted: pw serve was stopped while the agent ran"));
+  const signal = await stopRequested;
   appLogger.info({ signal }, "stopping: no new deliveries or agents; running agents finish (signal again to kill them)");
   proxy?.close();
   statusPage.close();
