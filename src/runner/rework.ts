@@ -95,20 +95,24 @@ async function bringUpToDate(round: RoundContext, env: Record<string, string>): 
   // the fetch goes on while the worktree is looked at (most rounds find it as the last one left it)
   const fetching = fetchBranch(ctx.repo, w.branch);
   fetching.catch(() => undefined);
-  const gone = async () => {
+  const fetched = async () => {
     const prHead = await fetching;
     if (!prHead) throw new RoundFailure(`branch ${w.branch} is gone from origin`);
     return prHead;
   };
   if (!existsSync(w.worktreePath) && !(await ctx.repo.branchExists(w.branch))) {
-    await gone();
-    await ctx.repo.run(["branch", "--no-track", w.branch, trackingRef(w.branch)]);
+    await ctx.repo.run(["branch", "--no-track", w.branch, await fetched().then(() => trackingRef(w.branch))]);
     appendWorkerLog(round.log, `branch ${w.branch} made again from origin`);
   }
   await prepare(round.deps, ctx, w, env);
-  const [prHead, head, dirty] = await Promise.all([gone(), headOf(ctx.repo, w.worktreePath), isDirty(ctx.repo, w.worktreePath)]);
-  if (dirty || (head !== prHead && !(await isAncestor(ctx.repo, head, prHead)))) {
-    await commitAll(ctx.repo, w.worktreePath, `wip(${w.taskId}): left in the worktree before rework round ${started.round}`, ctx.config.copy);
+  const [prHead, head, dirty] = await Promise.all([fetched(), headOf(ctx.repo, w.worktreePath), isDirty(ctx.repo, w.worktreePath)]);
+  // commits the PR does not have, and changes (files copied in from the checkout never count)
+  let leftovers = head !== prHead && !(await isAncestor(ctx.repo, head, prHead));
+  if (dirty) {
+    const message = `wip(${w.taskId}): left in the worktree before rework round ${started.round}`;
+    leftovers = (await commitAll(ctx.repo, w.worktreePath, message, ctx.config.copy)) || leftovers;
+  }
+  if (leftovers) {
     const ref = keptRef(w.id, started.round, "before");
     await setAside(ctx.repo, w.worktreePath, ref, prHead);
     appendWorkerLog(round.log, `what the worktree held that the pull request does not is kept as ${ref}`);

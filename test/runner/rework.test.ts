@@ -258,6 +258,21 @@ describe("a rework round", () => {
     const got = store.requireWorker(worker.id);
     expect(got).toMatchObject({ state: "PR_OPEN", error: null });
     expect(store.history(worker.id).at(-1)!.detail).toMatch(/^rework round 1 interrupted: runner \S+:999999999:gone stopped while it ran/);
+
+    // what its agent left (a commit, a change) is set aside when the next round starts, never pushed
+    const wt = worker.worktreePath!;
+    writeFileSync(join(wt, "half.txt"), "half\n");
+    git(wt, "add", "half.txt");
+    git(wt, "-c", "user.name=a", "-c", "user.email=a@example.com", "commit", "--quiet", "-m", "half a change");
+    writeFileSync(join(wt, "loose.txt"), "loose\n");
+    await sb.pw(["worker", "rework", worker.id]);
+    expect((await loop(sb)).code).toBe(0);
+    const kept = `refs/pw/rework/${worker.id}/before-round-2`;
+    expect(git(sb.repo, "ls-tree", "--name-only", kept).split("\n")).toEqual(expect.arrayContaining(["half.txt", "loose.txt"]));
+    const pushed = git(sb.origin, "ls-tree", "--name-only", "feature/t-1").split("\n");
+    expect(pushed).toContain("round-2.txt");
+    expect(pushed).not.toContain("half.txt");
+    expect(pushed).not.toContain("loose.txt");
   });
 });
 
