@@ -49,6 +49,7 @@ const FIXTURES = [
       },
     ],
   },
+  { file: "pull_request_review.submitted", event: "pull_request_review", action: "submitted" },
   { file: "issue_comment.created", event: "issue_comment", action: "created" },
   { file: "issue_comment.edited", event: "issue_comment", action: "edited" },
   { file: "check_run.completed", event: "check_run", action: "completed" },

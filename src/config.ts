@@ -13,6 +13,7 @@ import {
 import { durationSchema } from "./core/duration.js";
 import { InvalidInputError } from "./core/errors.js";
 import { repositorySlugSchema } from "./core/repository.js";
+import { DEFAULT_REWORK, FAILED_CHECK_POLICIES, type ReworkSettings } from "./core/rework.js";
 import { parseWith, parseYamlText } from "./core/validate.js";
 
 /** Expands a leading `~` and makes the path absolute. */
@@ -98,6 +99,21 @@ const agentFileSchema = z
   })
   .strict();
 
+/** A wait that may be none (`0`, `0s`), else a duration such as 30s. */
+const waitSchema = z.union([z.literal(0), z.string().regex(/^\s*0+(ms|s|m|h)?\s*$/).transform(() => 0), durationSchema]);
+
+/** `rework:` the loop that sends review feedback and failed checks back to the agent. */
+const reworkFileSchema = z
+  .object({
+    /** Automatic rounds (reviews, failed checks) per worker; past it the PR gets `needs-human`. 0 turns the automatic loop off. */
+    max_rounds: z.number().int().min(0).max(100).optional(),
+    /** Which failed checks start a round: `required` (branch protection's, or the phase-5-to-6 gate's list), `all` or `none`. */
+    on_failed_checks: z.enum(FAILED_CHECK_POLICIES).optional(),
+    /** How long feedback waits for more before its round starts (more that comes meanwhile joins it), e.g. 30s; 0 for none. */
+    debounce: waitSchema.optional(),
+  })
+  .strict();
+
 const configFileSchema = z
   .object({
     github: z
@@ -132,6 +148,7 @@ const configFileSchema = z
     agents: z.record(agentNameSchema, agentFileSchema).optional(),
     /** The agent of a `/worker spawn` that names none; a built-in or one of `agents`. */
     default_agent: agentNameSchema.optional(),
+    rework: reworkFileSchema.optional(),
   })
   .strict();
 
@@ -166,6 +183,8 @@ export interface RepoConfig {
    * none of them is the default (the command then asks which).
    */
   defaultAgent: string | null;
+  /** The rework loop: review feedback, failed checks and `/worker rework` go back to the agent. */
+  rework: ReworkSettings;
   /** The files that were read, user default first. */
   sources: string[];
 }
@@ -196,6 +215,7 @@ function mergeConfigFiles(user: ConfigFile, repo: ConfigFile): ConfigFile {
     ...repo,
     github: { ...user.github, ...repo.github },
     env: { ...user.env, ...repo.env },
+    rework: { ...user.rework, ...repo.rework },
     agents,
   };
 }
@@ -281,6 +301,11 @@ export function loadRepoConfig(repoRoot: string, paths: Paths, remoteRepository?
     agents,
     configuredAgents: Object.keys(merged.agents ?? {}),
     defaultAgent: defaultAgentOf(merged, agents, repo?.default_agent !== undefined ? repoFile : userFile),
+    rework: {
+      maxRounds: merged.rework?.max_rounds ?? DEFAULT_REWORK.maxRounds,
+      onFailedChecks: merged.rework?.on_failed_checks ?? DEFAULT_REWORK.onFailedChecks,
+      debounceMs: merged.rework?.debounce ?? DEFAULT_REWORK.debounceMs,
+    },
     sources: [user && userFile, repo && repoFile].filter((f): f is string => Boolean(f)),
   };
 }
@@ -312,6 +337,10 @@ export function starterRepoConfig(repository: string | null): string {
     key("copy: [.env.local]", "files copied from this checkout into each new worktree, never committed"),
     "# env:",
     key("  passthrough: [NODE_OPTIONS]", "variables passed to agents (names that look secret never are)"),
+    "# rework:",
+    key(`  max_rounds: ${DEFAULT_REWORK.maxRounds}`, "automatic rework rounds per worker (reviews, failed checks); 0: off"),
+    key(`  on_failed_checks: ${DEFAULT_REWORK.onFailedChecks}`, "which failed checks start a round: required | all | none"),
+    key(`  debounce: ${DEFAULT_REWORK.debounceMs / 1000}s`, "feedback waits this long for more before its round starts"),
     "",
     `# Agents. Built in: ${Object.keys(BUILTIN_AGENT_PROMPTS).join(", ")}; each runs Claude Code headless`,
     "# with a prompt for its role. Give one another command or timeout, or add your own agent: one",

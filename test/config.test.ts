@@ -18,6 +18,33 @@ function setup(repoYaml?: string, userYaml?: string) {
 }
 
 describe("repository configuration", () => {
+  it("has the rework loop on by default: 3 automatic rounds, required checks, 30 s debounce", () => {
+    const { repo, paths, env } = setup();
+    expect(loadRepoConfig(repo, paths, "acme/web", env).rework).toEqual({ maxRounds: 3, onFailedChecks: "required", debounceMs: 30_000 });
+  });
+
+  it.each([
+    ["rework: { max_rounds: 0, on_failed_checks: none, debounce: 0 }", { maxRounds: 0, onFailedChecks: "none", debounceMs: 0 }],
+    ["rework: { on_failed_checks: all, debounce: 1m30s }", { maxRounds: 5, onFailedChecks: "all", debounceMs: 90_000 }],
+    ["rework: { debounce: 0s }", { maxRounds: 5, onFailedChecks: "required", debounceMs: 0 }],
+    ["max_workers: 2", { maxRounds: 5, onFailedChecks: "required", debounceMs: 5000 }],
+  ])("reads %s over the user's rework: { max_rounds: 5, debounce: 5s }, key by key", (yaml, rework) => {
+    const { repo, paths, env } = setup(`${yaml}\n`, "rework: { max_rounds: 5, debounce: 5s }\n");
+    expect(loadRepoConfig(repo, paths, "acme/web", env).rework).toEqual(rework);
+  });
+
+  it.each([
+    ["rework: { max_rounds: -1 }", "rework.max_rounds"],
+    ["rework: { max_rounds: 2.5 }", "rework.max_rounds"],
+    ["rework: { on_failed_checks: some }", "rework.on_failed_checks"],
+    ["rework: { debounce: soon }", "rework.debounce"],
+    ["rework: { rounds: 3 }", "rework"],
+  ])("refuses %s, naming the key", (yaml, key) => {
+    const { repo, paths, env } = setup(`${yaml}\n`);
+    expect(() => loadRepoConfig(repo, paths, "acme/web", env)).toThrow(InvalidInputError);
+    expect(() => loadRepoConfig(repo, paths, "acme/web", env)).toThrow(key);
+  });
+
   it("has defaults and the three built-in agents", () => {
     const { repo, paths, env } = setup();
     const config = loadRepoConfig(repo, paths, "acme/web", env);
@@ -178,6 +205,7 @@ describe("the starter file `pw init` writes", () => {
       setup: [["npm", "ci"]],
       copy: [".env.local"],
       passthrough: ["NODE_OPTIONS"],
+      rework: defaults.rework,
     });
     expect(config.agents["code-author"]).toEqual(defaults.agents["code-author"]);
     expect(config.agents["docs-writer"]).toMatchObject({ command: ["./scripts/write-docs.sh", "{task_id}"], env: { DOCS_STYLE: "short" } });

@@ -593,3 +593,34 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => un
       }),
   };
 }
+
+describe("reviews and required checks (the rework loop)", () => {
+  it("lists a PR's reviews in the API's capitals and their comments on the diff with lines", async () => {
+    const pr = standIn.addPullRequest(REPO, { head: "feature/t-1" });
+    const review = standIn.addReview(REPO, pr.number, { user: "alice", body: "no", comments: [{ path: "a.ts", line: 4, startLine: 2, body: "here" }] });
+    const reviews = await octokit.rest.pulls.listReviews({ ...R, pull_number: pr.number });
+    expect(reviews.data).toEqual([expect.objectContaining({ id: review.id, state: "CHANGES_REQUESTED", body: "no", user: expect.objectContaining({ login: "alice" }) })]);
+    const comments = await octokit.rest.pulls.listReviewComments({ ...R, pull_number: pr.number });
+    expect(comments.data).toEqual([expect.objectContaining({ pull_request_review_id: review.id, path: "a.ts", line: 4, start_line: 2, body: "here", diff_hunk: "@@ -4,1 +4,1 @@" })]);
+  });
+
+  it("sums a branch's protection up in `get a branch`, and lists rulesets' required checks", async () => {
+    standIn.setRequiredChecks(REPO, "main", ["ci"]);
+    standIn.setRequiredChecks(REPO, "main", ["lint"], { ruleset: true });
+    const branch = await octokit.rest.repos.getBranch({ ...R, branch: "main" });
+    expect(branch.data.protection.required_status_checks?.contexts).toEqual(["ci"]);
+    const rules = await octokit.rest.repos.getBranchRules({ ...R, branch: "main" });
+    expect(rules.data).toEqual([expect.objectContaining({ type: "required_status_checks", parameters: expect.objectContaining({ required_status_checks: [{ context: "lint" }] }) })]);
+    expect((await failure(octokit.rest.repos.getBranch({ ...R, branch: "nope" }))).status).toBe(404);
+  });
+
+  it("keeps another App's check runs in that App's suite of the commit", async () => {
+    const sha = "a".repeat(40);
+    const a = standIn.addCheckRun(REPO, { name: "unit", headSha: sha, conclusion: "failure", annotations: [{ path: "x.ts", start_line: 1, end_line: 1, annotation_level: "failure", message: "boom" }] });
+    standIn.addCheckRun(REPO, { name: "e2e", headSha: sha, conclusion: "success" });
+    standIn.addCheckRun(REPO, { name: "other", headSha: sha, conclusion: "success", app: "another" });
+    const suite = await octokit.rest.checks.listForSuite({ ...R, check_suite_id: a.check_suite.id });
+    expect(suite.data.check_runs.map((r) => r.name).sort()).toEqual(["e2e", "unit"]);
+    expect((await octokit.rest.checks.listAnnotations({ ...R, check_run_id: a.id })).data).toEqual([expect.objectContaining({ message: "boom" })]);
+  });
+});

@@ -17,7 +17,8 @@ import {
   type GateResult,
 } from "../gates/index.js";
 import { workerLogger } from "../log/logger.js";
-import type { AppDeps, Outcome } from "./deps.js";
+import type { NewFollowUp } from "../store/store.js";
+import type { AppDeps } from "./deps.js";
 import { effects } from "./effects.js";
 import type { CheckRunInput, RepositoryGitHub } from "./github.js";
 import { workersOf } from "./pull-requests.js";
@@ -99,38 +100,42 @@ export async function gatePullRequestOfWorker(
   log.info({ pr: pr.number, head_sha: pr.headSha, gates: results.map((r) => `${r.name}:${r.conclusion}`).join(" ") }, "gates checked");
 }
 
-/** A check_run or check_suite delivery, reduced to what the gates need. */
+/** A check_run or check_suite delivery, reduced to what the gates and the rework loop need. */
 export interface CheckEvent {
   deliveryId: string;
   repository: string;
   installationId: number | null;
-  kind: "check_run.rerequested" | "check_run.completed" | "check_suite.rerequested";
+  kind: "check_run.rerequested" | "check_run.completed" | "check_suite.rerequested" | "check_suite.completed";
   /** The check run's name (check_run events). */
   checkName?: string;
+  /** The check run's id (check_run events). */
+  runId?: number;
+  /** The suite: the delivery's own (check_suite), or the run's (check_run). */
+  suiteId?: number | null;
+  /** How the run or suite ended (`completed` events): `failure` and `timed_out` may start a rework round. */
+  conclusion?: string | null;
   pullRequests: GatedPullRequest[];
 }
 
 /**
- * - `check_run.rerequested` of one of our gates: run that gate again;
- * - `check_run.completed` of any other check: `phase-5-to-6` again (its required checks may pass now);
- * - `check_suite.rerequested`: both gates again.
- * Only PRs of workers count; our own runs completing never trigger anything (no loops). The
- * gates run as follow-ups, after the delivery is answered.
+ * The gates a check delivery runs again, as follow-ups:
+ * - `check_run.rerequested` of one of our gates: that gate;
+ * - `check_run.completed` of any other check: `phase-5-to-6` (its required checks may pass now);
+ * - `check_suite.rerequested`: both gates.
+ * Only PRs of workers count; our own runs completing never trigger anything (no loops).
  */
-export async function onCheckEvent(deps: AppDeps, event: CheckEvent): Promise<Outcome> {
+export function gatesOfCheckEvent(deps: AppDeps, event: CheckEvent): NewFollowUp[] {
   let names: GateName[];
   if (event.kind === "check_run.rerequested") {
-    if (!event.checkName || !isGateName(event.checkName)) return "ignored";
+    if (!event.checkName || !isGateName(event.checkName)) return [];
     names = [event.checkName];
   } else if (event.kind === "check_run.completed") {
-    if (!event.checkName || isGateName(event.checkName)) return "ignored";
+    if (!event.checkName || isGateName(event.checkName)) return [];
     names = ["phase-5-to-6"];
-  } else names = [...GATE_NAMES];
-  const queued = event.pullRequests.flatMap((pr) => {
+  } else if (event.kind === "check_suite.rerequested") names = [...GATE_NAMES];
+  else return [];
+  return event.pullRequests.flatMap((pr) => {
     const worker = workerOnBranch(deps, event.repository, pr.headRef);
     return worker ? [effects.gates(event.repository, worker.id, pr, names, { installationId: event.installationId, correlationId: event.deliveryId })] : [];
   });
-  if (queued.length === 0) return "ignored";
-  await deps.followUps.add(queued);
-  return "handled";
 }

@@ -9,13 +9,14 @@ import { workerIdSchema } from "../core/names.js";
 /** Roles (the collaborator-permission endpoint's `role_name`) that may run any command. */
 export const COMMAND_ROLES = ["write", "maintain", "admin"] as const;
 
-export type CommandName = "spawn" | "status" | "retry" | "terminate" | "help";
+export type CommandName = "spawn" | "status" | "retry" | "terminate" | "rework" | "help";
 
 export type CommandRequest =
   | { command: "spawn"; agent: string | undefined; base: string | undefined }
   | { command: "status" }
   | { command: "retry"; workerId: string }
   | { command: "terminate"; workerId: string }
+  | { command: "rework"; text: string }
   | { command: "help" };
 
 export interface CommandDefinition {
@@ -155,6 +156,16 @@ export const COMMANDS: readonly CommandDefinition[] = [
     examples: ["/worker terminate worker-a1b2c3"],
     pattern: /^\/worker\s+terminate(?:\s+(.*))?$/i,
     parse: workerIdArgument("terminate", "/worker terminate ID"),
+  },
+  {
+    name: "rework",
+    usage: "/worker rework [WHAT TO DO]",
+    description:
+      "On a worker's pull request: another round for its agent, at once, with the rest of the line and any review or failed check waiting. Works past `rework.max_rounds` and with the `needs-human` label.",
+    whoMay: WHO_MAY,
+    examples: ["/worker rework", "/worker rework rename `frob` to `frobnicate` everywhere"],
+    pattern: /^\/worker\s+rework(?:\s+(.*))?$/i,
+    parse: (args) => ({ command: "rework", text: args.trim() }),
   },
   {
     name: "help",

@@ -17,6 +17,7 @@ import type { AppDeps, Outcome } from "./deps.js";
 import { commandKey, effects, type CommandInput, type EffectOrigin } from "./effects.js";
 import type { RepositoryGitHub } from "./github.js";
 import { workersOf } from "./pull-requests.js";
+import { requestRework } from "./rework.js";
 import { renderStatusTable, replySection } from "./status.js";
 
 /** An `issue_comment.created` or `.edited` delivery, as the handler needs it. */
@@ -166,6 +167,16 @@ function runCommand(deps: AppDeps, context: CommandContext, command: ParsedComma
       return retry(deps, context, request.workerId);
     case "terminate":
       return terminate(deps, context, request.workerId);
+    case "rework":
+      return requestRework(deps, {
+        repository: input.repository,
+        isPullRequest: input.isPullRequest,
+        pullNumber: input.issueNumber,
+        commentId: input.commentId,
+        author: input.author,
+        text: request.text,
+        key: context.key,
+      });
   }
 }
 

@@ -1,3 +1,4 @@
+import type { ReworkSettings } from "../core/rework.js";
 import type { Logger } from "../log/logger.js";
 import type { Metrics, WebhookOutcome } from "../log/metrics.js";
 import type { WorkerStore } from "../store/store.js";
@@ -20,6 +21,8 @@ export interface ServedRepository {
   defaultAgent: string | null;
   /** Delete a merged worker's remote branch (`github.delete_branch_on_merge`). */
   deleteBranchOnMerge: boolean;
+  /** `rework:`: when reviews and failed checks send a worker's PR back to its agent. */
+  rework: ReworkSettings;
 }
 
 /** What the app's handlers need; `pw serve` builds it from the runner's repositories. */

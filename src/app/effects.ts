@@ -48,6 +48,26 @@ const pullRequestFactsInput = z.object({
 
 const gatedPullRequest = z.object({ number, headSha: z.string().max(64), baseRef: z.string().max(255), headRef: z.string().max(255) });
 
+/** A review that asked for changes on a worker's PR: the permission check, the live PR, its comments, then the feedback recorded. */
+const reviewFeedbackInput = z.object({
+  repository,
+  workerId: z.string().max(40),
+  pullNumber: number,
+  review: z.object({ id: number, author: z.string().min(1).max(100), body: z.string().max(70_000), url: z.string().max(2000).nullable() }),
+});
+export type ReviewFeedbackInput = z.infer<typeof reviewFeedbackInput>;
+
+/** A failed check (one run, or a suite's failed runs) on a worker's PR: which count, their outputs, then the feedback recorded. */
+const checkFeedbackInput = z.object({
+  repository,
+  workerId: z.string().max(40),
+  pullRequest: z.object({ number, headSha: z.string().max(64), baseRef: z.string().max(255) }),
+  suiteId: number.nullable(),
+  /** The one run a `check_run` delivery is about; null for a suite's. */
+  runId: number.nullable(),
+});
+export type CheckFeedbackInput = z.infer<typeof checkFeedbackInput>;
+
 const INPUTS = {
   /** A reaction on a comment. */
   react: z.object({ repository, commentId: number, content: z.enum(REACTIONS) }),
@@ -63,6 +83,10 @@ const INPUTS = {
   gates: z.object({ repository, workerId: z.string().max(40), pullRequest: gatedPullRequest, names: z.array(z.enum(GATE_NAMES)).min(1) }),
   /** A merged worker's remote branch deleted (`github.delete_branch_on_merge`). */
   "delete-branch": z.object({ repository, workerId: z.string().max(40), branch: z.string().max(255) }),
+  "review-feedback": reviewFeedbackInput,
+  "check-feedback": checkFeedbackInput,
+  /** Labels added to an issue or PR (`needs-human`). */
+  label: z.object({ repository, issueNumber: number, labels: z.array(z.string().min(1).max(50)).min(1).max(10) }),
 } as const;
 
 type EffectKind = keyof typeof INPUTS;
@@ -131,6 +155,20 @@ export const effects = {
   },
   deleteBranch(repository: string, pullNumber: number, workerId: string, branch: string, origin: EffectOrigin): NewFollowUp {
     return followUp("delete-branch", `delete-branch:${workerId}:${pullNumber}`, laneOf(repository, pullNumber), { repository, workerId, branch }, origin);
+  },
+  /** Keyed by the review: the same review under any delivery id (or found by reconcile) is looked at once. */
+  reviewFeedback(input: ReviewFeedbackInput, origin: EffectOrigin): NewFollowUp {
+    const key = `review-feedback:${input.repository.toLowerCase()}:${input.review.id}`;
+    return followUp("review-feedback", key, laneOf(input.repository, input.pullNumber), input, origin);
+  },
+  /** Keyed by the run (or the suite) and the PR: a check_run and its suite's delivery each once. */
+  checkFeedback(input: CheckFeedbackInput, origin: EffectOrigin): NewFollowUp {
+    const what = input.runId !== null ? `run:${input.runId}` : `suite:${input.suiteId}`;
+    const key = `check-feedback:${input.repository.toLowerCase()}:${what}:${input.pullRequest.number}`;
+    return followUp("check-feedback", key, laneOf(input.repository, input.pullRequest.number), input, origin);
+  },
+  label(repository: string, issueNumber: number, labels: readonly string[], key: string, origin: EffectOrigin): NewFollowUp {
+    return followUp("label", `label:${key}`, laneOf(repository, issueNumber), { repository, issueNumber, labels: [...labels] }, origin);
   },
 };
 

@@ -44,6 +44,20 @@ export interface RepositoryGitHub {
   permission(login: string): Promise<Permission>;
   /** Deletes a branch; false when it was already gone. */
   deleteBranch(branch: string): Promise<boolean>;
+  /** Adds labels to an issue or PR (GitHub keeps each once). */
+  addLabels(issueNumber: number, labels: readonly string[]): Promise<void>;
+  /** The PR's reviews, oldest first. */
+  reviews(number: number): Promise<Review[]>;
+  /** The comments one review left on the PR's diff, in order. */
+  reviewComments(number: number, reviewId: number): Promise<ReviewComment[]>;
+  /** The checks `branch` requires before a merge: its branch protection's and its rulesets'; none when it has neither or they cannot be read. */
+  requiredChecks(branch: string): Promise<string[]>;
+  /** One check run with its output's title and summary. */
+  checkRun(id: number): Promise<CheckRunDetail>;
+  /** The latest run of every check of a check suite, with their outputs. */
+  checkRunsOfSuite(suiteId: number): Promise<CheckRunDetail[]>;
+  /** The first `limit` annotations of a check run. */
+  annotations(checkRunId: number, limit: number): Promise<Annotation[]>;
   /** The PR's changed files as GitHub lists them (with patches), every page. */
   pullRequestFiles(number: number): Promise<unknown[]>;
   /** A file's text at `ref`, or undefined when it does not exist there. */
@@ -63,6 +77,42 @@ export interface CheckRun {
   name: string;
   status: string;
   conclusion: string | null;
+}
+
+/** A check run with what a rework round tells the agent about it. */
+export interface CheckRunDetail extends CheckRun {
+  headSha: string;
+  title: string | null;
+  summary: string | null;
+  annotationsCount: number;
+}
+
+export interface Annotation {
+  path: string;
+  startLine: number;
+  endLine: number;
+  level: string;
+  title: string | null;
+  message: string;
+}
+
+export interface Review {
+  id: number;
+  /** As the API spells it: `CHANGES_REQUESTED`, `APPROVED`, `COMMENTED`, `DISMISSED`, `PENDING`. */
+  state: string;
+  author: string;
+  authorIsBot: boolean;
+  body: string;
+  url: string | null;
+}
+
+export interface ReviewComment {
+  path: string;
+  line: number | null;
+  startLine: number | null;
+  diffHunk: string;
+  body: string;
+  author: string;
 }
 
 /** A check-run annotation in the API's names (what `checkRunOutput` of the gates gives). */
@@ -91,7 +141,9 @@ const pullSchema = z.object({
   merged: z.boolean().nullish(),
   merged_at: z.string().nullish(),
   body: z.string().nullish(),
-  head: z.object({ ref: z.string(), repo: z.object({ full_name: z.string() }).nullish() }),
+  head: z.object({ ref: z.string(), sha: z.string().optional(), repo: z.object({ full_name: z.string() }).nullish() }),
+  base: z.object({ ref: z.string() }).optional(),
+  labels: z.array(z.object({ name: z.string() })).optional(),
 });
 const idSchema = z.object({ id: z.number().int().positive() });
 const commentsSchema = z.array(z.object({ id: z.number().int().positive(), body: z.string().nullish() }));
@@ -127,6 +179,62 @@ const ANNOTATIONS_PER_REQUEST = 50;
 function annotationKey(a: z.infer<typeof annotationsSchema>[number] | CheckRunAnnotation): string {
   return JSON.stringify([a.path, a.start_line, a.end_line, a.start_column ?? null, a.end_column ?? null, a.annotation_level ?? null, a.title ?? null, a.message ?? null]);
 }
+const userSchema = z.object({ login: z.string(), type: z.string().optional() }).nullish();
+const reviewsSchema = z.array(
+  z.object({
+    id: z.number().int().positive(),
+    state: z.string(),
+    body: z.string().nullish(),
+    html_url: z.string().nullish(),
+    user: userSchema,
+  }),
+);
+const reviewCommentsSchema = z.array(
+  z.object({
+    pull_request_review_id: z.number().int().nullish(),
+    path: z.string(),
+    line: z.number().int().nullish(),
+    start_line: z.number().int().nullish(),
+    diff_hunk: z.string().nullish(),
+    body: z.string().nullish(),
+    user: userSchema,
+  }),
+);
+const checkRunDetailSchema = z.object({
+  id: z.number().int().positive(),
+  name: z.string(),
+  status: z.string(),
+  conclusion: z.string().nullish(),
+  head_sha: z.string(),
+  output: z
+    .object({ title: z.string().nullish(), summary: z.string().nullish(), annotations_count: z.number().int().nonnegative().optional() })
+    .nullish(),
+});
+const branchSchema = z.object({
+  protection: z
+    .object({ required_status_checks: z.object({ contexts: z.array(z.string()).optional(), checks: z.array(z.object({ context: z.string() })).optional() }).nullish() })
+    .nullish(),
+});
+const branchRulesSchema = z.array(
+  z.object({
+    type: z.string(),
+    parameters: z.object({ required_status_checks: z.array(z.object({ context: z.string() })).optional() }).passthrough().nullish(),
+  }),
+);
+
+function toCheckRunDetail(run: z.infer<typeof checkRunDetailSchema>): CheckRunDetail {
+  return {
+    id: run.id,
+    name: run.name,
+    status: run.status,
+    conclusion: run.conclusion ?? null,
+    headSha: run.head_sha,
+    title: run.output?.title ?? null,
+    summary: run.output?.summary ?? null,
+    annotationsCount: run.output?.annotations_count ?? 0,
+  };
+}
+
 const contentSchema = z.object({ type: z.string(), encoding: z.string().optional(), content: z.string().optional() });
 
 /** One queue per (repository, commit, check name): two deliveries for one commit never both create a run. */
@@ -338,6 +446,110 @@ export function repositoryGitHub(octokit: RequestOctokit, repository: string): R
         }
         return result;
       });
+    },
+    async addLabels(issueNumber, labels) {
+      await octokit.request("POST /repos/{owner}/{repo}/issues/{issue_number}/labels", { ...base, issue_number: issueNumber, labels: [...labels] });
+    },
+    async reviews(number) {
+      try {
+        const list = await pages("GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", { pull_number: number }, reviewsSchema);
+        return list.map((r) => ({
+          id: r.id,
+          state: r.state,
+          author: r.user?.login ?? "",
+          authorIsBot: r.user?.type === "Bot" || (r.user?.login ?? "").endsWith("[bot]"),
+          body: r.body ?? "",
+          url: r.html_url ?? null,
+        }));
+      } catch (error) {
+        unexpected(`the reviews of #${number}`, error);
+      }
+    },
+    async reviewComments(number, reviewId) {
+      try {
+        // the per-review listing gives no line numbers: the PR's listing does, with the review's id
+        const all = await pages("GET /repos/{owner}/{repo}/pulls/{pull_number}/comments", { pull_number: number }, reviewCommentsSchema);
+        return all
+          .filter((c) => c.pull_request_review_id === reviewId)
+          .map((c) => ({
+            path: c.path,
+            line: c.line ?? null,
+            startLine: c.start_line ?? null,
+            diffHunk: c.diff_hunk ?? "",
+            body: c.body ?? "",
+            author: c.user?.login ?? "",
+          }));
+      } catch (error) {
+        unexpected(`the review comments of #${number}`, error);
+      }
+    },
+    async requiredChecks(branch) {
+      const names = new Set<string>();
+      // classic branch protection, as "get a branch" summarizes it (no administration permission needed)
+      try {
+        const { data } = await octokit.request("GET /repos/{owner}/{repo}/branches/{branch}", { ...base, branch });
+        const checks = branchSchema.parse(data).protection?.required_status_checks;
+        for (const name of [...(checks?.contexts ?? []), ...(checks?.checks ?? []).map((c) => c.context)]) names.add(name);
+      } catch (error) {
+        if (status(error) !== 404 && status(error) !== 403) unexpected(`the branch ${branch}`, error);
+      }
+      // rulesets that apply to the branch
+      try {
+        const { data } = await octokit.request("GET /repos/{owner}/{repo}/rules/branches/{branch}", { ...base, branch, per_page: PAGE });
+        for (const rule of branchRulesSchema.parse(data)) {
+          if (rule.type !== "required_status_checks") continue;
+          for (const check of rule.parameters?.required_status_checks ?? []) names.add(check.context);
+        }
+      } catch (error) {
+        if (status(error) !== 404 && status(error) !== 403) unexpected(`the rules of ${branch}`, error);
+      }
+      return [...names];
+    },
+    async checkRun(id) {
+      const { data } = await octokit.request("GET /repos/{owner}/{repo}/check-runs/{check_run_id}", { ...base, check_run_id: id });
+      try {
+        return toCheckRunDetail(checkRunDetailSchema.parse(data));
+      } catch (error) {
+        unexpected(`check run ${id}`, error);
+      }
+    },
+    async checkRunsOfSuite(suiteId) {
+      try {
+        const runs: CheckRunDetail[] = [];
+        for (let page = 1; ; page++) {
+          const response = await octokit.request("GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs", {
+            ...base,
+            check_suite_id: suiteId,
+            filter: "latest",
+            per_page: PAGE,
+            page,
+          });
+          const parsed = z.object({ check_runs: z.array(checkRunDetailSchema) }).parse(response.data).check_runs;
+          runs.push(...parsed.map(toCheckRunDetail));
+          if (parsed.length < PAGE || !/rel="next"/.test(response.headers.link ?? "")) return runs;
+        }
+      } catch (error) {
+        unexpected(`the check runs of suite ${suiteId}`, error);
+      }
+    },
+    async annotations(checkRunId, limit) {
+      try {
+        const { data } = await octokit.request("GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations", {
+          ...base,
+          check_run_id: checkRunId,
+          per_page: Math.min(PAGE, limit),
+        });
+        return annotationsSchema.parse(data).slice(0, limit).map((a) => ({
+          path: a.path,
+          startLine: a.start_line,
+          endLine: a.end_line,
+          level: a.annotation_level ?? "failure",
+          title: a.title ?? null,
+          message: a.message ?? "",
+        }));
+      } catch (error) {
+        unexpected(`the annotations of check run ${checkRunId}`, error);
+      }
     },
     async deleteBranch(branch) {
       try {

@@ -20,8 +20,15 @@ import { loggedAlready } from "./logging.js";
 import type { AppDeps, Outcome } from "./deps.js";
 import { effects, parseEffect } from "./effects.js";
 import { repositoryGitHub, type RequestOctokit } from "./github.js";
-import { parseCheckRunPayload, parseCheckSuitePayload, parseIssueCommentPayload, parsePullRequestPayload } from "./payloads.js";
-import { gatePullRequestOfWorker, onCheckEvent, type CheckEvent } from "./checks.js";
+import {
+  parseCheckRunPayload,
+  parseCheckSuitePayload,
+  parseIssueCommentPayload,
+  parsePullRequestPayload,
+  parsePullRequestReviewPayload,
+} from "./payloads.js";
+import { gatePullRequestOfWorker, gatesOfCheckEvent, type CheckEvent } from "./checks.js";
+import { checkFeedbackOf, onReviewSubmitted, recordCheckFeedback, recordReviewFeedback, type ReviewEvent } from "./rework.js";
 import { deleteMergedBranch, onPullRequest, workerOfPullRequest, type PullRequestEvent } from "./pull-requests.js";
 
 export type { AppDeps, ServedRepository } from "./deps.js";
@@ -30,8 +37,11 @@ export { servedRepositories } from "./deps.js";
 /** The `pull_request` actions after which the gates run on a worker's PR. */
 const GATED_ACTIONS = new Set(["opened", "reopened", "synchronize"]);
 
-/** The check events that re-run gates. */
-export const CHECK_EVENTS = ["check_run.rerequested", "check_run.completed", "check_suite.rerequested"] as const;
+/** The check events that re-run gates, or (failed) start a rework round. */
+export const CHECK_EVENTS = ["check_run.rerequested", "check_run.completed", "check_suite.rerequested", "check_suite.completed"] as const;
+
+/** A review that asks for changes starts a rework round. */
+export const REVIEW_EVENTS = ["pull_request_review.submitted"] as const;
 
 /** The `pull_request` actions that can move a worker (and `synchronize`, where gates re-run). */
 export const PULL_REQUEST_EVENTS = [
@@ -46,7 +56,7 @@ export const PULL_REQUEST_EVENTS = [
 export const ISSUE_COMMENT_EVENTS = ["issue_comment.created", "issue_comment.edited"] as const;
 
 /** The events the app acts on (each delivery to a GitHub App of these carries an installation id). */
-export const APP_EVENTS: ReadonlySet<string> = new Set(["pull_request", "issue_comment", "check_run", "check_suite"]);
+export const APP_EVENTS: ReadonlySet<string> = new Set(["pull_request", "pull_request_review", "issue_comment", "check_run", "check_suite"]);
 
 function isBot(login: string, type: string | undefined): boolean {
   return type === "Bot" || login.endsWith("[bot]");
@@ -70,7 +80,9 @@ export function toCheckEvent(context: Pick<Context, "id" | "name" | "payload">):
       deliveryId: context.id,
       repository: payload.repository.full_name,
       installationId: payload.installation?.id ?? null,
-      kind: "check_suite.rerequested",
+      kind: payload.action === "completed" ? "check_suite.completed" : "check_suite.rerequested",
+      suiteId: payload.check_suite.id,
+      conclusion: payload.check_suite.conclusion ?? null,
       pullRequests: payload.check_suite.pull_requests.map((pr) => ({
         number: pr.number,
         headSha: pr.head.sha,
@@ -86,6 +98,9 @@ export function toCheckEvent(context: Pick<Context, "id" | "name" | "payload">):
     installationId: payload.installation?.id ?? null,
     kind: payload.action === "rerequested" ? "check_run.rerequested" : "check_run.completed",
     checkName: payload.check_run.name,
+    runId: payload.check_run.id,
+    suiteId: payload.check_run.check_suite?.id ?? null,
+    conclusion: payload.check_run.conclusion ?? null,
     pullRequests: payload.check_run.pull_requests.map((pr) => ({
       number: pr.number,
       headSha: pr.head.sha,
@@ -93,6 +108,33 @@ export function toCheckEvent(context: Pick<Context, "id" | "name" | "payload">):
       baseRef: pr.base.ref,
     })),
   };
+}
+
+export function toReviewEvent(context: Pick<Context, "id" | "payload">): ReviewEvent {
+  const payload = parsePullRequestReviewPayload(context.payload);
+  const review = payload.review;
+  return {
+    deliveryId: context.id,
+    repository: payload.repository.full_name,
+    installationId: payload.installation?.id ?? null,
+    review: {
+      id: review.id,
+      state: review.state,
+      body: review.body ?? "",
+      author: review.user.login,
+      byBot: isBot(review.user.login, review.user.type) || isBot(payload.sender.login, payload.sender.type),
+      url: review.html_url ?? null,
+    },
+    pullRequest: pullRequestFacts(payload.pull_request),
+  };
+}
+
+/** A check delivery: its gates run again, and a failed one may be feedback for a rework round. */
+async function onCheckEvent(deps: AppDeps, event: CheckEvent): Promise<Outcome> {
+  const queued = [...gatesOfCheckEvent(deps, event), ...checkFeedbackOf(deps, event)];
+  if (queued.length === 0) return "ignored";
+  await deps.followUps.add(queued);
+  return "handled";
 }
 
 /**
@@ -192,6 +234,7 @@ export function createApp(deps: AppDeps): ApplicationFunction {
     app.on([...PULL_REQUEST_EVENTS], route(deps, toPullRequestEvent, onPullRequestAndGates));
     app.on([...CHECK_EVENTS], route(deps, toCheckEvent, onCheckEvent));
     app.on([...ISSUE_COMMENT_EVENTS], route(deps, toIssueCommentEvent, onIssueComment));
+    app.on([...REVIEW_EVENTS], route(deps, toReviewEvent, onReviewSubmitted));
   };
 }
 
@@ -238,6 +281,13 @@ export function performFollowUp(deps: AppDeps, octokitFor: FollowUpOctokit) {
         return [];
       case "delete-branch":
         await deleteMergedBranch(deps, github, effect.input.workerId, effect.input.branch, followUp.correlationId);
+        return [];
+      case "review-feedback":
+        return recordReviewFeedback(deps, github, effect.input, origin);
+      case "check-feedback":
+        return recordCheckFeedback(deps, github, effect.input, origin);
+      case "label":
+        await github.addLabels(effect.input.issueNumber, effect.input.labels);
         return [];
     }
   };

@@ -107,10 +107,13 @@ export const checkRunPayloadSchema = z.object({
   repository: repositorySchema,
   installation: installationSchema,
   check_run: z.object({
+    id: positiveId,
     name: z.string().min(1).max(255),
     head_sha: z.string().regex(/^[0-9a-f]{40}$/, "expected a commit sha"),
     status: z.string(),
     conclusion: z.string().nullish(),
+    /** The suite the run belongs to: one rework round at most answers a failed suite. */
+    check_suite: z.object({ id: positiveId }).nullish(),
     pull_requests: z.array(checkPullRequestSchema).max(100),
   }),
 });
@@ -121,7 +124,9 @@ export const checkSuitePayloadSchema = z.object({
   repository: repositorySchema,
   installation: installationSchema,
   check_suite: z.object({
+    id: positiveId,
     head_sha: z.string().regex(/^[0-9a-f]{40}$/, "expected a commit sha"),
+    conclusion: z.string().nullish(),
     pull_requests: z.array(checkPullRequestSchema).max(100),
   }),
 });
@@ -149,6 +154,50 @@ export function parseCheckSuitePayload(payload: unknown): CheckSuitePayload {
   const parsed = parseWith(checkSuitePayloadSchema, payload, "check_suite payload");
   safeRepository(parsed.repository);
   parsed.check_suite.pull_requests.forEach(safeRefs);
+  return parsed;
+}
+
+/** `pull_request_review`: a review of a PR, as far as a rework round needs it. */
+export const pullRequestReviewPayloadSchema = z.object({
+  action: z.string(),
+  repository: repositorySchema,
+  installation: installationSchema,
+  sender: userSchema,
+  review: z.object({
+    id: positiveId,
+    /** `changes_requested`, `approved`, `commented` or `dismissed` (lower case in webhooks). */
+    state: z.string().max(40),
+    body: z.string().nullish(),
+    user: userSchema,
+    html_url: z.string().max(2000).optional(),
+  }),
+  pull_request: z.object({
+    number: positiveId,
+    html_url: z.string().max(2000),
+    state: z.enum(["open", "closed"]),
+    merged_at: z.string().nullish(),
+    body: z.string().nullish(),
+    head: z.object({
+      ref: z.string().min(1).max(255),
+      sha: z.string().regex(/^[0-9a-f]{40}$/, "expected a commit sha").optional(),
+      repo: z.object({ full_name: z.string() }).nullish(),
+    }),
+    base: z.object({ ref: z.string().min(1).max(255) }).optional(),
+  }),
+});
+export type PullRequestReviewPayload = z.infer<typeof pullRequestReviewPayloadSchema>;
+
+export function parsePullRequestReviewPayload(payload: unknown): PullRequestReviewPayload {
+  const parsed = parseWith(pullRequestReviewPayloadSchema, payload, "pull_request_review payload");
+  safeRepository(parsed.repository);
+  for (const user of [parsed.sender, parsed.review.user]) user.login = safeLine(user.login);
+  parsed.review.state = safeLine(parsed.review.state);
+  if (parsed.review.body) parsed.review.body = safeText(parsed.review.body);
+  if (parsed.review.html_url) parsed.review.html_url = safeLine(parsed.review.html_url);
+  const pr = parsed.pull_request;
+  pr.html_url = safeLine(pr.html_url);
+  if (pr.body) pr.body = safeText(pr.body);
+  safeRefs(pr);
   return parsed;
 }
 

@@ -27,6 +27,9 @@ export const REST_CALL_PERMISSIONS: Readonly<Record<string, CallPermission | nul
   "GET /repos/{owner}/{repo}/pulls": { permission: "pull_requests", access: "read" },
   "GET /repos/{owner}/{repo}/pulls/{pull_number}": { permission: "pull_requests", access: "read" },
   "GET /repos/{owner}/{repo}/pulls/{pull_number}/files": { permission: "pull_requests", access: "read" },
+  // a review's comments on the diff (with lines), and the reviews reconcile looks at
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/comments": { permission: "pull_requests", access: "read" },
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews": { permission: "pull_requests", access: "read" },
   "POST /repos/{owner}/{repo}/pulls": { permission: "pull_requests", access: "write" },
   // a PR's labels and milestone (issues or pull_requests write would do)
   "PATCH /repos/{owner}/{repo}/issues/{issue_number}": { permission: "issues", access: "write" },
@@ -36,12 +39,20 @@ export const REST_CALL_PERMISSIONS: Readonly<Record<string, CallPermission | nul
   "POST /repos/{owner}/{repo}/issues/{issue_number}/comments": { permission: "issues", access: "write" },
   "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}": { permission: "issues", access: "write" },
   "POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions": { permission: "issues", access: "write" },
+  // `needs-human` on a PR whose automatic rework rounds are used up (issues or pull_requests write would do)
+  "POST /repos/{owner}/{repo}/issues/{issue_number}/labels": { permission: "issues", access: "write" },
   "GET /repos/{owner}/{repo}/collaborators/{username}/permission": { permission: "metadata", access: "read" },
   // the gate files, read from the PR's base branch
   "GET /repos/{owner}/{repo}/contents/{path}": { permission: "contents", access: "read" },
   // github.delete_branch_on_merge; pushes go through the checkout's own git credentials
   "DELETE /repos/{owner}/{repo}/git/refs/{ref}": { permission: "contents", access: "write" },
   "GET /repos/{owner}/{repo}/commits/{ref}/check-runs": { permission: "checks", access: "read" },
+  // a failed check's output and annotations, for a rework round
+  "GET /repos/{owner}/{repo}/check-runs/{check_run_id}": { permission: "checks", access: "read" },
+  "GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs": { permission: "checks", access: "read" },
+  // the checks a branch requires: branch protection as "get a branch" sums it up, and rulesets
+  "GET /repos/{owner}/{repo}/branches/{branch}": { permission: "contents", access: "read" },
+  "GET /repos/{owner}/{repo}/rules/branches/{branch}": { permission: "metadata", access: "read" },
   "POST /repos/{owner}/{repo}/check-runs": { permission: "checks", access: "write" },
   "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}": { permission: "checks", access: "write" },
   "GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations": { permission: "checks", access: "read" },
@@ -50,6 +61,7 @@ export const REST_CALL_PERMISSIONS: Readonly<Record<string, CallPermission | nul
 /** The webhook events the app handles, with the permission without which GitHub does not send them. */
 export const EVENT_PERMISSIONS: Readonly<Record<string, AppPermission>> = {
   pull_request: "pull_requests",
+  pull_request_review: "pull_requests",
   issue_comment: "issues",
   check_run: "checks",
   check_suite: "checks",

@@ -152,6 +152,11 @@ async function movePullRequestWorker(
   for (let attempt = 0; attempt < 4; attempt++) {
     // the first try trusts the lookup just made; the move is a compare-and-swap either way
     const current = attempt === 0 ? found : deps.store.requireWorker(found.id);
+    if (current.state === "WORKING" && current.prNumber === pr.number && claimed === "PR_OPEN") {
+      // a rework round runs on this PR (opened long ago): its runner moves the worker back when it ends
+      debug({ pr: pr.number, worker_id: current.id }, "pull request event ignored: a rework round runs");
+      return unqueued("ignored");
+    }
     let target = claimed;
     // A merge is final on GitHub, so a merged payload is already the newest fact; any other
     // claim that differs from the store may be stale (reopened since, closed since): re-read.

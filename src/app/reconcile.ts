@@ -3,8 +3,9 @@ import { plannedMove, stateForPullRequest, workerForPullRequest, type PullReques
 import type { WorkerState } from "../core/states.js";
 import type { Worker } from "../core/worker.js";
 import type { Logger } from "../log/logger.js";
-import type { WorkerStore } from "../store/store.js";
-import { repositoryGitHub, type OctokitFor } from "./github.js";
+import type { NewFollowUp, WorkerStore } from "../store/store.js";
+import { effects } from "./effects.js";
+import { repositoryGitHub, type OctokitFor, type RepositoryGitHub, type Review } from "./github.js";
 
 export interface ReconcileDeps {
   store: WorkerStore;
@@ -21,12 +22,22 @@ export interface ReconcileChange {
   pullRequest: PullRequestFacts;
 }
 
+/** A review asking for changes that no rework round has answered, queued as a delivery of it would be. */
+export interface ReconcileReview {
+  worker: Worker;
+  pullRequest: PullRequestFacts;
+  reviewId: number;
+  author: string;
+}
+
 export interface ReconcileResult {
   /** Repositories whose pull requests were listed. */
   repositories: string[];
   /** Workers compared with GitHub. */
   checked: number;
   changes: ReconcileChange[];
+  /** Reviews queued for a rework round. */
+  reviews: ReconcileReview[];
   /** Repositories that could not be listed, and why. */
   failures: Array<{ repository: string; message: string }>;
 }
@@ -58,7 +69,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     group.workers.push(worker);
     byRepository.set(key, group);
   }
-  const result: ReconcileResult = { repositories: [], checked: candidates.length, changes: [], failures: [] };
+  const result: ReconcileResult = { repositories: [], checked: candidates.length, changes: [], reviews: [], failures: [] };
   for (const { name, workers } of byRepository.values()) {
     let prs: PullRequestFacts[];
     try {
@@ -91,6 +102,56 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
         if (!(error instanceof TransitionConflictError)) throw error;
       }
     }
+    await queueUnansweredReviews(deps, repositoryGitHub(await deps.octokitFor(name), name), workers, prs, result);
   }
   return result;
+}
+
+/** The review of each reviewer that stands: their latest approval, request for changes or dismissal. */
+function standingReviews(reviews: readonly Review[]): Review[] {
+  const latest = new Map<string, Review>();
+  for (const review of reviews) {
+    if (["APPROVED", "CHANGES_REQUESTED", "DISMISSED"].includes(review.state.toUpperCase())) latest.set(review.author.toLowerCase(), review);
+  }
+  return [...latest.values()];
+}
+
+/**
+ * Reviews sent while nothing listened: a standing request for changes on an open PR of a
+ * PR_OPEN worker that no feedback records is queued as the `review-feedback` follow-up, the
+ * one its delivery would have queued (its key is the review's, so it is looked at once).
+ * One reviews call per such PR.
+ */
+async function queueUnansweredReviews(
+  deps: ReconcileDeps,
+  github: RepositoryGitHub,
+  workers: readonly Worker[],
+  prs: readonly PullRequestFacts[],
+  result: ReconcileResult,
+): Promise<void> {
+  const name = github.repository;
+  for (const seen of workers) {
+    const worker = deps.store.getWorker(seen.id);
+    const pr = worker && pullRequestOf(worker, prs, name);
+    if (!worker || worker.state !== "PR_OPEN" || !pr || pr.state !== "open") continue;
+    let reviews: Review[];
+    try {
+      reviews = await github.reviews(pr.number);
+    } catch (error) {
+      const message = (error as Error).message.split("\n")[0] ?? "failed";
+      result.failures.push({ repository: name, message: `reviews of #${pr.number}: ${message}` });
+      deps.logger.warn({ repository: name, pr: pr.number, err_message: message }, "reconcile: reviews not listed");
+      continue;
+    }
+    const recorded = new Set(deps.store.listFeedback({ workerId: worker.id }).map((f) => f.key));
+    const queued: NewFollowUp[] = [];
+    for (const review of standingReviews(reviews)) {
+      if (review.state.toUpperCase() !== "CHANGES_REQUESTED" || review.authorIsBot) continue;
+      if (recorded.has(`review:${name.toLowerCase()}:${review.id}`)) continue;
+      const input = { repository: name, workerId: worker.id, pullNumber: pr.number, review: { id: review.id, author: review.author, body: review.body.slice(0, 70_000), url: review.url } };
+      queued.push(effects.reviewFeedback(input, { installationId: null, correlationId: deps.correlationId ?? null }));
+      result.reviews.push({ worker, pullRequest: pr, reviewId: review.id, author: review.author });
+    }
+    if (queued.length > 0) deps.store.addFollowUps(queued);
+  }
 }

@@ -36,7 +36,20 @@ function errorBlock(error: string): string {
 
 /** What the status comment shows, as one string: when it changes, the comment is edited. */
 export function statusCommentKey(worker: Worker): string {
-  return [worker.state, worker.prUrl ?? "", worker.state === "UNKNOWN" ? (worker.error?.split("\n")[0] ?? "") : ""].join("|");
+  const key = [worker.state, worker.prUrl ?? "", worker.state === "UNKNOWN" ? (worker.error?.split("\n")[0] ?? "") : ""];
+  // rounds only when there were some, so comments written before the rework loop stay as they are
+  if (worker.reworkRounds > 0) key.push(`round ${worker.reworkRounds}`);
+  return key.join("|");
+}
+
+const CAUSE_WORDS = { review: "a review", check: "a failed check", comment: "`/worker rework`", cli: "`pw worker rework`" } as const;
+
+/** What the rework rounds so far say, or undefined when there were none. */
+function reworkLine(worker: Worker): string | undefined {
+  if (worker.reworkRounds === 0) return undefined;
+  const cause = worker.reworkCause ? `, the last for ${CAUSE_WORDS[worker.reworkCause]}` : "";
+  const now = worker.state === "WORKING" ? `The agent is working on rework round ${worker.reworkRounds}` : `Rework rounds: ${worker.reworkRounds}`;
+  return `${now}${cause}.`;
 }
 
 /** The status comment of a worker that came from an issue. */
@@ -48,6 +61,8 @@ export function renderStatusComment(worker: Worker): string {
     `Task \`${worker.taskId ?? "-"}\`${worker.agent ? `, agent \`${worker.agent}\`` : ""}${worker.baseBranch ? `, base \`${worker.baseBranch}\`` : ""}.`,
   ];
   if (worker.prUrl) lines.push("", `Pull request: ${worker.prUrl}`);
+  const rework = reworkLine(worker);
+  if (rework) lines.push("", rework);
   if (worker.state === "UNKNOWN" && worker.error) {
     lines.push("", errorBlock(worker.error), "", `Retry with \`/worker retry ${worker.id}\`.`);
   }

@@ -32,6 +32,10 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   "worker cleanup": ["pw worker cleanup                    # worktrees of MERGED workers", "pw worker cleanup --state ABANDONED"],
   "worker retry": ["pw worker retry worker-abc123   # then `pw loop` (or `pw serve`) runs it"],
   "worker submit": ["pw worker submit worker-abc123"],
+  "worker rework": [
+    "pw worker rework worker-abc123                                 # another round with the feedback waiting",
+    'pw worker rework worker-abc123 --message "Also handle empty input"   # and this',
+  ],
   "state get": ["pw state get worker-abc123"],
   "state set": ["pw state set worker-abc123 NEEDS_INIT"],
   "state list": ["pw state list --state PR_OPEN --json"],

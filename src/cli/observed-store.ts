@@ -3,14 +3,19 @@ import type { TransitionRecord, TransitionSource, Worker } from "../core/worker.
 import { logTransition, type Logger } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
 import type {
+  Feedback,
+  FeedbackFilter,
   FollowUp,
   FollowUpBacklog,
+  NewFeedback,
   NewFollowUp,
   NewWorker,
   TransitionMeta,
   WorkerFields,
   WorkerFilter,
   WorkerStore,
+  ReworkStart,
+  StartedRound,
 } from "../store/store.js";
 
 export interface Observers {
@@ -21,8 +26,8 @@ export interface Observers {
   loggerFor(source: TransitionSource): Logger;
   /** The correlation id of a move that has none (this invocation's). */
   correlationId?: string;
-  /** Counts moves in `pw_transitions_total` (pw serve). */
-  metrics?: Pick<Metrics, "transition">;
+  /** Counts moves in `pw_transitions_total` and rework rounds in `pw_rework_rounds_total` (pw serve). */
+  metrics?: Pick<Metrics, "transition" | "reworkRound">;
   /** Told of each move after it is logged (`pw loop` remembers which workers it failed). */
   onMove?: (worker: Worker, from: WorkerState | null) => void;
 }
@@ -66,6 +71,24 @@ export class ObservedWorkerStore implements WorkerStore {
     const set = this.store.setState(id, to, meta);
     this.observe(set, before, meta);
     return set;
+  }
+
+  startReworkRound(id: string, start: ReworkStart): StartedRound | undefined {
+    const started = this.store.startReworkRound(id, start);
+    if (started) {
+      const meta = { source: start.source, correlationId: start.correlationId ?? null, detail: this.store.history(id).at(-1)?.detail ?? null };
+      this.observe(started.worker, "PR_OPEN", meta);
+      this.observers.metrics?.reworkRound(started.cause);
+    }
+    return started;
+  }
+
+  addFeedback(feedback: NewFeedback): Feedback | undefined {
+    return this.store.addFeedback(feedback);
+  }
+
+  listFeedback(filter: FeedbackFilter): Feedback[] {
+    return this.store.listFeedback(filter);
   }
 
   getWorker(id: string): Worker | undefined {

@@ -110,6 +110,7 @@ function served(repos: RepoContext[], logger: Logger): ServedRepository[] {
       configuredAgents: ctx.config.configuredAgents,
       defaultAgent: ctx.config.defaultAgent,
       deleteBranchOnMerge: ctx.config.deleteBranchOnMerge,
+      rework: ctx.config.rework,
     });
   }
   return list;
@@ -362,6 +363,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   );
   const host = env.HOST ?? "localhost";
   const bound = await listen(server, env.PORT ?? DEFAULT_PORT, host);
+  // handled from the moment it says it listens: a signal while the rest starts still stops cleanly
+  const stopRequested = untilSignal(() => void runner.abort("interrupted: pw serve was stopped while the agent ran"));
   appLogger.info(
     {
       port: bound.port,
@@ -416,11 +419,13 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   if (opts.reconcile) {
     // webhooks missed while nothing listened: one list call per repository
     void reconcile({ store, logger: appLogger, octokitFor: access, correlationId: ctx.correlationId })
-      .then((result) => appLogger.info({ checked: result.checked, changed: result.changes.length, failures: result.failures.length }, "reconciled with GitHub"))
+      .then((result) =>
+        appLogger.info({ checked: result.checked, changed: result.changes.length, reviews: result.reviews.length, failures: result.failures.length }, "reconciled with GitHub"),
+      )
       .catch((error: Error) => appLogger.warn({ err_message: error.message.split("\n")[0] }, "reconcile failed"));
   }
 
-  const signal = await untilSignal(() => void runner.abort("interrupted: pw serve was stopped while the agent ran"));
+  const signal = await stopRequested;
   appLogger.info({ signal }, "stopping: no new deliveries or agents; running agents finish (signal again to kill them)");
   proxy?.close();
   statusPage.close();
@@ -449,6 +454,9 @@ function printReconcile(result: ReconcileResult): void {
       ["WORKER", "TASK", "FROM", "TO", "PR"],
       result.changes.map((c) => [c.worker.id, c.worker.taskId ?? "-", c.from, c.to, c.pullRequest.url]),
     );
+  }
+  for (const review of result.reviews) {
+    print(`queued the review by @${review.author} on ${review.pullRequest.url} for a rework round of ${review.worker.id}`);
   }
   for (const failure of result.failures) printError(`${failure.repository}: ${failure.message}`);
 }
@@ -491,6 +499,7 @@ Status page: GET /workers and /api/workers, on when PW_DASHBOARD_TOKEN is set (o
           checked: result.checked,
           repositories: result.repositories,
           changes: result.changes.map((c) => ({ id: c.worker.id, taskId: c.worker.taskId, from: c.from, to: c.to, prNumber: c.pullRequest.number, prUrl: c.pullRequest.url })),
+          reviews: result.reviews.map((r) => ({ id: r.worker.id, taskId: r.worker.taskId, prNumber: r.pullRequest.number, reviewId: r.reviewId, author: r.author })),
           failures: result.failures,
         });
       } else printReconcile(result);

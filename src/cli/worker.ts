@@ -5,6 +5,7 @@ import { EXIT_FAILED, InvalidInputError, PwError } from "../core/errors.js";
 import { parseProjectName, parseTaskId, parseWorkerId } from "../core/names.js";
 import { parseTaskSpec, SpecError } from "../core/spec.js";
 import { parseYamlText } from "../core/validate.js";
+import type { ReworkCause } from "../core/rework.js";
 import { isTerminal, parseState, type WorkerState } from "../core/states.js";
 import type { Worker } from "../core/worker.js";
 import { waitingFor } from "../core/dependencies.js";
@@ -20,6 +21,8 @@ import { ProgressView } from "./progress.js";
 import { printHistory } from "./state.js";
 
 const SETTLED: WorkerState[] = ["PR_OPEN", "MERGED", "ABANDONED", "UNKNOWN"];
+
+const REWORK_CAUSE_WORDS: Record<ReworkCause, string> = { review: "a review", check: "a failed check", comment: "/worker rework", cli: "pw worker rework" };
 
 /**
  * The runner's modules pull in execa, simple-git and Octokit (a few hundred milliseconds of
@@ -118,6 +121,7 @@ function describeWorker(worker: Worker): void {
     ["branch", worker.branch ? `${worker.branch} from ${worker.baseBranch}` : null],
     ["worktree", worker.worktreePath],
     ["pull request", worker.prUrl],
+    ["rework", worker.reworkRounds > 0 ? `${worker.reworkRounds} round(s), the last for ${REWORK_CAUSE_WORDS[worker.reworkCause ?? "cli"]}` : null],
     ["labels", worker.labels.join(", ") || null],
     ["milestone", worker.milestone],
     ["depends on", worker.dependsOn.join(", ") || null],
@@ -330,6 +334,25 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
       const { retryWorker } = await runnerModules();
       const queued = await retryWorker(ctx.pipelineDeps(), parseWorkerId(id));
       print(`${queued.id}: NEEDS_INIT (\`pw loop\` or \`pw serve\` starts it)`);
+    });
+
+  worker
+    .command("rework")
+    .description("send a worker's open pull request back to its agent for another round, now (with any review or failed check waiting)")
+    .argument("<id>", "worker id")
+    .option("--message <text>", "what the agent should do in this round")
+    .action(async (id: string, opts: { message?: string }) => {
+      const message = opts.message ?? "";
+      if (Buffer.byteLength(message) > 64 * 1024) {
+        throw new InvalidInputError(`--message is ${Buffer.byteLength(message)} bytes, over 64 KB: say it shorter, or point the agent at a file in the worktree`);
+      }
+      const { askForRound } = await import("../runner/rework.js");
+      const { worker: asked, joinsNext } = askForRound({ store: ctx.store, correlationId: ctx.correlationId }, parseWorkerId(id), message);
+      print(
+        joinsNext
+          ? `${asked.id}: a rework round runs now; this joins the next one`
+          : `${asked.id}: rework round asked (\`pw serve\` or \`pw loop\` on the machine with its worktree runs it)`,
+      );
     });
 
   worker

@@ -15,6 +15,8 @@ export interface PullRequestFacts {
   /** The head commit and the base branch, when the source says (payloads do; gates need them). */
   headSha?: string;
   baseRef?: string;
+  /** Its label names, when the source says (a read of the PR does). */
+  labels?: string[];
 }
 
 /** A pull request as GitHub spells it, in a webhook payload or an API answer (validated by the caller). */
@@ -27,6 +29,7 @@ export interface PullRequestJson {
   body?: string | null;
   head: { ref: string; sha?: string; repo?: { full_name: string } | null };
   base?: { ref: string };
+  labels?: Array<{ name: string }>;
 }
 
 /** The facts of a PR as GitHub spells it. */
@@ -41,6 +44,7 @@ export function pullRequestFacts(pr: PullRequestJson): PullRequestFacts {
     body: pr.body ?? null,
     ...(pr.head.sha ? { headSha: pr.head.sha } : {}),
     ...(pr.base ? { baseRef: pr.base.ref } : {}),
+    ...(pr.labels ? { labels: pr.labels.map((l) => l.name) } : {}),
   };
 }
 

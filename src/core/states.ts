@@ -12,10 +12,11 @@ export type WorkerState = (typeof WORKER_STATES)[number];
 export const TRANSITIONS: Readonly<Record<WorkerState, readonly WorkerState[]>> = {
   // queued: the runner starts it, or setup fails, or someone terminates it first
   NEEDS_INIT: ["WORKING", "UNKNOWN", "ABANDONED"],
-  // the agent runs; a merge seen before the "opened" event still lands in MERGED
+  // the agent runs (a first run, or a rework round that ends back in PR_OPEN); a merge seen
+  // before the "opened" event, or made while a round runs, still lands in MERGED
   WORKING: ["PR_OPEN", "UNKNOWN", "ABANDONED", "MERGED"],
-  // a PR waits for review
-  PR_OPEN: ["MERGED", "ABANDONED", "UNKNOWN"],
+  // a PR waits for review; feedback (a review, a failed check, `/worker rework`) starts a rework round
+  PR_OPEN: ["MERGED", "ABANDONED", "UNKNOWN", "WORKING"],
   // the end
   MERGED: [],
   // closed unmerged or terminated: a reopened PR or a retry brings it back

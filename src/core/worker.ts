@@ -1,3 +1,4 @@
+import type { ReworkCause } from "./rework.js";
 import type { WorkerState } from "./states.js";
 
 /** One worker: a task, its branch and worktree, its agent, and where it stands. */
@@ -37,6 +38,12 @@ export interface Worker {
   statusCommentId: number | null;
   /** What that comment last showed (state, PR, error), so each change is written once. */
   statusCommentKey: string | null;
+  /** Rework rounds started on its PR (`PR_OPEN -> WORKING -> PR_OPEN`), every cause. */
+  reworkRounds: number;
+  /** Of those, the automatic ones (reviews, failed checks): what `rework.max_rounds` caps. */
+  automaticReworkRounds: number;
+  /** What started the last round: `review`, `check`, `comment` (`/worker rework`) or `cli`. */
+  reworkCause: ReworkCause | null;
   createdAt: string;
   updatedAt: string;
 }

@@ -3,7 +3,8 @@ import type { Repository } from "./repo.js";
 /** Used only when neither the repository nor the user has configured an identity. */
 const FALLBACK_IDENTITY = ["-c", "user.name=parallel-workers", "-c", "user.email=parallel-workers@users.noreply.github.com"];
 
-async function identityArgs(repo: Repository, cwd: string): Promise<string[]> {
+/** `-c user.name=... -c user.email=...` when neither the repository nor the user configured an identity. */
+export async function identityArgs(repo: Repository, cwd: string): Promise<string[]> {
   const email = (await repo.tryRun(["config", "user.email"], cwd))?.trim();
   return email ? [] : FALLBACK_IDENTITY;
 }

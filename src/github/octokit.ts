@@ -116,8 +116,12 @@ function makeClient(options: ClientOptions, auth: Record<string, unknown>): GitH
     retry: { enabled: retries > 0, retries },
     throttle: {
       enabled: true,
+      // requests that notify people (a new comment, a new PR) keep the plugin's 3x spacing, as pw serve's clients do
       ...(options.writeIntervalMs !== undefined && options.writeIntervalMs !== 1000
-        ? { write: new Bottleneck.Group({ id: "pw-write", maxConcurrent: 1, minTime: options.writeIntervalMs }) }
+        ? {
+            write: new Bottleneck.Group({ id: "pw-write", maxConcurrent: 1, minTime: options.writeIntervalMs }),
+            notifications: new Bottleneck.Group({ id: "pw-notifications", maxConcurrent: 1, minTime: 3 * options.writeIntervalMs }),
+          }
         : {}),
       onRateLimit: (_after: number, _options: unknown, _octokit: unknown, retryCount: number) => retryCount < retries,
       onSecondaryRateLimit: (_after: number, _options: unknown, _octokit: unknown, retryCount: number) => retryCount < 1,

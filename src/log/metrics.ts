@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { ReworkCause } from "../core/rework.js";
 import { WORKER_STATES, type WorkerState } from "../core/states.js";
 import type { TransitionSource } from "../core/worker.js";
 
@@ -13,6 +14,7 @@ export const METRIC_NAMES = {
   followUpDepth: "pw_follow_up_queue_depth",
   followUpOldest: "pw_follow_up_queue_oldest_age_seconds",
   followUps: "pw_follow_ups_total",
+  reworkRounds: "pw_rework_rounds_total",
 } as const;
 
 /** How a webhook delivery ended: acted on, not for us, seen before, or failed. */
@@ -59,6 +61,8 @@ export interface Metrics {
   githubRequest(method: string, status: number | null): void;
   /** One try of a follow-up, by its kind (a closed set: `react`, `reply`, `gates`...). */
   followUp(kind: string, outcome: FollowUpOutcome): void;
+  /** One rework round started, by what started it (review, check, comment, cli). */
+  reworkRound(cause: ReworkCause): void;
   /** The Prometheus text exposition, for `GET /metrics`. Rejects if `workersByState` throws. */
   render(): Promise<RenderedMetrics>;
 }
@@ -147,6 +151,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ["kind", "outcome"] as const,
     registers: [registry],
   });
+  const reworkRounds = new Counter({
+    name: METRIC_NAMES.reworkRounds,
+    help: "Rework rounds started on workers' pull requests, by cause (review, check, comment, cli).",
+    labelNames: ["cause"] as const,
+    registers: [registry],
+  });
   const githubErrors = new Counter({
     name: METRIC_NAMES.githubErrors,
     help: "GitHub API requests that failed: status 400 or more, or no response.",
@@ -178,6 +188,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     followUp(kind, outcome) {
       followUps.inc({ kind, outcome });
+    },
+    reworkRound(cause) {
+      reworkRounds.inc({ cause });
     },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };

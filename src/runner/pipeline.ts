@@ -75,7 +75,7 @@ export function failWorker(deps: PipelineDeps, workerId: string, message: string
 }
 
 /** The worktree, the copied files and the setup commands: everything before the agent. */
-async function prepare(deps: PipelineDeps, ctx: RepoContext, worker: Worker, env: Record<string, string>): Promise<void> {
+export async function prepare(deps: PipelineDeps, ctx: RepoContext, worker: Worker, env: Record<string, string>): Promise<void> {
   const w = fieldsOf(worker);
   const log = workerLogPath(deps.paths.logsDir, worker.id);
   const { created } = await ensureWorktree(ctx.repo, { path: w.worktreePath, branch: w.branch, base: w.baseBranch });
@@ -108,13 +108,13 @@ function onPath(program: string, env: Record<string, string>): boolean {
   return program.includes("/") || findProgram(program, env.PATH, "/") !== undefined;
 }
 
-function describeExit(outcome: ProcessOutcome): string {
+export function describeExit(outcome: ProcessOutcome): string {
   if (outcome.timedOut) return `timed out after ${formatDuration(outcome.durationMs)}`;
   if (outcome.signal) return `was killed by ${outcome.signal}`;
   return `exited with code ${outcome.exitCode}`;
 }
 
-function withTail(message: string, logFile: string): string {
+export function withTail(message: string, logFile: string): string {
   const tail = lastLines(logFile, TAIL_LINES);
   return tail.length ? `${message}\n${tail.join("\n")}` : message;
 }
@@ -245,21 +245,7 @@ export async function finishWorker(deps: PipelineDeps, ctx: RepoContext, worker:
     for (const result of results) appendWorkerLog(log, formatGateResult(result));
     const blocked = blockingReason(results);
     if (blocked) throw new WorkerFailure(blocked);
-    if (ctx.configGuard) {
-      const rejected = await (await ctx.configGuard).restoreIfChanged(w.id);
-      if (rejected.length > 0) {
-        deps.logger.error(
-          { worker_id: w.id, files: rejected.map((r) => r.path), kept_as: rejected.map((r) => r.keptAs) },
-          "git configuration changed while agents ran: put back, nothing pushed",
-        );
-        throw new WorkerFailure(
-          `git configuration changed while agents ran (${rejected.map((r) => r.path).join(", ")}: a program to run or a place to connect), ` +
-            `so nothing was pushed; it is put back as it was` +
-            rejected.map((r) => (r.keptAs ? `, the changed file kept as ${r.keptAs}` : "")).join("") +
-            `. Look at what changed, then \`pw worker retry ${w.id}\``,
-        );
-      }
-    }
+    await refuseChangedGitConfig(deps, ctx, w.id);
     try {
       // from the main checkout: the worktree's own git files are the agent's to change
       await pushBranch(ctx.repo, ctx.repo.root, w.branch);
@@ -299,6 +285,26 @@ export async function finishWorker(deps: PipelineDeps, ctx: RepoContext, worker:
     failWorker(deps, worker.id, error.message, source);
     return undefined;
   }
+}
+
+/**
+ * Before a push: git configuration an agent could have changed (a program to run, a place to
+ * connect) is put back, and the push refused with a WorkerFailure saying what changed.
+ */
+export async function refuseChangedGitConfig(deps: PipelineDeps, ctx: RepoContext, workerId: string): Promise<void> {
+  if (!ctx.configGuard) return;
+  const rejected = await (await ctx.configGuard).restoreIfChanged(workerId);
+  if (rejected.length === 0) return;
+  deps.logger.error(
+    { worker_id: workerId, files: rejected.map((r) => r.path), kept_as: rejected.map((r) => r.keptAs) },
+    "git configuration changed while agents ran: put back, nothing pushed",
+  );
+  throw new WorkerFailure(
+    `git configuration changed while agents ran (${rejected.map((r) => r.path).join(", ")}: a program to run or a place to connect), ` +
+      `so nothing was pushed; it is put back as it was` +
+      rejected.map((r) => (r.keptAs ? `, the changed file kept as ${r.keptAs}` : "")).join("") +
+      `. Look at what changed, then \`pw worker retry ${workerId}\``,
+  );
 }
 
 /** Records the PR and moves to PR_OPEN; if a webhook got there first, only the PR is recorded. */

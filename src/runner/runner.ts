@@ -3,7 +3,10 @@ import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { waitingFor } from "../core/dependencies.js";
+import { TransitionConflictError } from "../core/errors.js";
 import { branchForTask, worktreePathFor } from "../core/names.js";
+import { roundDecision } from "../core/rework.js";
+import { isTerminal } from "../core/states.js";
 import type { Worker } from "../core/worker.js";
 import { Repository } from "../git/repo.js";
 import { removeWorktree } from "../git/worktrees.js";
@@ -12,6 +15,7 @@ import { failWorker, runWorker, type PipelineDeps } from "./pipeline.js";
 import { preflight, type PreflightReport } from "./preflight.js";
 import { isProcessAlive, killGroup } from "./process.js";
 import { carryOutRequests } from "./requests.js";
+import { endInterruptedRound, runReworkRound } from "./rework.js";
 import { appendWorkerLog, workerLogPath } from "./worklog.js";
 
 const DEFAULT_LEASE_MS = 30_000;
@@ -40,6 +44,11 @@ function ownerIsDead(owner: string): boolean {
   return host === HOST && pid !== undefined && /^\d+$/.test(pid) && !isProcessAlive(Number(pid));
 }
 
+/** Whether the worker's worktree is on this host: the runner that last ran it ran here (or none is recorded). */
+function worktreeIsHere(worker: Worker): boolean {
+  return !worker.owner || worker.owner.split(":")[0] === HOST;
+}
+
 function leaseExpired(worker: Worker, now: number): boolean {
   return !worker.leaseUntil || Date.parse(worker.leaseUntil) < now;
 }
@@ -60,6 +69,8 @@ export class Runner {
   private readonly heldBack = new Map<string, string>();
   /** Preflights under way, by checkout: one slow host never holds up another repository's workers. */
   private readonly checking = new Map<string, Promise<PreflightReport>>();
+  /** Agents being stopped because their worker ended (merged, closed) while they ran. */
+  private readonly agentsBeingStopped = new Set<number>();
 
   constructor(private readonly options: RunnerOptions) {
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
@@ -97,9 +108,78 @@ export class Runner {
     const now = Date.now();
     const heldByAnother = (w: Worker) => Boolean(w.owner && w.owner !== this.id && !ownerIsDead(w.owner) && !leaseExpired(w, now));
     if (carryOutRequests(this.deps, mine, heldByAnother) > 0) mine = active();
+    this.stopEndedAgents();
     await this.recoverOrphans(mine);
     await this.cleanUpMerged(store.listWorkers({ state: "MERGED", withWorktree: true }).filter((w) => this.contextFor(w)));
+    if (!this.stopping) await this.startRounds();
     if (!this.stopping) await this.startReady(mine, this.dependencies(mine));
+  }
+
+  /**
+   * Agents this runner runs whose worker a merge or a close ended meanwhile (a rework round's
+   * PR merged under it): their whole process group is stopped; the pipeline sees the move and
+   * pushes nothing.
+   */
+  private stopEndedAgents(): void {
+    for (const id of this.running.keys()) {
+      const worker = this.deps.store.getWorker(id);
+      const pid = worker?.pid;
+      if (!worker || !pid || !isTerminal(worker.state) || this.agentsBeingStopped.has(pid) || !isProcessAlive(pid)) continue;
+      this.agentsBeingStopped.add(pid);
+      appendWorkerLog(workerLogPath(this.deps.paths.logsDir, id), `agent stopped: the worker is ${worker.state}`);
+      void killGroup(pid, 1000)
+        .catch((error: Error) => this.deps.logger.warn({ worker_id: id, pid, err_message: error.message }, "agent not killed"))
+        .finally(() => this.agentsBeingStopped.delete(pid));
+    }
+  }
+
+  /**
+   * Rework rounds of this runner's PR_OPEN workers, from the feedback that waits for them: due
+   * now, or waiting for their debounce (`at`). Only workers whose worktree is on this host.
+   */
+  private reworkRounds(now: number): { due: Array<{ worker: Worker; ctx: RepoContext; upTo: number }>; waiting: number } {
+    const pending = this.deps.store.listFeedback({ pending: true, workerStates: ["PR_OPEN"] });
+    const byWorker = new Map<string, typeof pending>();
+    for (const feedback of pending) byWorker.set(feedback.workerId, [...(byWorker.get(feedback.workerId) ?? []), feedback]);
+    const due: Array<{ worker: Worker; ctx: RepoContext; upTo: number }> = [];
+    let waiting = 0;
+    for (const [id, feedback] of byWorker) {
+      if (this.running.has(id)) continue;
+      const worker = this.deps.store.getWorker(id);
+      const ctx = worker && this.contextFor(worker);
+      if (!worker || worker.state !== "PR_OPEN" || !ctx || !worktreeIsHere(worker)) continue;
+      const decision = roundDecision(worker, feedback, ctx.config.rework, now);
+      if (decision.due) due.push({ worker, ctx, upTo: feedback.at(-1)!.seq });
+      else if (decision.at !== undefined) waiting++;
+    }
+    return { due, waiting };
+  }
+
+  /** Starts the rework rounds that are due, within `max_workers`, once their checkout passes its preflight. */
+  private async startRounds(): Promise<void> {
+    const { due } = this.reworkRounds(Date.now());
+    if (due.length === 0) return;
+    const cleared = await this.checkedRepositories(due.map((d) => d.worker));
+    if (this.stopping) return;
+    for (const { worker, ctx, upTo } of due) {
+      if (!cleared.get(ctx.repo.root)) continue;
+      if ((this.runningPerRepo.get(ctx.repo.root) ?? 0) >= ctx.config.maxWorkers) continue;
+      let started;
+      try {
+        started = this.deps.store.startReworkRound(worker.id, {
+          owner: this.id,
+          leaseUntil: this.lease(),
+          upTo,
+          source: "runner",
+          correlationId: this.deps.store.history(worker.id)[0]?.correlationId ?? null,
+        });
+      } catch (error) {
+        // merged, closed or taken by another runner meanwhile
+        if (error instanceof TransitionConflictError) continue;
+        throw error;
+      }
+      if (started) this.launchJob(ctx, started.worker, (deps) => runReworkRound(deps, ctx, started));
+    }
   }
 
   /** The workers the queued ones depend on, for `waitingFor`. */
@@ -116,6 +196,7 @@ export class Runner {
       const owner = worker.owner;
       if (owner && owner !== this.id && !ownerIsDead(owner) && !leaseExpired(worker, now)) continue;
       if (worker.pid && isProcessAlive(worker.pid)) await killGroup(worker.pid, 1000);
+      if (endInterruptedRound(this.deps, worker, `runner ${owner ?? "(none)"} stopped while it ran`)) continue;
       failWorker(
         this.deps,
         worker.id,
@@ -127,7 +208,8 @@ export class Runner {
   /** Removes the worktree and local branch of each MERGED worker, once. */
   private async cleanUpMerged(workers: Worker[]): Promise<void> {
     for (const worker of workers) {
-      if (worker.state !== "MERGED" || !worker.worktreePath) continue;
+      // a round whose PR merged under it is still winding down here
+      if (worker.state !== "MERGED" || !worker.worktreePath || this.running.has(worker.id)) continue;
       await cleanUpWorker(this.deps, worker, true).catch((error: Error) => {
         this.deps.logger.warn({ worker_id: worker.id, err_message: error.message }, "cleanup failed");
       });
@@ -228,15 +310,17 @@ export class Runner {
   }
 
   private launch(ctx: RepoContext, worker: Worker, defaultBranch: string | undefined): void {
+    this.launchJob(ctx, worker, (deps) => runWorker(deps, ctx, this.place(ctx, worker, defaultBranch)));
+  }
+
+  /** Runs `job` for a claimed worker, counted against its checkout's `max_workers`. */
+  private launchJob(ctx: RepoContext, worker: Worker, job: (deps: PipelineDeps) => Promise<void>): void {
     const root = ctx.repo.root;
     this.runningPerRepo.set(root, (this.runningPerRepo.get(root) ?? 0) + 1);
     // the worker's story keeps the correlation id of the spawn (or delivery) that queued it
     const origin = this.deps.store.history(worker.id)[0]?.correlationId;
     const deps = origin ? { ...this.deps, correlationId: origin } : this.deps;
-    const run = (async () => {
-      const placed = this.place(ctx, worker, defaultBranch);
-      await runWorker(deps, ctx, placed);
-    })()
+    const run = (async () => job(deps))()
       .catch((error: Error) => failWorker(deps, worker.id, `runner error: ${error.message}`))
       .finally(() => {
         this.running.delete(worker.id);
@@ -263,9 +347,14 @@ export class Runner {
     });
   }
 
-  /** True when nothing runs and no queued worker of this runner's could start now (dependencies, a failed preflight). */
+  /**
+   * True when nothing runs, no queued worker of this runner's could start now (dependencies, a
+   * failed preflight), and no rework round is due or waiting for its debounce.
+   */
   isIdle(): boolean {
     if (this.running.size > 0) return false;
+    const rounds = this.reworkRounds(Date.now());
+    if (rounds.due.length > 0 || rounds.waiting > 0) return false;
     const queued = this.deps.store.listWorkers({ state: "NEEDS_INIT" }).filter((w) => this.contextFor(w));
     const deps = this.dependencies(queued);
     return !queued.some((w) => !waitingFor(w, deps) && !this.heldBackReason(w));
@@ -287,6 +376,7 @@ export class Runner {
     for (const id of this.running.keys()) {
       const worker = this.deps.store.getWorker(id);
       if (worker?.pid) await killGroup(worker.pid, 1000);
+      if (worker && endInterruptedRound(this.deps, worker, reason)) continue;
       failWorker(this.deps, id, reason);
     }
     await this.drain();

@@ -108,6 +108,29 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX workers_queued ON workers(created_at, id) WHERE state = 'NEEDS_INIT';
    CREATE INDEX workers_owner ON workers(owner) WHERE owner IS NOT NULL;`,
+  // 8: the rework loop: rounds per worker (all, and the automatic ones `rework.max_rounds` caps)
+  // with the last one's cause, and the feedback rounds answer (a review, failed checks, a
+  // person's request). A key names each piece of feedback once (a redelivery adds nothing); a
+  // scope (review, check suite, comment) is answered by one round at most; feedback recorded while
+  // automatic rounds are stopped (needs-human) is held for a person's round. Pending feedback is
+  // what a runner looks at on every pass, so it has its own small index.
+  `ALTER TABLE workers ADD COLUMN rework_rounds INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE workers ADD COLUMN automatic_rework_rounds INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE workers ADD COLUMN rework_cause TEXT;
+   CREATE TABLE rework_feedback (
+     seq         INTEGER PRIMARY KEY,
+     worker_id   TEXT NOT NULL REFERENCES workers(id) ON DELETE CASCADE,
+     key         TEXT NOT NULL UNIQUE,
+     scope       TEXT NOT NULL,
+     cause       TEXT NOT NULL,
+     detail      TEXT NOT NULL,
+     received_at TEXT NOT NULL,
+     held        INTEGER NOT NULL DEFAULT 0,
+     round       INTEGER
+   );
+   CREATE INDEX rework_feedback_worker ON rework_feedback(worker_id, seq);
+   CREATE INDEX rework_feedback_scope ON rework_feedback(worker_id, scope);
+   CREATE INDEX rework_feedback_pending ON rework_feedback(seq) WHERE round IS NULL;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -8,19 +8,25 @@ import {
   StoreError,
   TransitionConflictError,
 } from "../core/errors.js";
+import { describeFeedback, feedbackDetailSchema, isAutomaticRound, REWORK_CAUSES, roundCause, type ReworkCause } from "../core/rework.js";
 import { canTransition, isTerminal, isWorkerState, type WorkerState } from "../core/states.js";
 import { WORKER_REQUESTS, type TransitionRecord, type TransitionSource, type Worker } from "../core/worker.js";
 import type { NextWorkerQuery, RunnerRecord, RunnerRegistration } from "./async-store.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 import type {
+  Feedback,
+  FeedbackFilter,
   FollowUp,
   FollowUpBacklog,
+  NewFeedback,
   NewFollowUp,
   NewWorker,
   TransitionMeta,
   WorkerFields,
   WorkerFilter,
   WorkerStore,
+  ReworkStart,
+  StartedRound,
 } from "./store.js";
 
 const SQLITE_HEADER = "SQLite format 3\0";
@@ -50,6 +56,9 @@ const COLUMNS = {
   request: { column: "request" },
   statusCommentId: { column: "status_comment_id" },
   statusCommentKey: { column: "status_comment_key" },
+  reworkRounds: { column: "rework_rounds" },
+  automaticReworkRounds: { column: "automatic_rework_rounds" },
+  reworkCause: { column: "rework_cause" },
 } as const satisfies Record<keyof WorkerFields, { column: string; json?: true }>;
 
 type FieldName = keyof typeof COLUMNS;
@@ -84,6 +93,43 @@ function toRequest(value: unknown): unknown {
   return value;
 }
 
+function toCause(value: unknown): ReworkCause | null {
+  if (value === null) return null;
+  if (!(REWORK_CAUSES as readonly unknown[]).includes(value)) {
+    throw new StoreError(`store holds an unknown rework cause "${String(value)}": upgrade parallel-workers`);
+  }
+  return value as ReworkCause;
+}
+
+interface FeedbackRow {
+  seq: number;
+  worker_id: string;
+  key: string;
+  scope: string;
+  cause: string;
+  detail: string;
+  received_at: string;
+  held: number;
+  round: number | null;
+}
+
+function toFeedback(row: FeedbackRow): Feedback {
+  const parsed = feedbackDetailSchema.safeParse(JSON.parse(row.detail));
+  // written by a newer release (a cause or field this one does not know): say so rather than guess
+  if (!parsed.success) throw new StoreError(`store holds rework feedback ${row.seq} this release cannot read: upgrade parallel-workers`);
+  return {
+    seq: row.seq,
+    workerId: row.worker_id,
+    key: row.key,
+    scope: row.scope,
+    cause: parsed.data.cause,
+    detail: parsed.data,
+    receivedAt: row.received_at,
+    held: row.held === 1,
+    round: row.round,
+  };
+}
+
 function toWorker(row: WorkerRow): Worker {
   return buildWorker(row.id, row.state, row.created_at, row.updated_at, (name) => row[COLUMNS[name].column]);
 }
@@ -95,6 +141,7 @@ function buildWorker(id: string, state: string, createdAt: string, updatedAt: st
     worker[name] = isJson(name) ? (value === null ? [] : JSON.parse(value as string)) : value;
   }
   worker.request = toRequest(worker.request);
+  worker.reworkCause = toCause(worker.reworkCause);
   worker.createdAt = createdAt;
   worker.updatedAt = updatedAt;
   return worker as unknown as Worker;
@@ -675,6 +722,84 @@ export class SqliteWorkerStore implements WorkerStore {
         stale: heartbeatAgeMs > staleAfterMs,
         workers: row.workers,
       };
+    });
+  }
+
+  addFeedback(feedback: NewFeedback): Feedback | undefined {
+    return this.atomically(() => {
+      if (!this.row(feedback.workerId)) throw new NotFoundError(`no worker ${feedback.workerId}: see \`pw worker list\``);
+      if (this.statement("SELECT 1 FROM rework_feedback WHERE key = ?").get(feedback.key)) return undefined;
+      const answered = this
+        .statement("SELECT 1 FROM rework_feedback WHERE worker_id = ? AND scope = ? AND round IS NOT NULL")
+        .get(feedback.workerId, feedback.scope);
+      if (answered) return undefined;
+      const row = this
+        .statement(
+          `INSERT INTO rework_feedback (worker_id, key, scope, cause, detail, received_at, held) VALUES (?, ?, ?, ?, ?, ?, ?)
+           RETURNING *`,
+        )
+        .get(feedback.workerId, feedback.key, feedback.scope, feedback.detail.cause, JSON.stringify(feedback.detail), now(), feedback.held ? 1 : 0) as FeedbackRow;
+      return toFeedback(row);
+    });
+  }
+
+  listFeedback(filter: FeedbackFilter): Feedback[] {
+    const clauses: string[] = [];
+    const params: Record<string, string> = {};
+    if (filter.workerId !== undefined) {
+      clauses.push("f.worker_id = @workerId");
+      params.workerId = filter.workerId;
+    }
+    if (filter.pending) clauses.push("f.round IS NULL");
+    if (filter.workerStates) {
+      // known names (typed), so they may be spelled into the statement
+      const states = filter.workerStates.filter(isWorkerState);
+      clauses.push(states.length ? `w.state IN (${states.map((s) => `'${s}'`).join(", ")})` : "0");
+    }
+    const join = filter.workerStates ? "JOIN workers w ON w.id = f.worker_id" : "";
+    const where = clauses.length ? `WHERE ${clauses.join(" AND ")}` : "";
+    try {
+      const rows = this.statement(`SELECT f.* FROM rework_feedback f ${join} ${where} ORDER BY f.seq`).all(params) as FeedbackRow[];
+      return rows.map(toFeedback);
+    } catch (error) {
+      wrapSqliteError(this.file, error);
+    }
+  }
+
+  startReworkRound(id: string, start: ReworkStart): StartedRound | undefined {
+    return this.atomically(() => {
+      const row = this.row(id);
+      if (!row) throw new NotFoundError(`no worker ${id}: see \`pw worker list\``);
+      const current = toState(row.state);
+      if (current !== "PR_OPEN") throw new TransitionConflictError(id, "PR_OPEN", current, "WORKING");
+      const taken = (
+        this
+          .statement("SELECT * FROM rework_feedback WHERE worker_id = ? AND round IS NULL AND seq <= ? ORDER BY seq")
+          .all(id, start.upTo) as FeedbackRow[]
+      ).map(toFeedback);
+      if (taken.length === 0) return undefined;
+      const round = (row.rework_rounds as number) + 1;
+      const automatic = isAutomaticRound(taken);
+      const cause = roundCause(taken);
+      this.statement("UPDATE rework_feedback SET round = ? WHERE worker_id = ? AND round IS NULL AND seq <= ?").run(round, id, start.upTo);
+      const at = now();
+      this.writeWorker(
+        id,
+        "WORKING",
+        current,
+        {
+          owner: start.owner,
+          leaseUntil: start.leaseUntil,
+          pid: null,
+          reworkRounds: round,
+          automaticReworkRounds: (row.automatic_rework_rounds as number) + (automatic ? 1 : 0),
+          reworkCause: cause,
+        },
+        at,
+      );
+      const detail = `rework round ${round}: ${describeFeedback(taken.map((f) => f.detail))}`;
+      this.recordTransition(id, current, "WORKING", at, { source: start.source, correlationId: start.correlationId ?? null, detail });
+      return { worker: toWorker(this.row(id)!), round, cause, automatic, feedback: taken.map((f) => ({ ...f, round })) };
     });
   }
 

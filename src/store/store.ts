@@ -1,3 +1,4 @@
+import type { FeedbackDetail, ReworkCause } from "../core/rework.js";
 import type { WorkerState } from "../core/states.js";
 import type { TransitionRecord, TransitionSource, Worker } from "../core/worker.js";
 
@@ -60,6 +61,60 @@ export interface FollowUp {
 export interface FollowUpBacklog {
   unfinished: number;
   oldestCreatedAt: string | null;
+}
+
+/** Feedback for a worker's next rework round: a review, failed checks, a person's request. */
+export interface NewFeedback {
+  workerId: string;
+  /** Names this feedback once: a key seen before adds nothing (a redelivered review, a comment under another delivery id). */
+  key: string;
+  /**
+   * What one round at most answers (a review, a check suite, a comment): feedback whose scope a
+   * round has taken already adds nothing; feedback of a scope still waiting joins it.
+   */
+  scope: string;
+  detail: FeedbackDetail;
+  /** Recorded while automatic rounds are stopped (`needs-human`): it starts no round by itself and joins the next one a person starts. */
+  held?: boolean;
+}
+
+export interface Feedback extends NewFeedback {
+  held: boolean;
+  seq: number;
+  cause: ReworkCause;
+  /** ISO time it was recorded. */
+  receivedAt: string;
+  /** The round that took it; null while it waits for one. */
+  round: number | null;
+}
+
+export interface FeedbackFilter {
+  workerId?: string;
+  /** Only feedback no round has taken yet. */
+  pending?: boolean;
+  /** Only feedback of workers in one of these states. */
+  workerStates?: readonly WorkerState[];
+}
+
+/** A rework round a runner starts (see `startReworkRound`). */
+export interface ReworkStart {
+  /** The runner that runs it, and until when its claim holds without renewal. */
+  owner: string;
+  leaseUntil: string;
+  /** The round takes the waiting feedback up to this `seq` (what the runner saw and judged due). */
+  upTo: number;
+  source: TransitionSource;
+  correlationId?: string | null;
+}
+
+export interface StartedRound {
+  worker: Worker;
+  /** Its number: 1 for the first round on the PR. */
+  round: number;
+  cause: ReworkCause;
+  automatic: boolean;
+  /** The feedback it answers, oldest first. */
+  feedback: Feedback[];
 }
 
 export interface WorkerFilter {
@@ -145,6 +200,20 @@ export interface WorkerStore {
   followUpBacklog(): FollowUpBacklog;
   /** Forgets follow-ups finished before `before` (ISO time), and with them their keys; returns how many. */
   pruneFollowUps(before: string): number;
+  /**
+   * Records feedback for a worker's next rework round in one step; undefined (nothing added) when
+   * its key was recorded before or a round has already taken feedback of its scope.
+   */
+  addFeedback(feedback: NewFeedback): Feedback | undefined;
+  /** Feedback, oldest first. */
+  listFeedback(filter: FeedbackFilter): Feedback[];
+  /**
+   * Starts a rework round in one step: the worker moves PR_OPEN -> WORKING (compare-and-swap,
+   * recorded with the round's cause), claimed by `owner`, and takes the waiting feedback up to
+   * `upTo`; its round count (and automatic count) goes up. Undefined when no feedback waits;
+   * TransitionConflictError when the worker is not PR_OPEN.
+   */
+  startReworkRound(id: string, start: ReworkStart): StartedRound | undefined;
   /** Throws a StoreError when the store cannot answer a query (for health checks). */
   ping(): void;
   close(): void;

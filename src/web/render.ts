@@ -111,6 +111,13 @@ function prCell(worker: WorkerView): Html | string {
   return worker.prNumber !== null ? label : "";
 }
 
+/** "round 2 (review)": how many rework rounds the PR has had, next to the state. */
+function reworkBadge(worker: WorkerView): Html | string {
+  if (worker.reworkRounds === 0) return "";
+  const cause = worker.reworkCause ? ` (${worker.reworkCause})` : "";
+  return html` <small class="rework" title="rework rounds on its pull request; the last started by ${worker.reworkCause ?? "?"}">round ${worker.reworkRounds}${cause}</small>`;
+}
+
 function errorText(error: string | null): string {
   if (!error) return "";
   return error.length > MAX_ERROR_CHARS ? `${error.slice(0, MAX_ERROR_CHARS)}…` : error;
@@ -120,7 +127,7 @@ function row(worker: WorkerView, nowMs: number): Html {
   const since = Date.parse(worker.stateSince);
   // data-since (epoch ms) lets the page's script keep the duration current
   const inState = Number.isFinite(since) ? html`<td data-since="${since}">${formatDuration(Math.max(0, nowMs - since))}</td>` : html`<td></td>`;
-  return html`<tr><td><b>${worker.taskId ?? "(no task)"}</b> <code>${worker.id}</code>${worker.description ? html`<br>${worker.description}` : ""}</td><td>${worker.repo ?? ""}</td><td>${stateBadge(worker.state)}</td><td>${worker.agent ?? ""}</td><td>${prCell(worker)}</td><td>${worker.runner ?? ""}</td>${inState}<td>${errorText(worker.error)}</td><td>${timeline(worker, nowMs)}</td></tr>
+  return html`<tr><td><b>${worker.taskId ?? "(no task)"}</b> <code>${worker.id}</code>${worker.description ? html`<br>${worker.description}` : ""}</td><td>${worker.repo ?? ""}</td><td>${stateBadge(worker.state)}${reworkBadge(worker)}</td><td>${worker.agent ?? ""}</td><td>${prCell(worker)}</td><td>${worker.runner ?? ""}</td>${inState}<td>${errorText(worker.error)}</td><td>${timeline(worker, nowMs)}</td></tr>
 `;
 }
 

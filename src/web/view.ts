@@ -3,6 +3,7 @@
  * transition histories. Pure: no I/O, the clock is passed in.
  */
 import { isTerminal, WORKER_STATES, type WorkerState } from "../core/states.js";
+import type { ReworkCause } from "../core/rework.js";
 import type { TransitionRecord, TransitionSource, Worker } from "../core/worker.js";
 
 /** States in the order a worker usually lives them; the error state last. */
@@ -55,6 +56,9 @@ export interface WorkerView {
   labels: string[];
   milestone: string | null;
   dependsOn: string[];
+  /** Rework rounds on its PR so far, and what started the last one. */
+  reworkRounds: number;
+  reworkCause: ReworkCause | null;
   createdAt: string;
   updatedAt: string;
   /** When it entered its current state: the last transition's time. */
@@ -98,6 +102,8 @@ export function toWorkerView(worker: Worker, history: readonly TransitionRecord[
     labels: worker.labels,
     milestone: worker.milestone,
     dependsOn: worker.dependsOn,
+    reworkRounds: worker.reworkRounds,
+    reworkCause: worker.reworkCause,
     createdAt: worker.createdAt,
     updatedAt: worker.updatedAt,
     // an override recorded without history (older stores) still has a time

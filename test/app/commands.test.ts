@@ -28,6 +28,11 @@ const CASES: Array<[string, Expected]> = [
   ["/worker retry ../../x", { problem: /worker id "..\/..\/x" is not valid/ }],
   ["/worker terminate worker-a1b2c3", { command: "terminate", workerId: "worker-a1b2c3" }],
   ["/worker terminate worker-a1b2c3 worker-d4e5f6", { problem: /expected one worker id/ }],
+  ["/worker rework", { command: "rework", text: "" }],
+  ["/Worker Rework   ", { command: "rework", text: "" }],
+  ["/worker rework rename `frob` to `frobnicate`, keep --flags as they are", { command: "rework", text: "rename `frob` to `frobnicate`, keep --flags as they are" }],
+  ["/worker reworks", { problem: /unknown command `reworks`/ }],
+  ["> /worker rework please", undefined],
   ["/worker help", { command: "help" }],
   ["/worker", { problem: /say what to do/ }],
   ["/worker dance", { problem: /unknown command `dance`/ }],
@@ -115,6 +120,18 @@ describe("status comment and table", () => {
     const a = worker({ state: "WORKING", pid: 1, updatedAt: "2026-01-02T00:00:00.000Z" });
     expect(statusCommentKey(a)).toBe(statusCommentKey(worker({ state: "WORKING" })));
     expect(statusCommentKey(a)).not.toBe(statusCommentKey(worker({ state: "PR_OPEN" })));
+    // a round that ends back in PR_OPEN changes what the comment shows
+    const open = worker({ state: "PR_OPEN", prUrl: "u" });
+    expect(statusCommentKey(open)).toBe("PR_OPEN|u|");
+    expect(statusCommentKey(worker({ state: "PR_OPEN", prUrl: "u", reworkRounds: 1 }))).not.toBe(statusCommentKey(open));
+  });
+
+  it("shows the rework rounds: the one running, or how many there were and why the last", () => {
+    const running = renderStatusComment(worker({ state: "WORKING", prUrl: "https://github.com/acme/widgets/pull/9", reworkRounds: 2, reworkCause: "review" }));
+    expect(running).toContain("The agent is working on rework round 2, the last for a review.");
+    const done = renderStatusComment(worker({ state: "PR_OPEN", prUrl: "https://github.com/acme/widgets/pull/9", reworkRounds: 2, reworkCause: "comment" }));
+    expect(done).toContain("Rework rounds: 2, the last for `/worker rework`.");
+    expect(renderStatusComment(worker({ state: "PR_OPEN" }))).not.toContain("Rework");
   });
 
   it("lists the newest workers first and keeps the table intact", () => {

@@ -234,7 +234,7 @@ describe("other commands", () => {
     const issue = app.github.addIssue(REPO, { title: "Typos" });
     const id = await say(app, issue, "/worker spwan\n/worker retry nobody", { role: "write" });
     const [reply] = replies(app, issue);
-    expect(reply).toContain("> /worker spwan\n\nunknown command `spwan`: use one of `spawn`, `status`, `retry`, `terminate`, `help`");
+    expect(reply).toContain("> /worker spwan\n\nunknown command `spwan`: use one of `spawn`, `status`, `retry`, `terminate`, `rework`, `help`");
     expect(reply).toContain('> /worker retry nobody\n\nworker id "nobody" is not valid');
     expect(reactions(app, id)).toEqual(["eyes", "confused"]);
   });

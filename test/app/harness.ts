@@ -96,6 +96,7 @@ export function defaultServed(overrides: Partial<ServedRepository> = {}): Served
     configuredAgents: [],
     defaultAgent: "code-author",
     deleteBranchOnMerge: false,
+    rework: { maxRounds: 3, onFailedChecks: "required", debounceMs: 0 },
     ...overrides,
   };
 }

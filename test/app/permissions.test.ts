@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { CHECK_EVENTS, ISSUE_COMMENT_EVENTS, PULL_REQUEST_EVENTS } from "../../src/app/index.js";
+import { CHECK_EVENTS, ISSUE_COMMENT_EVENTS, PULL_REQUEST_EVENTS, REVIEW_EVENTS } from "../../src/app/index.js";
 import { EVENT_PERMISSIONS, REST_CALL_PERMISSIONS, requiredPermissions } from "../../src/app/permissions.js";
 import { readAppManifest } from "../../src/app/setup.js";
 
@@ -44,7 +44,7 @@ function handledEvents(): string[] {
   const index = readFileSync(join(SRC, "app/index.ts"), "utf8");
   const registrations = [...index.matchAll(/app\.on\(\s*(\[\.\.\.([A-Z_]+)\]|"([a-z_.]+)")/g)];
   expect(registrations).toHaveLength([...index.matchAll(/app\.on\(/g)].length);
-  const lists: Record<string, readonly string[]> = { PULL_REQUEST_EVENTS, CHECK_EVENTS, ISSUE_COMMENT_EVENTS };
+  const lists: Record<string, readonly string[]> = { PULL_REQUEST_EVENTS, CHECK_EVENTS, ISSUE_COMMENT_EVENTS, REVIEW_EVENTS };
   const names = registrations.flatMap(([, , list, literal]) => (literal ? [literal] : lists[list!]!));
   return [...new Set(names.map((name) => name.split(".")[0]!))].sort();
 }

@@ -50,7 +50,9 @@ describe("reconcile", () => {
     expect(app.store.history("worker-aaaaa2").at(-1)).toMatchObject({ source: "reconcile", correlationId: "reconcile-1" });
     expect(result.checked).toBe(6);
     expect(result.failures).toEqual([]);
-    expect(app.github.calls().sort()).toEqual(["GET /repos/acme/other/pulls", `GET /repos/${REPO}/pulls`]);
+    // and the reviews of the one PR left open, for requests for changes no rework round answered
+    expect(app.github.calls().sort()).toEqual(["GET /repos/acme/other/pulls", `GET /repos/${REPO}/pulls`, `GET /repos/${REPO}/pulls/${open.number}/reviews`]);
+    expect(result.reviews).toEqual([]);
   });
 
   it("pages through a long list, and reports a repository it cannot list without stopping", async () => {
@@ -61,7 +63,45 @@ describe("reconcile", () => {
     const result = await reconcile({ store: app.store, logger: app.logger, octokitFor: octokitFor(app) });
     expect(result.changes.map((c) => c.worker.id)).toEqual(["worker-aaaaa1"]);
     expect(result.failures).toEqual([{ repository: "acme/missing", message: expect.stringContaining("Not Found") }]);
-    expect(app.github.calls()).toEqual([`GET /repos/${REPO}/pulls`, `GET /repos/${REPO}/pulls`, "GET /repos/acme/missing/pulls"]);
+    expect(app.github.calls()).toEqual([
+      `GET /repos/${REPO}/pulls`,
+      `GET /repos/${REPO}/pulls`,
+      `GET /repos/${REPO}/pulls/1/reviews`,
+      "GET /repos/acme/missing/pulls",
+    ]);
     // the 404 for the unknown repository is a known route; unknownRequests stays empty
+  });
+
+  it("queues a standing request for changes that no rework round answered, once, as its delivery would", async () => {
+    const app = await openApp();
+    app.github.setPermission(REPO, "alice", "write");
+    const pr = app.github.addPullRequest(REPO, { head: "feature/t-1" });
+    app.addWorker({ id: "worker-aaaaa1", taskId: "T-1", branch: "feature/t-1", state: "PR_OPEN", prNumber: pr.number });
+    // answered by a round already, superseded by an approval, from a bot: none of these
+    const answered = app.github.addReview(REPO, pr.number, { user: "dave", body: "old" });
+    app.store.addFeedback({
+      workerId: "worker-aaaaa1",
+      key: `review:${REPO}:${answered.id}`,
+      scope: `review:${REPO}:${answered.id}`,
+      detail: { cause: "review", reviewId: answered.id, author: "dave", body: "old", url: null, comments: [], omitted: [] },
+    });
+    app.github.addReview(REPO, pr.number, { user: "bob", body: "no" });
+    app.github.addReview(REPO, pr.number, { user: "bob", state: "APPROVED" });
+    app.github.addReview(REPO, pr.number, { user: "lint[bot]", userType: "Bot", body: "style" });
+    app.github.addReview(REPO, pr.number, { user: "carol", state: "COMMENTED", body: "nit" });
+    const standing = app.github.addReview(REPO, pr.number, { user: "alice", body: "Handle the empty list.", comments: [{ path: "src/a.ts", line: 3, body: "here" }] });
+
+    const result = await reconcile({ store: app.store, logger: app.logger, octokitFor: octokitFor(app), correlationId: "reconcile-2" });
+    expect(result.reviews.map((r) => ({ worker: r.worker.id, reviewId: r.reviewId, author: r.author }))).toEqual([
+      { worker: "worker-aaaaa1", reviewId: standing.id, author: "alice" },
+    ]);
+    // the queued follow-up does what the review's delivery would: alice may, so it is recorded
+    await app.deps.followUps.drain();
+    const recorded = app.store.listFeedback({ workerId: "worker-aaaaa1" }).filter((f) => f.key !== `review:${REPO}:${answered.id}`);
+    expect(recorded.map((f) => f.detail)).toEqual([
+      expect.objectContaining({ cause: "review", reviewId: standing.id, author: "alice", body: "Handle the empty list.", comments: [expect.objectContaining({ path: "src/a.ts", line: 3, body: "here" })] }),
+    ]);
+    // a second reconcile queues nothing new
+    expect((await reconcile({ store: app.store, logger: app.logger, octokitFor: octokitFor(app) })).reviews).toEqual([]);
   });
 });

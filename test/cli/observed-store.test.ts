@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ObservedWorkerStore } from "../../src/cli/observed-store.js";
+import { requestFeedback } from "../../src/core/rework.js";
 import { createLogger, flushLogger } from "../../src/log/logger.js";
 import { createMetrics } from "../../src/log/metrics.js";
 import { SqliteWorkerStore } from "../../src/store/sqlite.js";
@@ -50,6 +51,30 @@ describe("every state change is logged and counted once, by whoever makes it", (
     const samples = parsePrometheusText((await metrics.render()).body);
     expect(sampleValue(samples, "pw_transitions_total", { from: "WORKING", to: "UNKNOWN", source: "runner" })).toBe(1);
     expect(sampleValue(samples, "pw_transitions_total", { from: "UNKNOWN", to: "MERGED", source: "webhook" })).toBe(1);
+  });
+
+  it("a rework round's start is one logged move with its cause, and counted by cause", async () => {
+    const dir = tempDir();
+    const runnerLog = join(dir, "runner.log");
+    const runner = createLogger({ component: "runner", destination: runnerLog, loki: false });
+    const metrics = createMetrics({ defaultMetrics: false });
+    const raw = new SqliteWorkerStore(join(dir, "state.db"));
+    const store = new ObservedWorkerStore(raw, { loggerFor: () => runner, metrics });
+    raw.createWorker({ id: "worker-obs004", taskId: "T-4", state: "PR_OPEN", prNumber: 4 }, { source: "cli" });
+    const feedback = store.addFeedback({ workerId: "worker-obs004", key: "cli:1", scope: "cli:1", detail: requestFeedback("cli", "more") })!;
+    const claim = { owner: "h:1:x", leaseUntil: new Date(Date.now() + 60_000).toISOString(), source: "runner" as const, correlationId: "spawn-4" };
+    store.startReworkRound("worker-obs004", { ...claim, upTo: feedback.seq });
+    store.transition("worker-obs004", "WORKING", "PR_OPEN", { source: "runner" });
+    expect(store.startReworkRound("worker-obs004", { ...claim, upTo: feedback.seq })).toBeUndefined();
+    await flushLogger(runner);
+    raw.close();
+    expect(lines(runnerLog).map((l) => [l.from_state, l.state, l.detail, l.correlation_id])).toEqual([
+      ["PR_OPEN", "WORKING", "rework round 1: pw worker rework", "spawn-4"],
+      ["WORKING", "PR_OPEN", undefined, undefined],
+    ]);
+    const samples = parsePrometheusText((await metrics.render()).body);
+    expect(sampleValue(samples, "pw_rework_rounds_total", { cause: "cli" })).toBe(1);
+    expect(sampleValue(samples, "pw_transitions_total", { from: "PR_OPEN", to: "WORKING", source: "runner" })).toBe(1);
   });
 
   it("a CLI move lands in $PW_HOME/logs/pw.log with the invocation's correlation id", async () => {

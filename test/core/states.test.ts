@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "../../src/core/errors.js";
 import { canTransition, isTerminal, parseState, TRANSITIONS, WORKER_STATES, type WorkerState } from "../../src/core/states.js";
@@ -14,6 +15,7 @@ const LEGAL: Array<[WorkerState, WorkerState]> = [
   ["PR_OPEN", "MERGED"],
   ["PR_OPEN", "ABANDONED"],
   ["PR_OPEN", "UNKNOWN"],
+  ["PR_OPEN", "WORKING"],
   ["ABANDONED", "PR_OPEN"],
   ["ABANDONED", "NEEDS_INIT"],
   ["ABANDONED", "MERGED"],
@@ -57,5 +59,14 @@ describe("parseState", () => {
   it.each(["working", "DONE", "", " WORKING"])("refuses %j and names it", (value) => {
     expect(() => parseState(value)).toThrow(InvalidInputError);
     expect(() => parseState(value)).toThrow(`unknown state ${JSON.stringify(value)}`);
+  });
+});
+
+describe("the README's state diagram", () => {
+  it("draws exactly the legal moves", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const diagram = /```mermaid\nstateDiagram-v2\n([\s\S]*?)```/.exec(readme)?.[1] ?? "";
+    const drawn = [...diagram.matchAll(/^\s*([A-Z_]+) --> ([A-Z_]+)/gm)].map(([, from, to]) => `${from} -> ${to}`).sort();
+    expect(drawn).toEqual(LEGAL.map(([from, to]) => `${from} -> ${to}`).sort());
   });
 });

@@ -21,6 +21,13 @@
  *   gives the code GitHub puts in the redirect); `POST /app-manifests/{code}/conversions`
  *   exchanges a code once (404 after), answering the App with a new PEM key and webhook secret.
  * - a token it was told to reject (`rejectToken`) gets 401 "Bad credentials" on every request.
+ * - reviews and their comments on the diff: `GET .../pulls/{n}/reviews` spells states in capitals
+ *   (`CHANGES_REQUESTED`), as the API does (webhooks use lower case); the PR's review comments carry
+ *   `pull_request_review_id`, `line`, `start_line` and `diff_hunk`;
+ * - a branch's required checks: `GET .../branches/{branch}` sums its protection up in `protection`,
+ *   and `GET .../rules/branches/{branch}` lists rulesets' `required_status_checks` rules;
+ * - check runs another App reports (`addCheckRun`) belong to that App's suite of the commit, listed
+ *   at `GET .../check-suites/{id}/check-runs`.
  * Simplified on purpose: any other token or JWT is accepted (and recorded); a PR's head branch is
  * created on demand when the test has not pushed it with `pushBranch`; any base is accepted.
  */
@@ -130,6 +137,64 @@ export interface PullFileSeed {
 export interface CommentSeed {
   body: string;
   user: string;
+}
+
+export interface ReviewCommentSeed {
+  path: string;
+  /** The line of the file (its last, for a comment on several). */
+  line: number;
+  startLine?: number;
+  diffHunk?: string;
+  body: string;
+}
+
+export interface ReviewSeed {
+  user: string;
+  userType?: "User" | "Bot";
+  /** As the API spells it. */
+  state?: "CHANGES_REQUESTED" | "APPROVED" | "COMMENTED" | "DISMISSED";
+  body?: string;
+  comments?: ReviewCommentSeed[];
+}
+
+export interface ReviewJson {
+  id: number;
+  node_id: string;
+  user: UserJson;
+  body: string;
+  state: string;
+  html_url: string;
+  pull_request_url: string;
+  commit_id: string;
+  submitted_at: string;
+  author_association: string;
+}
+
+export interface ReviewCommentJson {
+  id: number;
+  pull_request_review_id: number;
+  path: string;
+  line: number;
+  original_line: number;
+  start_line: number | null;
+  side: string;
+  diff_hunk: string;
+  body: string;
+  user: UserJson;
+  commit_id: string;
+  html_url: string;
+  created_at: string;
+}
+
+export interface CheckRunSeed {
+  name: string;
+  headSha: string;
+  conclusion: "failure" | "timed_out" | "success" | "neutral" | "cancelled";
+  title?: string;
+  summary?: string;
+  annotations?: Array<{ path: string; start_line: number; end_line: number; annotation_level: "notice" | "warning" | "failure"; title?: string; message: string }>;
+  /** The App reporting it (its suite of the commit); default a CI app. */
+  app?: string;
 }
 
 // ---------- JSON shapes answered (the subset of GitHub's fields our code and Octokit read) ----------
@@ -377,6 +442,8 @@ interface PullRecord {
   mergedBy: string | null;
   mergeCommitSha: string | null;
   files: PullFileSeed[];
+  reviews: ReviewJson[];
+  reviewComments: ReviewCommentJson[];
 }
 
 interface IssueRecord {
@@ -464,6 +531,9 @@ interface RepoState {
   branches: Map<string, string>;
   checkRuns: CheckRunRecord[];
   suites: Map<string, number>;
+  /** Required check names per branch: branch protection's, and rulesets'. */
+  protection: Map<string, string[]>;
+  rulesets: Map<string, string[]>;
   /** File contents by `ref:path`, for `GET /contents/{path}?ref=`. */
   files: Map<string, string>;
 }
@@ -740,6 +810,8 @@ export class GitHubStandIn {
       branches: new Map([[defaultBranch, fakeSha(`${fullName}:${defaultBranch}`)]]),
       checkRuns: [],
       suites: new Map(),
+      protection: new Map(),
+      rulesets: new Map(),
       files: new Map(),
     });
   }
@@ -793,6 +865,85 @@ export class GitHubStandIn {
     const state = this.repo(repo);
     const issue = this.issue(state, number);
     return this.commentJson(state, this.createComment(state, issue, seed.body, seed.user));
+  }
+
+  /** A review submitted on a PR, with its comments on the diff; returns it as the reviews API lists it. */
+  addReview(repo: string, number: number, seed: ReviewSeed): ReviewJson {
+    const state = this.repo(repo);
+    const issue = this.pullIssue(state, number);
+    const pull = issue.pull as PullRecord;
+    const id = this.nextId++;
+    const html = `${this.htmlBase}/${state.fullName}/pull/${number}`;
+    const time = now();
+    const user = { ...this.userJson(seed.user), ...(seed.userType ? { type: seed.userType } : {}) };
+    const review: ReviewJson = {
+      id,
+      node_id: nodeId("017:PullRequestReview", id),
+      user,
+      body: seed.body ?? "",
+      state: seed.state ?? "CHANGES_REQUESTED",
+      html_url: `${html}#pullrequestreview-${id}`,
+      pull_request_url: `${this.apiRepoUrl(state)}/pulls/${number}`,
+      commit_id: pull.headSha,
+      submitted_at: time,
+      author_association: this.associationOf(state, seed.user),
+    };
+    pull.reviews.push(review);
+    for (const comment of seed.comments ?? []) {
+      const commentId = this.nextId++;
+      pull.reviewComments.push({
+        id: commentId,
+        pull_request_review_id: id,
+        path: comment.path,
+        line: comment.line,
+        original_line: comment.line,
+        start_line: comment.startLine ?? null,
+        side: "RIGHT",
+        diff_hunk: comment.diffHunk ?? `@@ -${comment.line},1 +${comment.line},1 @@`,
+        body: comment.body,
+        user,
+        commit_id: pull.headSha,
+        html_url: `${html}#discussion_r${commentId}`,
+        created_at: time,
+      });
+    }
+    return clone(review);
+  }
+
+  /** The checks `branch` requires, as its branch protection (or, with `ruleset`, a ruleset) says. */
+  setRequiredChecks(repo: string, branch: string, names: string[], options: { ruleset?: boolean } = {}): void {
+    const state = this.repo(repo);
+    (options.ruleset ? state.rulesets : state.protection).set(branch, [...names]);
+  }
+
+  /** A completed check run reported by another App (CI) on a commit, in that App's suite of it. */
+  addCheckRun(repo: string, seed: CheckRunSeed): CheckRunJson {
+    const state = this.repo(repo);
+    const suiteKey = `${seed.app ?? "ci"}@${seed.headSha}`;
+    let suiteId = state.suites.get(suiteKey);
+    if (suiteId === undefined) {
+      suiteId = this.nextId++;
+      state.suites.set(suiteKey, suiteId);
+    }
+    const run: CheckRunRecord = {
+      id: this.nextId++,
+      suiteId,
+      name: seed.name,
+      headSha: seed.headSha,
+      externalId: null,
+      detailsUrl: null,
+      status: "completed",
+      conclusion: seed.conclusion,
+      startedAt: now(),
+      completedAt: now(),
+      title: seed.title ?? null,
+      summary: seed.summary ?? null,
+      text: null,
+      annotations: [],
+    };
+    run.annotations = (seed.annotations ?? []).map((a) => this.annotationJson(state, run, a));
+    state.checkRuns.push(run);
+    return this.checkRunJson(state, run);
   }
 
   /** A file as the contents API shows it at `ref` (a branch name or sha). */
@@ -867,6 +1018,10 @@ export class GitHubStandIn {
 
   reactions(commentId: number): ReactionJson[] {
     return (this.reactionsByComment.get(commentId) ?? []).map((reaction) => this.reactionJson(reaction));
+  }
+
+  reviews(repo: string, number: number): ReviewJson[] {
+    return clone((this.pullIssue(this.repo(repo), number).pull as PullRecord).reviews);
   }
 
   checkRuns(repo: string): CheckRunJson[] {
@@ -1250,6 +1405,15 @@ export class GitHubStandIn {
       return this.paged(files, query, selfUrl);
     });
 
+    this.on("GET", `${R}/pulls/{number}/reviews`, ({ repo, params, query, selfUrl }) => {
+      const pull = this.pullIssue(repo, Number(params.number)).pull as PullRecord;
+      return this.paged(clone(pull.reviews), query, selfUrl);
+    });
+    this.on("GET", `${R}/pulls/{number}/comments`, ({ repo, params, query, selfUrl }) => {
+      const pull = this.pullIssue(repo, Number(params.number)).pull as PullRecord;
+      return this.paged(clone(pull.reviewComments), query, selfUrl);
+    });
+
     // Issues (a pull request is an issue too)
     this.on("GET", `${R}/issues/{number}`, ({ repo, params }) => ({
       status: 200,
@@ -1459,6 +1623,47 @@ export class GitHubStandIn {
     });
 
     // Branches
+    this.on("GET", `${R}/branches/{branch+}`, ({ repo, params }) => {
+      const branch = params.branch ?? "";
+      const sha = repo.branches.get(branch);
+      if (!sha) throw new HttpError(404, errorBody(404, "Branch not found"));
+      const required = repo.protection.get(branch);
+      return {
+        status: 200,
+        body: {
+          name: branch,
+          commit: { sha, url: `${this.apiRepoUrl(repo)}/commits/${sha}` },
+          protected: required !== undefined,
+          protection: {
+            enabled: required !== undefined,
+            required_status_checks: {
+              enforcement_level: required ? "non_admins" : "off",
+              contexts: required ?? [],
+              checks: (required ?? []).map((context) => ({ context, app_id: null })),
+            },
+          },
+          protection_url: `${this.apiRepoUrl(repo)}/branches/${branch}/protection`,
+        },
+      };
+    });
+    this.on("GET", `${R}/rules/branches/{branch+}`, ({ repo, params }) => {
+      const required = repo.rulesets.get(params.branch ?? "");
+      const rules = required
+        ? [{ type: "required_status_checks", ruleset_source_type: "Repository", ruleset_source: repo.fullName, ruleset_id: 1, parameters: { strict_required_status_checks_policy: false, required_status_checks: required.map((context) => ({ context })) } }]
+        : [];
+      return { status: 200, body: rules };
+    });
+    this.on("GET", `${R}/check-suites/{id}/check-runs`, ({ repo, params, query, selfUrl }) => {
+      const suiteId = Number(params.id);
+      let runs = repo.checkRuns.filter((run) => run.suiteId === suiteId);
+      if ((query.filter ?? "latest") === "latest") {
+        const latest = new Map<string, CheckRunRecord>();
+        for (const run of runs) latest.set(run.name, run);
+        runs = [...latest.values()];
+      }
+      const page = this.paged(runs.map((run) => this.checkRunJson(repo, run)), query, selfUrl);
+      return { ...page, body: { total_count: runs.length, check_runs: page.body } };
+    });
     this.on("GET", `${R}/contents/{path+}`, ({ repo, params, query }) => {
       const ref = query.ref ?? repo.defaultBranch;
       const path = params.path ?? "";
@@ -1605,6 +1810,8 @@ export class GitHubStandIn {
       mergedBy: null,
       mergeCommitSha: null,
       files: [],
+      reviews: [],
+      reviewComments: [],
     };
     return issue;
   }

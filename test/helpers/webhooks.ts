@@ -23,6 +23,7 @@ export const WEBHOOK_FIXTURES = {
   "pull_request.synchronize": "pull_request.synchronize",
   "pull_request.closed": "pull_request.closed",
   "pull_request.closed.merged": "pull_request.closed",
+  "pull_request_review.submitted": "pull_request_review.submitted",
   "issue_comment.created": "issue_comment.created",
   "issue_comment.edited": "issue_comment.edited",
   "check_run.completed": "check_run.completed",
@@ -196,7 +197,19 @@ interface LooseCheckSuite {
   app?: { id: number; slug?: string; name?: string } | null;
 }
 
+interface LooseReview {
+  id: number;
+  state: string;
+  body: string | null;
+  user: LooseUser;
+  html_url?: string;
+  pull_request_url?: string;
+  commit_id?: string;
+  _links?: { html: { href: string }; pull_request: { href: string } };
+}
+
 interface LoosePayload {
+  review?: LooseReview;
   number?: number;
   after?: string;
   repository?: LooseRepo;
@@ -419,6 +432,41 @@ export function withSender<P extends object>(payload: P, login: string, type?: "
 export function withInstallation<P extends object>(payload: P, id: number): P {
   return adjusted(payload, (p) => {
     p.installation = { ...p.installation, id, node_id: Buffer.from(`023:IntegrationInstallation${id}`).toString("base64") };
+  });
+}
+
+export interface ReviewChange {
+  id?: number;
+  /** As webhooks spell it: `changes_requested`, `approved`, `commented`. */
+  state?: string;
+  body?: string | null;
+  /** Who reviewed (also the sender, who submitted it). */
+  user?: string;
+  userType?: "User" | "Bot";
+}
+
+/** Changes the review of a `pull_request_review` payload (and its URLs, built from the PR's). */
+export function withReview<P extends object>(payload: P, change: ReviewChange): P {
+  return adjusted(payload, (p) => {
+    const review = p.review;
+    if (!review) throw new Error("withReview: the payload has no review");
+    if (change.id !== undefined) review.id = change.id;
+    if (change.state !== undefined) review.state = change.state;
+    if (change.body !== undefined) review.body = change.body;
+    if (change.user !== undefined) {
+      review.user.login = change.user;
+      if (p.sender) p.sender.login = change.user;
+    }
+    if (change.userType !== undefined) {
+      review.user.type = change.userType;
+      if (p.sender) p.sender.type = change.userType;
+    }
+    const fullName = repoName(p);
+    const number = p.pull_request?.number ?? 0;
+    const html = `${WEB}/${fullName}/pull/${number}#pullrequestreview-${review.id}`;
+    if (review.html_url !== undefined) review.html_url = html;
+    if (review.pull_request_url !== undefined) review.pull_request_url = `${API}/repos/${fullName}/pulls/${number}`;
+    if (review._links) review._links = { html: { href: html }, pull_request: { href: `${API}/repos/${fullName}/pulls/${number}` } };
   });
 }
 

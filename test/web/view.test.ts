@@ -2,7 +2,9 @@
 import { describe, expect, it } from "vitest";
 import type { WorkerState } from "../../src/core/states.js";
 import { escapeHtml, html, safeHttpUrl, trusted } from "../../src/web/html.js";
-import { timelineSegments, type HistoryEntry } from "../../src/web/view.js";
+import { renderLive } from "../../src/web/render.js";
+import { timelineSegments, toWorkerView, type HistoryEntry } from "../../src/web/view.js";
+import { workerRecord } from "../helpers/workers.js";
 
 const T0 = Date.parse("2026-01-01T10:00:00.000Z");
 const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
@@ -81,5 +83,20 @@ describe("html", () => {
     [null, undefined],
   ])("links %j as %j", (url, expected) => {
     expect(safeHttpUrl(url)).toBe(expected);
+  });
+});
+
+describe("rework rounds on the page", () => {
+  it("a worker's view carries its rounds, and its row shows them next to the state", () => {
+    const worker = workerRecord({ id: "worker-aaaaaa", taskId: "T-1", state: "WORKING", reworkRounds: 2, automaticReworkRounds: 1, reworkCause: "review" });
+    const moves = history(["NEEDS_INIT", 0], ["WORKING", 1], ["PR_OPEN", 5], ["WORKING", 9]).map((h) => ({ ...h, workerId: worker.id }));
+    const view = toWorkerView(worker, moves);
+    expect(view).toMatchObject({ reworkRounds: 2, reworkCause: "review" });
+    const counts = { UNKNOWN: 0, NEEDS_INIT: 0, WORKING: 1, PR_OPEN: 0, MERGED: 0, ABANDONED: 0 };
+    const live = renderLive({ heardAt: at(10), filters: {}, counts, total: 1, repositories: [], version: "1", workers: [view] }, T0 + 10 * 60_000).text;
+    expect(live).toContain('<span class="s-WORKING">WORKING</span> <small class="rework"');
+    expect(live).toContain(">round 2 (review)</small>");
+    const fresh = renderLive({ heardAt: at(10), filters: {}, counts, total: 1, repositories: [], version: "1", workers: [toWorkerView(workerRecord({ id: "worker-bbbbbb" }), [])] }, T0).text;
+    expect(fresh).not.toContain("class=\"rework\"");
   });
 });
