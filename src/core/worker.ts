@@ -37,6 +37,8 @@ export interface Worker {
   statusCommentId: number | null;
   /** What that comment last showed (state, PR, error), so each change is written once. */
   statusCommentKey: string | null;
+  /** The first of the worker's own ports (PW_PORT), from when it gets a worktree until it ends. */
+  port: number | null;
   createdAt: string;
   updatedAt: string;
 }

@@ -97,6 +97,32 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX follow_ups_unfinished ON follow_ups(seq) WHERE state IN ('pending', 'running');
    CREATE INDEX follow_ups_lane ON follow_ups(lane, seq) WHERE state IN ('pending', 'running');
    CREATE INDEX follow_ups_finished ON follow_ups(finished_at) WHERE finished_at IS NOT NULL;`,
+  // 7: the warm pool and workers' own ports. A spare worktree is recorded while it is made
+  // (`filling`, by its owner under a lease, so a runner killed half-way leaves a record that
+  // says so) and handed out only once `ready`. A block of ports belongs to one worker or one
+  // spare (which hands it on); the first port is the key, so one block is never held twice.
+  `CREATE TABLE spares (
+     id          TEXT PRIMARY KEY,
+     repo_path   TEXT NOT NULL,
+     path        TEXT NOT NULL UNIQUE,
+     state       TEXT NOT NULL,
+     base_branch TEXT,
+     base_commit TEXT,
+     owner       TEXT,
+     lease_until TEXT,
+     note        TEXT,
+     created_at  TEXT NOT NULL,
+     updated_at  TEXT NOT NULL
+   );
+   CREATE INDEX spares_repo_state ON spares(repo_path, state, created_at);
+   CREATE TABLE ports (
+     port      INTEGER PRIMARY KEY,
+     span      INTEGER NOT NULL,
+     worker_id TEXT UNIQUE REFERENCES workers(id) ON DELETE CASCADE,
+     spare_id  TEXT UNIQUE REFERENCES spares(id) ON DELETE CASCADE,
+     since     TEXT NOT NULL,
+     CHECK ((worker_id IS NULL) <> (spare_id IS NULL))
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

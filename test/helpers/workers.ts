@@ -26,6 +26,7 @@ export function workerRecord(fields: Partial<Worker> & { id: string }): Worker {
     request: null,
     statusCommentId: null,
     statusCommentKey: null,
+    port: null,
     createdAt: "2026-01-01T00:00:00.000Z",
     updatedAt: "2026-01-01T00:00:00.000Z",
     ...fields,
