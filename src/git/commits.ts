@@ -20,6 +20,14 @@ export async function commitAll(repo: Repository, cwd: string, message: string, 
   return true;
 }
 
+/** Which of `paths` (files or directories) the commits on HEAD since it left `base` add or change. */
+export async function committedPaths(repo: Repository, cwd: string, base: string, paths: readonly string[]): Promise<string[]> {
+  if (paths.length === 0) return [];
+  const out = await repo.run(["diff", "--name-only", "--no-renames", `${base}...HEAD`, "--", ...paths.map((p) => `:(literal)${p}`)], cwd);
+  const changed = out.split("\n").filter(Boolean);
+  return paths.filter((p) => changed.some((file) => file === p || file.startsWith(`${p}/`)));
+}
+
 /** Commits on HEAD that `base` does not have. */
 export async function commitsAhead(repo: Repository, cwd: string, base: string): Promise<number> {
   return Number((await repo.run(["rev-list", "--count", `${base}..HEAD`], cwd)).trim());
