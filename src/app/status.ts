@@ -3,6 +3,7 @@
  * `/worker status` table, and command replies. Pure text from workers; no I/O.
  */
 import { formatDuration } from "../core/duration.js";
+import { composeProjectName, databaseName } from "../core/ports.js";
 import type { WorkerState } from "../core/states.js";
 import { safeLine, safeText } from "../core/text.js";
 import type { Worker } from "../core/worker.js";
@@ -36,7 +37,10 @@ function errorBlock(error: string): string {
 
 /** What the status comment shows, as one string: when it changes, the comment is edited. */
 export function statusCommentKey(worker: Worker): string {
-  return [worker.state, worker.prUrl ?? "", worker.state === "UNKNOWN" ? (worker.error?.split("\n")[0] ?? "") : ""].join("|");
+  const key = [worker.state, worker.prUrl ?? "", worker.state === "UNKNOWN" ? (worker.error?.split("\n")[0] ?? "") : ""];
+  // only when there is one, so the keys of comments written before ports existed still match
+  if (worker.port !== null) key.push(String(worker.port));
+  return key.join("|");
 }
 
 /** The status comment of a worker that came from an issue. */
@@ -47,6 +51,12 @@ export function renderStatusComment(worker: Worker): string {
     "",
     `Task \`${worker.taskId ?? "-"}\`${worker.agent ? `, agent \`${worker.agent}\`` : ""}${worker.baseBranch ? `, base \`${worker.baseBranch}\`` : ""}.`,
   ];
+  if (worker.port !== null) {
+    lines.push(
+      "",
+      `Its own environment: port \`${worker.port}\` (\`PW_PORT\`), Compose project \`${composeProjectName(worker.id)}\`, database \`${databaseName(worker.id)}\`.`,
+    );
+  }
   if (worker.prUrl) lines.push("", `Pull request: ${worker.prUrl}`);
   if (worker.state === "UNKNOWN" && worker.error) {
     lines.push("", errorBlock(worker.error), "", `Retry with \`/worker retry ${worker.id}\`.`);

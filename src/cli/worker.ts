@@ -3,6 +3,7 @@ import { existsSync, readFileSync, statSync, watch } from "node:fs";
 import { formatDuration } from "../core/duration.js";
 import { EXIT_FAILED, InvalidInputError, PwError } from "../core/errors.js";
 import { parseProjectName, parseTaskId, parseWorkerId } from "../core/names.js";
+import { composeProjectName, databaseName } from "../core/ports.js";
 import { parseTaskSpec, SpecError } from "../core/spec.js";
 import { parseYamlText } from "../core/validate.js";
 import { isTerminal, parseState, type WorkerState } from "../core/states.js";
@@ -102,6 +103,15 @@ async function waitFor(ctx: CliContext, repo: RepoContext, ids: string[], projec
   return final.every((w) => w.state === "PR_OPEN" || w.state === "MERGED") ? 0 : 1;
 }
 
+/** The variables of its own a worker's agent gets (PW_PORT while it holds ports). */
+function workerEnvironment(worker: Worker): Record<string, string> {
+  return {
+    ...(worker.port === null ? {} : { PW_PORT: String(worker.port) }),
+    COMPOSE_PROJECT_NAME: composeProjectName(worker.id),
+    PW_DB_NAME: databaseName(worker.id),
+  };
+}
+
 function printSpawned(workers: Worker[]): void {
   for (const w of workers) print(`${w.id}  ${w.taskId}  ${w.worktreePath}`);
 }
@@ -117,6 +127,9 @@ function describeWorker(worker: Worker): void {
     ["checkout", worker.repoPath],
     ["branch", worker.branch ? `${worker.branch} from ${worker.baseBranch}` : null],
     ["worktree", worker.worktreePath],
+    ["port", worker.port === null ? null : `${worker.port} (PW_PORT)`],
+    ["compose", `${composeProjectName(worker.id)} (COMPOSE_PROJECT_NAME)`],
+    ["database", `${databaseName(worker.id)} (PW_DB_NAME)`],
     ["pull request", worker.prUrl],
     ["labels", worker.labels.join(", ") || null],
     ["milestone", worker.milestone],
@@ -252,7 +265,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .action((id: string, opts: { json?: boolean }) => {
       const found = ctx.store.requireWorker(parseWorkerId(id));
       const history = ctx.store.history(found.id);
-      if (opts.json) return printJson({ ...found, history });
+      if (opts.json) return printJson({ ...found, environment: workerEnvironment(found), history });
       describeWorker(found);
       print();
       printHistory(history);
@@ -368,7 +381,8 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
       const { openRepoContext, Runner } = await runnerModules();
       const repos = await Promise.all(dirs.map((dir) => openRepoContext(dir, ctx.paths)));
       const logger = ctx.useLogger("runner");
-      const runner = new Runner({ deps: { ...ctx.pipelineDeps(), logger }, repos, ...(project ? { project } : {}) });
+      // a run until idle is a batch: it keeps no spares warm for later
+      const runner = new Runner({ deps: { ...ctx.pipelineDeps(), logger }, repos, ...(project ? { project } : {}), keepPool: !opts.untilIdle });
       logger.info({ runner: runner.id, repos: repos.map((r) => r.repository ?? r.repo.root) }, "runner started");
       const abort = new AbortController();
       let interrupts = 0;

@@ -8,6 +8,8 @@ import { readBroughtPaths, recordBroughtPaths } from "../git/worktree-state.js";
 export interface Brought {
   copied: string[];
   linked: string[];
+  /** Links not made because git does not ignore them there, so an agent's `git add -A` would commit them. */
+  notLinked: string[];
 }
 
 function present(path: string): boolean {
@@ -26,8 +28,8 @@ function present(path: string): boolean {
  * with the worktree, so it is never committed.
  */
 export async function bringAlong(repo: Repository, config: RepoConfig, worktree: string): Promise<Brought> {
-  const brought: Brought = { copied: [], linked: [] };
-  const copies = [...new Set([...config.copy, ...(await worktreeIncludes(repo)).map((p) => p.replace(/\/$/, ""))])];
+  const brought: Brought = { copied: [], linked: [], notLinked: [] };
+  const copies = [...new Set([...config.copy, ...(await worktreeIncludes(repo))])];
   for (const path of copies) {
     const from = join(repo.root, path);
     const to = join(worktree, path);
@@ -37,10 +39,16 @@ export async function bringAlong(repo: Repository, config: RepoConfig, worktree:
     cpSync(from, to, { recursive: true, verbatimSymlinks: true });
     brought.copied.push(path);
   }
-  for (const path of config.links) {
+  const wanted = config.links.filter((path) => existsSync(join(repo.root, path)) && !present(join(worktree, path)));
+  // a symlink is no directory to .gitignore: `cache/` does not ignore a link named cache
+  const ignored = wanted.length ? ((await repo.tryRun(["-c", "core.quotePath=false", "check-ignore", "--", ...wanted], worktree)) ?? "").split("\n") : [];
+  for (const path of wanted) {
     const from = join(repo.root, path);
     const to = join(worktree, path);
-    if (!existsSync(from) || present(to)) continue;
+    if (!ignored.includes(path)) {
+      brought.notLinked.push(path);
+      continue;
+    }
     mkdirSync(dirname(to), { recursive: true });
     symlinkSync(from, to);
     brought.linked.push(path);

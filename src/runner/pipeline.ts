@@ -85,6 +85,9 @@ async function prepare(deps: PipelineDeps, ctx: RepoContext, worker: Worker, por
   const brought = await bringAlong(ctx.repo, ctx.config, w.worktreePath);
   for (const file of brought.copied) appendWorkerLog(log, `copied ${file} from the main checkout`);
   for (const path of brought.linked) appendWorkerLog(log, `linked ${path} to the main checkout's`);
+  for (const path of brought.notLinked) {
+    appendWorkerLog(log, `not linked ${path}: git does not ignore a symlink there (write \`${path}\` in .gitignore, without a trailing slash)`);
+  }
   // once per worktree, whoever made it (the spawn, the pool, or the runner just now)
   if (isSetupDone(w.worktreePath)) return;
   await runSetup({ repo: ctx.repo, config: ctx.config, path: w.worktreePath, port, parent: deps.env, logFile: log });

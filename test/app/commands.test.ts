@@ -115,6 +115,16 @@ describe("status comment and table", () => {
     const a = worker({ state: "WORKING", pid: 1, updatedAt: "2026-01-02T00:00:00.000Z" });
     expect(statusCommentKey(a)).toBe(statusCommentKey(worker({ state: "WORKING" })));
     expect(statusCommentKey(a)).not.toBe(statusCommentKey(worker({ state: "PR_OPEN" })));
+    expect(statusCommentKey(a)).not.toBe(statusCommentKey(worker({ state: "WORKING", port: 4100 })));
+    // a worker without ports keeps the key comments had before ports existed
+    expect(statusCommentKey(worker({ state: "PR_OPEN", prUrl: "u" }))).toBe("PR_OPEN|u|");
+  });
+
+  it("shows a worker's own port, Compose project and database while it holds its ports", () => {
+    expect(renderStatusComment(worker({ state: "WORKING", port: 4110 }))).toContain(
+      "Its own environment: port `4110` (`PW_PORT`), Compose project `worker-a1b2c3`, database `worker_a1b2c3`.",
+    );
+    expect(renderStatusComment(worker({ state: "MERGED", port: null }))).not.toContain("Its own environment");
   });
 
   it("lists the newest workers first and keeps the table intact", () => {
