@@ -1,13 +1,15 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, isAbsolute, join, normalize, sep } from "node:path";
 import picomatch from "picomatch";
 import { retryingWorktreeRace, type Repository } from "./repo.js";
 
 /**
  * The git side of the warm pool: spare worktrees are checked out detached (they hold no
- * branch), and become a worker's worktree by a branch switch and a move, which cost a fraction
- * of a new checkout.
+ * branch), and become a worker's worktree by a move and a branch switch, which cost a fraction
+ * of a new checkout. On a large repository every git command that looks at the whole tree
+ * costs tens of milliseconds, so a hand-out asks git once (`worktreeFiles`) and does the rest
+ * itself.
  */
 
 function sha256(text: string): string {
@@ -34,46 +36,55 @@ export async function removeWorktreeByPath(repo: Repository, path: string): Prom
   await repo.tryRun(["worktree", "prune"]);
 }
 
+/** What is in a worktree besides its commit, as one `git status` sees it. */
+export interface WorktreeFiles {
+  /** Every change that is not ignored (modified, staged, untracked at any depth), as status lists it (`XY path`). */
+  changes: string[];
+  /** The ignored paths, a directory that an ignore rule names once (`node_modules/`). */
+  ignored: string[];
+}
+
+export async function worktreeFiles(repo: Repository, path: string): Promise<WorktreeFiles> {
+  const out = await repo.run(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching"], path);
+  const files: WorktreeFiles = { changes: [], ignored: [] };
+  const entries = out.split("\0");
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if (!entry) continue;
+    if (entry.startsWith("!! ")) files.ignored.push(entry.slice(3));
+    else {
+      files.changes.push(entry);
+      // a rename or copy names its source in the next entry
+      if (entry[0] === "R" || entry[0] === "C") i++;
+    }
+  }
+  return files;
+}
+
+/** A hash of a worktree's changes: equal hashes, nobody changed it in between. */
+export function changesHash(files: WorktreeFiles): string {
+  return sha256(files.changes.join("\0"));
+}
+
+/** Deletes untracked paths (relative to the worktree, as status names them) from the worktree; never anything outside it. */
+export function removeUntracked(worktree: string, paths: readonly string[]): void {
+  for (const path of paths) {
+    const clean = normalize(path);
+    if (!clean || isAbsolute(clean) || clean === "." || clean.split(sep).includes("..")) continue;
+    // a symlink is removed, never followed
+    rmSync(join(worktree, clean), { recursive: true, force: true });
+  }
+}
+
 /**
- * Every change in the worktree that is not ignored (modified, staged, untracked, at any depth),
- * as git status lists them: what tells a spare touched since it was made.
+ * Whether a file matching `patterns` (globs, `**` for any depth) differs between commits `from`
+ * and `to`: cheap, git compares only the trees that changed. A commit git cannot find counts as changed.
  */
-export async function changesOf(repo: Repository, path: string): Promise<string> {
-  return repo.run(["status", "--porcelain=v1", "-z", "--untracked-files=all"], path);
-}
-
-export function statusHash(changes: string): string {
-  return sha256(changes);
-}
-
-/** The ignored paths in the worktree, a directory named once (`node_modules/`). */
-export async function ignoredPaths(repo: Repository, path: string): Promise<string[]> {
-  const out = await repo.run(["status", "--porcelain=v1", "-z", "--ignored=traditional", "--untracked-files=normal"], path);
-  return out
-    .split("\0")
-    .filter((entry) => entry.startsWith("!! "))
-    .map((entry) => entry.slice(3));
-}
-
-/**
- * A hash of the blobs of the files matching `patterns` (globs, `**` for any depth) at `commit`:
- * it changes when a lockfile setup reads changes.
- */
-export async function lockfilesHash(repo: Repository, commit: string, patterns: readonly string[]): Promise<string> {
+export async function lockfilesChanged(repo: Repository, from: string, to: string, patterns: readonly string[]): Promise<boolean> {
+  if (from === to) return false;
   const matches = picomatch([...patterns], { dot: true });
-  const out = await repo.run(["ls-tree", "-r", "--full-tree", "-z", commit]);
-  const entries = out.split("\0").filter((entry) => entry && matches(entry.slice(entry.indexOf("\t") + 1)));
-  return sha256(entries.join("\0"));
-}
-
-/**
- * Removes every untracked file, ignored ones included, except `keep` (paths relative to the
- * worktree's top, as `ignoredPaths` names them), and puts back tracked files changed since HEAD.
- */
-export async function cleanWorktree(repo: Repository, path: string, keep: readonly string[]): Promise<void> {
-  await repo.run(["reset", "--quiet", "--hard", "HEAD"], path);
-  // -x ignores .gitignore but honours -e: only what is named here survives
-  await repo.run(["clean", "-ffdxq", ...keep.flatMap((p) => ["-e", `/${p.replace(/([\\*?[!#])/g, "\\$1")}`])], path);
+  const out = await repo.tryRun(["diff-tree", "-r", "--name-only", "--no-renames", "-z", from, to]);
+  return out === undefined || out.split("\0").some((name) => name && matches(name));
 }
 
 /** Checks out `commit` detached in the worktree (a spare holds no branch). */
@@ -82,13 +93,15 @@ export async function detachAt(repo: Repository, path: string, commit: string): 
 }
 
 /**
- * Makes `branch` at `commit` and checks it out in the worktree at `path`. The branch is created
+ * Makes `branch` at `commit` and checks it out in the worktree at `path`, which is clean and at
+ * `from`. At the same commit only HEAD changes (no look at the files). The branch is created
  * only if it does not exist (never moved), and deleted again when the switch fails.
  */
-export async function switchToNewBranch(repo: Repository, path: string, branch: string, commit: string): Promise<void> {
+export async function switchToNewBranch(repo: Repository, path: string, branch: string, commit: string, from: string): Promise<void> {
   await repo.run(["update-ref", `refs/heads/${branch}`, commit, ""]);
   try {
-    await repo.run(["checkout", "--quiet", branch], path);
+    if (from === commit) await repo.run(["symbolic-ref", "HEAD", `refs/heads/${branch}`], path);
+    else await repo.run(["checkout", "--quiet", branch], path);
   } catch (error) {
     await repo.tryRun(["update-ref", "-d", `refs/heads/${branch}`, commit]);
     throw error;

@@ -25,36 +25,36 @@ const SETUP_FILE = "pw-setup-done";
 
 export interface SetupRecord {
   at: string;
-  /**
-   * What the setup's result depends on (its commands, the lockfiles at the commit it ran on, the
-   * port), as a hash: a spare whose key still matches keeps what setup made. Null when unknown
-   * (a record of an older release).
-   */
-  key: string | null;
+  /** The commit setup ran at: a later commit that changes no lockfile keeps what setup made. */
+  commit: string | null;
+  /** A hash of what else setup depends on (its commands, the lockfile patterns, the port); null when unknown (an older release's record). */
+  inputs: string | null;
   /** The ignored paths setup left, as `git status` names them (`node_modules/`): kept when a spare is cleaned. */
   outputs: string[];
-  /** A hash of the worktree's `git status` right after setup: a spare whose status differs was changed since. */
+  /** A hash of the worktree's changes right after setup: a spare whose changes differ was changed since. */
   status: string | null;
   /** The port setup ran with (PW_PORT, `{port}`), or null. */
   port: number | null;
 }
 
 function parseSetupRecord(text: string): SetupRecord {
+  const textOrNull = (value: unknown) => (typeof value === "string" ? value : null);
   try {
-    const data = JSON.parse(text) as Partial<SetupRecord>;
+    const data = JSON.parse(text) as Partial<Record<keyof SetupRecord, unknown>>;
     if (data && typeof data === "object" && typeof data.at === "string") {
       return {
         at: data.at,
-        key: typeof data.key === "string" ? data.key : null,
+        commit: textOrNull(data.commit),
+        inputs: textOrNull(data.inputs),
         outputs: Array.isArray(data.outputs) ? data.outputs.filter((o): o is string => typeof o === "string") : [],
-        status: typeof data.status === "string" ? data.status : null,
+        status: textOrNull(data.status),
         port: typeof data.port === "number" ? data.port : null,
       };
     }
   } catch {
     // an older release wrote the time alone
   }
-  return { at: text.trim(), key: null, outputs: [], status: null, port: null };
+  return { at: text.trim(), commit: null, inputs: null, outputs: [], status: null, port: null };
 }
 
 /** The record of the setup that succeeded in the worktree at `path`, or undefined when none did. */

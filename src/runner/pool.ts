@@ -5,15 +5,16 @@ import { newSpareId, type Spare } from "../core/spare.js";
 import type { Worker } from "../core/worker.js";
 import {
   addDetachedWorktree,
-  changesOf,
-  cleanWorktree,
+  changesHash,
   detachAt,
   moveWorktree,
+  removeUntracked,
   removeWorktreeByPath,
-  statusHash,
   switchToNewBranch,
+  worktreeFiles,
+  type WorktreeFiles,
 } from "../git/spares.js";
-import { forgetBroughtPaths, forgetSetup, readSetupRecord, writeSetupRecord } from "../git/worktree-state.js";
+import { forgetBroughtPaths, forgetSetup, readBroughtPaths, readSetupRecord, writeSetupRecord, type SetupRecord } from "../git/worktree-state.js";
 import { dirtyFiles, recordBase } from "../git/worktrees.js";
 import type { Logger } from "../log/logger.js";
 import type { WorkerStore } from "../store/store.js";
@@ -21,7 +22,7 @@ import { bringAlong, neverCommitted } from "./bring-along.js";
 import type { RepoContext } from "./context.js";
 import { leaseExpired, ownerIsDead } from "./owners.js";
 import { portFor } from "./ports.js";
-import { runSetup, setupKey } from "./setup.js";
+import { runSetup, setupStillHolds } from "./setup.js";
 import { appendWorkerLog, workerLogPath } from "./worklog.js";
 
 /** What the pool needs from the outside world (a subset of the pipeline's). */
@@ -210,14 +211,21 @@ export class WarmPool {
       await repo.run(["reset", "--quiet", "--hard", "HEAD"], spare.path);
       await detachAt(repo, spare.path, base.commit);
       const port = spare.port ?? portFor(store, config, { spareId: spare.id }, record?.port ?? undefined);
-      const key = await setupKey(repo, config, base.commit, port);
+      const kept = record !== undefined && (await setupStillHolds(repo, config, record, base.commit, port));
+      // everything untracked goes, but what setup made when it still holds; never what was brought
+      const files = await worktreeFiles(repo, spare.path);
+      const brought = new Set(readBroughtPaths(spare.path));
+      const outputs = new Set(kept ? record.outputs : []);
+      const untracked = files.changes.filter((c) => c.startsWith("?? ")).map((c) => c.slice(3));
+      removeUntracked(spare.path, [
+        ...files.ignored.filter((p) => !outputs.has(p)),
+        ...untracked.filter((p) => !kept || brought.has(p) || brought.has(p.replace(/\/$/, ""))),
+      ]);
       forgetBroughtPaths(spare.path);
-      if (record && record.key === key) {
-        await cleanWorktree(repo, spare.path, record.outputs);
-        writeSetupRecord(spare.path, { ...record, status: statusHash(await changesOf(repo, spare.path)) });
+      if (kept) {
+        writeSetupRecord(spare.path, { ...record, status: changesHash(await worktreeFiles(repo, spare.path)) });
         appendWorkerLog(log, `at ${base.branch} (${base.commit.slice(0, 10)}): what setup made is kept`);
       } else {
-        await cleanWorktree(repo, spare.path, []);
         forgetSetup(spare.path);
         appendWorkerLog(log, `at ${base.branch} (${base.commit.slice(0, 10)}): setup runs again`);
         await bringAlong(repo, config, spare.path);
@@ -251,16 +259,17 @@ export class WarmPool {
         store.removeSpare(spare.id);
         continue;
       }
-      const changes = await changesOf(this.ctx.repo, spare.path).catch(() => undefined);
-      if (changes === undefined || statusHash(changes) !== record.status) {
-        const first = changes?.split("\0")[0]?.slice(3);
-        const note = `changed since it was made${first ? ` (${first})` : ""}`;
+      const files = await worktreeFiles(this.ctx.repo, spare.path).catch(() => undefined);
+      const head = (await this.ctx.repo.tryRun(["rev-parse", "HEAD"], spare.path))?.trim();
+      if (!files || !head || changesHash(files) !== record.status || head !== spare.baseCommit) {
+        const first = files?.changes[0]?.slice(3);
+        const note = head !== spare.baseCommit ? "moved off its commit since it was made" : `changed since it was made${first ? ` (${first})` : ""}`;
         store.moveSpare(spare.id, "taken", "dirty", { note, owner: null, leaseUntil: null }, this.owner);
         this.deps.logger.warn({ spare: spare.id, path: spare.path }, `spare worktree ${spare.path} ${note}: not handed out; \`pw pool drain\` removes it`);
         continue;
       }
       try {
-        return await this.handOut(spare, record, worker, baseCommit);
+        return await this.handOut({ ...spare, baseCommit: head }, record, files, worker, baseCommit);
       } catch (error) {
         this.deps.logger.warn(
           { spare: spare.id, worker_id: worker.id, err_message: (error as Error).message },
@@ -273,19 +282,24 @@ export class WarmPool {
   }
 
   private async handOut(
-    spare: Spare,
-    record: NonNullable<ReturnType<typeof readSetupRecord>>,
+    spare: Spare & { baseCommit: string },
+    record: SetupRecord,
+    files: WorktreeFiles,
     worker: Worker & { worktreePath: string; branch: string; baseBranch: string },
     baseCommit: string,
   ): Promise<TakenSpare> {
     const { repo, config } = this.ctx;
-    const key = await setupKey(repo, config, baseCommit, spare.port);
-    const setupKept = key === record.key;
+    const setupKept = await setupStillHolds(repo, config, record, baseCommit, spare.port);
     // first, so that however far this gets, a worktree whose lockfiles changed is set up again
     if (!setupKept) forgetSetup(spare.path);
     await moveWorktree(repo, spare.path, worker.worktreePath);
-    await switchToNewBranch(repo, worker.worktreePath, worker.branch, baseCommit);
-    await cleanWorktree(repo, worker.worktreePath, setupKept ? record.outputs : []);
+    await switchToNewBranch(repo, worker.worktreePath, worker.branch, baseCommit, spare.baseCommit);
+    // no file of anyone else's: only what setup made stays, when it still holds
+    const outputs = new Set(setupKept ? record.outputs : []);
+    removeUntracked(worker.worktreePath, [
+      ...files.ignored.filter((p) => !outputs.has(p)),
+      ...(setupKept ? [] : files.changes.filter((c) => c.startsWith("?? ")).map((c) => c.slice(3))),
+    ]);
     forgetBroughtPaths(worker.worktreePath);
     recordBase(worker.worktreePath, worker.baseBranch);
     const handed = this.deps.store.handOverSpare(spare.id, this.owner, worker.id);

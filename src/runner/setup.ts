@@ -3,9 +3,9 @@ import { fillCommand } from "../core/agents.js";
 import { formatDuration } from "../core/duration.js";
 import { PwError } from "../core/errors.js";
 import type { RepoConfig } from "../config.js";
-import { changesOf, ignoredPaths, lockfilesHash, statusHash } from "../git/spares.js";
+import { changesHash, lockfilesChanged, worktreeFiles } from "../git/spares.js";
 import type { Repository } from "../git/repo.js";
-import { readBroughtPaths, writeSetupRecord } from "../git/worktree-state.js";
+import { readBroughtPaths, writeSetupRecord, type SetupRecord } from "../git/worktree-state.js";
 import { setupEnvironment } from "./env.js";
 import { findProgram, startProcess, type ProcessOutcome } from "./process.js";
 import { appendWorkerLog } from "./worklog.js";
@@ -21,14 +21,18 @@ export function describeExit(outcome: ProcessOutcome): string {
   return `exited with code ${outcome.exitCode}`;
 }
 
+/** A hash of what setup depends on besides the commit: its commands, the lockfile patterns, and the port it runs with. */
+export function setupInputs(config: RepoConfig, port: number | null): string {
+  return createHash("sha256").update(JSON.stringify({ setup: config.setup, lockfiles: config.pool.lockfiles, port })).digest("hex");
+}
+
 /**
- * What setup's result in a worktree at `commit` depends on, as one hash: its commands, the
- * lockfiles it reads (`pool.lockfiles`) at that commit, and the port it runs with. A spare
- * whose setup was made under the same key keeps what setup made.
+ * Whether what setup made in a worktree (per `record`) still holds at `commit` with `port`: the
+ * same inputs, and no lockfile (`pool.lockfiles`) changed between the commit it ran at and this one.
  */
-export async function setupKey(repo: Repository, config: RepoConfig, commit: string, port: number | null): Promise<string> {
-  const lockfiles = await lockfilesHash(repo, commit, config.pool.lockfiles);
-  return createHash("sha256").update(JSON.stringify({ setup: config.setup, lockfiles, port })).digest("hex");
+export async function setupStillHolds(repo: Repository, config: RepoConfig, record: SetupRecord, commit: string, port: number | null): Promise<boolean> {
+  if (record.inputs !== setupInputs(config, port) || !record.commit) return false;
+  return !(await lockfilesChanged(repo, record.commit, commit, config.pool.lockfiles));
 }
 
 export interface SetupRun {
@@ -63,12 +67,14 @@ export async function runSetup(run: SetupRun): Promise<void> {
     const outcome = await startProcess({ argv, cwd: path, env, logFile, timeoutMs: SETUP_TIMEOUT_MS }).done;
     if (outcome.exitCode !== 0) throw new SetupFailure(`setup command ${JSON.stringify(argv)} ${describeExit(outcome)}`);
   }
-  const head = (await repo.run(["rev-parse", "HEAD"], path)).trim();
+  const commit = (await repo.run(["rev-parse", "HEAD"], path)).trim();
   const brought = new Set(readBroughtPaths(path).flatMap((p) => [p, `${p}/`]));
+  const files = await worktreeFiles(repo, path);
   writeSetupRecord(path, {
-    key: await setupKey(repo, config, head, port),
-    outputs: (await ignoredPaths(repo, path)).filter((p) => !brought.has(p)),
-    status: statusHash(await changesOf(repo, path)),
+    commit,
+    inputs: setupInputs(config, port),
+    outputs: files.ignored.filter((p) => !brought.has(p)),
+    status: changesHash(files),
     port,
   });
 }
