@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { z } from "zod";
 import {
   BUILTIN_AGENT_PROMPTS,
@@ -11,26 +11,21 @@ import {
   SETUP_PLACEHOLDERS,
   unknownPlaceholders,
 } from "./core/agents.js";
-import { durationSchema } from "./core/duration.js";
+import { parseDuration } from "./core/duration.js";
 import { MAX_PORT, type PortRange } from "./core/ports.js";
 import { InvalidInputError } from "./core/errors.js";
 import { repositorySlugSchema } from "./core/repository.js";
 import { parseWith, parseYamlText } from "./core/validate.js";
+import { expandHome, pathsFrom, pathVariableProblem, type Paths } from "./paths.js";
 
-/** Expands a leading `~` and makes the path absolute. */
-export function expandHome(path: string, home: string = homedir(), base: string = process.cwd()): string {
-  if (path === "~") return home;
-  if (path.startsWith("~/")) return join(home, path.slice(2));
-  return resolve(base, path);
-}
-
-/** `ports` when the files say nothing: blocks of 10 from 4100. */
-export const DEFAULT_PORTS: PortRange = { from: 4100, perWorker: 10 };
+export { expandHome, type Paths };
 
 const pathVariable = z
   .string()
-  .min(1, "must not be empty")
-  .refine((value) => !value.includes("\0"), "must not contain a NUL byte")
+  .superRefine((value, ctx) => {
+    const problem = pathVariableProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  })
   .optional();
 
 const envSchema = z.object({
@@ -41,25 +36,23 @@ const envSchema = z.object({
   HOME: z.string().optional(),
 });
 
-export interface Paths {
-  home: string;
-  storeFile: string;
-  logsDir: string;
-  worktreesRoot: string;
-}
-
 /** Reads the environment once, at the edge; a bad value names the variable. */
 export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
-  const parsed = parseWith(envSchema, env, "environment");
-  const userHome = parsed.HOME || homedir();
-  const home = expandHome(parsed.PW_HOME ?? "~/.parallel-workers", userHome);
-  return {
-    home,
-    storeFile: join(home, "state.db"),
-    logsDir: join(home, "logs"),
-    worktreesRoot: expandHome(parsed.PW_WORKTREES_ROOT ?? "~/.worktrees", userHome),
-  };
+  return pathsFrom(parseWith(envSchema, env, "environment"));
 }
+
+/** `ports` when the files say nothing: blocks of 10 from 4100. */
+export const DEFAULT_PORTS: PortRange = { from: 4100, perWorker: 10 };
+
+/** "45m", "1h30m", "90s", "500ms" or a number of seconds, as milliseconds. */
+const durationSchema = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: "custom", message: `${JSON.stringify(value)} is not a duration: use e.g. 90s, 45m or 1h30m` });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 // ---------------------------------------------------------------------------------------------
 // .parallel-workers.yml over $PW_HOME/config.yml

@@ -1,5 +1,3 @@
-import { randomInt } from "node:crypto";
-
 /**
  * A spare worktree of the warm pool: checked out at the base branch's head with setup run, so
  * that a spawn takes it instead of making a worktree of its own.
@@ -36,17 +34,4 @@ export interface Spare {
 
 export function isSpareState(value: string): value is SpareState {
   return (SPARE_STATES as readonly string[]).includes(value);
-}
-
-const SPARE_ID = /^spare-[a-z0-9]{6}$/;
-const ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
-
-export function isSpareId(value: string): boolean {
-  return SPARE_ID.test(value);
-}
-
-export function newSpareId(): string {
-  let suffix = "";
-  for (let i = 0; i < 6; i++) suffix += ID_ALPHABET[randomInt(ID_ALPHABET.length)];
-  return `spare-${suffix}`;
 }

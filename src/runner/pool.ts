@@ -1,7 +1,8 @@
 import { appendFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import type { Paths } from "../config.js";
-import { newSpareId, type Spare } from "../core/spare.js";
+import { newSpareId } from "../core/names.js";
+import type { Spare } from "../core/spare.js";
 import type { Worker } from "../core/worker.js";
 import {
   addDetachedWorktree,

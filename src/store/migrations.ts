@@ -101,6 +101,7 @@ export const MIGRATIONS: readonly string[] = [
   // (`filling`, by its owner under a lease, so a runner killed half-way leaves a record that
   // says so) and handed out only once `ready`. A block of ports belongs to one worker or one
   // spare (which hands it on); the first port is the key, so one block is never held twice.
+  // Workers are listed in the order they were made: an index on it saves sorting every list.
   `CREATE TABLE spares (
      id          TEXT PRIMARY KEY,
      repo_path   TEXT NOT NULL,
@@ -115,6 +116,7 @@ export const MIGRATIONS: readonly string[] = [
      updated_at  TEXT NOT NULL
    );
    CREATE INDEX spares_repo_state ON spares(repo_path, state, created_at);
+   CREATE INDEX workers_created ON workers(created_at, id);
    CREATE TABLE ports (
      port      INTEGER PRIMARY KEY,
      span      INTEGER NOT NULL,
