@@ -208,7 +208,10 @@ describe("the starter file `pw init` writes", () => {
       deleteBranchOnMerge: defaults.deleteBranchOnMerge,
       setup: [["npm", "ci"]],
       copy: [".env.local"],
+      links: ["node_modules/.cache"],
       passthrough: ["NODE_OPTIONS"],
+      pool: defaults.pool,
+      ports: defaults.ports,
     });
     expect(config.agents["code-author"]).toEqual(defaults.agents["code-author"]);
     expect(config.agents["docs-writer"]).toMatchObject({ command: ["./scripts/write-docs.sh", "{task_id}"], env: { DOCS_STYLE: "short" } });

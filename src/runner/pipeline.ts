@@ -8,7 +8,7 @@ import type { WorkerState } from "../core/states.js";
 import type { TransitionSource, Worker } from "../core/worker.js";
 import { commitAll, commitsAhead, committedPaths, pushBranch } from "../git/commits.js";
 import { GitConfigGuard } from "../git/config-guard.js";
-import { isSetupDone } from "../git/worktree-state.js";
+import { isSetupDone, readSetupRecord } from "../git/worktree-state.js";
 import { ensureWorktree } from "../git/worktrees.js";
 import type { GitHubAccess } from "../github/access.js";
 import { openPullRequest } from "../github/pulls.js";
@@ -123,7 +123,7 @@ export async function runWorker(deps: PipelineDeps, ctx: RepoContext, claimed: W
   }
   let port: number;
   try {
-    port = workerPort(deps.store, ctx.config, w);
+    port = workerPort(deps.store, ctx.config, w, readSetupRecord(w.worktreePath)?.port ?? undefined);
   } catch (error) {
     if (!(error instanceof PwError)) throw error;
     failWorker(deps, w.id, error.message);

@@ -22,7 +22,10 @@ export function portFor(store: WorkerStore, config: RepoConfig, holder: PortHold
   return port;
 }
 
-/** A worker's port: the one it holds (from a spare, or an earlier run), else a new block. */
-export function workerPort(store: WorkerStore, config: RepoConfig, worker: Worker): number {
-  return worker.port ?? portFor(store, config, { workerId: worker.id });
+/**
+ * A worker's port: the one it holds (from a spare, or an earlier run), else a new block,
+ * `prefer` first (the port its worktree's setup ran with, for a worker queued again).
+ */
+export function workerPort(store: WorkerStore, config: RepoConfig, worker: Worker, prefer?: number): number {
+  return worker.port ?? portFor(store, config, { workerId: worker.id }, prefer);
 }
