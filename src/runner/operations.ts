@@ -175,7 +175,11 @@ export async function spawnWorkers(
       appendWorkerLog(workerLogPath(deps.paths.logsDir, worker.id), `spawned ${worker.taskId} (${worker.agent}) on ${worker.branch}`);
       const target = { path: worker.worktreePath!, branch: worker.branch!, base: worker.baseBranch!, baseCommit: bases.get(worker.baseBranch!)! };
       // a spare from the warm pool when there is one: a switch and a move instead of a checkout
-      const taken = await pool?.take({ ...worker, worktreePath: target.path, branch: target.branch, baseBranch: target.base }, target.baseCommit);
+      const taken = await pool?.take({ ...worker, worktreePath: target.path, branch: target.branch, baseBranch: target.base }, target.baseCommit).catch((error: Error) => {
+        // the pool only saves time: without a spare, the worktree is made as usual
+        deps.logger.warn({ worker_id: worker.id, err_message: error.message }, "no spare worktree taken");
+        return undefined;
+      });
       if (!taken) await addWorktree(ctx.repo, target);
     });
   } catch (error) {

@@ -92,6 +92,7 @@ async function prepare(deps: PipelineDeps, ctx: RepoContext, worker: Worker, por
   if (isSetupDone(w.worktreePath)) return;
   await runSetup({ repo: ctx.repo, config: ctx.config, path: w.worktreePath, port, parent: deps.env, logFile: log });
 }
+
 /** False only for a bare program name that PATH does not have; a path is judged when it is run. */
 function onPath(program: string, env: Record<string, string>): boolean {
   return program.includes("/") || findProgram(program, env.PATH, "/") !== undefined;

@@ -36,8 +36,14 @@ export class PoolKeeper {
     if (existsSync(worker.worktreePath) || (await ctx.repo.branchExists(worker.branch))) return worker;
     const baseCommit = await ctx.repo.resolveCommit(worker.baseBranch);
     if (!baseCommit) return worker;
-    const taken = await this.pool(ctx).take({ ...worker, worktreePath: worker.worktreePath, branch: worker.branch, baseBranch: worker.baseBranch }, baseCommit);
-    return taken ? this.deps.store.requireWorker(worker.id) : worker;
+    try {
+      const taken = await this.pool(ctx).take({ ...worker, worktreePath: worker.worktreePath, branch: worker.branch, baseBranch: worker.baseBranch }, baseCommit);
+      return taken ? this.deps.store.requireWorker(worker.id) : worker;
+    } catch (error) {
+      // the pool only saves time: without a spare, the worker's worktree is made as usual
+      this.deps.logger.warn({ worker_id: worker.id, err_message: (error as Error).message }, "no spare worktree taken");
+      return worker;
+    }
   }
 
   /**
@@ -48,8 +54,13 @@ export class PoolKeeper {
     const root = ctx.repo.root;
     if (this.stopped || this.jobs.has(root)) return;
     const pool = this.pool(ctx);
-    if (ctx.config.pool.size === 0 && pool.spares().length === 0) return;
-    await pool.tidy();
+    try {
+      if (ctx.config.pool.size === 0 && pool.spares().length === 0) return;
+      await pool.tidy();
+    } catch (error) {
+      this.deps.logger.warn({ repo_path: root, err_message: (error as Error).message }, "spare worktrees could not be looked after");
+      return;
+    }
     const rest = this.resting.get(root);
     if (workerWaiting || (rest && Date.now() < rest.until)) return;
     const job = this.nextWork(pool)
@@ -99,12 +110,17 @@ export class PoolKeeper {
   async giveBack(ctx: RepoContext, worker: Worker): Promise<boolean> {
     if (this.stopped || ctx.config.pool.size === 0) return false;
     const pool = this.pool(ctx);
-    const spares = pool.spares();
-    const live = spares.filter((s) => s.state === "ready" || (s.state === "filling" && !pool.isStale(s))).length;
-    if (live >= ctx.config.pool.size) return false;
-    const base = await pool.base();
-    if (!base) return false;
-    return (await pool.giveBack(worker, base)) !== undefined;
+    try {
+      const spares = pool.spares();
+      const live = spares.filter((s) => s.state === "ready" || (s.state === "filling" && !pool.isStale(s))).length;
+      if (live >= ctx.config.pool.size) return false;
+      const base = await pool.base();
+      return base !== undefined && (await pool.giveBack(worker, base)) !== undefined;
+    } catch (error) {
+      // the worktree is then removed as usual
+      this.deps.logger.warn({ worker_id: worker.id, err_message: (error as Error).message }, "worktree could not go back to the pool");
+      return false;
+    }
   }
 
   /** No new work starts; what is under way goes on until `drain`. */

@@ -295,11 +295,13 @@ export class WarmPool {
     if (!setupKept) forgetSetup(spare.path);
     await moveWorktree(repo, spare.path, worker.worktreePath);
     await switchToNewBranch(repo, worker.worktreePath, worker.branch, baseCommit, spare.baseCommit);
-    // no file of anyone else's: only what setup made stays, when it still holds
+    // no file of anyone else's: only what setup made stays, when it still holds; what was brought
+    // from the main checkout is brought afresh before the agent starts
     const outputs = new Set(setupKept ? record.outputs : []);
     removeUntracked(worker.worktreePath, [
       ...files.ignored.filter((p) => !outputs.has(p)),
       ...(setupKept ? [] : files.changes.filter((c) => c.startsWith("?? ")).map((c) => c.slice(3))),
+      ...readBroughtPaths(worker.worktreePath),
     ]);
     forgetBroughtPaths(worker.worktreePath);
     recordBase(worker.worktreePath, worker.baseBranch);

@@ -173,6 +173,23 @@ describe("the warm pool", () => {
     expect((await poolStatus(sb)).spares).toEqual([]);
   });
 
+  it("a spare's setup sees what the main checkout brings, and its worker gets it afresh", { timeout: 60_000 }, async () => {
+    const sb = await open({}, { ".worktreeinclude": ".env\n" });
+    writeFileSync(join(sb.repo, ".env"), "TOKEN_URL=first\n");
+    const saw = join(sb.out, "saw-env");
+    const readsEnv = [process.execPath, "-e", `require("node:fs").appendFileSync(${JSON.stringify(saw)}, require("node:fs").readFileSync(".env", "utf8"))`];
+    sb.configure({ agents: { "code-author": fakeAgent("write-file.mjs") }, pool: { size: 1 }, setup: [readsEnv] });
+    expect((await sb.pw(["pool", "fill"])).code).toBe(0);
+    expect(readFileSync(saw, "utf8")).toBe("TOKEN_URL=first\n");
+    writeFileSync(join(sb.repo, ".env"), "TOKEN_URL=second\n");
+    expect((await sb.pw(["worker", "spawn", "--task-id", "B-1", "--description", "x", "--wait"])).code).toBe(0);
+    const worker = (await workers(sb))[0]!;
+    expect(workerLog(sb, worker.id)).toContain("from the pool");
+    expect(readFileSync(join(worker.worktreePath!, ".env"), "utf8")).toBe("TOKEN_URL=second\n");
+    // setup ran once, in the spare
+    expect(readFileSync(saw, "utf8")).toBe("TOKEN_URL=first\n");
+  });
+
   it("runs setup again in a spare whose lockfile changed on the base, and not when only other files did", { timeout: 60_000 }, async () => {
     const sb = await open({});
     sb.configure({ agents: { "code-author": fakeAgent("write-file.mjs") }, pool: { size: 2 }, setup: setupCommand(sb) });
