@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { isProcessAlive } from "../../src/runner/process.js";
+import { SqliteWorkerStore } from "../../src/store/sqlite.js";
 import { PW_BIN } from "../helpers/cli.js";
 import { git, removeTempDirs } from "../helpers/git.js";
 import { fakeAgent, originBranches, runnerSandbox, type RunnerSandbox } from "../helpers/runner-env.js";
@@ -286,6 +287,45 @@ describe("the warm pool", () => {
     const after = await poolStatus(sb);
     expect(after.spares.map((s) => [s.state, s.id === halfMade!.id])).toEqual([["ready", false]]);
     expect((await workers(sb))[0]!.state).toBe("PR_OPEN");
+  });
+});
+
+describe("pw pool and the runner", () => {
+  it("a worker queued from a comment takes a spare when the runner starts it", { timeout: 60_000 }, async () => {
+    const sb = await open({});
+    sb.configure({ agents: { "code-author": fakeAgent("write-file.mjs") }, pool: { size: 1 }, setup: setupCommand(sb) });
+    expect((await sb.pw(["pool", "fill"])).code).toBe(0);
+    // as the app records a `/worker spawn`: the task and the repository, no local paths yet
+    const store = new SqliteWorkerStore(join(sb.home, "state.db"));
+    store.createWorker({ id: "worker-cmmnt1", taskId: "C-1", repo: "acme/widgets", agent: "code-author", description: "from a comment" }, { source: "command" });
+    store.close();
+    expect((await sb.pw(["loop", "--poll-interval", "0.1", "--until-idle"])).code).toBe(0);
+    const [worker] = await workers(sb);
+    expect(worker).toMatchObject({ id: "worker-cmmnt1", state: "PR_OPEN", port: 4100 });
+    expect(workerLog(sb, worker!.id)).toContain("from the pool");
+    expect(setupRuns(sb)).toHaveLength(1);
+  });
+
+  it("says when the pool is off, and refuses to fill it", async () => {
+    const sb = await open({});
+    const status = await sb.pw(["pool", "status"]);
+    expect(status.stdout).toMatch(/^pool of .*: 0 of 0 ready, base main \([0-9a-f]{10}\)\nthe pool is off: set pool: \{ size: 2 \} in \.parallel-workers\.yml\n$/);
+    expect(await sb.pw(["pool", "fill"])).toMatchObject({
+      code: 2,
+      stdout: "",
+      stderr: "pw: the pool is off (pool.size is 0): set pool: { size: 2 } in .parallel-workers.yml\n",
+    });
+    expect((await sb.pw(["pool", "drain"])).stdout).toBe("no spare worktrees to remove\n");
+  });
+
+  it("a setup that fails in a spare leaves no spare and says why", { timeout: 60_000 }, async () => {
+    const sb = await open({});
+    sb.configure({ agents: { "code-author": fakeAgent("write-file.mjs") }, pool: { size: 1 }, setup: [[process.execPath, "-e", "process.exit(3)"]] });
+    const filled = await sb.pw(["pool", "fill"]);
+    expect(filled.code).toBe(1);
+    expect(filled.stderr).toMatch(/^pw: a spare worktree could not be made: setup command \[.*\] exited with code 3\n$/);
+    expect((await poolStatus(sb)).spares).toEqual([]);
+    expect(git(sb.repo, "worktree", "list").trim().split("\n")).toHaveLength(1);
   });
 });
 
