@@ -4,12 +4,13 @@
 // Runs the built code (npm run build first). Prints medians and ratios; target: at most 1.3x.
 //
 //   node bench/spawn.mjs [--files N] [--rounds R]
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { startRepositoryAnswer } from "./github-answer.mjs";
 import { numberOption } from "./options.mjs";
 
 const dist = new URL("../dist/", import.meta.url);
@@ -19,6 +20,7 @@ const { openRepoContext } = await import(new URL("runner/context.js", dist));
 const { spawnWorkers } = await import(new URL("runner/operations.js", dist));
 const { silentLogger } = await import(new URL("log/logger.js", dist));
 const { isWorktreeRace } = await import(new URL("git/repo.js", dist));
+const { githubAccessFromEnv } = await import(new URL("github/access.js", dist));
 const PW_BIN = fileURLToPath(new URL("cli/main.js", dist));
 
 const FILES = numberOption("files", 3000);
@@ -49,13 +51,15 @@ git(repo, "add", "-A");
 git(repo, "-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "--quiet", "-m", "initial");
 git(repo, "remote", "add", "origin", join(root, "origin.git"));
 
+// a spawn checks GitHub and origin first (once a minute per process): answered here, locally
+const github = await startRepositoryAnswer("acme/bench");
 const home = join(root, "home");
 const worktrees = join(root, "worktrees");
-const env = { ...process.env, PW_HOME: home, PW_WORKTREES_ROOT: worktrees };
+const env = { ...process.env, PW_HOME: home, PW_WORKTREES_ROOT: worktrees, ...github.env };
 const paths = resolvePaths(env);
 const store = new SqliteWorkerStore(paths.storeFile);
 const ctx = await openRepoContext(repo, paths, env);
-const deps = { store, paths, logger: silentLogger(), env, github: async () => { throw new Error("not used"); } };
+const deps = { store, paths, logger: silentLogger(), env, github: githubAccessFromEnv(env), preflights: new Map() };
 
 let counter = 0;
 const rawPath = (i) => join(worktrees, "raw", `t${i}`);
@@ -97,10 +101,13 @@ const pwTen = () =>
     ctx,
     Array.from({ length: 10 }, () => ({ taskId: `T-${counter++}`, description: "bench", agent: "code-author", baseBranch: "main" })),
   );
-const cliOne = () => {
-  const result = spawnSync(process.execPath, [PW_BIN, "worker", "spawn", "--task-id", `T-${counter++}`, "--description", "bench"], { cwd: repo, env });
-  if (result.status !== 0) throw new Error(`pw worker spawn failed: ${result.stderr}`);
-};
+// not spawnSync: this process answers the spawn's questions to GitHub meanwhile
+const cliOne = () =>
+  new Promise((resolve, reject) => {
+    execFile(process.execPath, [PW_BIN, "worker", "spawn", "--task-id", `T-${counter++}`, "--description", "bench"], { cwd: repo, env }, (error, _out, stderr) =>
+      error ? reject(new Error(`pw worker spawn failed: ${stderr}`)) : resolve(),
+    );
+  });
 
 /** Alternates baseline and candidate, resetting the repository before each, and keeps every sample. */
 async function compare(name, baseline, candidate) {
@@ -138,6 +145,7 @@ const results = [
 ];
 resetRepo();
 store.close();
+await github.close();
 rmSync(root, { recursive: true, force: true });
 
 console.log(`spawn overhead: ${FILES} files in the repository, median of ${ROUNDS} alternating rounds`);

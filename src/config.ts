@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { z } from "zod";
 import {
   BUILTIN_AGENT_PROMPTS,
@@ -8,25 +8,25 @@ import {
   DEFAULT_AGENT_COMMAND,
   GENERIC_PROMPT,
   PLACEHOLDERS,
+  SETUP_PLACEHOLDERS,
   unknownPlaceholders,
 } from "./core/agents.js";
-import { durationSchema } from "./core/duration.js";
+import { parseDuration } from "./core/duration.js";
+import { MAX_PORT, type PortRange } from "./core/ports.js";
 import { InvalidInputError } from "./core/errors.js";
 import { repositorySlugSchema } from "./core/repository.js";
 import { DEFAULT_REWORK, FAILED_CHECK_POLICIES, type ReworkSettings } from "./core/rework.js";
 import { parseWith, parseYamlText } from "./core/validate.js";
+import { expandHome, pathsFrom, pathVariableProblem, type Paths } from "./paths.js";
 
-/** Expands a leading `~` and makes the path absolute. */
-export function expandHome(path: string, home: string = homedir(), base: string = process.cwd()): string {
-  if (path === "~") return home;
-  if (path.startsWith("~/")) return join(home, path.slice(2));
-  return resolve(base, path);
-}
+export { expandHome, type Paths };
 
 const pathVariable = z
   .string()
-  .min(1, "must not be empty")
-  .refine((value) => !value.includes("\0"), "must not contain a NUL byte")
+  .superRefine((value, ctx) => {
+    const problem = pathVariableProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  })
   .optional();
 
 const envSchema = z.object({
@@ -37,25 +37,23 @@ const envSchema = z.object({
   HOME: z.string().optional(),
 });
 
-export interface Paths {
-  home: string;
-  storeFile: string;
-  logsDir: string;
-  worktreesRoot: string;
-}
-
 /** Reads the environment once, at the edge; a bad value names the variable. */
 export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
-  const parsed = parseWith(envSchema, env, "environment");
-  const userHome = parsed.HOME || homedir();
-  const home = expandHome(parsed.PW_HOME ?? "~/.parallel-workers", userHome);
-  return {
-    home,
-    storeFile: join(home, "state.db"),
-    logsDir: join(home, "logs"),
-    worktreesRoot: expandHome(parsed.PW_WORKTREES_ROOT ?? "~/.worktrees", userHome),
-  };
+  return pathsFrom(parseWith(envSchema, env, "environment"));
 }
+
+/** `ports` when the files say nothing: blocks of 10 from 4100. */
+export const DEFAULT_PORTS: PortRange = { from: 4100, perWorker: 10 };
+
+/** "45m", "1h30m", "90s", "500ms" or a number of seconds, as milliseconds. */
+const durationSchema = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: "custom", message: `${JSON.stringify(value)} is not a duration: use e.g. 90s, 45m or 1h30m` });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 // ---------------------------------------------------------------------------------------------
 // .parallel-workers.yml over $PW_HOME/config.yml
@@ -70,25 +68,38 @@ const relativePathSchema = z
   .min(1)
   .refine((p) => !isAbsolute(p) && !p.split(/[\\/]/).includes(".."), "must be a path inside the repository");
 
-const commandSchema = z
-  .array(z.string().min(1, "must not be empty"))
-  .min(1, "must name a program")
-  .superRefine((argv, ctx) => {
-    argv.forEach((arg, i) => {
-      const unknown = unknownPlaceholders(arg);
-      if (unknown.length > 0) {
-        ctx.addIssue({
-          code: "custom",
-          path: [i],
-          message: `placeholder {${unknown[0]}} is not known: use ${PLACEHOLDERS.map((p) => `{${p}}`).join(", ")}`,
-        });
-      }
+/** An argv array whose elements may use `placeholders`; `where` says what else is wrong with another one. */
+function commandSchemaWith(placeholders: readonly string[], where = "") {
+  return z
+    .array(z.string().min(1, "must not be empty"))
+    .min(1, "must name a program")
+    .superRefine((argv, ctx) => {
+      argv.forEach((arg, i) => {
+        const unknown = unknownPlaceholders(arg, placeholders);
+        if (unknown.length > 0) {
+          ctx.addIssue({
+            code: "custom",
+            path: [i],
+            message: `placeholder {${unknown[0]}} is not known${where}: use ${placeholders.map((p) => `{${p}}`).join(", ")}`,
+          });
+        }
+      });
     });
-  });
+}
+
+const commandSchema = commandSchemaWith(PLACEHOLDERS);
+/** Setup prepares a worktree, maybe a spare one before any worker has it: only its port is known then. */
+const setupCommandSchema = commandSchemaWith(SETUP_PLACEHOLDERS, " in setup (it prepares a worktree before a worker has it)");
+
+/** A glob of paths inside the repository (`**` for any depth). */
+const lockfilePatternSchema = z
+  .string()
+  .min(1)
+  .refine((p) => !isAbsolute(p) && !p.split(/[\\/]/).includes("..") && !p.startsWith(":"), "must be a path pattern inside the repository");
 
 const agentFileSchema = z
   .object({
-    /** argv of the agent; placeholders {prompt} {task_id} {worker_id} {description} {worktree}. */
+    /** argv of the agent; placeholders {prompt} {task_id} {worker_id} {description} {worktree} {port}. */
     command: commandSchema.optional(),
     /** How long the agent may run before its process group is killed, e.g. 45m. */
     timeout: durationSchema.optional(),
@@ -134,10 +145,35 @@ const configFileSchema = z
     /** Open PRs as drafts. */
     draft: z.boolean().optional(),
     worktrees_root: z.string().min(1).optional(),
-    /** Commands (argv arrays) run in a new worktree before the agent. */
-    setup: z.array(commandSchema).optional(),
+    /** Commands (argv arrays) run in a new worktree before the agent; `{port}` is the worker's port. */
+    setup: z.array(setupCommandSchema).optional(),
     /** Files copied from the main checkout into each new worktree (explicit opt-in). */
     copy: z.array(relativePathSchema).optional(),
+    /** Paths of the main checkout symlinked into each new worktree instead of copied (a large cache). */
+    links: z.array(relativePathSchema).optional(),
+    /** Spare worktrees kept ready (checked out, setup run) for the next spawns. */
+    pool: z
+      .object({
+        /** How many spares the runner keeps; 0 turns the pool off. */
+        size: z.number().int().min(0).max(16).optional(),
+        /** Files whose change makes setup run again in a spare (globs, `**` for any depth); common lockfiles by default. */
+        lockfiles: z.array(lockfilePatternSchema).min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    /** The ports each worker gets: PW_PORT is the first of its block. */
+    ports: z
+      .object({
+        /** The first port handed out. */
+        from: z.number().int().min(1024).max(MAX_PORT).optional(),
+        /** How many ports each worker's block holds. */
+        per_worker: z.number().int().min(1).max(1000).optional(),
+      })
+      .strict()
+      .refine((p) => (p.from ?? DEFAULT_PORTS.from) + (p.per_worker ?? DEFAULT_PORTS.perWorker) - 1 <= MAX_PORT, {
+        message: `from + per_worker must stay within port ${MAX_PORT}`,
+      })
+      .optional(),
     env: z
       .object({
         /** Variables passed to agents from the runner's environment (secret-looking names never are). */
@@ -173,6 +209,10 @@ export interface RepoConfig {
   worktreesRoot: string;
   setup: string[][];
   copy: string[];
+  /** Paths symlinked from the main checkout into each new worktree. */
+  links: string[];
+  pool: PoolConfig;
+  ports: PortRange;
   passthrough: string[];
   agents: Record<string, AgentConfig>;
   /** Agents the files configure under `agents` (the built-ins are known without). */
@@ -188,6 +228,34 @@ export interface RepoConfig {
   /** The files that were read, user default first. */
   sources: string[];
 }
+
+export interface PoolConfig {
+  /** Spare worktrees the runner keeps ready; 0 is off. */
+  size: number;
+  /** Globs of the files setup reads (lockfiles): when one changes, setup runs again. */
+  lockfiles: string[];
+}
+
+/** Lockfiles of common package managers, at any depth. */
+export const DEFAULT_LOCKFILES = [
+  "package-lock.json",
+  "npm-shrinkwrap.json",
+  "yarn.lock",
+  "pnpm-lock.yaml",
+  "bun.lock",
+  "bun.lockb",
+  "Gemfile.lock",
+  "poetry.lock",
+  "Pipfile.lock",
+  "uv.lock",
+  "requirements*.txt",
+  "go.sum",
+  "Cargo.lock",
+  "composer.lock",
+  "mix.lock",
+  "pubspec.lock",
+  "flake.lock",
+].map((name) => `**/${name}`);
 
 export const DEFAULT_LABELS = ["phase:5", "type:task"];
 export const DEFAULT_MAX_WORKERS = 3;
@@ -206,7 +274,7 @@ function readConfigFile(file: string): ConfigFile | undefined {
   return parseWith(configFileSchema, data, file);
 }
 
-/** Repository file over user file: scalars and lists replace, `github`, `env` and `agents` merge by key. */
+/** Repository file over user file: scalars and lists replace, `github`, `env`, `pool`, `ports` and `agents` merge by key. */
 function mergeConfigFiles(user: ConfigFile, repo: ConfigFile): ConfigFile {
   const agents: Record<string, z.infer<typeof agentFileSchema>> = { ...user.agents };
   for (const [name, agent] of Object.entries(repo.agents ?? {})) agents[name] = { ...agents[name], ...agent };
@@ -216,6 +284,8 @@ function mergeConfigFiles(user: ConfigFile, repo: ConfigFile): ConfigFile {
     github: { ...user.github, ...repo.github },
     env: { ...user.env, ...repo.env },
     rework: { ...user.rework, ...repo.rework },
+    pool: { ...user.pool, ...repo.pool },
+    ports: { ...user.ports, ...repo.ports },
     agents,
   };
 }
@@ -282,6 +352,11 @@ export function loadRepoConfig(repoRoot: string, paths: Paths, remoteRepository?
     { file: repoFile, config: repo },
   ]);
   const agents = resolveAgents(merged.agents);
+  const ports = { from: merged.ports?.from ?? DEFAULT_PORTS.from, perWorker: merged.ports?.per_worker ?? DEFAULT_PORTS.perWorker };
+  if (ports.from + ports.perWorker - 1 > MAX_PORT) {
+    // each file was within range on its own; the user's `from` and the repository's `per_worker` are not
+    throw new InvalidInputError(`${repoFile}: ports: from ${ports.from} + per_worker ${ports.perWorker} must stay within port ${MAX_PORT}`);
+  }
   const worktreesRoot = env.PW_WORKTREES_ROOT
     ? paths.worktreesRoot
     : merged.worktrees_root
@@ -297,6 +372,9 @@ export function loadRepoConfig(repoRoot: string, paths: Paths, remoteRepository?
     worktreesRoot,
     setup: merged.setup ?? [],
     copy: merged.copy ?? [],
+    links: merged.links ?? [],
+    pool: { size: merged.pool?.size ?? 0, lockfiles: merged.pool?.lockfiles ?? DEFAULT_LOCKFILES },
+    ports,
     passthrough: merged.env?.passthrough ?? [],
     agents,
     configuredAgents: Object.keys(merged.agents ?? {}),
@@ -335,6 +413,12 @@ export function starterRepoConfig(repository: string | null): string {
     key("worktrees_root: ~/.worktrees", "where worktrees are made; PW_WORKTREES_ROOT wins over this"),
     key('setup: [["npm", "ci"]]', "commands (argv arrays) run in each new worktree before the agent"),
     key("copy: [.env.local]", "files copied from this checkout into each new worktree, never committed"),
+    key("links: [node_modules/.cache]", "paths symlinked from this checkout instead (ignored by git), never committed"),
+    "# pool:",
+    key("  size: 0", "spare worktrees kept checked out and set up for the next spawns (0: off)"),
+    "# ports:",
+    key(`  from: ${DEFAULT_PORTS.from}`, "each worker's own ports (PW_PORT, {port}) start here..."),
+    key(`  per_worker: ${DEFAULT_PORTS.perWorker}`, "...in blocks of this many, freed when the worker ends"),
     "# env:",
     key("  passthrough: [NODE_OPTIONS]", "variables passed to agents (names that look secret never are)"),
     "# rework:",
@@ -345,7 +429,7 @@ export function starterRepoConfig(repository: string | null): string {
     `# Agents. Built in: ${Object.keys(BUILTIN_AGENT_PROMPTS).join(", ")}; each runs Claude Code headless`,
     "# with a prompt for its role. Give one another command or timeout, or add your own agent: one",
     "# that is not built in needs a command. A command is an argv array, never a shell string;",
-    "# {prompt}, {task_id}, {worker_id}, {description} and {worktree} are filled in.",
+    "# {prompt}, {task_id}, {worker_id}, {description}, {worktree} and {port} are filled in.",
     "# agents:",
     "#   code-author:",
     key(`    timeout: ${DEFAULT_AGENT_TIMEOUT_MS / 60_000}m`, "its process group is killed after this"),

@@ -110,12 +110,43 @@ agents:
     ["labelz: [x]\n", 'Unrecognized key: "labelz"'],
     ["env: { passthrough: ['BAD NAME'] }\n", "env.passthrough.0: expected an environment variable name"],
     ["labels: [a\n", ".parallel-workers.yml:2: not valid YAML: "],
+    ["setup: [[npm, run, '{task_id}']]\n", "setup.0.2: placeholder {task_id} is not known in setup (it prepares a worktree before a worker has it): use {port}"],
+    ["links: [/var/cache]\n", "links.0: must be a path inside the repository"],
+    ["pool: { size: -1 }\n", "pool.size: Too small"],
+    ["pool: { size: 2, spare: 1 }\n", 'pool: Unrecognized key: "spare"'],
+    ["pool: { lockfiles: ['../x.lock'] }\n", "pool.lockfiles.0: must be a path pattern inside the repository"],
+    ["ports: { from: 80 }\n", "ports.from: Too small"],
+    ["ports: { from: 65530, per_worker: 10 }\n", "ports: from + per_worker must stay within port 65535"],
+    ["ports: { per_worker: 0 }\n", "ports.per_worker: Too small"],
   ])("refuses %j naming the file, key and problem", (yaml, message) => {
     const { repo, paths, env } = setup(yaml);
     const file = join(repo, ".parallel-workers.yml");
     expect(() => loadRepoConfig(repo, paths, undefined, env)).toThrow(InvalidInputError);
     expect(() => loadRepoConfig(repo, paths, undefined, env)).toThrow(file);
     expect(() => loadRepoConfig(repo, paths, undefined, env)).toThrow(message);
+  });
+
+  it("has the pool off, ports in blocks of 10 from 4100, and reads pool, ports and links over the user's file", () => {
+    const none = setup();
+    expect(loadRepoConfig(none.repo, none.paths, undefined, none.env)).toMatchObject({
+      links: [],
+      pool: { size: 0, lockfiles: expect.arrayContaining(["**/package-lock.json", "**/yarn.lock", "**/go.sum"]) as unknown },
+      ports: { from: 4100, perWorker: 10 },
+    });
+    const both = setup(
+      "pool: { size: 2 }\nports: { per_worker: 5 }\nlinks: [node_modules/.cache]\nsetup: [[serve, --port, '{port}']]\n",
+      "pool: { lockfiles: [deps.lock] }\nports: { from: 5000 }\n",
+    );
+    expect(loadRepoConfig(both.repo, both.paths, undefined, both.env)).toMatchObject({
+      links: ["node_modules/.cache"],
+      pool: { size: 2, lockfiles: ["deps.lock"] },
+      ports: { from: 5000, perWorker: 5 },
+      setup: [["serve", "--port", "{port}"]],
+    });
+    const past = setup("ports: { per_worker: 20 }\n", "ports: { from: 65520 }\n");
+    expect(() => loadRepoConfig(past.repo, past.paths, undefined, past.env)).toThrow(
+      `${join(past.repo, ".parallel-workers.yml")}: ports: from 65520 + per_worker 20 must stay within port 65535`,
+    );
   });
 
   it.each([
@@ -204,8 +235,11 @@ describe("the starter file `pw init` writes", () => {
       deleteBranchOnMerge: defaults.deleteBranchOnMerge,
       setup: [["npm", "ci"]],
       copy: [".env.local"],
+      links: ["node_modules/.cache"],
       passthrough: ["NODE_OPTIONS"],
       rework: defaults.rework,
+      pool: defaults.pool,
+      ports: defaults.ports,
     });
     expect(config.agents["code-author"]).toEqual(defaults.agents["code-author"]);
     expect(config.agents["docs-writer"]).toMatchObject({ command: ["./scripts/write-docs.sh", "{task_id}"], env: { DOCS_STYLE: "short" } });

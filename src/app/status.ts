@@ -3,6 +3,7 @@
  * `/worker status` table, and command replies. Pure text from workers; no I/O.
  */
 import { formatDuration } from "../core/duration.js";
+import { composeProjectName, databaseName } from "../core/ports.js";
 import type { WorkerState } from "../core/states.js";
 import { safeLine, safeText } from "../core/text.js";
 import type { Worker } from "../core/worker.js";
@@ -39,6 +40,8 @@ export function statusCommentKey(worker: Worker): string {
   const key = [worker.state, worker.prUrl ?? "", worker.state === "UNKNOWN" ? (worker.error?.split("\n")[0] ?? "") : ""];
   // rounds only when there were some, so comments written before the rework loop stay as they are
   if (worker.reworkRounds > 0) key.push(`round ${worker.reworkRounds}`);
+  // only when there is one, so the keys of comments written before ports existed still match
+  if (worker.port !== null) key.push(String(worker.port));
   return key.join("|");
 }
 
@@ -60,6 +63,12 @@ export function renderStatusComment(worker: Worker): string {
     "",
     `Task \`${worker.taskId ?? "-"}\`${worker.agent ? `, agent \`${worker.agent}\`` : ""}${worker.baseBranch ? `, base \`${worker.baseBranch}\`` : ""}.`,
   ];
+  if (worker.port !== null) {
+    lines.push(
+      "",
+      `Its own environment: port \`${worker.port}\` (\`PW_PORT\`), Compose project \`${composeProjectName(worker.id)}\`, database \`${databaseName(worker.id)}\`.`,
+    );
+  }
   if (worker.prUrl) lines.push("", `Pull request: ${worker.prUrl}`);
   const rework = reworkLine(worker);
   if (rework) lines.push("", rework);

@@ -45,6 +45,9 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   "worktree list": ["pw worktree list", "pw worktree list web --json"],
   "worktree status": ["pw worktree status web TASK-1"],
   "worktree remove": ["pw worktree remove web TASK-1"],
+  "pool status": ["pw pool status", "pw pool status --json"],
+  "pool fill": ["pw pool fill   # make the spares now, rather than when a runner next gets to it"],
+  "pool drain": ["pw pool drain   # remove every spare (set pool.size to 0 first to keep it empty)"],
   loop: [
     "pw loop                               # run until Ctrl-C",
     "pw loop --until-idle                  # run what can run, print a summary, exit 1 if a worker failed",

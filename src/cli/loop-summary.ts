@@ -9,6 +9,7 @@ import type { Worker } from "../core/worker.js";
 import type { LogFormat } from "../log/env.js";
 import type { Logger } from "../log/logger.js";
 import { print, printError } from "./output.js";
+import { failureHint } from "./views.js";
 
 /** The order a worker goes through, failures last: the order counts are shown in. */
 const SHOWN_ORDER: readonly WorkerState[] = ["NEEDS_INIT", "WORKING", "PR_OPEN", "MERGED", "ABANDONED", "UNKNOWN"];
@@ -20,11 +21,6 @@ export interface RunSummary {
   waiting: Array<{ worker: Worker; on: string }>;
   /** Workers this run moved to UNKNOWN that are still there; older failures are not counted. */
   failed: Worker[];
-}
-
-/** What to run next for a failed worker. */
-export function failureHint(id: string): string {
-  return `\`pw worker logs ${id}\` shows why; \`pw worker retry ${id}\` runs it again`;
 }
 
 function firstLine(text: string | null): string {

@@ -13,7 +13,6 @@ if (tooOld) {
 // Node keeps the compiled code of the CLI and its dependencies on disk, so the next start is
 // faster; the program is imported only after that, or the cache would miss it.
 module.enableCompileCache();
-const { runCli } = await import("./program.js");
 
 // `pw worker list | head -1`: the reader is gone, so stop quietly as a Unix tool would on
 // SIGPIPE (Node ignores that signal and would crash on the write error instead).
@@ -24,4 +23,9 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-process.exitCode = await runCli(process.argv);
+// the read commands run most often are answered without loading the whole program
+const { answerQuickly } = await import("./fast.js");
+if (!answerQuickly(process.argv.slice(2), process.env)) {
+  const { runCli } = await import("./program.js");
+  process.exitCode = await runCli(process.argv);
+}

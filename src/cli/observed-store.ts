@@ -1,3 +1,7 @@
+import { feedbackDetailSchema } from "../core/feedback.js";
+import type { PortRange } from "../core/ports.js";
+import { parseWith } from "../core/validate.js";
+import type { Spare, SpareState } from "../core/spare.js";
 import type { WorkerState } from "../core/states.js";
 import type { TransitionRecord, TransitionSource, Worker } from "../core/worker.js";
 import { logTransition, type Logger } from "../log/logger.js";
@@ -9,7 +13,10 @@ import type {
   FollowUpBacklog,
   NewFeedback,
   NewFollowUp,
+  NewSpare,
   NewWorker,
+  PortHolder,
+  SpareFields,
   TransitionMeta,
   WorkerFields,
   WorkerFilter,
@@ -84,7 +91,8 @@ export class ObservedWorkerStore implements WorkerStore {
   }
 
   addFeedback(feedback: NewFeedback): Feedback | undefined {
-    return this.store.addFeedback(feedback);
+    // what is stored is what a later release reads back: checked whole before it is written
+    return this.store.addFeedback({ ...feedback, detail: parseWith(feedbackDetailSchema, feedback.detail, "rework feedback") });
   }
 
   listFeedback(filter: FeedbackFilter): Feedback[] {
@@ -165,6 +173,42 @@ export class ObservedWorkerStore implements WorkerStore {
 
   pruneFollowUps(before: string): number {
     return this.store.pruneFollowUps(before);
+  }
+
+  allocatePort(holder: PortHolder, range: PortRange, prefer?: number): number | undefined {
+    return this.store.allocatePort(holder, range, prefer);
+  }
+
+  releasePort(holder: PortHolder): boolean {
+    return this.store.releasePort(holder);
+  }
+
+  addSpare(spare: NewSpare): Spare {
+    return this.store.addSpare(spare);
+  }
+
+  getSpare(id: string): Spare | undefined {
+    return this.store.getSpare(id);
+  }
+
+  listSpares(repoPath?: string): Spare[] {
+    return this.store.listSpares(repoPath);
+  }
+
+  moveSpare(id: string, from: SpareState, to: SpareState, patch?: SpareFields, owner?: string): Spare | undefined {
+    return this.store.moveSpare(id, from, to, patch, owner);
+  }
+
+  takeSpare(repoPath: string, owner: string, leaseUntil: string): Spare | undefined {
+    return this.store.takeSpare(repoPath, owner, leaseUntil);
+  }
+
+  handOverSpare(id: string, owner: string, workerId: string): { port: number | null } | undefined {
+    return this.store.handOverSpare(id, owner, workerId);
+  }
+
+  removeSpare(id: string): boolean {
+    return this.store.removeSpare(id);
   }
 
   ping(): void {

@@ -7,6 +7,7 @@ import { registerGateCommands } from "./gate.js";
 import { commandPath, finishHelp } from "./help.js";
 import { registerInitCommand } from "./init.js";
 import { printError } from "./output.js";
+import { registerPoolCommands } from "./pool.js";
 import { registerServeCommands } from "./serve.js";
 import { registerStateCommands } from "./state.js";
 import { registerLoopCommand, registerWorkerCommands } from "./worker.js";
@@ -35,6 +36,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerWorkerCommands(program, ctx);
   registerStateCommands(program, ctx);
   registerWorktreeCommands(program, ctx);
+  registerPoolCommands(program, ctx);
   registerLoopCommand(program, ctx);
   registerGateCommands(program, ctx);
   registerServeCommands(program, ctx);

@@ -312,6 +312,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     },
     repos,
     ...(project ? { project } : {}),
+    keepPool: true,
   });
   const servedList = served(repos, appLogger);
   const statusComments = new StatusComments({ store, logger: appLogger });

@@ -1,36 +1,10 @@
 import type { Command } from "commander";
 import { NotFoundError } from "../core/errors.js";
 import { parseWorkerId } from "../core/names.js";
-import { parseState } from "../core/states.js";
-import type { TransitionRecord, Worker } from "../core/worker.js";
+import { parseState } from "../core/state-input.js";
 import type { CliContext } from "./context.js";
-import { print, printJson, printTable } from "./output.js";
-
-export function workerRows(workers: Worker[]): string[][] {
-  return workers.map((w) => [
-    w.id,
-    w.state,
-    w.taskId ?? "-",
-    w.repo ?? "-",
-    w.prNumber ? `#${w.prNumber}` : "-",
-    w.error ?? "",
-  ]);
-}
-
-export function printWorkers(workers: Worker[]): void {
-  if (workers.length === 0) {
-    print("no workers");
-    return;
-  }
-  printTable(["WORKER", "STATE", "TASK", "REPO", "PR", "ERROR"], workerRows(workers));
-}
-
-export function printHistory(history: TransitionRecord[]): void {
-  printTable(
-    ["WHEN", "FROM", "TO", "SOURCE", "DETAIL"],
-    history.map((t) => [t.at, t.from ?? "(new)", t.to, t.source, t.detail ?? ""]),
-  );
-}
+import { print, printJson } from "./output.js";
+import { printHistory, printWorkers } from "./views.js";
 
 export function registerStateCommands(program: Command, ctx: CliContext): void {
   const state = program.command("state").description("read and move worker states (the administrator's view)");

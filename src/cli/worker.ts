@@ -1,12 +1,11 @@
 import type { Command } from "commander";
 import { existsSync, readFileSync, statSync, watch } from "node:fs";
-import { formatDuration } from "../core/duration.js";
 import { EXIT_FAILED, InvalidInputError, PwError } from "../core/errors.js";
 import { parseProjectName, parseTaskId, parseWorkerId } from "../core/names.js";
 import { parseTaskSpec, SpecError } from "../core/spec.js";
 import { parseYamlText } from "../core/validate.js";
-import type { ReworkCause } from "../core/rework.js";
-import { isTerminal, parseState, type WorkerState } from "../core/states.js";
+import { parseState } from "../core/state-input.js";
+import { isTerminal, type WorkerState } from "../core/states.js";
 import type { Worker } from "../core/worker.js";
 import { waitingFor } from "../core/dependencies.js";
 import type { RepoContext } from "../runner/context.js";
@@ -15,14 +14,13 @@ import { workerLogPath } from "../runner/worklog.js";
 import type { LogFormat } from "../log/env.js";
 import type { CliContext } from "./context.js";
 import { logFormatOption } from "./log-format.js";
-import { failureHint, reportRun, summarizeRun } from "./loop-summary.js";
-import { print, printError, printJson, printTable } from "./output.js";
+import { reportRun, summarizeRun } from "./loop-summary.js";
+import { print, printError, printJson } from "./output.js";
 import { ProgressView } from "./progress.js";
-import { printHistory } from "./state.js";
+import { failureHint, printWorker, printWorkerList, workerJson } from "./views.js";
 
 const SETTLED: WorkerState[] = ["PR_OPEN", "MERGED", "ABANDONED", "UNKNOWN"];
 
-const REWORK_CAUSE_WORDS: Record<ReworkCause, string> = { review: "a review", check: "a failed check", comment: "/worker rework", cli: "pw worker rework" };
 
 /**
  * The runner's modules pull in execa, simple-git and Octokit (a few hundred milliseconds of
@@ -107,29 +105,6 @@ async function waitFor(ctx: CliContext, repo: RepoContext, ids: string[], projec
 
 function printSpawned(workers: Worker[]): void {
   for (const w of workers) print(`${w.id}  ${w.taskId}  ${w.worktreePath}`);
-}
-
-function describeWorker(worker: Worker): void {
-  const rows: Array<[string, string | number | null]> = [
-    ["worker", worker.id],
-    ["task", worker.taskId],
-    ["state", worker.state],
-    ["description", worker.description],
-    ["agent", worker.agent],
-    ["repository", worker.repo],
-    ["checkout", worker.repoPath],
-    ["branch", worker.branch ? `${worker.branch} from ${worker.baseBranch}` : null],
-    ["worktree", worker.worktreePath],
-    ["pull request", worker.prUrl],
-    ["rework", worker.reworkRounds > 0 ? `${worker.reworkRounds} round(s), the last for ${REWORK_CAUSE_WORDS[worker.reworkCause ?? "cli"]}` : null],
-    ["labels", worker.labels.join(", ") || null],
-    ["milestone", worker.milestone],
-    ["depends on", worker.dependsOn.join(", ") || null],
-    ["issue", worker.issueNumber ? `#${worker.issueNumber}` : null],
-    ["error", worker.error],
-    ["next", worker.state === "UNKNOWN" ? failureHint(worker.id) : null],
-  ];
-  for (const [name, value] of rows) if (value !== null && value !== "") print(`${name.padEnd(13)}${value}`);
 }
 
 /** Prints the log from `offset`; returns the new offset. */
@@ -233,19 +208,8 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .option("--json", "print a JSON array")
     .action((opts: { state?: string; json?: boolean }) => {
       const workers = ctx.store.listWorkers(opts.state === undefined ? {} : { state: parseState(opts.state) });
-      if (opts.json) return printJson(workers);
-      if (workers.length === 0) return print("no workers");
-      printTable(
-        ["WORKER", "TASK", "STATE", "AGENT", "AGE", "PR / ERROR"],
-        workers.map((w) => [
-          w.id,
-          w.taskId ?? "-",
-          w.state,
-          w.agent ?? "-",
-          formatDuration(Date.now() - Date.parse(w.createdAt)),
-          w.prUrl ?? w.error?.split("\n")[0] ?? "",
-        ]),
-      );
+      if (opts.json) printJson(workers);
+      else printWorkerList(workers);
     });
 
   worker
@@ -256,10 +220,8 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .action((id: string, opts: { json?: boolean }) => {
       const found = ctx.store.requireWorker(parseWorkerId(id));
       const history = ctx.store.history(found.id);
-      if (opts.json) return printJson({ ...found, history });
-      describeWorker(found);
-      print();
-      printHistory(history);
+      if (opts.json) printJson(workerJson(found, history));
+      else printWorker(found, history);
     });
 
   worker
@@ -391,7 +353,8 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
       const { openRepoContext, Runner } = await runnerModules();
       const repos = await Promise.all(dirs.map((dir) => openRepoContext(dir, ctx.paths)));
       const logger = ctx.useLogger("runner");
-      const runner = new Runner({ deps: { ...ctx.pipelineDeps(), logger }, repos, ...(project ? { project } : {}) });
+      // a run until idle is a batch: it keeps no spares warm for later
+      const runner = new Runner({ deps: { ...ctx.pipelineDeps(), logger }, repos, ...(project ? { project } : {}), keepPool: !opts.untilIdle });
       logger.info({ runner: runner.id, repos: repos.map((r) => r.repository ?? r.repo.root) }, "runner started");
       const abort = new AbortController();
       let interrupts = 0;

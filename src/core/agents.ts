@@ -1,23 +1,23 @@
 /** Placeholders an agent's command may use; each becomes one whole argv element's part, never a shell word. */
-export const PLACEHOLDERS = ["prompt", "task_id", "worker_id", "description", "worktree"] as const;
+export const PLACEHOLDERS = ["prompt", "task_id", "worker_id", "description", "worktree", "port"] as const;
 export type Placeholder = (typeof PLACEHOLDERS)[number];
+
+/** What a setup command may use: setup prepares a worktree (maybe a spare one) before a worker has it. */
+export const SETUP_PLACEHOLDERS = ["port"] as const satisfies readonly Placeholder[];
 
 const PLACEHOLDER = /\{([a-z_]+)\}/g;
 
-/** The placeholders in `arg` that are not known, for config validation. */
-export function unknownPlaceholders(arg: string): string[] {
-  return [...arg.matchAll(PLACEHOLDER)]
-    .map((m) => m[1]!)
-    .filter((name) => !(PLACEHOLDERS as readonly string[]).includes(name));
+/** The placeholders in `arg` that are not `known`, for config validation. */
+export function unknownPlaceholders(arg: string, known: readonly string[] = PLACEHOLDERS): string[] {
+  return [...arg.matchAll(PLACEHOLDER)].map((m) => m[1]!).filter((name) => !known.includes(name));
 }
 
-/** Fills placeholders in each argv element. The result is still an argv array: no shell ever reads it. */
-export function fillCommand(command: readonly string[], values: Record<Placeholder, string>): string[] {
-  return command.map((arg) =>
-    arg.replace(PLACEHOLDER, (whole, name: string) =>
-      name in values ? values[name as Placeholder] : whole,
-    ),
-  );
+/**
+ * Fills placeholders in each argv element; one without a value is left as it is. The result is
+ * still an argv array: no shell ever reads it.
+ */
+export function fillCommand(command: readonly string[], values: Partial<Record<Placeholder, string>>): string[] {
+  return command.map((arg) => arg.replace(PLACEHOLDER, (whole, name: string) => values[name as Placeholder] ?? whole));
 }
 
 /** The agent a spawn gets when nothing says which: a built-in. */

@@ -1,5 +1,3 @@
-import { z } from "zod";
-
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
 
@@ -12,15 +10,6 @@ export function parseDuration(value: string | number): number | undefined {
   for (const [, amount, unit] of text.matchAll(PART)) total += Number(amount) * UNITS[unit!]!;
   return total > 0 ? total : undefined;
 }
-
-export const durationSchema = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({ code: "custom", message: `${JSON.stringify(value)} is not a duration: use e.g. 90s, 45m or 1h30m` });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 export function formatDuration(ms: number): string {
   const seconds = Math.round(ms / 1000);

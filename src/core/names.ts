@@ -2,9 +2,11 @@ import { randomInt } from "node:crypto";
 import { join } from "node:path";
 import { z } from "zod";
 import { parseWith } from "./validate.js";
+import { isWorkerId } from "./worker-id.js";
+
+export { isWorkerId };
 
 const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const WORKER_ID = /^worker-[a-z0-9]{6}$/;
 const ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
 
 /** What makes a name unfit for a path segment or a git ref, beyond the pattern. */
@@ -42,7 +44,7 @@ function nameSchema(kind: string) {
 export const taskIdSchema = nameSchema("task id");
 export const projectNameSchema = nameSchema("project name");
 export const workerIdSchema = z.string().superRefine((value, ctx) => {
-  if (!WORKER_ID.test(value)) {
+  if (!isWorkerId(value)) {
     ctx.addIssue({
       code: "custom",
       message: `worker id ${describe(value)} is not valid: expected "worker-" and 6 lowercase letters or digits, like worker-a1b2c3`,
@@ -62,14 +64,19 @@ export function parseWorkerId(value: string): string {
   return parseWith(workerIdSchema, value);
 }
 
-export function isWorkerId(value: string): boolean {
-  return WORKER_ID.test(value);
+function newId(prefix: string): string {
+  let suffix = "";
+  for (let i = 0; i < 6; i++) suffix += ID_ALPHABET[randomInt(ID_ALPHABET.length)];
+  return `${prefix}-${suffix}`;
 }
 
 export function newWorkerId(): string {
-  let suffix = "";
-  for (let i = 0; i < 6; i++) suffix += ID_ALPHABET[randomInt(ID_ALPHABET.length)];
-  return `worker-${suffix}`;
+  return newId("worker");
+}
+
+/** A spare worktree's id: `spare-` and 6 lowercase letters or digits. */
+export function newSpareId(): string {
+  return newId("spare");
 }
 
 /** Every worker's branch starts so. */

@@ -1,6 +1,3 @@
-import { z } from "zod";
-import { parseWith } from "./validate.js";
-
 /** The life of a worker. `UNKNOWN` is the error state; `MERGED` and `ABANDONED` end a worker. */
 export const WORKER_STATES = ["UNKNOWN", "NEEDS_INIT", "WORKING", "PR_OPEN", "MERGED", "ABANDONED"] as const;
 export type WorkerState = (typeof WORKER_STATES)[number];
@@ -35,12 +32,4 @@ export function canTransition(from: WorkerState, to: WorkerState): boolean {
 
 export function isTerminal(state: WorkerState): boolean {
   return state === "MERGED" || state === "ABANDONED";
-}
-
-export const workerStateSchema = z.enum(WORKER_STATES, {
-  error: (issue) => `unknown state ${JSON.stringify(issue.input)}: use one of ${WORKER_STATES.join(", ")}`,
-});
-
-export function parseState(value: string): WorkerState {
-  return parseWith(workerStateSchema, value);
 }

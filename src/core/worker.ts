@@ -44,6 +44,8 @@ export interface Worker {
   automaticReworkRounds: number;
   /** What started the last round: `review`, `check`, `comment` (`/worker rework`) or `cli`. */
   reworkCause: ReworkCause | null;
+  /** The first of the worker's own ports (PW_PORT), from when it gets a worktree until it ends. */
+  port: number | null;
   createdAt: string;
   updatedAt: string;
 }

@@ -14,11 +14,22 @@ export async function identityArgs(repo: Repository, cwd: string): Promise<strin
  * checkout, which must never be committed). Returns false when there was nothing to commit.
  */
 export async function commitAll(repo: Repository, cwd: string, message: string, exclude: readonly string[] = []): Promise<boolean> {
-  await repo.run(["add", "--all", "--", ".", ...exclude.map((file) => `:(exclude,literal)${file}`)], cwd);
+  // an ignored path is never added anyway, and git add refuses a pathspec that names one
+  const ignored = exclude.length ? ((await repo.tryRun(["-c", "core.quotePath=false", "check-ignore", "--", ...exclude], cwd)) ?? "").split("\n") : [];
+  const excluded = exclude.filter((file) => !ignored.includes(file));
+  await repo.run(["add", "--all", "--", ".", ...excluded.map((file) => `:(exclude,literal)${file}`)], cwd);
   const staged = await repo.run(["diff", "--cached", "--name-only"], cwd);
   if (!staged.trim()) return false;
   await repo.run([...(await identityArgs(repo, cwd)), "commit", "--quiet", "--no-verify", "-m", message], cwd);
   return true;
+}
+
+/** Which of `paths` (files or directories) the commits on HEAD since it left `base` add or change. */
+export async function committedPaths(repo: Repository, cwd: string, base: string, paths: readonly string[]): Promise<string[]> {
+  if (paths.length === 0) return [];
+  const out = await repo.run(["diff", "--name-only", "--no-renames", `${base}...HEAD`, "--", ...paths.map((p) => `:(literal)${p}`)], cwd);
+  const changed = out.split("\n").filter(Boolean);
+  return paths.filter((p) => changed.some((file) => file === p || file.startsWith(`${p}/`)));
 }
 
 /** Commits on HEAD that `base` does not have. */

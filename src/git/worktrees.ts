@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, resolve, sep } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
 import { GitError, InvalidInputError, NotFoundError, PwError } from "../core/errors.js";
 import { branchForTask, parseProjectName, parseTaskId, worktreePathFor } from "../core/names.js";
 import { retryingWorktreeRace, type Repository } from "./repo.js";
+import { worktreeGitDir } from "./worktree-state.js";
 
 /**
  * The base a worktree was made from, kept in the worktree's own git directory
@@ -11,36 +12,9 @@ import { retryingWorktreeRace, type Repository } from "./repo.js";
  */
 const BASE_FILE = "pw-base";
 
-/** The worktree's private git directory, read from its `.git` file. */
-function worktreeGitDir(path: string): string | undefined {
-  try {
-    const match = /^gitdir: (.+)$/m.exec(readFileSync(join(path, ".git"), "utf8"));
-    return match ? resolve(path, match[1]!.trim()) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function recordBase(path: string, base: string): void {
+export function recordBase(path: string, base: string): void {
   const gitDir = worktreeGitDir(path);
   if (gitDir) writeFileSync(join(gitDir, BASE_FILE), `${base}\n`);
-}
-
-/**
- * Written in the worktree's private git directory once every setup command has succeeded there,
- * so setup runs once per worktree: whoever made the worktree (a spawn, or the runner repairing
- * it), and again after a setup that failed. It goes when the worktree goes.
- */
-const SETUP_FILE = "pw-setup-done";
-
-export function isSetupDone(path: string): boolean {
-  const gitDir = worktreeGitDir(path);
-  return gitDir !== undefined && existsSync(join(gitDir, SETUP_FILE));
-}
-
-export function recordSetupDone(path: string): void {
-  const gitDir = worktreeGitDir(path);
-  if (gitDir) writeFileSync(join(gitDir, SETUP_FILE), `${new Date().toISOString()}\n`);
 }
 
 function recordedBase(path: string): string | null {

@@ -8,6 +8,8 @@ import { RETRY_RESET, RETRYABLE_STATES, type Worker } from "../core/worker.js";
 import { addWorktree, removeWorktree } from "../git/worktrees.js";
 import { openRepoContext, type RepoContext } from "./context.js";
 import { finishWorker, type PipelineDeps } from "./pipeline.js";
+import { processOwner } from "./owners.js";
+import { WarmPool } from "./pool.js";
 import { preflight, requirePreflight } from "./preflight.js";
 import { killGroup } from "./process.js";
 import { abandonWorker, agentRunsHere } from "./requests.js";
@@ -168,14 +170,17 @@ export async function spawnWorkers(
       );
     }
     // every record exists before any worktree: a crash from here on leaves nothing unrecorded
+    const pool = ctx.config.pool.size > 0 ? new WarmPool(deps, ctx, processOwner("spawn")) : undefined;
     await inParallel(created, SPAWN_CONCURRENCY, async (worker) => {
-      await addWorktree(ctx.repo, {
-        path: worker.worktreePath!,
-        branch: worker.branch!,
-        base: worker.baseBranch!,
-        baseCommit: bases.get(worker.baseBranch!)!,
-      });
       appendWorkerLog(workerLogPath(deps.paths.logsDir, worker.id), `spawned ${worker.taskId} (${worker.agent}) on ${worker.branch}`);
+      const target = { path: worker.worktreePath!, branch: worker.branch!, base: worker.baseBranch!, baseCommit: bases.get(worker.baseBranch!)! };
+      // a spare from the warm pool when there is one: a switch and a move instead of a checkout
+      const taken = await pool?.take({ ...worker, worktreePath: target.path, branch: target.branch, baseBranch: target.base }, target.baseCommit).catch((error: Error) => {
+        // the pool only saves time: without a spare, the worktree is made as usual
+        deps.logger.warn({ worker_id: worker.id, err_message: error.message }, "no spare worktree taken");
+        return undefined;
+      });
+      if (!taken) await addWorktree(ctx.repo, target);
     });
   } catch (error) {
     for (const worker of created.reverse()) {

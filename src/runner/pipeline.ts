@@ -1,5 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync } from "node:fs";
 import type { Paths } from "../config.js";
 import { fillCommand, type Placeholder } from "../core/agents.js";
 import { formatDuration } from "../core/duration.js";
@@ -7,18 +6,22 @@ import { PwError, TransitionConflictError } from "../core/errors.js";
 import { leftoverCommitMessage, pullRequestBody, pullRequestTitle } from "../core/pr.js";
 import type { WorkerState } from "../core/states.js";
 import type { TransitionSource, Worker } from "../core/worker.js";
-import { commitAll, commitsAhead, pushBranch } from "../git/commits.js";
+import { commitAll, commitsAhead, committedPaths, pushBranch } from "../git/commits.js";
 import { GitConfigGuard } from "../git/config-guard.js";
-import { ensureWorktree, isSetupDone, recordSetupDone } from "../git/worktrees.js";
+import { isSetupDone, readSetupRecord } from "../git/worktree-state.js";
+import { ensureWorktree } from "../git/worktrees.js";
 import type { GitHubAccess } from "../github/access.js";
 import { openPullRequest } from "../github/pulls.js";
 import type { Logger } from "../log/logger.js";
 import type { WorkerStore } from "../store/store.js";
 import type { RepoContext } from "./context.js";
+import { bringAlong, neverCommitted } from "./bring-along.js";
 import { agentEnvironment } from "./env.js";
 import type { PreflightCache } from "./preflight.js";
 import { blockingReason, evaluateWorkerGates, formatGateResult } from "./gates.js";
-import { findProgram, killGroup, startProcess, type ProcessOutcome } from "./process.js";
+import { workerPort } from "./ports.js";
+import { findProgram, killGroup, startProcess } from "./process.js";
+import { describeExit, runSetup } from "./setup.js";
 import { appendWorkerLog, lastLines, workerLogPath } from "./worklog.js";
 
 /** What the pipeline needs from the outside world; the runner and the CLI each provide one. */
@@ -36,7 +39,6 @@ export interface PipelineDeps {
   onAgentRun?: (agent: string, outcome: "success" | "failure" | "timeout", seconds: number) => void;
 }
 
-const SETUP_TIMEOUT_MS = 20 * 60_000;
 const TAIL_LINES = 8;
 
 /** A step that failed for a reason a person should read; the worker goes to UNKNOWN with it. */
@@ -74,44 +76,26 @@ export function failWorker(deps: PipelineDeps, workerId: string, message: string
   }
 }
 
-/** The worktree, the copied files and the setup commands: everything before the agent. */
-export async function prepare(deps: PipelineDeps, ctx: RepoContext, worker: Worker, env: Record<string, string>): Promise<void> {
+/** The worktree, what it brings from the main checkout, and the setup commands: everything before the agent. */
+export async function prepare(deps: PipelineDeps, ctx: RepoContext, worker: Worker, port: number): Promise<void> {
   const w = fieldsOf(worker);
   const log = workerLogPath(deps.paths.logsDir, worker.id);
   const { created } = await ensureWorktree(ctx.repo, { path: w.worktreePath, branch: w.branch, base: w.baseBranch });
   if (created) appendWorkerLog(log, `worktree ${w.worktreePath} on ${w.branch} from ${w.baseBranch}`);
-  for (const file of ctx.config.copy) {
-    const from = join(ctx.repo.root, file);
-    const to = join(w.worktreePath, file);
-    if (!existsSync(from) || existsSync(to)) continue;
-    mkdirSync(dirname(to), { recursive: true });
-    copyFileSync(from, to);
-    appendWorkerLog(log, `copied ${file} from the main checkout`);
+  const brought = await bringAlong(ctx.repo, ctx.config, w.worktreePath);
+  for (const file of brought.copied) appendWorkerLog(log, `copied ${file} from the main checkout`);
+  for (const path of brought.linked) appendWorkerLog(log, `linked ${path} to the main checkout's`);
+  for (const path of brought.notLinked) {
+    appendWorkerLog(log, `not linked ${path}: git does not ignore a symlink there (write \`${path}\` in .gitignore, without a trailing slash)`);
   }
-  // once per worktree, whoever made it (the spawn, or the runner just now)
+  // once per worktree, whoever made it (the spawn, the pool, or the runner just now)
   if (isSetupDone(w.worktreePath)) return;
-  for (const command of ctx.config.setup) {
-    appendWorkerLog(log, `setup: ${JSON.stringify(command)}`);
-    if (!findProgram(command[0]!, env.PATH, w.worktreePath)) {
-      throw new WorkerFailure(`setup command "${command[0]}" not found; fix setup in .parallel-workers.yml`);
-    }
-    const outcome = await startProcess({ argv: command, cwd: w.worktreePath, env, logFile: log, timeoutMs: SETUP_TIMEOUT_MS }).done;
-    if (outcome.exitCode !== 0) {
-      throw new WorkerFailure(`setup command ${JSON.stringify(command)} ${describeExit(outcome)}`);
-    }
-  }
-  recordSetupDone(w.worktreePath);
+  await runSetup({ repo: ctx.repo, config: ctx.config, path: w.worktreePath, port, parent: deps.env, logFile: log });
 }
 
 /** False only for a bare program name that PATH does not have; a path is judged when it is run. */
 function onPath(program: string, env: Record<string, string>): boolean {
   return program.includes("/") || findProgram(program, env.PATH, "/") !== undefined;
-}
-
-export function describeExit(outcome: ProcessOutcome): string {
-  if (outcome.timedOut) return `timed out after ${formatDuration(outcome.durationMs)}`;
-  if (outcome.signal) return `was killed by ${outcome.signal}`;
-  return `exited with code ${outcome.exitCode}`;
 }
 
 export function withTail(message: string, logFile: string): string {
@@ -138,12 +122,21 @@ export async function runWorker(deps: PipelineDeps, ctx: RepoContext, claimed: W
     failWorker(deps, claimed.id, (error as Error).message);
     return;
   }
+  let port: number;
+  try {
+    port = workerPort(deps.store, ctx.config, w, readSetupRecord(w.worktreePath)?.port ?? undefined);
+  } catch (error) {
+    if (!(error instanceof PwError)) throw error;
+    failWorker(deps, w.id, error.message);
+    return;
+  }
   const values: Record<Placeholder, string> = {
     prompt: "",
     task_id: w.taskId,
     worker_id: w.id,
     description: w.description ?? "",
     worktree: w.worktreePath,
+    port: String(port),
   };
   values.prompt = fillCommand([agent.prompt], values)[0]!;
   const argv = fillCommand(agent.command, values);
@@ -151,7 +144,7 @@ export async function runWorker(deps: PipelineDeps, ctx: RepoContext, claimed: W
     parent: deps.env,
     passthrough: ctx.config.passthrough,
     agentEnv: agent.env,
-    worker: { workerId: w.id, taskId: w.taskId, description: values.description, prompt: values.prompt },
+    worker: { workerId: w.id, taskId: w.taskId, description: values.description, prompt: values.prompt, port },
   });
   if (dropped.length > 0) {
     appendWorkerLog(log, `not passed to the agent (names that look secret): ${dropped.join(", ")}`);
@@ -169,7 +162,7 @@ export async function runWorker(deps: PipelineDeps, ctx: RepoContext, claimed: W
   }
 
   try {
-    await prepare(deps, ctx, w, env);
+    await prepare(deps, ctx, w, port);
     // what the git configuration says before this process lets any agent near it
     ctx.configGuard ??= GitConfigGuard.take(ctx.repo);
     await ctx.configGuard;
@@ -235,8 +228,16 @@ export async function finishWorker(deps: PipelineDeps, ctx: RepoContext, worker:
     if (!ctx.repository) {
       throw new WorkerFailure("cannot tell the GitHub repository: set github.repository in .parallel-workers.yml");
     }
-    const committed = await commitAll(ctx.repo, w.worktreePath, leftoverCommitMessage(w.taskId, w.description ?? ""), ctx.config.copy);
+    const brought = neverCommitted(ctx.config, w.worktreePath);
+    const committed = await commitAll(ctx.repo, w.worktreePath, leftoverCommitMessage(w.taskId, w.description ?? ""), brought);
     if (committed) appendWorkerLog(log, "committed what the agent left uncommitted");
+    const smuggled = await committedPaths(ctx.repo, w.worktreePath, w.baseBranch, brought);
+    if (smuggled.length > 0) {
+      throw new WorkerFailure(
+        `the branch commits ${smuggled.join(", ")}, brought from the main checkout (copy, .worktreeinclude or links), which is never pushed: ` +
+          `take it out of the branch's commits in ${w.worktreePath}, then \`pw worker submit ${w.id}\``,
+      );
+    }
     if ((await commitsAhead(ctx.repo, w.worktreePath, w.baseBranch)) === 0) {
       throw new WorkerFailure("agent made no changes");
     }

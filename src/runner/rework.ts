@@ -43,7 +43,11 @@ import type { StartedRound } from "../store/store.js";
 import type { RepoContext } from "./context.js";
 import { agentEnvironment } from "./env.js";
 import { blockingReason, evaluateWorkerGates, formatGateResult } from "./gates.js";
-import { describeExit, failWorker, prepare, refuseChangedGitConfig, withTail, WorkerFailure, type PipelineDeps } from "./pipeline.js";
+import { readSetupRecord } from "../git/worktree-state.js";
+import { neverCommitted } from "./bring-along.js";
+import { failWorker, prepare, refuseChangedGitConfig, withTail, WorkerFailure, type PipelineDeps } from "./pipeline.js";
+import { workerPort } from "./ports.js";
+import { describeExit } from "./setup.js";
 import { findProgram, killGroup, startProcess } from "./process.js";
 import { appendWorkerLog, workerLogPath } from "./worklog.js";
 
@@ -70,6 +74,8 @@ interface RoundContext {
   wlog: Logger;
   /** Why the round runs, in a line. */
   why: string;
+  /** The worker's own port block (PW_PORT), kept from its first round. */
+  port: number;
 }
 
 function fieldsOf(worker: Worker): RoundWorker {
@@ -90,7 +96,7 @@ function stillRunning(deps: PipelineDeps, workerId: string): boolean {
  * not have (changes or commits an interrupted round left) is set aside under a ref, never pushed
  * and never lost. Returns the PR's head, where the round starts.
  */
-async function bringUpToDate(round: RoundContext, env: Record<string, string>): Promise<string> {
+async function bringUpToDate(round: RoundContext): Promise<string> {
   const { ctx, worker: w, started } = round;
   // the fetch goes on while the worktree is looked at (most rounds find it as the last one left it)
   const fetching = fetchBranch(ctx.repo, w.branch);
@@ -104,13 +110,13 @@ async function bringUpToDate(round: RoundContext, env: Record<string, string>): 
     await ctx.repo.run(["branch", "--no-track", w.branch, await fetched().then(() => trackingRef(w.branch))]);
     appendWorkerLog(round.log, `branch ${w.branch} made again from origin`);
   }
-  await prepare(round.deps, ctx, w, env);
+  await prepare(round.deps, ctx, w, round.port);
   const [prHead, head, dirty] = await Promise.all([fetched(), headOf(ctx.repo, w.worktreePath), isDirty(ctx.repo, w.worktreePath)]);
   // commits the PR does not have, and changes (files copied in from the checkout never count)
   let leftovers = head !== prHead && !(await isAncestor(ctx.repo, head, prHead));
   if (dirty) {
     const message = `wip(${w.taskId}): left in the worktree before rework round ${started.round}`;
-    leftovers = (await commitAll(ctx.repo, w.worktreePath, message, ctx.config.copy)) || leftovers;
+    leftovers = (await commitAll(ctx.repo, w.worktreePath, message, neverCommitted(ctx.config, w.worktreePath))) || leftovers;
   }
   if (leftovers) {
     const ref = keptRef(w.id, started.round, "before");
@@ -134,6 +140,7 @@ function agentRun(round: RoundContext): { argv: string[]; env: Record<string, st
     worker_id: w.id,
     description: w.description ?? "",
     worktree: w.worktreePath,
+    port: String(round.port),
   };
   const taskPrompt = fillCommand([agent.prompt], values)[0]!;
   values.prompt = roundPrompt({ taskPrompt, round: started.round, prUrl: w.prUrl, branch: w.branch, feedback: started.feedback.map((f) => f.detail) });
@@ -142,7 +149,7 @@ function agentRun(round: RoundContext): { argv: string[]; env: Record<string, st
     parent: round.deps.env,
     passthrough: ctx.config.passthrough,
     agentEnv: agent.env,
-    worker: { workerId: w.id, taskId: w.taskId, description: values.description, prompt: values.prompt },
+    worker: { workerId: w.id, taskId: w.taskId, description: values.description, prompt: values.prompt, port: round.port },
   });
   if (dropped.length > 0) appendWorkerLog(round.log, `not passed to the agent (names that look secret): ${dropped.join(", ")}`);
   return { argv, env, name: agent.name, timeoutMs: agent.timeoutMs };
@@ -199,14 +206,16 @@ export async function runReworkRound(deps: PipelineDeps, ctx: RepoContext, start
   let round: RoundContext | undefined;
   let start: string | undefined;
   try {
-    round = { deps, ctx, started, worker: fieldsOf(started.worker), log, wlog, why };
+    const worker = fieldsOf(started.worker);
+    const port = workerPort(deps.store, ctx.config, worker, readSetupRecord(worker.worktreePath)?.port ?? undefined);
+    round = { deps, ctx, started, worker, log, wlog, why, port };
     const agent = agentRun(round);
     if (!findProgram(agent.argv[0]!, agent.env.PATH, "/") && !agent.argv[0]!.includes("/")) {
       throw new RoundFailure(`agent "${agent.name}": command "${agent.argv[0]}" not found; set agents.${agent.name}.command in .parallel-workers.yml`);
     }
     let prHead: string;
     try {
-      prHead = start = await bringUpToDate(round, agent.env);
+      prHead = start = await bringUpToDate(round);
     } catch (error) {
       if (error instanceof RoundFailure || !(error instanceof PwError)) throw error;
       throw new RoundFailure(`the worktree could not be brought up to the pull request's head: ${error.message.split("\n")[0]}`);
@@ -233,7 +242,7 @@ export async function runReworkRound(deps: PipelineDeps, ctx: RepoContext, start
       throw new RoundFailure(withTail(`agent "${agent.name}" ${what}`, log));
     }
 
-    if (await commitAll(ctx.repo, round.worker.worktreePath, reworkCommitMessage(round.worker.taskId, started.round), ctx.config.copy)) {
+    if (await commitAll(ctx.repo, round.worker.worktreePath, reworkCommitMessage(round.worker.taskId, started.round), neverCommitted(ctx.config, round.worker.worktreePath))) {
       appendWorkerLog(log, "committed what the agent left uncommitted");
     }
     if ((await headOf(ctx.repo, round.worker.worktreePath)) === start) {
@@ -325,7 +334,7 @@ async function endRound(round: RoundContext, start: string | undefined, outcome:
 /** What a failed round left (commits, changes) kept under a ref, and the branch put back where the round started. */
 async function keepLeftovers(round: RoundContext, start: string): Promise<string | null> {
   const { ctx, worker: w, started } = round;
-  const committed = await commitAll(ctx.repo, w.worktreePath, `wip(${w.taskId}): left by rework round ${started.round}`, ctx.config.copy);
+  const committed = await commitAll(ctx.repo, w.worktreePath, `wip(${w.taskId}): left by rework round ${started.round}`, neverCommitted(ctx.config, w.worktreePath));
   if (!committed && (await headOf(ctx.repo, w.worktreePath)) === start) return null;
   const ref = keptRef(w.id, started.round);
   await setAside(ctx.repo, w.worktreePath, ref, start);

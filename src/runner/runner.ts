@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { waitingFor } from "../core/dependencies.js";
 import { TransitionConflictError } from "../core/errors.js";
@@ -12,7 +11,9 @@ import { Repository } from "../git/repo.js";
 import { removeWorktree } from "../git/worktrees.js";
 import type { RepoContext } from "./context.js";
 import { failWorker, runWorker, type PipelineDeps } from "./pipeline.js";
+import { PoolKeeper } from "./pool-keeper.js";
 import { preflight, type PreflightReport } from "./preflight.js";
+import { HOST, leaseExpired as leaseHasExpired, ownerIsDead } from "./owners.js";
 import { isProcessAlive, killGroup } from "./process.js";
 import { carryOutRequests } from "./requests.js";
 import { endInterruptedRound, runReworkRound } from "./rework.js";
@@ -29,19 +30,13 @@ export interface RunnerOptions {
   /** Only workers of this project. */
   project?: string;
   leaseMs?: number;
+  /** Keeps each repository's warm pool filled in the background, and takes merged workers' worktrees back into it (`pw loop`, `pw serve`). */
+  keepPool?: boolean;
 }
 
 /** `host:pid:random`: unique per process, and tells another runner on this host whether it lives. */
 function newRunnerId(): string {
   return `${HOST}:${process.pid}:${randomBytes(3).toString("hex")}`;
-}
-
-const HOST = hostname();
-
-/** Whether the runner that wrote `owner` is certainly gone: same host and its process has exited. */
-function ownerIsDead(owner: string): boolean {
-  const [host, pid] = owner.split(":");
-  return host === HOST && pid !== undefined && /^\d+$/.test(pid) && !isProcessAlive(Number(pid));
 }
 
 /** Whether the worker's worktree is on this host: the runner that last ran it ran here (or none is recorded). */
@@ -50,7 +45,7 @@ function worktreeIsHere(worker: Worker): boolean {
 }
 
 function leaseExpired(worker: Worker, now: number): boolean {
-  return !worker.leaseUntil || Date.parse(worker.leaseUntil) < now;
+  return leaseHasExpired(worker.leaseUntil, now);
 }
 
 /**
@@ -72,8 +67,12 @@ export class Runner {
   /** Agents being stopped because their worker ended (merged, closed) while they ran. */
   private readonly agentsBeingStopped = new Set<number>();
 
+  /** The warm pools of its repositories: spares taken by its workers, and (with keepPool) kept filled. */
+  private readonly pools: PoolKeeper;
+
   constructor(private readonly options: RunnerOptions) {
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.pools = new PoolKeeper(options.deps, this.id);
   }
 
   get deps(): PipelineDeps {
@@ -113,6 +112,17 @@ export class Runner {
     await this.cleanUpMerged(store.listWorkers({ state: "MERGED", withWorktree: true }).filter((w) => this.contextFor(w)));
     if (!this.stopping) await this.startRounds();
     if (!this.stopping) await this.startReady(mine, this.dependencies(mine));
+    if (!this.stopping && this.options.keepPool) await this.tendPools();
+  }
+
+  /** Each repository's pool, unless one of its queued workers could start (a spare never goes ahead of a worker). */
+  private async tendPools(): Promise<void> {
+    const queued = this.deps.store.listWorkers({ state: "NEEDS_INIT" }).filter((w) => this.contextFor(w) && !this.running.has(w.id));
+    const deps = this.dependencies(queued);
+    for (const ctx of this.options.repos) {
+      const waiting = queued.some((w) => this.contextFor(w) === ctx && !waitingFor(w, deps) && !this.heldBack.has(ctx.repo.root));
+      await this.pools.tend(ctx, waiting);
+    }
   }
 
   /**
@@ -205,11 +215,13 @@ export class Runner {
     }
   }
 
-  /** Removes the worktree and local branch of each MERGED worker, once. */
+  /** Removes the worktree and local branch of each MERGED worker, once (or gives the worktree back to a pool that is short). */
   private async cleanUpMerged(workers: Worker[]): Promise<void> {
     for (const worker of workers) {
       // a round whose PR merged under it is still winding down here
       if (worker.state !== "MERGED" || !worker.worktreePath || this.running.has(worker.id)) continue;
+      const ctx = this.contextFor(worker);
+      if (this.options.keepPool && ctx && (await this.pools.giveBack(ctx, worker))) continue;
       await cleanUpWorker(this.deps, worker, true).catch((error: Error) => {
         this.deps.logger.warn({ worker_id: worker.id, err_message: error.message }, "cleanup failed");
       });
@@ -310,7 +322,7 @@ export class Runner {
   }
 
   private launch(ctx: RepoContext, worker: Worker, defaultBranch: string | undefined): void {
-    this.launchJob(ctx, worker, (deps) => runWorker(deps, ctx, this.place(ctx, worker, defaultBranch)));
+    this.launchJob(ctx, worker, async (deps) => runWorker(deps, ctx, await this.pools.takeFor(ctx, this.place(ctx, worker, defaultBranch))));
   }
 
   /** Runs `job` for a claimed worker, counted against its checkout's `max_workers`. */
@@ -360,19 +372,21 @@ export class Runner {
     return !queued.some((w) => !waitingFor(w, deps) && !this.heldBackReason(w));
   }
 
-  /** Waits for every pipeline under way. */
+  /** Waits for every pipeline under way, and the pools' work. */
   async drain(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
+    await this.pools.drain();
   }
 
-  /** Stops claiming new work; what runs goes on until `drain`. */
+  /** Stops claiming new work and filling pools; what runs goes on until `drain`. */
   stop(): void {
     this.stopping = true;
+    this.pools.stop();
   }
 
   /** Kills every agent this runner started and marks its workers UNKNOWN (a second Ctrl-C). */
   async abort(reason: string): Promise<void> {
-    this.stopping = true;
+    this.stop();
     for (const id of this.running.keys()) {
       const worker = this.deps.store.getWorker(id);
       if (worker?.pid) await killGroup(worker.pid, 1000);

@@ -131,6 +131,34 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX rework_feedback_worker ON rework_feedback(worker_id, seq);
    CREATE INDEX rework_feedback_scope ON rework_feedback(worker_id, scope);
    CREATE INDEX rework_feedback_pending ON rework_feedback(seq) WHERE round IS NULL;`,
+  // 9: the warm pool and workers' own ports. A spare worktree is recorded while it is made
+  // (`filling`, by its owner under a lease, so a runner killed half-way leaves a record that
+  // says so) and handed out only once `ready`. A block of ports belongs to one worker or one
+  // spare (which hands it on); the first port is the key, so one block is never held twice.
+  // Workers are listed in the order they were made: an index on it saves sorting every list.
+  `CREATE TABLE spares (
+     id          TEXT PRIMARY KEY,
+     repo_path   TEXT NOT NULL,
+     path        TEXT NOT NULL UNIQUE,
+     state       TEXT NOT NULL,
+     base_branch TEXT,
+     base_commit TEXT,
+     owner       TEXT,
+     lease_until TEXT,
+     note        TEXT,
+     created_at  TEXT NOT NULL,
+     updated_at  TEXT NOT NULL
+   );
+   CREATE INDEX spares_repo_state ON spares(repo_path, state, created_at);
+   CREATE INDEX workers_created ON workers(created_at, id);
+   CREATE TABLE ports (
+     port      INTEGER PRIMARY KEY,
+     span      INTEGER NOT NULL,
+     worker_id TEXT UNIQUE REFERENCES workers(id) ON DELETE CASCADE,
+     spare_id  TEXT UNIQUE REFERENCES spares(id) ON DELETE CASCADE,
+     since     TEXT NOT NULL,
+     CHECK ((worker_id IS NULL) <> (spare_id IS NULL))
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

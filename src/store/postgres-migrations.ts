@@ -36,6 +36,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      request            text,
      status_comment_id  bigint,
      status_comment_key text,
+     rework_rounds      integer NOT NULL DEFAULT 0,
+     automatic_rework_rounds integer NOT NULL DEFAULT 0,
+     rework_cause       text,
      created_at         timestamptz NOT NULL,
      updated_at         timestamptz NOT NULL
    );

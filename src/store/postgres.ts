@@ -44,6 +44,9 @@ const COLUMNS = {
   request: { column: "request" },
   statusCommentId: { column: "status_comment_id" },
   statusCommentKey: { column: "status_comment_key" },
+  reworkRounds: { column: "rework_rounds" },
+  automaticReworkRounds: { column: "automatic_rework_rounds" },
+  reworkCause: { column: "rework_cause" },
 } as const satisfies Record<keyof WorkerFields, { column: string; kind?: "json" | "time" }>;
 
 type FieldName = keyof typeof COLUMNS;

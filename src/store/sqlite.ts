@@ -8,9 +8,11 @@ import {
   StoreError,
   TransitionConflictError,
 } from "../core/errors.js";
-import { describeFeedback, feedbackDetailSchema, isAutomaticRound, REWORK_CAUSES, roundCause, type ReworkCause } from "../core/rework.js";
+import { describeFeedback, isAutomaticRound, REWORK_CAUSES, roundCause, type FeedbackDetail, type ReworkCause } from "../core/rework.js";
+import { firstFreeBlock, type PortBlock, type PortRange } from "../core/ports.js";
+import { isSpareState, type Spare, type SpareState } from "../core/spare.js";
 import { canTransition, isTerminal, isWorkerState, type WorkerState } from "../core/states.js";
-import { WORKER_REQUESTS, type TransitionRecord, type TransitionSource, type Worker } from "../core/worker.js";
+import { WORKER_REQUESTS, type TransitionRecord, type TransitionSource, type Worker, type WorkerRequest } from "../core/worker.js";
 import type { NextWorkerQuery, RunnerRecord, RunnerRegistration } from "./async-store.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 import type {
@@ -20,7 +22,10 @@ import type {
   FollowUpBacklog,
   NewFeedback,
   NewFollowUp,
+  NewSpare,
   NewWorker,
+  PortHolder,
+  SpareFields,
   TransitionMeta,
   WorkerFields,
   WorkerFilter,
@@ -86,11 +91,11 @@ function toState(value: string): WorkerState {
   return value;
 }
 
-function toRequest(value: unknown): unknown {
+function toRequest(value: unknown): WorkerRequest | null {
   if (value !== null && !(WORKER_REQUESTS as readonly unknown[]).includes(value)) {
     throw new StoreError(`store holds an unknown request "${String(value)}": upgrade parallel-workers`);
   }
-  return value;
+  return value as WorkerRequest | null;
 }
 
 function toCause(value: unknown): ReworkCause | null {
@@ -114,54 +119,118 @@ interface FeedbackRow {
 }
 
 function toFeedback(row: FeedbackRow): Feedback {
-  const parsed = feedbackDetailSchema.safeParse(JSON.parse(row.detail));
-  // written by a newer release (a cause or field this one does not know): say so rather than guess
-  if (!parsed.success) throw new StoreError(`store holds rework feedback ${row.seq} this release cannot read: upgrade parallel-workers`);
+  const detail = JSON.parse(row.detail) as FeedbackDetail;
+  // written by a newer release (a cause this one does not know): say so rather than guess; the
+  // rest was checked against core/feedback.ts when it was recorded
+  if (typeof detail !== "object" || detail === null || !(REWORK_CAUSES as readonly unknown[]).includes(detail.cause) || detail.cause !== row.cause) {
+    throw new StoreError(`store holds rework feedback ${row.seq} this release cannot read: upgrade parallel-workers`);
+  }
   return {
     seq: row.seq,
     workerId: row.worker_id,
     key: row.key,
     scope: row.scope,
-    cause: parsed.data.cause,
-    detail: parsed.data,
+    cause: detail.cause,
+    detail,
     receivedAt: row.received_at,
     held: row.held === 1,
     round: row.round,
   };
 }
 
-function toWorker(row: WorkerRow): Worker {
-  return buildWorker(row.id, row.state, row.created_at, row.updated_at, (name) => row[COLUMNS[name].column]);
-}
+/** Workers with the first port of the block each holds (the `ports` table is the one record of ports). */
+const WORKERS = "SELECT workers.*, (SELECT ports.port FROM ports WHERE ports.worker_id = workers.id) AS port FROM workers";
 
-function buildWorker(id: string, state: string, createdAt: string, updatedAt: string, field: (name: FieldName) => unknown): Worker {
-  const worker: Record<string, unknown> = { id, state: toState(state) };
-  for (const name of FIELD_NAMES) {
-    const value = field(name) ?? null;
-    worker[name] = isJson(name) ? (value === null ? [] : JSON.parse(value as string)) : value;
-  }
-  worker.request = toRequest(worker.request);
-  worker.reworkCause = toCause(worker.reworkCause);
-  worker.createdAt = createdAt;
-  worker.updatedAt = updatedAt;
-  return worker as unknown as Worker;
+/** A JSON list column: NULL and the empty list (most rows) without parsing. */
+function list(value: unknown): string[] {
+  return value === null || value === undefined || value === "[]" ? [] : (JSON.parse(value as string) as string[]);
 }
 
 /**
- * Reads many rows as arrays (several times faster than one object per row) and builds workers
- * by column position, found once per statement.
+ * Builds workers from rows whose columns sit at `slot(column)`: a position in an array row, a
+ * name in an object row. One object literal of one shape per row: listing 10,000 workers is
+ * mostly building them, and the garbage of building them field by field.
  */
+function workerReader(slot: (column: string) => number | string): (row: Record<number | string, unknown>) => Worker {
+  const [id, state, taskId, repo, project, repoPath, branch, baseBranch, worktreePath, description, agent, prNumber, prUrl, error] = [
+    "id",
+    "state",
+    "task_id",
+    "repo",
+    "project",
+    "repo_path",
+    "branch",
+    "base_branch",
+    "worktree_path",
+    "description",
+    "agent",
+    "pr_number",
+    "pr_url",
+    "error",
+  ].map(slot) as Array<number | string>;
+  const [reworkRounds, automaticReworkRounds, reworkCause] = ["rework_rounds", "automatic_rework_rounds", "rework_cause"].map(slot) as Array<number | string>;
+  const [labels, milestone, dependsOn, issueNumber, owner, leaseUntil, pid, request, statusCommentId, statusCommentKey, port, createdAt, updatedAt] = [
+    "labels",
+    "milestone",
+    "depends_on",
+    "issue_number",
+    "owner",
+    "lease_until",
+    "pid",
+    "request",
+    "status_comment_id",
+    "status_comment_key",
+    "port",
+    "created_at",
+    "updated_at",
+  ].map(slot) as Array<number | string>;
+  const text = (value: unknown) => (value ?? null) as string | null;
+  const number = (value: unknown) => (value ?? null) as number | null;
+  return (row) => ({
+    id: row[id!] as string,
+    state: toState(row[state!] as string),
+    taskId: text(row[taskId!]),
+    repo: text(row[repo!]),
+    project: text(row[project!]),
+    repoPath: text(row[repoPath!]),
+    branch: text(row[branch!]),
+    baseBranch: text(row[baseBranch!]),
+    worktreePath: text(row[worktreePath!]),
+    description: text(row[description!]),
+    agent: text(row[agent!]),
+    prNumber: number(row[prNumber!]),
+    prUrl: text(row[prUrl!]),
+    error: text(row[error!]),
+    labels: list(row[labels!]),
+    milestone: text(row[milestone!]),
+    dependsOn: list(row[dependsOn!]),
+    issueNumber: number(row[issueNumber!]),
+    owner: text(row[owner!]),
+    leaseUntil: text(row[leaseUntil!]),
+    pid: number(row[pid!]),
+    request: toRequest(row[request!] ?? null),
+    statusCommentId: number(row[statusCommentId!]),
+    statusCommentKey: text(row[statusCommentKey!]),
+    reworkRounds: (row[reworkRounds!] ?? 0) as number,
+    automaticReworkRounds: (row[automaticReworkRounds!] ?? 0) as number,
+    reworkCause: toCause(row[reworkCause!] ?? null),
+    port: number(row[port!]),
+    createdAt: row[createdAt!] as string,
+    updatedAt: row[updatedAt!] as string,
+  });
+}
+
+const toWorker = workerReader((column) => column) as (row: WorkerRow) => Worker;
+
+/** Reads many rows as arrays (several times faster than one object per row), columns found once per statement. */
 function arrayReader(statement: Database.Statement): (row: unknown[]) => Worker {
   const position = new Map(statement.columns().map((column, i) => [column.name, i]));
-  const at = (column: string) => {
+  const read = workerReader((column) => {
     const i = position.get(column);
     if (i === undefined) throw new StoreError(`store has no column ${column}`);
     return i;
-  };
-  const fields = new Map(FIELD_NAMES.map((name) => [name, at(COLUMNS[name].column)]));
-  const [id, state, createdAt, updatedAt] = ["id", "state", "created_at", "updated_at"].map(at) as [number, number, number, number];
-  return (row) =>
-    buildWorker(row[id] as string, row[state] as string, row[createdAt] as string, row[updatedAt] as string, (name) => row[fields.get(name)!]);
+  });
+  return read as unknown as (row: unknown[]) => Worker;
 }
 
 /** The value bound for a field: JSON fields as text, missing values as NULL. */
@@ -194,6 +263,51 @@ function toFollowUp(row: FollowUpRow): FollowUp {
     attempts: row.attempts,
     createdAt: row.created_at,
   };
+}
+
+interface SpareRow {
+  id: string;
+  repo_path: string;
+  path: string;
+  state: string;
+  base_branch: string | null;
+  base_commit: string | null;
+  port: number | null;
+  owner: string | null;
+  lease_until: string | null;
+  note: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Spares with the first port of the block each holds. */
+const SPARES = "SELECT spares.*, (SELECT ports.port FROM ports WHERE ports.spare_id = spares.id) AS port FROM spares";
+
+function toSpare(row: SpareRow): Spare {
+  if (!isSpareState(row.state)) throw new StoreError(`store holds an unknown spare state "${row.state}": upgrade parallel-workers`);
+  return {
+    id: row.id,
+    repoPath: row.repo_path,
+    path: row.path,
+    state: row.state,
+    baseBranch: row.base_branch,
+    baseCommit: row.base_commit,
+    port: row.port,
+    owner: row.owner,
+    leaseUntil: row.lease_until,
+    note: row.note,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+const SPARE_COLUMNS = { baseBranch: "base_branch", baseCommit: "base_commit", owner: "owner", leaseUntil: "lease_until", note: "note" } as const satisfies Record<
+  keyof SpareFields,
+  string
+>;
+
+function holderColumn(holder: PortHolder): { column: "worker_id" | "spare_id"; id: string } {
+  return "workerId" in holder ? { column: "worker_id", id: holder.workerId } : { column: "spare_id", id: holder.spareId };
 }
 
 function now(): string {
@@ -273,7 +387,7 @@ export class SqliteWorkerStore implements WorkerStore {
   }
 
   private row(id: string): WorkerRow | undefined {
-    return this.statement("SELECT * FROM workers WHERE id = ?").get(id) as WorkerRow | undefined;
+    return this.statement(`${WORKERS} WHERE id = ?`).get(id) as WorkerRow | undefined;
   }
 
   private recordTransition(
@@ -299,6 +413,8 @@ export class SqliteWorkerStore implements WorkerStore {
     const fields: Partial<Record<FieldName, unknown>> = { ...patch };
     if (previous === "UNKNOWN" && state !== "UNKNOWN" && !("error" in patch)) fields.error = null;
     if (state !== previous && (state === "NEEDS_INIT" || isTerminal(state)) && !("request" in patch)) fields.request = null;
+    // a worker that ended needs no ports: its block is free for the next one
+    if (state !== previous && isTerminal(state)) this.statement("DELETE FROM ports WHERE worker_id = ?").run(id);
     const names = FIELD_NAMES.filter((name) => name in fields);
     const assignments = ["state = @state", "updated_at = @updated_at", ...names.map((n) => `${COLUMNS[n].column} = @${n}`)];
     const params: Record<string, unknown> = { id, state, updated_at: at };
@@ -393,7 +509,7 @@ export class SqliteWorkerStore implements WorkerStore {
       params.updatedSince = filter.updatedSince;
     }
     const where = clauses.length ? `WHERE ${clauses.join(" AND ")}` : "";
-    const sql = `SELECT * FROM workers ${where} ORDER BY created_at, id`;
+    const sql = `${WORKERS} ${where} ORDER BY created_at, id`;
     let list = this.lists.get(sql);
     if (!list) {
       const statement = this.db.prepare(sql).raw(true);
@@ -480,6 +596,9 @@ export class SqliteWorkerStore implements WorkerStore {
             `UPDATE workers SET lease_until = @leaseUntil
              WHERE owner = @owner AND state IN ('NEEDS_INIT', 'WORKING')`,
           )
+          .run({ owner, leaseUntil }).changes +
+        this
+          .statement(`UPDATE spares SET lease_until = @leaseUntil WHERE owner = @owner AND state IN ('filling', 'taken')`)
           .run({ owner, leaseUntil }).changes,
     );
   }
@@ -801,6 +920,102 @@ export class SqliteWorkerStore implements WorkerStore {
       this.recordTransition(id, current, "WORKING", at, { source: start.source, correlationId: start.correlationId ?? null, detail });
       return { worker: toWorker(this.row(id)!), round, cause, automatic, feedback: taken.map((f) => ({ ...f, round })) };
     });
+  }
+
+  allocatePort(holder: PortHolder, range: PortRange, prefer?: number): number | undefined {
+    const { column, id } = holderColumn(holder);
+    return this.atomically(() => {
+      const own = this.statement(`SELECT port FROM ports WHERE ${column} = ?`).get(id) as { port: number } | undefined;
+      if (own) return own.port;
+      const held = this.statement("SELECT port, span FROM ports").all() as PortBlock[];
+      const port = firstFreeBlock(held, range, prefer);
+      if (port === undefined) return undefined;
+      this.statement(`INSERT INTO ports (port, span, ${column}, since) VALUES (?, ?, ?, ?)`).run(port, range.perWorker, id, now());
+      return port;
+    });
+  }
+
+  releasePort(holder: PortHolder): boolean {
+    const { column, id } = holderColumn(holder);
+    return this.atomically(() => this.statement(`DELETE FROM ports WHERE ${column} = ?`).run(id).changes > 0);
+  }
+
+  private spareRow(id: string): SpareRow | undefined {
+    return this.statement(`${SPARES} WHERE id = ?`).get(id) as SpareRow | undefined;
+  }
+
+  addSpare(spare: NewSpare): Spare {
+    return this.atomically(() => {
+      if (this.statement("SELECT 1 FROM spares WHERE id = ? OR path = ?").get(spare.id, spare.path)) {
+        throw new StoreError(`spare ${spare.id} (${spare.path}) is recorded already`);
+      }
+      const at = now();
+      this
+        .statement(
+          `INSERT INTO spares (id, repo_path, path, state, base_branch, base_commit, owner, lease_until, created_at, updated_at)
+           VALUES (?, ?, ?, 'filling', ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(spare.id, spare.repoPath, spare.path, spare.baseBranch, spare.baseCommit, spare.owner, spare.leaseUntil, at, at);
+      return toSpare(this.spareRow(spare.id)!);
+    });
+  }
+
+  getSpare(id: string): Spare | undefined {
+    const row = this.spareRow(id);
+    return row && toSpare(row);
+  }
+
+  listSpares(repoPath?: string): Spare[] {
+    const rows = (
+      repoPath === undefined
+        ? this.statement(`${SPARES} ORDER BY created_at, id`).all()
+        : this.statement(`${SPARES} WHERE repo_path = ? ORDER BY created_at, id`).all(repoPath)
+    ) as SpareRow[];
+    return rows.map(toSpare);
+  }
+
+  moveSpare(id: string, from: SpareState, to: SpareState, patch: SpareFields = {}, owner?: string): Spare | undefined {
+    return this.atomically(() => {
+      const names = (Object.keys(patch) as Array<keyof SpareFields>).filter((name) => name in SPARE_COLUMNS);
+      const assignments = ["state = @to", "updated_at = @at", ...names.map((name) => `${SPARE_COLUMNS[name]} = @${name}`)];
+      const params: Record<string, unknown> = { id, from, to, at: now(), heldBy: owner ?? null };
+      for (const name of names) params[name] = patch[name] ?? null;
+      const changed = this
+        .statement(`UPDATE spares SET ${assignments.join(", ")} WHERE id = @id AND state = @from AND (@heldBy IS NULL OR owner = @heldBy)`)
+        .run(params).changes;
+      return changed === 1 ? toSpare(this.spareRow(id)!) : undefined;
+    });
+  }
+
+  takeSpare(repoPath: string, owner: string, leaseUntil: string): Spare | undefined {
+    return this.atomically(() => {
+      const row = this
+        .statement("SELECT id FROM spares WHERE repo_path = ? AND state = 'ready' ORDER BY created_at, id LIMIT 1")
+        .get(repoPath) as { id: string } | undefined;
+      if (!row) return undefined;
+      this
+        .statement("UPDATE spares SET state = 'taken', owner = ?, lease_until = ?, updated_at = ? WHERE id = ?")
+        .run(owner, leaseUntil, now(), row.id);
+      return toSpare(this.spareRow(row.id)!);
+    });
+  }
+
+  handOverSpare(id: string, owner: string, workerId: string): { port: number | null } | undefined {
+    return this.atomically(() => {
+      const spare = this.statement("SELECT 1 FROM spares WHERE id = ? AND state = 'taken' AND owner = ?").get(id, owner);
+      if (!spare) return undefined;
+      if (!this.row(workerId)) throw new NotFoundError(`no worker ${workerId}: see \`pw worker list\``);
+      if (!this.statement("SELECT 1 FROM ports WHERE worker_id = ?").get(workerId)) {
+        this.statement("UPDATE ports SET worker_id = ?, spare_id = NULL WHERE spare_id = ?").run(workerId, id);
+      }
+      this.statement("DELETE FROM spares WHERE id = ?").run(id);
+      const port = this.statement("SELECT port FROM ports WHERE worker_id = ?").get(workerId) as { port: number } | undefined;
+      return { port: port?.port ?? null };
+    });
+  }
+
+  removeSpare(id: string): boolean {
+    return this.atomically(() => this.statement("DELETE FROM spares WHERE id = ?").run(id).changes === 1);
   }
 
   ping(): void {

@@ -1,9 +1,14 @@
 import type { FeedbackDetail, ReworkCause } from "../core/rework.js";
+import type { PortRange } from "../core/ports.js";
+import type { Spare, SpareState } from "../core/spare.js";
 import type { WorkerState } from "../core/states.js";
 import type { TransitionRecord, TransitionSource, Worker } from "../core/worker.js";
 
-/** Fields a caller may set when creating or updating a worker (never `state`: that moves by transition). */
-export type WorkerFields = Partial<Omit<Worker, "id" | "state" | "createdAt" | "updatedAt">>;
+/**
+ * Fields a caller may set when creating or updating a worker (never `state`: that moves by
+ * transition; never `port`: that is allocated).
+ */
+export type WorkerFields = Partial<Omit<Worker, "id" | "state" | "port" | "createdAt" | "updatedAt">>;
 
 export interface NewWorker extends WorkerFields {
   id: string;
@@ -116,6 +121,22 @@ export interface StartedRound {
   /** The feedback it answers, oldest first. */
   feedback: Feedback[];
 }
+/** A spare worktree as its filler records it: being made (`filling`) by `owner`. */
+export interface NewSpare {
+  id: string;
+  repoPath: string;
+  path: string;
+  baseBranch: string | null;
+  baseCommit: string | null;
+  owner: string;
+  leaseUntil: string;
+}
+
+/** What a spare's owner may change (with its state) in one step. */
+export type SpareFields = Partial<Pick<Spare, "baseBranch" | "baseCommit" | "owner" | "leaseUntil" | "note">>;
+
+/** Who holds a block of ports: a worker, or a spare worktree that hands it on to its worker. */
+export type PortHolder = { workerId: string } | { spareId: string };
 
 export interface WorkerFilter {
   state?: WorkerState;
@@ -158,7 +179,7 @@ export interface WorkerStore {
    * several racing runners gets true.
    */
   claimWorker(id: string, owner: string, leaseUntil: string, takeOverFrom?: string): boolean;
-  /** Extends the claims `owner` holds on unfinished workers; returns how many. */
+  /** Extends the claims `owner` holds on unfinished workers and on spares it fills or takes; returns how many. */
   renewLeases(owner: string, leaseUntil: string): number;
   /** The administrator's override: any state, creating the record when missing. */
   setState(id: string, to: WorkerState, meta: TransitionMeta): Worker;
@@ -214,6 +235,38 @@ export interface WorkerStore {
    * TransitionConflictError when the worker is not PR_OPEN.
    */
   startReworkRound(id: string, start: ReworkStart): StartedRound | undefined;
+  /**
+   * The block of ports `holder` holds, or a new one: the first block of `range` that overlaps
+   * no block held by anyone (`prefer` first, when free). Atomic: two callers never get blocks
+   * that overlap. Undefined when the range has no free block. A worker's block is freed in the
+   * step that moves it to MERGED or ABANDONED, or removes it; a spare's when its record goes.
+   */
+  allocatePort(holder: PortHolder, range: PortRange, prefer?: number): number | undefined;
+  /** Frees the block `holder` holds; false when it held none. */
+  releasePort(holder: PortHolder): boolean;
+  /** Records a spare worktree being made, in state `filling`; a path recorded already is a StoreError. */
+  addSpare(spare: NewSpare): Spare;
+  getSpare(id: string): Spare | undefined;
+  /** The spares of one checkout (all when omitted), oldest first. */
+  listSpares(repoPath?: string): Spare[];
+  /**
+   * Compare-and-swap: moves spare `id` from `from` to `to` with `patch`, only if it is in `from`
+   * now (and held by `owner`, when given); undefined otherwise.
+   */
+  moveSpare(id: string, from: SpareState, to: SpareState, patch?: SpareFields, owner?: string): Spare | undefined;
+  /**
+   * Takes the oldest `ready` spare of `repoPath` for `owner` (-> `taken`) until `leaseUntil`;
+   * exactly one of several racing callers gets each spare.
+   */
+  takeSpare(repoPath: string, owner: string, leaseUntil: string): Spare | undefined;
+  /**
+   * A taken spare became `workerId`'s worktree: its record goes and its block of ports becomes
+   * the worker's (unless the worker holds one already). Returns the worker's port; undefined
+   * when `owner` holds no such taken spare.
+   */
+  handOverSpare(id: string, owner: string, workerId: string): { port: number | null } | undefined;
+  /** Forgets a spare (its port block with it); false when there was none. */
+  removeSpare(id: string): boolean;
   /** Throws a StoreError when the store cannot answer a query (for health checks). */
   ping(): void;
   close(): void;

@@ -124,6 +124,8 @@ describe("status comment and table", () => {
     const open = worker({ state: "PR_OPEN", prUrl: "u" });
     expect(statusCommentKey(open)).toBe("PR_OPEN|u|");
     expect(statusCommentKey(worker({ state: "PR_OPEN", prUrl: "u", reworkRounds: 1 }))).not.toBe(statusCommentKey(open));
+    // so does a port; a worker without ports keeps the key comments had before ports existed
+    expect(statusCommentKey(a)).not.toBe(statusCommentKey(worker({ state: "WORKING", port: 4100 })));
   });
 
   it("shows the rework rounds: the one running, or how many there were and why the last", () => {
@@ -132,6 +134,13 @@ describe("status comment and table", () => {
     const done = renderStatusComment(worker({ state: "PR_OPEN", prUrl: "https://github.com/acme/widgets/pull/9", reworkRounds: 2, reworkCause: "comment" }));
     expect(done).toContain("Rework rounds: 2, the last for `/worker rework`.");
     expect(renderStatusComment(worker({ state: "PR_OPEN" }))).not.toContain("Rework");
+  });
+
+  it("shows a worker's own port, Compose project and database while it holds its ports", () => {
+    expect(renderStatusComment(worker({ state: "WORKING", port: 4110 }))).toContain(
+      "Its own environment: port `4110` (`PW_PORT`), Compose project `worker-a1b2c3`, database `worker_a1b2c3`.",
+    );
+    expect(renderStatusComment(worker({ state: "MERGED", port: null }))).not.toContain("Its own environment");
   });
 
   it("lists the newest workers first and keeps the table intact", () => {

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "../../src/core/errors.js";
-import { canTransition, isTerminal, parseState, TRANSITIONS, WORKER_STATES, type WorkerState } from "../../src/core/states.js";
+import { parseState } from "../../src/core/state-input.js";
+import { canTransition, isTerminal, TRANSITIONS, WORKER_STATES, type WorkerState } from "../../src/core/states.js";
 
 // The legal moves, written out independently of the table so a change to either is caught.
 const LEGAL: Array<[WorkerState, WorkerState]> = [

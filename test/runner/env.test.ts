@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isSecretName } from "../../src/core/secret-names.js";
-import { agentEnvironment } from "../../src/runner/env.js";
+import { agentEnvironment, setupEnvironment } from "../../src/runner/env.js";
 
 const worker = { workerId: "worker-abc123", taskId: "T-1", description: "d", prompt: "p" };
 
@@ -42,7 +42,30 @@ describe("agent environment", () => {
       PW_TASK_ID: "T-1",
       PW_DESCRIPTION: "d",
       PW_PROMPT: "p",
+      COMPOSE_PROJECT_NAME: "worker-abc123",
+      PW_DB_NAME: "worker_abc123",
     });
     expect(dropped).toEqual(["DB_PASSWORD", "GITHUB_TOKEN", "MY_API_KEY", "PRIVATE_KEY"]);
+  });
+
+  it("gives a worker with ports PW_PORT, and its own names win over the same names passed through", () => {
+    const { env } = agentEnvironment({
+      parent: { PATH: "/bin", COMPOSE_PROJECT_NAME: "shared", PW_PORT: "80" },
+      passthrough: ["COMPOSE_PROJECT_NAME", "PW_PORT"],
+      agentEnv: { PW_DB_NAME: "shared_db" },
+      worker: { ...worker, port: 4110 },
+    });
+    expect(env).toMatchObject({ PW_PORT: "4110", COMPOSE_PROJECT_NAME: "worker-abc123", PW_DB_NAME: "worker_abc123" });
+  });
+
+  it("setup gets the allowlist, the passthrough names and PW_PORT, nothing of a worker or an agent", () => {
+    const { env, dropped } = setupEnvironment({
+      parent: { PATH: "/bin", HOME: "/h", NPM_CONFIG_CACHE: "/c", GITHUB_TOKEN: "ghp_x", OTHER: "o" },
+      passthrough: ["NPM_CONFIG_CACHE", "GITHUB_TOKEN"],
+      port: 4100,
+    });
+    expect(env).toEqual({ PATH: "/bin", HOME: "/h", NPM_CONFIG_CACHE: "/c", PW_PORT: "4100" });
+    expect(dropped).toEqual(["GITHUB_TOKEN"]);
+    expect(setupEnvironment({ parent: { PATH: "/bin" }, passthrough: [], port: null }).env).toEqual({ PATH: "/bin" });
   });
 });
