@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ValidationError } from "../../src/core/errors.js";
+import { InvalidInputError } from "../../src/core/errors.js";
 import { defaultRunnerId, hostPart, parseRunnerId, resolveRunnerId, runnerIdProblem } from "../../src/runner/runner-id.js";
 import { removeTempDirs, tempDir } from "../helpers/git.js";
 
@@ -26,7 +26,7 @@ describe("runner ids", () => {
       expect(parseRunnerId(value)).toBe(value);
     } else {
       expect(runnerIdProblem(value)).toContain(problem);
-      expect(() => parseRunnerId(value)).toThrow(ValidationError);
+      expect(() => parseRunnerId(value)).toThrow(InvalidInputError);
     }
   });
 
