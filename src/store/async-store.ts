@@ -1,8 +1,62 @@
+import type { PortRange } from "../core/ports.js";
+import type { Spare, SpareState } from "../core/spare.js";
 import type { WorkerState } from "../core/states.js";
-import type { TransitionRecord, Worker } from "../core/worker.js";
-import type { FollowUp, FollowUpBacklog, NewFollowUp, NewWorker, TransitionMeta, WorkerFields, WorkerFilter } from "./store.js";
+import type { TransitionRecord, TransitionSource, Worker } from "../core/worker.js";
+import type {
+  Feedback,
+  FeedbackFilter,
+  FollowUp,
+  FollowUpBacklog,
+  NewFeedback,
+  NewFollowUp,
+  NewWorker,
+  PortHolder,
+  StartedRound,
+  TransitionMeta,
+  WorkerFields,
+  WorkerFilter,
+} from "./store.js";
 
-export type { FollowUp, FollowUpBacklog, NewFollowUp, NewWorker, TransitionMeta, WorkerFields, WorkerFilter } from "./store.js";
+export type {
+  Feedback,
+  FeedbackFilter,
+  FollowUp,
+  FollowUpBacklog,
+  NewFeedback,
+  NewFollowUp,
+  NewWorker,
+  PortHolder,
+  StartedRound,
+  TransitionMeta,
+  WorkerFields,
+  WorkerFilter,
+} from "./store.js";
+
+/** A rework round a runner starts (see `startReworkRound`). */
+export interface ReworkStart {
+  /** The runner that runs it. */
+  owner: string;
+  /** How long its claim holds without renewal, from the store's now. */
+  leaseMs: number;
+  /** The round takes the waiting feedback up to this `seq` (what the runner saw and judged due). */
+  upTo: number;
+  source: TransitionSource;
+  correlationId?: string | null;
+}
+
+/** A spare worktree as its filler records it: being made (`filling`) by `owner`, for `leaseMs` without renewal. */
+export interface NewSpare {
+  id: string;
+  repoPath: string;
+  path: string;
+  baseBranch: string | null;
+  baseCommit: string | null;
+  owner: string;
+  leaseMs: number;
+}
+
+/** What a spare's owner may change (with its state) in one step; `leaseMs` null lets go of the lease. */
+export type SpareFields = Partial<Pick<Spare, "baseBranch" | "baseCommit" | "owner" | "note">> & { leaseMs?: number | null };
 
 /** Which queued workers a runner serves, for `claimNextWorker`. Mirrors how a runner matches a worker to a checkout. */
 export interface NextWorkerQuery {
@@ -104,7 +158,7 @@ export interface AsyncWorkerStore {
    * set) until the runner moves it on.
    */
   claimNextWorker(owner: string, leaseMs: number, query: NextWorkerQuery): Promise<Worker | undefined>;
-  /** Extends, to `leaseMs` from now, the claims `owner` holds on unfinished workers; returns how many. */
+  /** Extends, to `leaseMs` from now, the claims `owner` holds on unfinished workers and on spares it fills or takes; returns how many. */
   renewLeases(owner: string, leaseMs: number): Promise<number>;
 
   // --- delivery ids
@@ -143,6 +197,64 @@ export interface AsyncWorkerStore {
   followUpBacklog(): Promise<FollowUpBacklog>;
   /** Forgets follow-ups finished before `before` (ISO time), and with them their keys; returns how many. */
   pruneFollowUps(before: string): Promise<number>;
+
+  // --- the rework loop
+
+  /**
+   * Records feedback for a worker's next rework round in one step; undefined (nothing added) when
+   * its key was recorded before or a round has already taken feedback of its scope. A worker it
+   * does not know is a NotFoundError.
+   */
+  addFeedback(feedback: NewFeedback): Promise<Feedback | undefined>;
+  /** Feedback, oldest first. */
+  listFeedback(filter: FeedbackFilter): Promise<Feedback[]>;
+  /**
+   * Starts a rework round in one step: the worker moves PR_OPEN -> WORKING (compare-and-swap,
+   * recorded with the round's feedback), claimed by `owner` for `leaseMs`, and takes the waiting
+   * feedback up to `upTo`; its round count (and automatic count) goes up. Undefined when no
+   * feedback waits; TransitionConflictError when the worker is not PR_OPEN. Of several starting
+   * one at once, exactly one does.
+   */
+  startReworkRound(id: string, start: ReworkStart): Promise<StartedRound | undefined>;
+
+  // --- ports
+
+  /**
+   * The block of ports `holder` holds, or a new one: the first block of `range` that overlaps
+   * no block held by anyone (`prefer` first, when free). Atomic across every client of the
+   * store: two callers never get blocks that overlap. Undefined when the range has no free
+   * block. A worker's block is freed in the step that moves it to MERGED or ABANDONED, or
+   * removes it; a spare's when its record goes.
+   */
+  allocatePort(holder: PortHolder, range: PortRange, prefer?: number): Promise<number | undefined>;
+  /** Frees the block `holder` holds; false when it held none. */
+  releasePort(holder: PortHolder): Promise<boolean>;
+
+  // --- spare worktrees
+
+  /** Records a spare worktree being made, in state `filling`; an id or path recorded already is a StoreError. */
+  addSpare(spare: NewSpare): Promise<Spare>;
+  getSpare(id: string): Promise<Spare | undefined>;
+  /** The spares of one checkout (all when omitted), oldest first. */
+  listSpares(repoPath?: string): Promise<Spare[]>;
+  /**
+   * Compare-and-swap: moves spare `id` from `from` to `to` with `patch`, only if it is in `from`
+   * now (and held by `owner`, when given); undefined otherwise.
+   */
+  moveSpare(id: string, from: SpareState, to: SpareState, patch?: SpareFields, owner?: string): Promise<Spare | undefined>;
+  /**
+   * Takes the oldest `ready` spare of `repoPath` for `owner` (-> `taken`) for `leaseMs`;
+   * exactly one of several racing callers gets each spare.
+   */
+  takeSpare(repoPath: string, owner: string, leaseMs: number): Promise<Spare | undefined>;
+  /**
+   * A taken spare became `workerId`'s worktree: its record goes and its block of ports becomes
+   * the worker's (unless the worker holds one already). Returns the worker's port; undefined
+   * when `owner` holds no such taken spare.
+   */
+  handOverSpare(id: string, owner: string, workerId: string): Promise<{ port: number | null } | undefined>;
+  /** Forgets a spare (its port block with it); false when there was none. */
+  removeSpare(id: string): Promise<boolean>;
 
   // --- runners
 

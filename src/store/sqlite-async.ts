@@ -1,9 +1,25 @@
 import { PwError, StoreError } from "../core/errors.js";
+import type { PortRange } from "../core/ports.js";
+import type { Spare, SpareState } from "../core/spare.js";
 import type { WorkerState } from "../core/states.js";
 import type { TransitionRecord, Worker } from "../core/worker.js";
-import type { AsyncWorkerStore, NextWorkerQuery, RunnerRecord, RunnerRegistration } from "./async-store.js";
+import type { AsyncWorkerStore, NewSpare, NextWorkerQuery, ReworkStart, RunnerRecord, RunnerRegistration, SpareFields } from "./async-store.js";
 import { SqliteWorkerStore } from "./sqlite.js";
-import type { FollowUp, FollowUpBacklog, NewFollowUp, NewWorker, TransitionMeta, WorkerFields, WorkerFilter } from "./store.js";
+import type {
+  Feedback,
+  FeedbackFilter,
+  FollowUp,
+  FollowUpBacklog,
+  NewFeedback,
+  NewFollowUp,
+  NewWorker,
+  PortHolder,
+  SpareFields as LeaseSpareFields,
+  StartedRound,
+  TransitionMeta,
+  WorkerFields,
+  WorkerFilter,
+} from "./store.js";
 
 /** The instant `ms` from now. The SQLite file lives on this machine, so its clock is the store's clock. */
 function fromNow(ms: number): string {
@@ -123,6 +139,58 @@ export class SqliteAsyncWorkerStore implements AsyncWorkerStore {
 
   pruneFollowUps(before: string): Promise<number> {
     return this.call(() => this.sqlite.pruneFollowUps(before));
+  }
+
+  addFeedback(feedback: NewFeedback): Promise<Feedback | undefined> {
+    return this.call(() => this.sqlite.addFeedback(feedback));
+  }
+
+  listFeedback(filter: FeedbackFilter): Promise<Feedback[]> {
+    return this.call(() => this.sqlite.listFeedback(filter));
+  }
+
+  startReworkRound(id: string, start: ReworkStart): Promise<StartedRound | undefined> {
+    const { leaseMs, ...rest } = start;
+    return this.call(() => this.sqlite.startReworkRound(id, { ...rest, leaseUntil: fromNow(leaseMs) }));
+  }
+
+  allocatePort(holder: PortHolder, range: PortRange, prefer?: number): Promise<number | undefined> {
+    return this.call(() => this.sqlite.allocatePort(holder, range, prefer));
+  }
+
+  releasePort(holder: PortHolder): Promise<boolean> {
+    return this.call(() => this.sqlite.releasePort(holder));
+  }
+
+  addSpare(spare: NewSpare): Promise<Spare> {
+    const { leaseMs, ...rest } = spare;
+    return this.call(() => this.sqlite.addSpare({ ...rest, leaseUntil: fromNow(leaseMs) }));
+  }
+
+  getSpare(id: string): Promise<Spare | undefined> {
+    return this.call(() => this.sqlite.getSpare(id));
+  }
+
+  listSpares(repoPath?: string): Promise<Spare[]> {
+    return this.call(() => this.sqlite.listSpares(repoPath));
+  }
+
+  moveSpare(id: string, from: SpareState, to: SpareState, patch: SpareFields = {}, owner?: string): Promise<Spare | undefined> {
+    const { leaseMs, ...rest } = patch;
+    const fields: LeaseSpareFields = leaseMs === undefined ? rest : { ...rest, leaseUntil: leaseMs === null ? null : fromNow(leaseMs) };
+    return this.call(() => this.sqlite.moveSpare(id, from, to, fields, owner));
+  }
+
+  takeSpare(repoPath: string, owner: string, leaseMs: number): Promise<Spare | undefined> {
+    return this.call(() => this.sqlite.takeSpare(repoPath, owner, fromNow(leaseMs)));
+  }
+
+  handOverSpare(id: string, owner: string, workerId: string): Promise<{ port: number | null } | undefined> {
+    return this.call(() => this.sqlite.handOverSpare(id, owner, workerId));
+  }
+
+  removeSpare(id: string): Promise<boolean> {
+    return this.call(() => this.sqlite.removeSpare(id));
   }
 
   registerRunner(runner: RunnerRegistration): Promise<RunnerRecord> {
