@@ -54,26 +54,26 @@ function spellings(deps: AppDeps, repository: string): string[] {
 }
 
 /** The repository's workers. */
-export function workersOf(deps: AppDeps, repository: string): Worker[] {
-  return spellings(deps, repository).flatMap((repo) => deps.store.listWorkers({ repo }));
+export async function workersOf(deps: AppDeps, repository: string): Promise<Worker[]> {
+  return (await Promise.all(spellings(deps, repository).map((repo) => deps.store.listWorkers({ repo })))).flat();
 }
 
 /** The workers a PR could belong to: the one its marker names and those on its branch (indexed lookups). */
-function candidatesFor(deps: AppDeps, repository: string, pr: PullRequestFacts): Worker[] {
+async function candidatesFor(deps: AppDeps, repository: string, pr: PullRequestFacts): Promise<Worker[]> {
   const found = new Map<string, Worker>();
   const marker = parsePullRequestMarker(pr.body);
-  const named = marker && deps.store.getWorker(marker.workerId);
+  const named = marker && (await deps.store.getWorker(marker.workerId));
   if (named) found.set(named.id, named);
   for (const repo of spellings(deps, repository)) {
-    for (const worker of deps.store.listWorkers({ repo, branch: pr.headRef })) found.set(worker.id, worker);
+    for (const worker of await deps.store.listWorkers({ repo, branch: pr.headRef })) found.set(worker.id, worker);
   }
   return [...found.values()];
 }
 
 /** The worker a PR belongs to: own branch (never a fork), and branch or marker match. */
-export function workerOfPullRequest(deps: AppDeps, repository: string, pr: PullRequestFacts): Worker | undefined {
+export async function workerOfPullRequest(deps: AppDeps, repository: string, pr: PullRequestFacts): Promise<Worker | undefined> {
   if (!isOwnBranch(pr, repository)) return undefined;
-  return workerForPullRequest(candidatesFor(deps, repository, pr), pr, repository);
+  return workerForPullRequest(await candidatesFor(deps, repository, pr), pr, repository);
 }
 
 /**
@@ -141,7 +141,7 @@ async function movePullRequestWorker(
     debug({ pr: pr.number }, "pull request from a fork: ignored");
     return unqueued("ignored");
   }
-  const found = known === undefined ? workerForPullRequest(candidatesFor(deps, event.repository, pr), pr, event.repository) : known;
+  const found = known === undefined ? workerForPullRequest(await candidatesFor(deps, event.repository, pr), pr, event.repository) : known;
   if (!found) return unqueued("ignored");
 
   // made only when a line is written: most moves write none here
@@ -151,7 +151,7 @@ async function movePullRequestWorker(
   let live: PullRequestFacts | undefined;
   for (let attempt = 0; attempt < 4; attempt++) {
     // the first try trusts the lookup just made; the move is a compare-and-swap either way
-    const current = attempt === 0 ? found : deps.store.requireWorker(found.id);
+    const current = attempt === 0 ? found : await deps.store.requireWorker(found.id);
     if (current.state === "WORKING" && current.prNumber === pr.number && claimed === "PR_OPEN") {
       // a rework round runs on this PR (opened long ago): its runner moves the worker back when it ends
       debug({ pr: pr.number, worker_id: current.id }, "pull request event ignored: a rework round runs");
@@ -173,7 +173,7 @@ async function movePullRequestWorker(
     const to = plannedMove(current.state, target);
     if (!to) {
       if (current.state === target && (current.prNumber !== pr.number || current.prUrl !== pr.url)) {
-        deps.store.updateWorker(current.id, record);
+        await deps.store.updateWorker(current.id, record);
         return unqueued("handled");
       }
       if (current.state !== target) wlog().info({ state: current.state, target }, "pull request event ignored: the move is not allowed");
@@ -181,7 +181,7 @@ async function movePullRequestWorker(
     }
     const detail = `PR #${pr.number} ${to === "MERGED" ? "merged" : to === "ABANDONED" ? "closed unmerged" : event.action.replace(/_/g, " ")}`;
     try {
-      deps.store.transition(current.id, current.state, to, {
+      await deps.store.transition(current.id, current.state, to, {
         source: "webhook",
         correlationId: event.deliveryId,
         detail,

@@ -14,12 +14,17 @@ import { describeFeedback, isAutomaticRound, REWORK_CAUSES, roundCause, type Fee
 import { isSpareState, type Spare, type SpareState } from "../core/spare.js";
 import { canTransition, isTerminal, isWorkerState, type WorkerState } from "../core/states.js";
 import { WORKER_REQUESTS, type TransitionRecord, type TransitionSource, type Worker } from "../core/worker.js";
+import { parseDatabaseUrl, type DatabaseUrl } from "./database-url.js";
+import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "./postgres-migrations.js";
 import type {
-  AsyncWorkerStore,
   Feedback,
   FeedbackFilter,
+  FollowUp,
+  FollowUpBacklog,
   NewFeedback,
+  NewFollowUp,
   NewSpare,
+  NewWorker,
   NextWorkerQuery,
   PortHolder,
   ReworkStart,
@@ -27,10 +32,11 @@ import type {
   RunnerRegistration,
   SpareFields,
   StartedRound,
-} from "./async-store.js";
-import { parseDatabaseUrl, type DatabaseUrl } from "./database-url.js";
-import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "./postgres-migrations.js";
-import type { FollowUp, FollowUpBacklog, NewFollowUp, NewWorker, TransitionMeta, WorkerFields, WorkerFilter } from "./store.js";
+  TransitionMeta,
+  WorkerFields,
+  WorkerFilter,
+  WorkerStore,
+} from "./store.js";
 
 /**
  * Worker fields and the columns that hold them: `json` ones are jsonb lists, `time` ones
@@ -318,7 +324,7 @@ function typeParsers(): pg.CustomTypesConfig {
  * (`now()`); claims take rows with `FOR UPDATE SKIP LOCKED`, so racing runners never wait for
  * or take the same worker.
  */
-export class PostgresWorkerStore implements AsyncWorkerStore {
+export class PostgresWorkerStore implements WorkerStore {
   readonly backend = "postgres" as const;
   private closed = false;
 

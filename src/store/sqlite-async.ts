@@ -3,7 +3,6 @@ import type { PortRange } from "../core/ports.js";
 import type { Spare, SpareState } from "../core/spare.js";
 import type { WorkerState } from "../core/states.js";
 import type { TransitionRecord, Worker } from "../core/worker.js";
-import type { AsyncWorkerStore, NewSpare, NextWorkerQuery, ReworkStart, RunnerRecord, RunnerRegistration, SpareFields } from "./async-store.js";
 import { SqliteWorkerStore } from "./sqlite.js";
 import type {
   Feedback,
@@ -12,26 +11,27 @@ import type {
   FollowUpBacklog,
   NewFeedback,
   NewFollowUp,
+  NewSpare,
   NewWorker,
+  NextWorkerQuery,
   PortHolder,
-  SpareFields as LeaseSpareFields,
+  ReworkStart,
+  RunnerRecord,
+  RunnerRegistration,
+  SpareFields,
   StartedRound,
   TransitionMeta,
   WorkerFields,
   WorkerFilter,
+  WorkerStore,
 } from "./store.js";
-
-/** The instant `ms` from now. The SQLite file lives on this machine, so its clock is the store's clock. */
-function fromNow(ms: number): string {
-  return new Date(Date.now() + ms).toISOString();
-}
 
 /**
  * The SQLite store through the asynchronous port: the same file, the same transactions, each
  * answer wrapped in a Promise. Anything the file throws that is not already one of ours (a call
  * after `close`, say) becomes a StoreError naming the file.
  */
-export class SqliteAsyncWorkerStore implements AsyncWorkerStore {
+export class SqliteAsyncWorkerStore implements WorkerStore {
   readonly backend = "sqlite" as const;
 
   constructor(readonly sqlite: SqliteWorkerStore) {}
@@ -86,15 +86,15 @@ export class SqliteAsyncWorkerStore implements AsyncWorkerStore {
   }
 
   claimWorker(id: string, owner: string, leaseMs: number, takeOverFrom?: string): Promise<boolean> {
-    return this.call(() => this.sqlite.claimWorker(id, owner, fromNow(leaseMs), takeOverFrom));
+    return this.call(() => this.sqlite.claimWorker(id, owner, leaseMs, takeOverFrom));
   }
 
   claimNextWorker(owner: string, leaseMs: number, query: NextWorkerQuery): Promise<Worker | undefined> {
-    return this.call(() => this.sqlite.claimNextWorker(owner, fromNow(leaseMs), query));
+    return this.call(() => this.sqlite.claimNextWorker(owner, leaseMs, query));
   }
 
   renewLeases(owner: string, leaseMs: number): Promise<number> {
-    return this.call(() => this.sqlite.renewLeases(owner, fromNow(leaseMs)));
+    return this.call(() => this.sqlite.renewLeases(owner, leaseMs));
   }
 
   recentDeliveries(since: string): Promise<string[]> {
@@ -118,7 +118,7 @@ export class SqliteAsyncWorkerStore implements AsyncWorkerStore {
   }
 
   claimFollowUps(owner: string, leaseMs: number, limit: number): Promise<FollowUp[]> {
-    return this.call(() => this.sqlite.claimFollowUps(owner, fromNow(leaseMs), limit));
+    return this.call(() => this.sqlite.claimFollowUps(owner, leaseMs, limit));
   }
 
   finishFollowUp(seq: number, owner: string, then?: readonly NewFollowUp[]): Promise<boolean> {
@@ -126,7 +126,7 @@ export class SqliteAsyncWorkerStore implements AsyncWorkerStore {
   }
 
   retryFollowUp(seq: number, owner: string, error: string, retryInMs: number | null): Promise<boolean> {
-    return this.call(() => this.sqlite.retryFollowUp(seq, owner, error, retryInMs === null ? null : fromNow(retryInMs)));
+    return this.call(() => this.sqlite.retryFollowUp(seq, owner, error, retryInMs));
   }
 
   releaseFollowUps(owner: string | null): Promise<number> {
@@ -150,8 +150,7 @@ export class SqliteAsyncWorkerStore implements AsyncWorkerStore {
   }
 
   startReworkRound(id: string, start: ReworkStart): Promise<StartedRound | undefined> {
-    const { leaseMs, ...rest } = start;
-    return this.call(() => this.sqlite.startReworkRound(id, { ...rest, leaseUntil: fromNow(leaseMs) }));
+    return this.call(() => this.sqlite.startReworkRound(id, start));
   }
 
   allocatePort(holder: PortHolder, range: PortRange, prefer?: number): Promise<number | undefined> {
@@ -163,8 +162,7 @@ export class SqliteAsyncWorkerStore implements AsyncWorkerStore {
   }
 
   addSpare(spare: NewSpare): Promise<Spare> {
-    const { leaseMs, ...rest } = spare;
-    return this.call(() => this.sqlite.addSpare({ ...rest, leaseUntil: fromNow(leaseMs) }));
+    return this.call(() => this.sqlite.addSpare(spare));
   }
 
   getSpare(id: string): Promise<Spare | undefined> {
@@ -175,14 +173,12 @@ export class SqliteAsyncWorkerStore implements AsyncWorkerStore {
     return this.call(() => this.sqlite.listSpares(repoPath));
   }
 
-  moveSpare(id: string, from: SpareState, to: SpareState, patch: SpareFields = {}, owner?: string): Promise<Spare | undefined> {
-    const { leaseMs, ...rest } = patch;
-    const fields: LeaseSpareFields = leaseMs === undefined ? rest : { ...rest, leaseUntil: leaseMs === null ? null : fromNow(leaseMs) };
-    return this.call(() => this.sqlite.moveSpare(id, from, to, fields, owner));
+  moveSpare(id: string, from: SpareState, to: SpareState, patch?: SpareFields, owner?: string): Promise<Spare | undefined> {
+    return this.call(() => this.sqlite.moveSpare(id, from, to, patch, owner));
   }
 
   takeSpare(repoPath: string, owner: string, leaseMs: number): Promise<Spare | undefined> {
-    return this.call(() => this.sqlite.takeSpare(repoPath, owner, fromNow(leaseMs)));
+    return this.call(() => this.sqlite.takeSpare(repoPath, owner, leaseMs));
   }
 
   handOverSpare(id: string, owner: string, workerId: string): Promise<{ port: number | null } | undefined> {

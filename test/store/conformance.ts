@@ -7,11 +7,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { IllegalTransitionError, NotFoundError, StoreError, TransitionConflictError } from "../../src/core/errors.js";
 import { checkFeedback, requestFeedback, reviewFeedback } from "../../src/core/rework.js";
-import type { AsyncWorkerStore, NewFeedback, NewFollowUp, WorkerFilter } from "../../src/store/async-store.js";
+import type { NewFeedback, NewFollowUp, WorkerFilter, WorkerStore } from "../../src/store/store.js";
 
 /** A place a backend keeps one store (a file, a schema); `open` gives a client of it, as many as asked. */
 export interface StorePlace {
-  open(): Promise<AsyncWorkerStore>;
+  open(): Promise<WorkerStore>;
   /** Removes the place once its clients are closed. */
   remove(): Promise<void>;
 }
@@ -68,14 +68,14 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
 export function describeStore(name: string, backend: StoreBackend | null): void {
   describe.skipIf(!backend)(`the ${name} store`, () => {
     let place: StorePlace;
-    const opened: AsyncWorkerStore[] = [];
+    const opened: WorkerStore[] = [];
     /** Another client of this test's store (a second process, or machine, in real life). */
-    async function client(): Promise<AsyncWorkerStore> {
+    async function client(): Promise<WorkerStore> {
       const store = await place.open();
       opened.push(store);
       return store;
     }
-    let store: AsyncWorkerStore;
+    let store: WorkerStore;
 
     beforeEach(async () => {
       place = await backend!.place();
@@ -729,7 +729,7 @@ export function describeStore(name: string, backend: StoreBackend | null): void 
     });
 
     describe("spare worktrees", () => {
-      const addSpare = (id: string, owner = "host:1:filler", repoPath = "/repo", c: AsyncWorkerStore = store) =>
+      const addSpare = (id: string, owner = "host:1:filler", repoPath = "/repo", c: WorkerStore = store) =>
         c.addSpare({ id, repoPath, path: `/pool/${id}`, baseBranch: "main", baseCommit: "c0ffee", owner, leaseMs: MINUTE });
 
       it("are recorded while made, handed to one taker once ready, and hand their port on to the worker", async () => {
