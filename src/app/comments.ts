@@ -1,8 +1,9 @@
 import { TransitionConflictError } from "../core/errors.js";
 import { newWorkerId } from "../core/names.js";
 import { isTerminal } from "../core/states.js";
-import { RETRY_RESET, RETRYABLE_STATES, type Worker } from "../core/worker.js";
+import type { Worker } from "../core/worker.js";
 import { workerLogger, type Logger } from "../log/logger.js";
+import { abandonStep, canQueueAgain, moveWorker, queueAgain } from "../store/moves.js";
 import type { NewFollowUp } from "../store/store.js";
 import {
   branchNameSchema,
@@ -258,12 +259,16 @@ async function lastMovedBy(deps: AppDeps, worker: Worker, deliveryId: string): P
   return (await deps.store.history(worker.id)).at(-1)?.correlationId === deliveryId;
 }
 
-async function workerOfRepository(deps: AppDeps, input: CommandInput, workerId: string): Promise<Worker | CommandResult> {
-  const worker = await deps.store.getWorker(workerId);
+/** The worker as read, when it is one of this repository's; the answer saying there is none otherwise. */
+function ofRepository(worker: Worker | undefined, input: CommandInput, workerId: string): Worker | CommandResult {
   if (!worker || !sameRepository(worker, input.repository)) {
     return failed(`There is no worker \`${workerId}\` in ${input.repository}: see \`/worker status\`.`);
   }
   return worker;
+}
+
+async function workerOfRepository(deps: AppDeps, input: CommandInput, workerId: string): Promise<Worker | CommandResult> {
+  return ofRepository(await deps.store.getWorker(workerId), input, workerId);
 }
 
 async function retry(deps: AppDeps, context: CommandContext, workerId: string): Promise<CommandResult> {
@@ -273,16 +278,15 @@ async function retry(deps: AppDeps, context: CommandContext, workerId: string): 
   if (found.state === "NEEDS_INIT" && (await lastMovedBy(deps, found, input.deliveryId))) {
     return { ok: true, reply: `Worker \`${workerId}\` (task \`${found.taskId}\`) is queued again: a runner will start it.` };
   }
-  if (!RETRYABLE_STATES.includes(found.state)) {
+  if (!canQueueAgain(found.state)) {
     return failed(`Worker \`${workerId}\` is ${found.state}: only UNKNOWN or ABANDONED workers can be retried.`);
   }
   try {
     // what `pw worker retry` does: queue it again, free of its old claim, agent and error
-    await deps.store.transition(workerId, found.state, "NEEDS_INIT", {
+    await queueAgain(deps.store, found, {
       source: "command",
       correlationId: input.deliveryId,
       detail: `/worker retry by @${input.author}`,
-      patch: RETRY_RESET,
       followUps: statusOf(context, found),
     });
   } catch (error) {
@@ -295,30 +299,24 @@ async function retry(deps: AppDeps, context: CommandContext, workerId: string): 
 async function terminate(deps: AppDeps, context: CommandContext, workerId: string): Promise<CommandResult> {
   const { input } = context;
   const wlog = workerLogger(deps.logger, { workerId, correlationId: input.deliveryId });
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const found = await workerOfRepository(deps, input, workerId);
-    if (!("id" in found)) return found;
-    if (found.state === "ABANDONED" && (await lastMovedBy(deps, found, input.deliveryId))) return { ok: true, reply: `Worker \`${workerId}\` is ABANDONED.` };
-    if (isTerminal(found.state)) return failed(`Worker \`${workerId}\` is already ${found.state}.`);
+  const outcome = await moveWorker<CommandResult>(deps.store, workerId, async (read) => {
+    const found = ofRepository(read, input, workerId);
+    if (!("id" in found)) return { stop: found };
+    if (found.state === "ABANDONED" && (await lastMovedBy(deps, found, input.deliveryId))) return { stop: { ok: true, reply: `Worker \`${workerId}\` is ABANDONED.` } };
     if (found.state === "WORKING") {
       // its agent runs on the runner's machine: the runner that owns it carries this out
       await deps.store.updateWorker(workerId, { request: "terminate" });
       wlog.info({ state: found.state, request: "terminate" }, "terminate requested");
-      return { ok: true, reply: `Terminating worker \`${workerId}\`: its runner stops the agent, then it is ABANDONED (its worktree is kept).` };
+      return { stop: { ok: true, reply: `Terminating worker \`${workerId}\`: its runner stops the agent, then it is ABANDONED (its worktree is kept).` } };
     }
     // no agent runs in NEEDS_INIT (one about to start sees the move and stops), PR_OPEN or UNKNOWN
-    try {
-      await deps.store.transition(workerId, found.state, "ABANDONED", {
-        source: "command",
-        correlationId: input.deliveryId,
-        detail: `/worker terminate by @${input.author}`,
-        patch: { request: null },
-        followUps: statusOf(context, found),
-      });
-      return { ok: true, reply: `Worker \`${workerId}\` is ABANDONED.` };
-    } catch (error) {
-      if (!(error instanceof TransitionConflictError)) throw error;
-    }
-  }
+    return (
+      abandonStep(found, { source: "command", correlationId: input.deliveryId, detail: `/worker terminate by @${input.author}`, followUps: statusOf(context, found) }) ?? {
+        stop: failed(`Worker \`${workerId}\` is already ${found.state}.`),
+      }
+    );
+  });
+  if (outcome.kind === "moved") return { ok: true, reply: `Worker \`${workerId}\` is ABANDONED.` };
+  if (outcome.kind === "stopped") return outcome.result;
   return failed(`Worker \`${workerId}\` keeps moving; try again.`);
 }

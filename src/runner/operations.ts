@@ -4,8 +4,9 @@ import { InvalidInputError, NotFoundError, PwError } from "../core/errors.js";
 import { branchForTask, newWorkerId, parseTaskId, worktreePathFor } from "../core/names.js";
 import { unknownDependency } from "../core/spec.js";
 import { isTerminal, type WorkerState } from "../core/states.js";
-import { RETRY_RESET, RETRYABLE_STATES, type Worker } from "../core/worker.js";
+import type { Worker } from "../core/worker.js";
 import { addWorktree, removeWorktree } from "../git/worktrees.js";
+import { canQueueAgain, queueAgain } from "../store/moves.js";
 import { openRepoContext, type RepoContext } from "./context.js";
 import { finishWorker, type PipelineDeps } from "./pipeline.js";
 import { processOwner } from "./owners.js";
@@ -254,7 +255,7 @@ export async function terminateWorker(deps: PipelineDeps, id: string, force: boo
  */
 export async function retryWorker(deps: PipelineDeps, id: string): Promise<Worker> {
   const worker = await deps.store.requireWorker(id);
-  if (!RETRYABLE_STATES.includes(worker.state)) {
+  if (!canQueueAgain(worker.state)) {
     const next =
       worker.state === "NEEDS_INIT"
         ? "; it is queued already: `pw loop` starts it"
@@ -267,12 +268,7 @@ export async function retryWorker(deps: PipelineDeps, id: string): Promise<Worke
     await requirePreflight(deps, await openRepoContext(worker.repoPath, deps.paths, deps.env));
   }
   appendWorkerLog(workerLogPath(deps.paths.logsDir, id), "queued again (retry)");
-  return deps.store.transition(id, worker.state, "NEEDS_INIT", {
-    source: "cli",
-    correlationId: deps.correlationId ?? null,
-    detail: "retry",
-    patch: RETRY_RESET,
-  });
+  return queueAgain(deps.store, worker, { source: "cli", correlationId: deps.correlationId ?? null, detail: "retry" });
 }
 
 /**

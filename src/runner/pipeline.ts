@@ -13,6 +13,7 @@ import { ensureWorktree } from "../git/worktrees.js";
 import type { GitHubAccess } from "../github/access.js";
 import { openPullRequest } from "../github/pulls.js";
 import type { Logger } from "../log/logger.js";
+import { markFailed } from "../store/moves.js";
 import type { WorkerStore } from "../store/store.js";
 import type { RepoContext } from "./context.js";
 import { bringAlong, neverCommitted } from "./bring-along.js";
@@ -59,21 +60,8 @@ export async function failWorker(deps: PipelineDeps, workerId: string, message: 
   const current = await deps.store.getWorker(workerId);
   if (!current) return;
   appendWorkerLog(workerLogPath(deps.paths.logsDir, workerId), `failed: ${message}`);
-  if (current.state === "UNKNOWN") {
-    await deps.store.updateWorker(workerId, { error: message, pid: null });
-    return;
-  }
-  try {
-    await deps.store.transition(workerId, current.state, "UNKNOWN", {
-      source,
-      correlationId: deps.correlationId ?? null,
-      detail: message.split("\n")[0],
-      patch: { error: message, pid: null },
-    });
-  } catch (error) {
-    // terminated, merged or otherwise moved while we worked: their word stands
-    if (!(error instanceof PwError)) throw error;
-  }
+  // terminated, merged or otherwise moved while we worked: their word stands
+  await markFailed(deps.store, current, message, { source, correlationId: deps.correlationId ?? null });
 }
 
 /** The worktree, what it brings from the main checkout, and the setup commands: everything before the agent. */

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
-import { TransitionConflictError } from "../core/errors.js";
 import { isTerminal } from "../core/states.js";
 import type { TransitionSource, Worker } from "../core/worker.js";
+import { abandon } from "../store/moves.js";
 import type { PipelineDeps } from "./pipeline.js";
 import { isProcessAlive, killGroup } from "./process.js";
 import { appendWorkerLog, workerLogPath } from "./worklog.js";
@@ -23,22 +23,8 @@ export async function abandonWorker(
   id: string,
   meta: { source: TransitionSource; detail: string },
 ): Promise<{ worker: Worker; agentPid: number | null } | undefined> {
-  let current = await deps.store.getWorker(id);
-  for (let attempt = 0; attempt < 4 && current && !isTerminal(current.state); attempt++) {
-    try {
-      const worker = await deps.store.transition(current.id, current.state, "ABANDONED", {
-        source: meta.source,
-        correlationId: deps.correlationId ?? null,
-        detail: meta.detail,
-        patch: { pid: null, request: null },
-      });
-      return { worker, agentPid: agentRunsHere(current) ? current.pid : null };
-    } catch (error) {
-      if (!(error instanceof TransitionConflictError)) throw error;
-      current = await deps.store.getWorker(id);
-    }
-  }
-  return undefined;
+  const abandoned = await abandon(deps.store, id, { ...meta, correlationId: deps.correlationId ?? null });
+  return abandoned && { worker: abandoned.worker, agentPid: agentRunsHere(abandoned.before) ? abandoned.before.pid : null };
 }
 
 /**
