@@ -3,7 +3,7 @@
  * Ages come from the store's clock (`heartbeatAgeMs`), never this machine's.
  */
 import { formatDuration } from "../core/duration.js";
-import type { RunnerRecord } from "../store/async-store.js";
+import type { RunnerRecord } from "../store/store.js";
 import { print, printTable } from "./output.js";
 
 /** One runner as `pw runners --json` gives it. */

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { InvalidInputError } from "../core/errors.js";
 import { parseWith } from "../core/validate.js";
 import { HOST } from "./owners.js";
 
@@ -91,4 +92,18 @@ function createSuffix(pwHome: string, file: string): string {
 /** The runner id to use: the one given (checked), or this machine's default. */
 export function resolveRunnerId(pwHome: string, given?: string): string {
   return given === undefined ? defaultRunnerId(pwHome) : parseRunnerId(given);
+}
+
+/** `PW_RUNNER_ID` when set, checked (a bad one names the variable), else undefined. */
+export function runnerIdFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = env.PW_RUNNER_ID;
+  if (value === undefined || value === "") return undefined;
+  const problem = runnerIdProblem(value);
+  if (problem) throw new InvalidInputError(`PW_RUNNER_ID: ${problem}`);
+  return value;
+}
+
+/** This machine's runner id for its commands: `--runner-id`, else PW_RUNNER_ID, else the default kept in $PW_HOME. */
+export function localRunnerId(pwHome: string, given?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolveRunnerId(pwHome, given ?? runnerIdFromEnv(env));
 }

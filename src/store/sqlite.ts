@@ -75,6 +75,7 @@ const COLUMNS = {
   reworkRounds: { column: "rework_rounds" },
   automaticReworkRounds: { column: "automatic_rework_rounds" },
   reworkCause: { column: "rework_cause" },
+  runnerId: { column: "runner_id" },
 } as const satisfies Record<keyof WorkerFields, { column: string; json?: true }>;
 
 type FieldName = keyof typeof COLUMNS;
@@ -179,7 +180,7 @@ function workerReader(slot: (column: string) => number | string): (row: Record<n
     "pr_url",
     "error",
   ].map(slot) as Array<number | string>;
-  const [reworkRounds, automaticReworkRounds, reworkCause] = ["rework_rounds", "automatic_rework_rounds", "rework_cause"].map(slot) as Array<number | string>;
+  const [reworkRounds, automaticReworkRounds, reworkCause, runnerId] = ["rework_rounds", "automatic_rework_rounds", "rework_cause", "runner_id"].map(slot) as Array<number | string>;
   const [labels, milestone, dependsOn, issueNumber, owner, leaseUntil, pid, request, statusCommentId, statusCommentKey, port, createdAt, updatedAt] = [
     "labels",
     "milestone",
@@ -225,6 +226,7 @@ function workerReader(slot: (column: string) => number | string): (row: Record<n
     reworkRounds: (row[reworkRounds!] ?? 0) as number,
     automaticReworkRounds: (row[automaticReworkRounds!] ?? 0) as number,
     reworkCause: toCause(row[reworkCause!] ?? null),
+    runnerId: text(row[runnerId!]),
     port: number(row[port!]),
     createdAt: row[createdAt!] as string,
     updatedAt: row[updatedAt!] as string,
@@ -582,6 +584,7 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
              AND (w.repo_path IN (SELECT value FROM json_each(@checkouts))
                   OR (w.repo_path IS NULL AND w.repo IN (SELECT value FROM json_each(@repositories))))
              AND (@project IS NULL OR w.project IS NULL OR w.project = @project)
+             AND (w.runner_id IS NULL OR w.runner_id = @runnerId)
              AND (w.owner IS NULL OR w.lease_until IS NULL OR w.lease_until < @at
                   OR w.owner IN (SELECT value FROM json_each(@takeOverFrom)))
              AND NOT EXISTS (
@@ -598,11 +601,12 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
           repositories: JSON.stringify(query.repositories ?? []),
           project: query.project ?? null,
           takeOverFrom: JSON.stringify(query.takeOverFrom ?? []),
+          runnerId: query.runnerId ?? null,
         }) as { id: string } | undefined;
       if (!row) return undefined;
       this
-        .statement("UPDATE workers SET owner = @owner, lease_until = @leaseUntil, updated_at = @at WHERE id = @id")
-        .run({ id: row.id, owner, leaseUntil, at });
+        .statement("UPDATE workers SET owner = @owner, lease_until = @leaseUntil, runner_id = coalesce(@runnerId, runner_id), updated_at = @at WHERE id = @id")
+        .run({ id: row.id, owner, leaseUntil, at, runnerId: query.runnerId ?? null });
       return toWorker(this.row(row.id)!);
     });
   }
@@ -846,7 +850,7 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
     const rows = this
       .statement(
         `SELECT r.id, r.host, r.repositories, r.started_at, r.heartbeat_at,
-                (SELECT count(*) FROM workers w WHERE w.owner = r.id AND w.state NOT IN ('MERGED', 'ABANDONED')) AS workers
+                (SELECT count(*) FROM workers w WHERE w.runner_id = r.id AND w.state NOT IN ('MERGED', 'ABANDONED')) AS workers
          FROM runners r WHERE @id IS NULL OR r.id = @id ORDER BY r.id`,
       )
       .all({ id: id ?? null }) as Array<{ id: string; host: string; repositories: string; started_at: string; heartbeat_at: string; workers: number }>;

@@ -172,6 +172,11 @@ export interface NextWorkerQuery {
   project?: string;
   /** Owners known to be dead, whose claims may be taken over before their lease ends. */
   takeOverFrom?: readonly string[];
+  /**
+   * The runner claiming: a worker whose worktree another runner holds (`runnerId`) is not for it,
+   * and the worker it claims records it as its runner.
+   */
+  runnerId?: string;
 }
 
 /** A runner as it announces itself. */
