@@ -390,7 +390,9 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
       const repos = await Promise.all(dirs.map((dir) => openRepoContext(dir, ctx.paths)));
       const logger = ctx.useLogger("runner");
       // a run until idle is a batch: it keeps no spares warm for later
-      const runner = new Runner({ deps: { ...ctx.pipelineDeps(), logger }, repos, ...(project ? { project } : {}), keepPool: !opts.untilIdle, runnerId });
+      const { registrationSettings } = await import("./served.js");
+      const settings = registrationSettings(repos);
+      const runner = new Runner({ deps: { ...ctx.pipelineDeps(), logger }, repos, ...(project ? { project } : {}), keepPool: !opts.untilIdle, runnerId, settings });
       logger.info({ runner: runner.id, runner_id: runner.runnerId, repos: repos.map((r) => r.repository ?? r.repo.root) }, `runner ${runner.runnerId} started`);
       const abort = new AbortController();
       let interrupts = 0;

@@ -38,6 +38,8 @@ export interface RunnerOptions {
    * and cleans up their workers. Default: this machine's (see `defaultRunnerId`).
    */
   runnerId?: string;
+  /** What it registers as its settings (`RunnerRegistration.settings`): how it serves each repository, for an app elsewhere. */
+  settings?: Record<string, unknown>;
 }
 
 /** What the runner waits on between passes: the poll interval, or less when the store says work came (LISTEN/NOTIFY). */
@@ -138,7 +140,7 @@ export class Runner {
   private async heartbeat(): Promise<void> {
     const store = this.deps.store;
     if (this.registered && (await store.heartbeatRunner(this.runnerId))) return;
-    await store.registerRunner({ id: this.runnerId, host: HOST, repositories: this.repositories });
+    await store.registerRunner({ id: this.runnerId, host: HOST, repositories: this.repositories, ...(this.options.settings ? { settings: this.options.settings } : {}) });
     this.registered = true;
   }
 

@@ -245,7 +245,8 @@ function toRunner(row: Row, staleAfterMs: number): RunnerRecord {
     heartbeatAt: row.heartbeat_at as string,
     heartbeatAgeMs,
     stale: heartbeatAgeMs > staleAfterMs,
-    workers: row.workers as number,
+    workers: Number(row.workers),
+    settings: (row.settings ?? {}) as Record<string, unknown>,
   };
 }
 
@@ -1079,17 +1080,17 @@ export class PostgresWorkerStore implements WorkerStore {
   // --- runners
 
   /** The columns of a runner as RunnerRecord reads them, ages by the database clock. */
-  private static readonly RUNNER_COLUMNS = `r.id, r.host, r.repositories, r.started_at, r.heartbeat_at,
+  private static readonly RUNNER_COLUMNS = `r.id, r.host, r.repositories, r.settings, r.started_at, r.heartbeat_at,
     greatest(0, floor(extract(epoch FROM (${NOW} - r.heartbeat_at)) * 1000))::bigint AS age_ms,
     (SELECT count(*) FROM workers w WHERE w.runner_id = r.id AND w.state NOT IN ('MERGED', 'ABANDONED')) AS workers`;
 
   registerRunner(runner: RunnerRegistration): Promise<RunnerRecord> {
     return this.atomically(async (tx) => {
       await tx.query(
-        `INSERT INTO runners (id, host, repositories, started_at, heartbeat_at) VALUES ($1, $2, $3::jsonb, ${NOW}, ${NOW})
-         ON CONFLICT (id) DO UPDATE SET host = excluded.host, repositories = excluded.repositories,
+        `INSERT INTO runners (id, host, repositories, settings, started_at, heartbeat_at) VALUES ($1, $2, $3::jsonb, $4::jsonb, ${NOW}, ${NOW})
+         ON CONFLICT (id) DO UPDATE SET host = excluded.host, repositories = excluded.repositories, settings = excluded.settings,
            started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
-        [runner.id, runner.host, JSON.stringify(runner.repositories)],
+        [runner.id, runner.host, JSON.stringify(runner.repositories), JSON.stringify(runner.settings ?? {})],
       );
       const { rows } = await tx.query(`SELECT ${PostgresWorkerStore.RUNNER_COLUMNS} FROM runners r WHERE r.id = $1`, [runner.id]);
       return toRunner(rows[0]!, Infinity);

@@ -820,11 +820,11 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
       const at = now();
       this
         .statement(
-          `INSERT INTO runners (id, host, repositories, started_at, heartbeat_at) VALUES (@id, @host, @repositories, @at, @at)
-           ON CONFLICT (id) DO UPDATE SET host = excluded.host, repositories = excluded.repositories,
+          `INSERT INTO runners (id, host, repositories, settings, started_at, heartbeat_at) VALUES (@id, @host, @repositories, @settings, @at, @at)
+           ON CONFLICT (id) DO UPDATE SET host = excluded.host, repositories = excluded.repositories, settings = excluded.settings,
              started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
         )
-        .run({ id: runner.id, host: runner.host, repositories: JSON.stringify(runner.repositories), at });
+        .run({ id: runner.id, host: runner.host, repositories: JSON.stringify(runner.repositories), settings: JSON.stringify(runner.settings ?? {}), at });
       return this.runners(Infinity, runner.id)[0]!;
     });
   }
@@ -849,11 +849,11 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
   private runners(staleAfterMs: number, id?: string): RunnerRecord[] {
     const rows = this
       .statement(
-        `SELECT r.id, r.host, r.repositories, r.started_at, r.heartbeat_at,
+        `SELECT r.id, r.host, r.repositories, r.settings, r.started_at, r.heartbeat_at,
                 (SELECT count(*) FROM workers w WHERE w.runner_id = r.id AND w.state NOT IN ('MERGED', 'ABANDONED')) AS workers
          FROM runners r WHERE @id IS NULL OR r.id = @id ORDER BY r.id`,
       )
-      .all({ id: id ?? null }) as Array<{ id: string; host: string; repositories: string; started_at: string; heartbeat_at: string; workers: number }>;
+      .all({ id: id ?? null }) as Array<{ id: string; host: string; repositories: string; settings: string | null; started_at: string; heartbeat_at: string; workers: number }>;
     const at = Date.now();
     return rows.map((row) => {
       const heartbeatAgeMs = Math.max(0, at - Date.parse(row.heartbeat_at));
@@ -866,6 +866,7 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
         heartbeatAgeMs,
         stale: heartbeatAgeMs > staleAfterMs,
         workers: row.workers,
+        settings: row.settings ? (JSON.parse(row.settings) as Record<string, unknown>) : {},
       };
     });
   }

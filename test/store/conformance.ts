@@ -851,7 +851,9 @@ export function describeStore(name: string, backend: StoreBackend | null): void 
         expect(registered).toMatchObject({ id: "host-a:1", host: "host-a", repositories: ["acme/web", "acme/api"], stale: false, workers: 0 });
         expect(registered.startedAt).toMatch(ISO);
         expect(registered.heartbeatAt).toBe(registered.startedAt);
-        await store.registerRunner({ id: "host-b:1", host: "host-b", repositories: [] });
+        expect(registered.settings).toEqual({});
+        const settings = { "acme/web": { agents: ["code-author"], rework: { max_rounds: 3 } } };
+        expect((await store.registerRunner({ id: "host-b:1", host: "host-b", repositories: [], settings })).settings).toEqual(settings);
         expect(await store.heartbeatRunner("host-a:1")).toBe(true);
         expect(await store.heartbeatRunner("host-c:1")).toBe(false);
         const fresh = await store.listRunners(MINUTE);
