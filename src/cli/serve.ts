@@ -403,7 +403,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   }
 
   const abort = new AbortController();
-  const running = runner?.run({ pollIntervalMs: pollMs, signal: abort.signal }).catch((error: Error) => {
+  const between = runner ? await ctx.passWait(runnerLogger) : undefined;
+  const running = runner?.run({ pollIntervalMs: pollMs, signal: abort.signal, ...(between?.wait ? { wait: between.wait } : {}) }).catch((error: Error) => {
     runnerLogger.error({ err_message: error.message.split("\n")[0] }, "runner stopped on an error");
   });
   // the repositories runners elsewhere serve, and how: read again as they come and go
@@ -457,6 +458,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   server.closeIdleConnections();
   abort.abort();
   await running;
+  await between?.close();
   // follow-ups under way finish, for a while; the rest wait in the store for the next start
   const unfinished = await followUps.stop(SHUTDOWN_GRACE_MS);
   server.closeAllConnections();

@@ -407,8 +407,10 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
       };
       process.on("SIGINT", onSignal);
       process.on("SIGTERM", onSignal);
+      const between = await ctx.passWait(logger);
       try {
         await runner.run({
+          ...(between.wait ? { wait: between.wait } : {}),
           pollIntervalMs: pollSeconds * 1000,
           signal: abort.signal,
           ...(maxIterations ? { maxIterations } : {}),
@@ -417,6 +419,7 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
+        await between.close();
       }
       logger.info({ runner: runner.id, runner_id: runner.runnerId }, `runner ${runner.runnerId} stopped`);
       const all = await ctx.store.listWorkers();

@@ -6,11 +6,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { InvalidInputError } from "../core/errors.js";
 import { parseWith } from "../core/validate.js";
-import { HOST } from "./owners.js";
 
 const RUNNER_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
@@ -52,7 +52,7 @@ const SUFFIX = /^[a-z0-9]{4,12}$/;
  * `$PW_HOME/runner-id`. Two runners started at once agree on it (the file is linked in whole, and
  * the loser reads the winner's). A damaged file is made afresh.
  */
-export function defaultRunnerId(pwHome: string, host: string = HOST): string {
+export function defaultRunnerId(pwHome: string, host: string = hostname()): string {
   const file = join(pwHome, "runner-id");
   const suffix = readSuffix(file) ?? createSuffix(pwHome, file);
   return `${hostPart(host)}-${suffix}`;
