@@ -6,29 +6,12 @@ import { formatDuration } from "../core/duration.js";
 import type { RunnerRecord } from "../store/store.js";
 import { print, printTable } from "./output.js";
 
-/** One runner as `pw runners --json` gives it. */
-export interface RunnerJson {
-  id: string;
-  host: string;
-  repositories: string[];
-  startedAt: string;
-  heartbeatAt: string;
-  heartbeatAgeMs: number;
-  stale: boolean;
-  workers: number;
-}
+/** One runner as `pw runners --json` gives it: all the store knows but what it serves with (its settings, the app's business). */
+export type RunnerJson = Omit<RunnerRecord, "settings">;
 
 export function runnerJson(runner: RunnerRecord): RunnerJson {
-  return {
-    id: runner.id,
-    host: runner.host,
-    repositories: runner.repositories,
-    startedAt: runner.startedAt,
-    heartbeatAt: runner.heartbeatAt,
-    heartbeatAgeMs: runner.heartbeatAgeMs,
-    stale: runner.stale,
-    workers: runner.workers,
-  };
+  const { settings: _settings, ...shown } = runner;
+  return shown;
 }
 
 /** `pw runners`: live ones first, each with how long ago it was heard from. */
