@@ -6,6 +6,7 @@
  * `pw serve --no-runner` serves what the runners registered.
  */
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -100,6 +101,22 @@ describe("runners with ids", () => {
     expect((await workers(sb))[0]).toMatchObject({ id, state: "NEEDS_INIT", owner: null, runnerId: "other-1" });
     expect((await sb.pw(["loop", "--until-idle", "--poll-interval", "0.1", "--runner-id", "other-1"])).code).toBe(0);
     expect((await workers(sb))[0]).toMatchObject({ id, state: "PR_OPEN", runnerId: "other-1" });
+  });
+
+  it("cleans up a merged worker's worktree only on the runner that holds it, when that runner comes back", async () => {
+    const sb = await open();
+    const id = await spawn(sb, "T-5");
+    expect((await sb.pw(["loop", "--until-idle", "--poll-interval", "0.1", "--runner-id", "ci-1"])).code).toBe(0);
+    const store = storeOf(sb);
+    const opened = store.requireWorker(id);
+    expect(opened).toMatchObject({ state: "PR_OPEN", runnerId: "ci-1" });
+    // merged while ci-1 was down
+    store.transition(id, "PR_OPEN", "MERGED", { source: "webhook" });
+    expect((await sb.pw(["loop", "--max-iterations", "2", "--poll-interval", "0.1", "--runner-id", "ci-2"])).code).toBe(0);
+    expect(existsSync(opened.worktreePath!)).toBe(true);
+    expect((await sb.pw(["loop", "--max-iterations", "2", "--poll-interval", "0.1", "--runner-id", "ci-1"])).code).toBe(0);
+    expect(existsSync(opened.worktreePath!)).toBe(false);
+    expect(store.requireWorker(id).worktreePath).toBeNull();
   });
 
   it("retry --anywhere refuses while the worker's runner beats, then lets a runner on another machine start it afresh", async () => {
