@@ -18,7 +18,7 @@ import { isProcessAlive, killGroup } from "./process.js";
 import { outageReports, patientStore } from "../store/retry.js";
 import { carryOutRequests } from "./requests.js";
 import { endInterruptedRound, runReworkRound } from "./rework.js";
-import { defaultRunnerId } from "./runner-id.js";
+import { localRunnerId } from "./runner-id.js";
 import { appendWorkerLog, workerLogPath } from "./worklog.js";
 
 const DEFAULT_LEASE_MS = 30_000;
@@ -36,7 +36,7 @@ export interface RunnerOptions {
   keepPool?: boolean;
   /**
    * This runner's id (`pw runners`): the worktrees it makes are its, and only it starts, reworks
-   * and cleans up their workers. Default: this machine's (see `defaultRunnerId`).
+   * and cleans up their workers. Default: PW_RUNNER_ID, else this machine's (see `localRunnerId`).
    */
   runnerId?: string;
   /** What it registers as its settings (`RunnerRegistration.settings`): how it serves each repository, for an app elsewhere. */
@@ -95,7 +95,7 @@ export class Runner {
 
   constructor(private readonly options: RunnerOptions) {
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-    this.runnerId = options.runnerId ?? defaultRunnerId(options.deps.paths.home);
+    this.runnerId = options.runnerId ?? localRunnerId(options.deps.paths.home);
     const patience = { ...outageReports(options.deps.logger, "runner"), signal: this.impatient.signal };
     this.patientDeps = { ...options.deps, store: patientStore(options.deps.store, patience) };
     this.pools = new PoolKeeper(this.patientDeps, this.id);
