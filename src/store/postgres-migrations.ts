@@ -163,6 +163,11 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      since     timestamptz NOT NULL,
      CHECK ((worker_id IS NULL) <> (spare_id IS NULL))
    );`,
+  // 3: what SQLite's step 10 adds: the runner whose machine holds each worker's worktree, and
+  // what each runner serves its repositories with
+  `ALTER TABLE workers ADD COLUMN runner_id text COLLATE "C";
+   CREATE INDEX workers_runner ON workers (runner_id) WHERE runner_id IS NOT NULL;
+   ALTER TABLE runners ADD COLUMN settings jsonb;`,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS.length;
