@@ -45,7 +45,7 @@ export function statusCommentKey(worker: Worker): string {
   return key.join("|");
 }
 
-const CAUSE_WORDS = { review: "a review", check: "a failed check", comment: "`/worker rework`", cli: "`pw worker rework`" } as const;
+const CAUSE_WORDS = { review: "a review", check: "a failed check", comment: "`/worker rework`", cli: "`pw worker rework`", conflict: "a conflict with its base" } as const;
 
 /** What the rework rounds so far say, or undefined when there were none. */
 function reworkLine(worker: Worker): string | undefined {

@@ -99,6 +99,10 @@ export class ObservedWorkerStore implements WorkerStore {
     return this.store.listFeedback(filter);
   }
 
+  settleFeedback(workerId: string, seqs: readonly number[]): number {
+    return this.store.settleFeedback(workerId, seqs);
+  }
+
   getWorker(id: string): Worker | undefined {
     return this.store.getWorker(id);
   }

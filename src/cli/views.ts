@@ -67,7 +67,13 @@ export function workerJson(worker: Worker, history: TransitionRecord[]): unknown
   return { ...worker, environment: workerEnvironment(worker), history };
 }
 
-const REWORK_CAUSE_WORDS: Record<ReworkCause, string> = { review: "a review", check: "a failed check", comment: "/worker rework", cli: "pw worker rework" };
+const REWORK_CAUSE_WORDS: Record<ReworkCause, string> = {
+  review: "a review",
+  check: "a failed check",
+  comment: "/worker rework",
+  cli: "pw worker rework",
+  conflict: "a conflict with its base",
+};
 
 /** `pw worker get`. */
 export function printWorker(worker: Worker, history: TransitionRecord[]): void {

@@ -26,6 +26,8 @@ export interface SpawnRequest {
   milestone?: string | null;
   dependsOn?: string[];
   issueNumber?: number | null;
+  /** Start stacked on its one unmerged dependency (`merge_flow.stack` when not given). */
+  stack?: boolean;
 }
 
 /** One thing wrong with a spawn request, and the exit code it deserves (2 bad input, 1 a clash). */
@@ -164,6 +166,8 @@ export async function spawnWorkers(
             milestone: request.milestone ?? null,
             dependsOn: request.dependsOn ?? [],
             issueNumber: request.issueNumber ?? null,
+            // decided now, so a runner starting it later needs no configuration to know
+            mergeFlow: { stack: request.stack ?? ctx.config.mergeFlow.stack },
           },
           { source: "cli", correlationId: deps.correlationId ?? null, detail: "spawned" },
         ),

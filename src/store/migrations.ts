@@ -159,6 +159,10 @@ export const MIGRATIONS: readonly string[] = [
      since     TEXT NOT NULL,
      CHECK ((worker_id IS NULL) <> (spare_id IS NULL))
    );`,
+  // 10: the merge flow's record of each worker (JSON: whether it starts stacked, what its PR is
+  // stacked on, its last update to its base and merge action). A moved base the runner rebased
+  // onto without a round is feedback answered by round 0.
+  `ALTER TABLE workers ADD COLUMN merge_flow TEXT;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

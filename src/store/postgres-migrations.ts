@@ -118,6 +118,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    $$;
    CREATE TRIGGER workers_notify AFTER INSERT OR UPDATE OF state, request ON workers
      FOR EACH ROW EXECUTE FUNCTION pw_notify_worker();`,
+  // 2: the merge flow's record of each worker (whether it starts stacked, what its PR is stacked
+  // on, its last update to its base and merge action)
+  `ALTER TABLE workers ADD COLUMN merge_flow jsonb;`,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS.length;

@@ -47,6 +47,7 @@ const COLUMNS = {
   reworkRounds: { column: "rework_rounds" },
   automaticReworkRounds: { column: "automatic_rework_rounds" },
   reworkCause: { column: "rework_cause" },
+  mergeFlow: { column: "merge_flow", kind: "json" },
 } as const satisfies Record<keyof WorkerFields, { column: string; kind?: "json" | "time" }>;
 
 type FieldName = keyof typeof COLUMNS;
@@ -112,7 +113,7 @@ function toWorker(row: Row): Worker {
   const worker: Record<string, unknown> = { id: row.id, state: toState(row.state) };
   for (const name of FIELD_NAMES) {
     const value = row[COLUMNS[name].column] ?? null;
-    worker[name] = kindOf(name) === "json" ? (value ?? []) : value;
+    worker[name] = kindOf(name) === "json" ? (value ?? (name === "mergeFlow" ? {} : [])) : value;
   }
   worker.request = toRequest(worker.request);
   worker.createdAt = row.created_at;

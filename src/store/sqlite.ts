@@ -8,7 +8,7 @@ import {
   StoreError,
   TransitionConflictError,
 } from "../core/errors.js";
-import { describeFeedback, isAutomaticRound, REWORK_CAUSES, roundCause, type FeedbackDetail, type ReworkCause } from "../core/rework.js";
+import { describeFeedback, FEEDBACK_CAUSES, isAutomaticRound, REWORK_CAUSES, roundCause, type FeedbackDetail, type ReworkCause } from "../core/rework.js";
 import { firstFreeBlock, type PortBlock, type PortRange } from "../core/ports.js";
 import { isSpareState, type Spare, type SpareState } from "../core/spare.js";
 import { canTransition, isTerminal, isWorkerState, type WorkerState } from "../core/states.js";
@@ -64,6 +64,7 @@ const COLUMNS = {
   reworkRounds: { column: "rework_rounds" },
   automaticReworkRounds: { column: "automatic_rework_rounds" },
   reworkCause: { column: "rework_cause" },
+  mergeFlow: { column: "merge_flow", json: true },
 } as const satisfies Record<keyof WorkerFields, { column: string; json?: true }>;
 
 type FieldName = keyof typeof COLUMNS;
@@ -122,7 +123,7 @@ function toFeedback(row: FeedbackRow): Feedback {
   const detail = JSON.parse(row.detail) as FeedbackDetail;
   // written by a newer release (a cause this one does not know): say so rather than guess; the
   // rest was checked against core/feedback.ts when it was recorded
-  if (typeof detail !== "object" || detail === null || !(REWORK_CAUSES as readonly unknown[]).includes(detail.cause) || detail.cause !== row.cause) {
+  if (typeof detail !== "object" || detail === null || !(FEEDBACK_CAUSES as readonly unknown[]).includes(detail.cause) || detail.cause !== row.cause) {
     throw new StoreError(`store holds rework feedback ${row.seq} this release cannot read: upgrade parallel-workers`);
   }
   return {
@@ -144,6 +145,11 @@ const WORKERS = "SELECT workers.*, (SELECT ports.port FROM ports WHERE ports.wor
 /** A JSON list column: NULL and the empty list (most rows) without parsing. */
 function list(value: unknown): string[] {
   return value === null || value === undefined || value === "[]" ? [] : (JSON.parse(value as string) as string[]);
+}
+
+/** A JSON object column: NULL (most rows) as an empty record, without parsing. */
+function record(value: unknown): Worker["mergeFlow"] {
+  return value === null || value === undefined ? {} : (JSON.parse(value as string) as Worker["mergeFlow"]);
 }
 
 /**
@@ -168,7 +174,7 @@ function workerReader(slot: (column: string) => number | string): (row: Record<n
     "pr_url",
     "error",
   ].map(slot) as Array<number | string>;
-  const [reworkRounds, automaticReworkRounds, reworkCause] = ["rework_rounds", "automatic_rework_rounds", "rework_cause"].map(slot) as Array<number | string>;
+  const [reworkRounds, automaticReworkRounds, reworkCause, mergeFlow] = ["rework_rounds", "automatic_rework_rounds", "rework_cause", "merge_flow"].map(slot) as Array<number | string>;
   const [labels, milestone, dependsOn, issueNumber, owner, leaseUntil, pid, request, statusCommentId, statusCommentKey, port, createdAt, updatedAt] = [
     "labels",
     "milestone",
@@ -215,6 +221,7 @@ function workerReader(slot: (column: string) => number | string): (row: Record<n
     automaticReworkRounds: (row[automaticReworkRounds!] ?? 0) as number,
     reworkCause: toCause(row[reworkCause!] ?? null),
     port: number(row[port!]),
+    mergeFlow: record(row[mergeFlow!]),
     createdAt: row[createdAt!] as string,
     updatedAt: row[updatedAt!] as string,
   });
@@ -883,6 +890,16 @@ export class SqliteWorkerStore implements WorkerStore {
     } catch (error) {
       wrapSqliteError(this.file, error);
     }
+  }
+
+  settleFeedback(workerId: string, seqs: readonly number[]): number {
+    if (seqs.length === 0) return 0;
+    return this.atomically(
+      () =>
+        this
+          .statement("UPDATE rework_feedback SET round = 0 WHERE worker_id = ? AND round IS NULL AND seq IN (SELECT value FROM json_each(?))")
+          .run(workerId, JSON.stringify(seqs)).changes,
+    );
   }
 
   startReworkRound(id: string, start: ReworkStart): StartedRound | undefined {

@@ -30,6 +30,7 @@ export function workerRecord(fields: Partial<Worker> & { id: string }): Worker {
     automaticReworkRounds: 0,
     reworkCause: null,
     port: null,
+    mergeFlow: {},
     createdAt: "2026-01-01T00:00:00.000Z",
     updatedAt: "2026-01-01T00:00:00.000Z",
     ...fields,
