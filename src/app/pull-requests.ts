@@ -14,6 +14,7 @@ import type { NewFollowUp } from "../store/store.js";
 import type { AppDeps, Outcome } from "./deps.js";
 import { effects, type EffectOrigin } from "./effects.js";
 import type { RepositoryGitHub } from "./github.js";
+import { afterParentClosed, afterParentMerged, retargetsOfMerge } from "./merge-flow.js";
 
 /** A `pull_request` delivery, as the handler needs it. */
 export interface PullRequestEvent {
@@ -111,6 +112,8 @@ function originOf(event: PullRequestEvent): EffectOrigin {
 function effectsOfMove(deps: AppDeps, event: PullRequestEvent, worker: Worker, to: WorkerState): NewFollowUp[] {
   const list: NewFollowUp[] = [];
   const origin = originOf(event);
+  // PRs stacked on its branch move to its base first: GitHub closes a PR whose base is deleted
+  if (to === "MERGED") list.push(...retargetsOfMerge(deps, event.repository, worker, event.pullRequest, origin));
   if (to === "MERGED" && worker.branch && deps.served(event.repository)?.deleteBranchOnMerge) {
     list.push(effects.deleteBranch(event.repository, event.pullRequest.number, worker.id, worker.branch, origin));
   }
@@ -181,13 +184,14 @@ async function movePullRequestWorker(
     }
     const detail = `PR #${pr.number} ${to === "MERGED" ? "merged" : to === "ABANDONED" ? "closed unmerged" : event.action.replace(/_/g, " ")}`;
     try {
-      deps.store.transition(current.id, current.state, to, {
+      const moved = deps.store.transition(current.id, current.state, to, {
         source: "webhook",
         correlationId: event.deliveryId,
         detail,
         patch: record,
         followUps: [...effectsOfMove(deps, event, current, to), ...alongside],
       });
+      afterMove(deps, event, moved, to);
       deps.followUps.wake();
       return { outcome: "handled", queued: true };
     } catch (error) {
@@ -197,6 +201,17 @@ async function movePullRequestWorker(
     }
   }
   return unqueued("ignored");
+}
+
+/** What a parent's end does to the PRs stacked on it: moved to its base (merged), or ended (closed unmerged). */
+function afterMove(deps: AppDeps, event: PullRequestEvent, worker: Worker, to: WorkerState): void {
+  if (to === "MERGED") afterParentMerged(deps, event.repository, worker, event.pullRequest, event.deliveryId);
+  if (to === "ABANDONED") {
+    const origin = originOf(event);
+    const statusOf = (child: Worker) =>
+      child.issueNumber !== null ? [effects.status(child.repo ?? event.repository, child.issueNumber, child.id, `${event.deliveryId}:${child.id}`, origin)] : [];
+    afterParentClosed(deps, event.repository, worker, origin, statusOf);
+  }
 }
 
 /** The `delete-branch` follow-up: a merged worker's remote branch, deleted when the repository asks. */

@@ -111,6 +111,7 @@ function served(repos: RepoContext[], logger: Logger): ServedRepository[] {
       defaultAgent: ctx.config.defaultAgent,
       deleteBranchOnMerge: ctx.config.deleteBranchOnMerge,
       rework: ctx.config.rework,
+      mergeFlow: ctx.config.mergeFlow,
     });
   }
   return list;

@@ -332,3 +332,12 @@ export function childrenToRequeue(parent: Worker, workers: readonly Worker[]): W
 export function childrenToAbandon(parent: Worker, workers: readonly Worker[]): Worker[] {
   return stackedChildren(parent, workers).filter((w) => !isTerminal(w.state) && w.state !== "NEEDS_INIT");
 }
+
+/**
+ * Whether GitHub refused auto-merge because it cannot be used here rather than because the app
+ * may not: the repository does not allow it, or the PR can be merged at once (GitHub's "clean"
+ * and "unstable" statuses: nothing left to wait for). Then the app merges through REST.
+ */
+export function autoMergeUnavailable(reason: string): boolean {
+  return /auto[- ]?merge is not allowed|auto[- ]?merge is not enabled|is in (clean|unstable|has_hooks) status/i.test(reason);
+}

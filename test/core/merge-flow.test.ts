@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  autoMergeUnavailable,
   childrenToAbandon,
   childrenToRequeue,
   mergeDecision,
@@ -205,4 +206,14 @@ describe("what people read", () => {
     expect(describeFeedback([conflict])).toBe("a conflict with main in a.txt");
     expect(feedbackText([conflict])).toContain("## Rebasing onto `main` (aaaaaaa) conflicts\n\n- `a.txt`");
   });
+});
+
+describe("when auto-merge cannot be used", () => {
+  it.each([
+    ["Auto merge is not allowed for this repository", true],
+    ["Pull request is in clean status", true],
+    ["Pull request is in unstable status", true],
+    ["Resource not accessible by integration", false],
+    ["Pull request is not mergeable", false],
+  ])("%s: %s", (reason, unavailable) => expect(autoMergeUnavailable(reason)).toBe(unavailable));
 });
