@@ -308,6 +308,11 @@ export function stackLine(record: MergeFlowRecord): string | undefined {
   return `stacked on ${parent.taskId} (\`${parent.branch}\`${parent.prNumber ? `, #${parent.prNumber}` : ""})`;
 }
 
+/** What the merge flow did for a worker, in lines for people (stacked on, base update, merge), markdown code spans included. */
+export function mergeFlowLines(record: MergeFlowRecord): string[] {
+  return [stackLine(record), updateLine(record), mergeLine(record)].filter((line): line is string => line !== undefined);
+}
+
 /** The lines of a stacked PR's description that say so and link the parent's PR. */
 export function stackedBodyLines(parent: StackRecord): string[] {
   const finalBase = parent.base;
