@@ -2,6 +2,7 @@ import { TransitionConflictError } from "../core/errors.js";
 import { newWorkerId } from "../core/names.js";
 import { isTerminal } from "../core/states.js";
 import { RETRY_RESET, RETRYABLE_STATES, type Worker } from "../core/worker.js";
+import { requeueStackedChildren } from "../store/merge-flow.js";
 import { workerLogger, type Logger } from "../log/logger.js";
 import type { NewFollowUp } from "../store/store.js";
 import {
@@ -278,13 +279,15 @@ function retry(deps: AppDeps, context: CommandContext, workerId: string): Comman
   }
   try {
     // what `pw worker retry` does: queue it again, free of its old claim, agent and error
-    deps.store.transition(workerId, found.state, "NEEDS_INIT", {
+    const queued = deps.store.transition(workerId, found.state, "NEEDS_INIT", {
       source: "command",
       correlationId: input.deliveryId,
       detail: `/worker retry by @${input.author}`,
       patch: RETRY_RESET,
       followUps: statusOf(context, found),
     });
+    // the PRs stacked on it that its close ended wait for its new PR
+    requeueStackedChildren(deps.store, queued, { source: "command", correlationId: input.deliveryId });
   } catch (error) {
     if (!(error instanceof TransitionConflictError)) throw error;
     return failed(`Worker \`${workerId}\` moved to ${error.actual} meanwhile; nothing was done.`);

@@ -5,6 +5,7 @@ import { branchForTask, newWorkerId, parseTaskId, worktreePathFor } from "../cor
 import { unknownDependency } from "../core/spec.js";
 import { isTerminal, type WorkerState } from "../core/states.js";
 import { RETRY_RESET, RETRYABLE_STATES, type Worker } from "../core/worker.js";
+import { requeueStackedChildren } from "../store/merge-flow.js";
 import { addWorktree, removeWorktree } from "../git/worktrees.js";
 import { openRepoContext, type RepoContext } from "./context.js";
 import { finishWorker, type PipelineDeps } from "./pipeline.js";
@@ -271,12 +272,15 @@ export async function retryWorker(deps: PipelineDeps, id: string): Promise<Worke
     await requirePreflight(deps, await openRepoContext(worker.repoPath, deps.paths, deps.env));
   }
   appendWorkerLog(workerLogPath(deps.paths.logsDir, id), "queued again (retry)");
-  return deps.store.transition(id, worker.state, "NEEDS_INIT", {
+  const queued = deps.store.transition(id, worker.state, "NEEDS_INIT", {
     source: "cli",
     correlationId: deps.correlationId ?? null,
     detail: "retry",
     patch: RETRY_RESET,
   });
+  // the PRs stacked on it that its close ended wait for its new PR
+  requeueStackedChildren(deps.store, queued, { source: "cli", correlationId: deps.correlationId ?? null });
+  return queued;
 }
 
 /**

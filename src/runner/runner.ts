@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { waitingFor } from "../core/dependencies.js";
+import { startPlan } from "../core/merge-flow.js";
 import { TransitionConflictError } from "../core/errors.js";
 import { branchForTask, worktreePathFor } from "../core/names.js";
 import { roundDecision } from "../core/rework.js";
@@ -17,6 +18,8 @@ import { HOST, leaseExpired as leaseHasExpired, ownerIsDead } from "./owners.js"
 import { isProcessAlive, killGroup } from "./process.js";
 import { carryOutRequests } from "./requests.js";
 import { endInterruptedRound, runReworkRound } from "./rework.js";
+import { pendingUpdates, updateBases } from "./base-updates.js";
+import { stackOnParent } from "./stacking.js";
 import { appendWorkerLog, workerLogPath } from "./worklog.js";
 
 const DEFAULT_LEASE_MS = 30_000;
@@ -110,6 +113,7 @@ export class Runner {
     this.stopEndedAgents();
     await this.recoverOrphans(mine);
     await this.cleanUpMerged(store.listWorkers({ state: "MERGED", withWorktree: true }).filter((w) => this.contextFor(w)));
+    if (!this.stopping) await this.updateBases();
     if (!this.stopping) await this.startRounds();
     if (!this.stopping) await this.startReady(mine, this.dependencies(mine));
     if (!this.stopping && this.options.keepPool) await this.tendPools();
@@ -163,6 +167,16 @@ export class Runner {
       else if (decision.at !== undefined) waiting++;
     }
     return { due, waiting };
+  }
+
+  /**
+   * Brings this runner's worker PRs up to date with a base that moved (`merge_flow.update:
+   * rebase`, a stacked PR whose parent merged), before rounds start: a round then begins at the
+   * rebased head, and a rebase that conflicts has become the round's feedback.
+   */
+  private async updateBases(): Promise<void> {
+    const updates = pendingUpdates(this.deps, (w) => (worktreeIsHere(w) ? this.contextFor(w) : undefined), (id) => this.running.has(id));
+    if (updates.length > 0) await updateBases(this.deps, updates);
   }
 
   /** Starts the rework rounds that are due, within `max_workers`, once their checkout passes its preflight. */
@@ -245,7 +259,9 @@ export class Runner {
       const takeOver = heldByOther && ownerIsDead(worker.owner!) ? worker.owner! : undefined;
       if (heldByOther && !takeOver) continue;
       if (!this.deps.store.claimWorker(worker.id, this.id, this.lease(), takeOver)) continue;
-      this.launch(ctx, this.deps.store.requireWorker(worker.id), checked.defaultBranch);
+      const plan = startPlan(worker, all);
+      if (plan.kind === "stack") this.launchStacked(ctx, this.deps.store.requireWorker(worker.id), plan.parent, checked.defaultBranch);
+      else this.launch(ctx, this.deps.store.requireWorker(worker.id), checked.defaultBranch);
     }
   }
 
@@ -323,6 +339,11 @@ export class Runner {
 
   private launch(ctx: RepoContext, worker: Worker, defaultBranch: string | undefined): void {
     this.launchJob(ctx, worker, async (deps) => runWorker(deps, ctx, await this.pools.takeFor(ctx, this.place(ctx, worker, defaultBranch))));
+  }
+
+  /** A stacked task starts from its parent's branch: its own worktree, never a spare made from the default branch. */
+  private launchStacked(ctx: RepoContext, worker: Worker, parent: Worker, defaultBranch: string | undefined): void {
+    this.launchJob(ctx, worker, async (deps) => runWorker(deps, ctx, this.place(ctx, await stackOnParent(deps, ctx, worker, parent), defaultBranch)));
   }
 
   /** Runs `job` for a claimed worker, counted against its checkout's `max_workers`. */
