@@ -172,14 +172,16 @@ export type RebaseOutcome = { kind: "done" } | { kind: "stopped"; stop: RebaseSt
  * stop says which files, with the commits of the base that changed each.
  */
 export async function startRebase(repo: Repository, cwd: string, onto: string, upstream?: string): Promise<RebaseOutcome> {
-  const since = upstream ?? (await repo.tryRun(["merge-base", "HEAD", onto], cwd))?.trim();
+  // where the branch left the base, read before the rebase moves it (only a stop needs it)
+  const since = upstream ? Promise.resolve(upstream) : repo.tryRun(["merge-base", "HEAD", onto], cwd).then((out) => out?.trim());
   const args = upstream ? ["rebase", "--quiet", "--no-autostash", "--onto", onto, upstream] : ["rebase", "--quiet", "--no-autostash", onto];
+  const [identity, leftAt] = await Promise.all([identityArgs(repo, cwd), since]);
   try {
-    await repo.run([...(await identityArgs(repo, cwd)), "-c", "core.editor=true", ...args], cwd, { once: true });
+    await repo.run([...identity, "-c", "core.editor=true", ...args], cwd, { once: true });
     return { kind: "done" };
   } catch (error) {
     if (!(await rebaseInProgress(repo, cwd))) throw error;
-    return { kind: "stopped", stop: await stopOf(repo, cwd, onto, since || undefined) };
+    return { kind: "stopped", stop: await stopOf(repo, cwd, onto, leftAt || undefined) };
   }
 }
 

@@ -35,6 +35,18 @@ interface PendingUpdate {
   retarget: boolean;
 }
 
+/** How many worktrees are rebased at once (git in each is mostly waiting on the disk). */
+const REBASES_AT_ONCE = 4;
+
+/** Runs `each` over `items`, at most `limit` at a time. */
+async function eachAtMost<T>(limit: number, items: readonly T[], each: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await each(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
 /** What a pass did, per worker id: for the caller (and the bench) to count. */
 export type BaseUpdateOutcomes = Map<string, BaseUpdateRecord["outcome"]>;
 
@@ -102,43 +114,34 @@ async function updateRepository(deps: PipelineDeps, ctx: RepoContext, updates: r
     return outcomes;
   }
   const pushes: Array<{ update: PendingUpdate; onto: string; expected: string }> = [];
-  for (const update of updates) {
+  // each worktree is its own: their rebases run side by side, a few at a time
+  await eachAtMost(REBASES_AT_ONCE, updates, async (update) => {
     const { worker } = update;
     const onto = heads.get(update.base);
     const prHead = heads.get(worker.branch);
-    if (!onto || !prHead) {
-      settle(update, "failed", onto ?? null, `${!onto ? update.base : worker.branch} is not on origin`);
-      continue;
-    }
-    if (!existsSync(worker.worktreePath)) {
-      settle(update, "failed", onto, `the worktree ${worker.worktreePath} is gone`);
-      continue;
-    }
+    if (!onto || !prHead) return settle(update, "failed", onto ?? null, `${!onto ? update.base : worker.branch} is not on origin`);
+    if (!existsSync(worker.worktreePath)) return settle(update, "failed", onto, `the worktree ${worker.worktreePath} is gone`);
     try {
-      await toPullRequestHead(ctx, worker, prHead, onto);
       // a parent's commits the PR no longer has (rebased by hand) need not be dropped
-      const upstream = update.upstream && update.upstream !== onto && (await isAncestor(ctx.repo, update.upstream, prHead)) ? update.upstream : null;
-      if (!upstream && (await isAncestor(ctx.repo, onto, prHead))) {
-        settle(update, "current", onto, null);
-        continue;
-      }
+      const [, upstreamKept, current] = await Promise.all([
+        toPullRequestHead(ctx, worker, prHead, onto),
+        update.upstream && update.upstream !== onto ? isAncestor(ctx.repo, update.upstream, prHead) : Promise.resolve(false),
+        isAncestor(ctx.repo, onto, prHead),
+      ]);
+      const upstream = upstreamKept ? update.upstream : null;
+      if (!upstream && current) return settle(update, "current", onto, null);
       const rebased = await startRebase(ctx.repo, worker.worktreePath, onto, upstream ?? undefined);
       if (rebased.kind === "stopped") {
         await abortRebase(ctx.repo, worker.worktreePath);
         recordConflict(deps, update, onto, upstream, rebased.stop.files);
-        settle(update, "conflict", onto, `conflicts in ${rebased.stop.files.map((f) => f.path).join(", ") || "some files"}: a rework round resolves them`);
-        continue;
-      }
-      if ((await headOf(ctx.repo, worker.worktreePath)) === prHead) {
-        settle(update, "current", onto, null);
-        continue;
+        return settle(update, "conflict", onto, `conflicts in ${rebased.stop.files.map((f) => f.path).join(", ") || "some files"}: a rework round resolves them`);
       }
       pushes.push({ update, onto, expected: prHead });
     } catch (error) {
       await abortRebase(ctx.repo, worker.worktreePath).catch(() => undefined);
       settle(update, "failed", onto, (error as Error).message.split("\n")[0] ?? null);
     }
-  }
+  });
   if (pushes.length === 0) return outcomes;
   let pushed: Awaited<ReturnType<typeof pushWithLeases>>;
   try {
@@ -167,6 +170,7 @@ async function updateRepository(deps: PipelineDeps, ctx: RepoContext, updates: r
 async function toPullRequestHead(ctx: RepoContext, worker: PendingUpdate["worker"], prHead: string, onto: string): Promise<void> {
   const path = worker.worktreePath;
   const [head, dirty] = await Promise.all([headOf(ctx.repo, path), isDirty(ctx.repo, path)]);
+  if (head === prHead && !dirty) return;
   let leftovers = head !== prHead && !(await isAncestor(ctx.repo, head, prHead));
   if (dirty) {
     const message = `wip(${worker.taskId ?? worker.id}): left in the worktree before a rebase onto ${onto.slice(0, 7)}`;
