@@ -16,6 +16,7 @@ import { numberOption } from "./options.mjs";
 const dist = new URL("../dist/", import.meta.url);
 const { resolvePaths } = await import(new URL("config.js", dist));
 const { SqliteWorkerStore } = await import(new URL("store/sqlite.js", dist));
+const { SqliteAsyncWorkerStore } = await import(new URL("store/sqlite-async.js", dist));
 const { openRepoContext } = await import(new URL("runner/context.js", dist));
 const { spawnWorkers } = await import(new URL("runner/operations.js", dist));
 const { silentLogger } = await import(new URL("log/logger.js", dist));
@@ -59,7 +60,8 @@ const env = { ...process.env, PW_HOME: home, PW_WORKTREES_ROOT: worktrees, ...gi
 const paths = resolvePaths(env);
 const store = new SqliteWorkerStore(paths.storeFile);
 const ctx = await openRepoContext(repo, paths, env);
-const deps = { store, paths, logger: silentLogger(), env, github: githubAccessFromEnv(env), preflights: new Map() };
+// the pipeline takes the asynchronous port; the bench resets the file through the engine directly
+const deps = { store: new SqliteAsyncWorkerStore(store), paths, logger: silentLogger(), env, github: githubAccessFromEnv(env), preflights: new Map() };
 
 let counter = 0;
 const rawPath = (i) => join(worktrees, "raw", `t${i}`);

@@ -37,8 +37,8 @@ export function isGateName(name: string): name is GateName {
 }
 
 /** The worker whose branch a same-repository PR is on (check payloads carry no body, so no marker). */
-export function workerOnBranch(deps: AppDeps, repository: string, branch: string): Worker | undefined {
-  return workersOf(deps, repository)
+export async function workerOnBranch(deps: AppDeps, repository: string, branch: string): Promise<Worker | undefined> {
+  return (await workersOf(deps, repository))
     .filter((w) => w.branch === branch)
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
 }
@@ -113,7 +113,7 @@ export async function gatePullRequestOfWorker(
   names: readonly GateName[],
   correlationId: string | null,
 ): Promise<GateResult[]> {
-  const worker = deps.store.getWorker(workerId);
+  const worker = await deps.store.getWorker(workerId);
   if (!worker || worker.state === "MERGED" || worker.state === "ABANDONED") return [];
   const results = await runGateChecks(github, pr, names);
   const log = workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId, correlationId });
@@ -145,7 +145,7 @@ export interface CheckEvent {
  * - `check_suite.rerequested`: both gates.
  * Only PRs of workers count; our own runs completing never trigger anything (no loops).
  */
-export function gatesOfCheckEvent(deps: AppDeps, event: CheckEvent): NewFollowUp[] {
+export async function gatesOfCheckEvent(deps: AppDeps, event: CheckEvent): Promise<NewFollowUp[]> {
   let names: GateName[];
   if (event.kind === "check_run.rerequested") {
     if (!event.checkName || !isGateName(event.checkName)) return [];
@@ -155,8 +155,10 @@ export function gatesOfCheckEvent(deps: AppDeps, event: CheckEvent): NewFollowUp
     names = ["phase-5-to-6"];
   } else if (event.kind === "check_suite.rerequested") names = [...GATE_NAMES];
   else return [];
-  return event.pullRequests.flatMap((pr) => {
-    const worker = workerOnBranch(deps, event.repository, pr.headRef);
-    return worker ? [effects.gates(event.repository, worker.id, pr, names, { installationId: event.installationId, correlationId: event.deliveryId })] : [];
-  });
+  const gates: NewFollowUp[] = [];
+  for (const pr of event.pullRequests) {
+    const worker = await workerOnBranch(deps, event.repository, pr.headRef);
+    if (worker) gates.push(effects.gates(event.repository, worker.id, pr, names, { installationId: event.installationId, correlationId: event.deliveryId }));
+  }
+  return gates;
 }

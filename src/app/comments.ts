@@ -1,9 +1,9 @@
 import { TransitionConflictError } from "../core/errors.js";
 import { newWorkerId } from "../core/names.js";
 import { isTerminal } from "../core/states.js";
-import { RETRY_RESET, RETRYABLE_STATES, type Worker } from "../core/worker.js";
-import { requeueStackedChildren } from "../store/merge-flow.js";
+import type { Worker } from "../core/worker.js";
 import { workerLogger, type Logger } from "../log/logger.js";
+import { abandonStep, canQueueAgain, moveWorker, queueAgain } from "../store/moves.js";
 import type { NewFollowUp } from "../store/store.js";
 import {
   branchNameSchema,
@@ -140,7 +140,7 @@ export async function runComment(deps: AppDeps, input: CommandInput, key: string
   const then: NewFollowUp[] = [];
   let ok = true;
   for (const command of commands) {
-    const result = runCommand(deps, context, command);
+    const result = await runCommand(deps, context, command);
     ok &&= result.ok;
     if (result.reply !== undefined) sections.push(replySection(command.line, result.reply));
     then.push(...(result.then ?? []));
@@ -152,7 +152,7 @@ export async function runComment(deps: AppDeps, input: CommandInput, key: string
   return [...then, ...(sections.length > 0 ? [reply(sections.join("\n\n---\n\n"))] : []), react(ok)];
 }
 
-function runCommand(deps: AppDeps, context: CommandContext, command: ParsedCommand): CommandResult {
+async function runCommand(deps: AppDeps, context: CommandContext, command: ParsedCommand): Promise<CommandResult> {
   const request: CommandRequest | undefined = command.request;
   if (!request) return failed(command.problem ?? "not a command");
   const { input, log } = context;
@@ -161,7 +161,7 @@ function runCommand(deps: AppDeps, context: CommandContext, command: ParsedComma
     case "help":
       return { ok: true, reply: helpText() };
     case "status":
-      return { ok: true, reply: renderStatusTable(input.repository, workersOf(deps, input.repository)) };
+      return { ok: true, reply: renderStatusTable(input.repository, await workersOf(deps, input.repository)) };
     case "spawn":
       return spawn(deps, context, request);
     case "retry":
@@ -192,7 +192,7 @@ function statusOf(context: CommandContext, worker: Worker, created = false): New
   return [effects.status(worker.repo ?? context.input.repository, worker.issueNumber, worker.id, cause, context.origin, created)];
 }
 
-function spawn(deps: AppDeps, context: CommandContext, request: Extract<CommandRequest, { command: "spawn" }>): CommandResult {
+async function spawn(deps: AppDeps, context: CommandContext, request: Extract<CommandRequest, { command: "spawn" }>): Promise<CommandResult> {
   const { input } = context;
   if (input.isPullRequest) return failed("`/worker spawn` works on issues, not on pull requests.");
   const served = deps.served(input.repository);
@@ -213,10 +213,10 @@ function spawn(deps: AppDeps, context: CommandContext, request: Extract<CommandR
   const checkedBase = branchNameSchema.safeParse(base);
   if (!checkedBase.success) return failed("Cannot tell the base branch: pass `--base BRANCH`.");
   const taskId = `issue-${input.issueNumber}`;
-  const active = workersOf(deps, input.repository).find(
+  const active = (await workersOf(deps, input.repository)).find(
     (w) => !isTerminal(w.state) && (w.issueNumber === input.issueNumber || w.taskId?.toLowerCase() === taskId),
   );
-  if (active && createdBy(deps, active, input.deliveryId)) {
+  if (active && (await createdBy(deps, active, input.deliveryId))) {
     // this very command queued it before it was stopped: its status comment was queued with it
     // (the key adds nothing then); else it is queued now, looking for one made before
     const status = effects.status(active.repo ?? input.repository, input.issueNumber, active.id, "created", context.origin);
@@ -226,7 +226,7 @@ function spawn(deps: AppDeps, context: CommandContext, request: Extract<CommandR
     return failed(`Issue #${input.issueNumber} already has worker \`${active.id}\` (${active.state}): \`/worker terminate ${active.id}\` first to start again.`);
   }
   let id = newWorkerId();
-  while (deps.store.getWorker(id)) id = newWorkerId();
+  while (await deps.store.getWorker(id)) id = newWorkerId();
   const worker = {
     id,
     taskId,
@@ -240,7 +240,7 @@ function spawn(deps: AppDeps, context: CommandContext, request: Extract<CommandR
   };
   // the reply to a spawn is the worker's status comment, queued with the worker itself
   const status = effects.status(served.repository, input.issueNumber, id, "created", context.origin, true);
-  deps.store.createWorker(worker, {
+  await deps.store.createWorker(worker, {
     source: "command",
     correlationId: input.deliveryId,
     detail: `/worker spawn by @${input.author}`,
@@ -250,44 +250,45 @@ function spawn(deps: AppDeps, context: CommandContext, request: Extract<CommandR
 }
 
 /** True when `deliveryId` created the worker (a command run again after a restart). */
-function createdBy(deps: AppDeps, worker: Worker, deliveryId: string): boolean {
-  return deps.store.history(worker.id)[0]?.correlationId === deliveryId;
+async function createdBy(deps: AppDeps, worker: Worker, deliveryId: string): Promise<boolean> {
+  return (await deps.store.history(worker.id))[0]?.correlationId === deliveryId;
 }
 
 /** True when the worker's last move was made by `deliveryId` (a command run again after a restart). */
-function lastMovedBy(deps: AppDeps, worker: Worker, deliveryId: string): boolean {
-  return deps.store.history(worker.id).at(-1)?.correlationId === deliveryId;
+async function lastMovedBy(deps: AppDeps, worker: Worker, deliveryId: string): Promise<boolean> {
+  return (await deps.store.history(worker.id)).at(-1)?.correlationId === deliveryId;
 }
 
-function workerOfRepository(deps: AppDeps, input: CommandInput, workerId: string): Worker | CommandResult {
-  const worker = deps.store.getWorker(workerId);
+/** The worker as read, when it is one of this repository's; the answer saying there is none otherwise. */
+function ofRepository(worker: Worker | undefined, input: CommandInput, workerId: string): Worker | CommandResult {
   if (!worker || !sameRepository(worker, input.repository)) {
     return failed(`There is no worker \`${workerId}\` in ${input.repository}: see \`/worker status\`.`);
   }
   return worker;
 }
 
-function retry(deps: AppDeps, context: CommandContext, workerId: string): CommandResult {
+async function workerOfRepository(deps: AppDeps, input: CommandInput, workerId: string): Promise<Worker | CommandResult> {
+  return ofRepository(await deps.store.getWorker(workerId), input, workerId);
+}
+
+async function retry(deps: AppDeps, context: CommandContext, workerId: string): Promise<CommandResult> {
   const { input } = context;
-  const found = workerOfRepository(deps, input, workerId);
+  const found = await workerOfRepository(deps, input, workerId);
   if (!("id" in found)) return found;
-  if (found.state === "NEEDS_INIT" && lastMovedBy(deps, found, input.deliveryId)) {
+  if (found.state === "NEEDS_INIT" && (await lastMovedBy(deps, found, input.deliveryId))) {
     return { ok: true, reply: `Worker \`${workerId}\` (task \`${found.taskId}\`) is queued again: a runner will start it.` };
   }
-  if (!RETRYABLE_STATES.includes(found.state)) {
+  if (!canQueueAgain(found.state)) {
     return failed(`Worker \`${workerId}\` is ${found.state}: only UNKNOWN or ABANDONED workers can be retried.`);
   }
   try {
     // what `pw worker retry` does: queue it again, free of its old claim, agent and error
-    const queued = deps.store.transition(workerId, found.state, "NEEDS_INIT", {
+    await queueAgain(deps.store, found, {
       source: "command",
       correlationId: input.deliveryId,
       detail: `/worker retry by @${input.author}`,
-      patch: RETRY_RESET,
       followUps: statusOf(context, found),
     });
-    // the PRs stacked on it that its close ended wait for its new PR
-    requeueStackedChildren(deps.store, queued, { source: "command", correlationId: input.deliveryId });
   } catch (error) {
     if (!(error instanceof TransitionConflictError)) throw error;
     return failed(`Worker \`${workerId}\` moved to ${error.actual} meanwhile; nothing was done.`);
@@ -295,33 +296,27 @@ function retry(deps: AppDeps, context: CommandContext, workerId: string): Comman
   return { ok: true, reply: `Worker \`${workerId}\` (task \`${found.taskId}\`) is queued again: a runner will start it.` };
 }
 
-function terminate(deps: AppDeps, context: CommandContext, workerId: string): CommandResult {
+async function terminate(deps: AppDeps, context: CommandContext, workerId: string): Promise<CommandResult> {
   const { input } = context;
   const wlog = workerLogger(deps.logger, { workerId, correlationId: input.deliveryId });
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const found = workerOfRepository(deps, input, workerId);
-    if (!("id" in found)) return found;
-    if (found.state === "ABANDONED" && lastMovedBy(deps, found, input.deliveryId)) return { ok: true, reply: `Worker \`${workerId}\` is ABANDONED.` };
-    if (isTerminal(found.state)) return failed(`Worker \`${workerId}\` is already ${found.state}.`);
+  const outcome = await moveWorker<CommandResult>(deps.store, workerId, async (read) => {
+    const found = ofRepository(read, input, workerId);
+    if (!("id" in found)) return { stop: found };
+    if (found.state === "ABANDONED" && (await lastMovedBy(deps, found, input.deliveryId))) return { stop: { ok: true, reply: `Worker \`${workerId}\` is ABANDONED.` } };
     if (found.state === "WORKING") {
       // its agent runs on the runner's machine: the runner that owns it carries this out
-      deps.store.updateWorker(workerId, { request: "terminate" });
+      await deps.store.updateWorker(workerId, { request: "terminate" });
       wlog.info({ state: found.state, request: "terminate" }, "terminate requested");
-      return { ok: true, reply: `Terminating worker \`${workerId}\`: its runner stops the agent, then it is ABANDONED (its worktree is kept).` };
+      return { stop: { ok: true, reply: `Terminating worker \`${workerId}\`: its runner stops the agent, then it is ABANDONED (its worktree is kept).` } };
     }
     // no agent runs in NEEDS_INIT (one about to start sees the move and stops), PR_OPEN or UNKNOWN
-    try {
-      deps.store.transition(workerId, found.state, "ABANDONED", {
-        source: "command",
-        correlationId: input.deliveryId,
-        detail: `/worker terminate by @${input.author}`,
-        patch: { request: null },
-        followUps: statusOf(context, found),
-      });
-      return { ok: true, reply: `Worker \`${workerId}\` is ABANDONED.` };
-    } catch (error) {
-      if (!(error instanceof TransitionConflictError)) throw error;
-    }
-  }
+    return (
+      abandonStep(found, { source: "command", correlationId: input.deliveryId, detail: `/worker terminate by @${input.author}`, followUps: statusOf(context, found) }) ?? {
+        stop: failed(`Worker \`${workerId}\` is already ${found.state}.`),
+      }
+    );
+  });
+  if (outcome.kind === "moved") return { ok: true, reply: `Worker \`${workerId}\` is ABANDONED.` };
+  if (outcome.kind === "stopped") return outcome.result;
   return failed(`Worker \`${workerId}\` keeps moving; try again.`);
 }

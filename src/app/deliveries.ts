@@ -1,4 +1,5 @@
 import type { Logger } from "../log/logger.js";
+import { outageReports, retryWhileUnavailable, type RetryOptions } from "../store/retry.js";
 import type { WorkerStore } from "../store/store.js";
 
 export interface DeliveryLogOptions {
@@ -19,35 +20,47 @@ const FORGET_MARGIN_MS = 60_000;
 
 /**
  * The delivery ids seen, so a redelivery changes nothing. The ids of the retention window are
- * read from the store once, when the log is made, and kept in memory; a new id is known at once
- * and appended to the store in batches, one transaction per batch (a commit, or even a read, per
- * delivery would cost more than handling most deliveries). So redeliveries are caught across
- * restarts. What a crash can lose is the last few milliseconds of ids; the effects they guard
- * are idempotent anyway (every move is a compare-and-swap). One process records deliveries per
- * store (`pw serve`); the CLI never does.
+ * read from the store once, when the log is opened, and kept in memory; a new id is known at
+ * once and appended to the store in batches, one transaction per batch (a commit, or even a
+ * read, per delivery would cost more than handling most deliveries). So redeliveries are caught
+ * across restarts. What a crash can lose is the last few milliseconds of ids; the effects they
+ * guard are idempotent anyway (every move is a compare-and-swap). While the store is
+ * unavailable the ids wait in memory and are written when it answers again. One process records
+ * deliveries per store (`pw serve`); the CLI never does.
  */
 export class DeliveryLog {
   /** Every id remembered, with when it was first seen (insertion order is time order). */
   private readonly seen = new Map<string, number>();
+  /** Ids not written yet, with their event. */
   private readonly pending = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
+  /** The writes under way (one at a time); a flush meanwhile waits for them. */
+  private writing: Promise<void> | undefined;
   private readonly flushMs: number;
   private readonly maxPending: number;
   private readonly retentionMs: number;
   private readonly logger: Logger | undefined;
   private readonly now: () => number;
+  private readonly outages: RetryOptions;
 
-  constructor(
+  private constructor(
     private readonly store: WorkerStore,
-    options: DeliveryLogOptions = {},
+    options: DeliveryLogOptions,
   ) {
     this.flushMs = options.flushMs ?? 50;
     this.maxPending = options.maxPending ?? 500;
     this.retentionMs = options.retentionMs ?? 7 * DAY_MS;
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
-    const at = this.now();
-    for (const id of store.recentDeliveries(new Date(at - this.retentionMs).toISOString())) this.seen.set(id, at);
+    this.outages = this.logger ? outageReports(this.logger, "delivery ids") : {};
+  }
+
+  /** The log of `store`, knowing the ids of the retention window. */
+  static async open(store: WorkerStore, options: DeliveryLogOptions = {}): Promise<DeliveryLog> {
+    const log = new DeliveryLog(store, options);
+    const at = log.now();
+    for (const id of await store.recentDeliveries(new Date(at - log.retentionMs).toISOString())) log.seen.set(id, at);
+    return log;
   }
 
   /** Records a delivery id; false when it was seen before. */
@@ -56,11 +69,8 @@ export class DeliveryLog {
     const at = this.now();
     this.seen.set(id, at);
     this.pending.set(id, event);
-    if (this.pending.size >= this.maxPending) this.flush();
-    else if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), this.flushMs);
-      this.timer.unref();
-    }
+    if (this.pending.size >= this.maxPending) void this.flush();
+    else this.flushLater(this.flushMs);
     return true;
   }
 
@@ -70,21 +80,34 @@ export class DeliveryLog {
   }
 
   /** At shutdown: writes the ids still waiting. */
-  close(): void {
-    this.flush();
+  close(): Promise<void> {
+    return this.flush();
   }
 
-  /** Forgets an id whose handling failed, so GitHub's redelivery of it is handled. */
-  forget(id: string): void {
+  /**
+   * Forgets an id whose handling failed, so GitHub's redelivery of it is handled; resolves once
+   * the store has forgotten it too (never rejects: a failure is logged).
+   */
+  async forget(id: string): Promise<void> {
     const at = this.seen.get(id);
     if (at === undefined) return;
     this.seen.delete(id);
-    // still waiting: it never reaches the store; written already: delete it there
-    if (!this.pending.delete(id)) this.store.forgetDelivery(id, new Date(at - FORGET_MARGIN_MS).toISOString());
+    // still waiting: it never reaches the store
+    if (this.pending.delete(id)) return;
+    // written, or being written: deleted there once the write is done
+    await this.writing;
+    try {
+      await retryWhileUnavailable(() => this.store.forgetDelivery(id, new Date(at - FORGET_MARGIN_MS).toISOString()), this.outages);
+    } catch (error) {
+      this.logger?.warn({ err_message: (error as Error).message, delivery: id }, "delivery id not forgotten in the store: a redelivery of it may be ignored after a restart");
+    }
   }
 
-  /** Writes the waiting ids now, and lets go of ids past the retention; on failure they wait for the next try. */
-  flush(): void {
+  /**
+   * Writes the waiting ids now, and lets go of ids past the retention; resolves once they are
+   * written, or (on a failure other than an outage) left waiting for the next try.
+   */
+  flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     const oldest = this.now() - this.retentionMs;
@@ -92,15 +115,33 @@ export class DeliveryLog {
       if (at >= oldest) break;
       this.seen.delete(id);
     }
-    if (this.pending.size === 0) return;
-    const batch = [...this.pending].map(([id, event]) => ({ id, event }));
-    try {
-      this.store.recordDeliveries(batch);
-      for (const { id } of batch) this.pending.delete(id);
-    } catch (error) {
-      this.logger?.warn({ err_message: (error as Error).message, waiting: batch.length }, "delivery ids not written yet");
-      this.timer = setTimeout(() => this.flush(), this.flushMs * 10);
-      this.timer.unref();
+    this.writing ??= this.writeWaiting().finally(() => (this.writing = undefined));
+    return this.writing;
+  }
+
+  private flushLater(ms: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => void this.flush(), ms);
+    this.timer.unref();
+  }
+
+  /** Writes batches until none waits; ids recorded during a write go in the next batch. */
+  private async writeWaiting(): Promise<void> {
+    while (this.pending.size > 0) {
+      const batch = [...this.pending].map(([id, event]) => ({ id, event }));
+      this.pending.clear();
+      try {
+        await retryWhileUnavailable(() => this.store.recordDeliveries(batch), this.outages);
+      } catch (error) {
+        // back in line (unless forgotten meanwhile), before what came since
+        const since = [...this.pending];
+        this.pending.clear();
+        for (const { id, event } of batch) if (this.seen.has(id)) this.pending.set(id, event);
+        for (const [id, event] of since) this.pending.set(id, event);
+        this.logger?.warn({ err_message: (error as Error).message, waiting: this.pending.size }, "delivery ids not written yet");
+        this.flushLater(this.flushMs * 10);
+        return;
+      }
     }
   }
 }

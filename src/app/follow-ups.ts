@@ -8,9 +8,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { InvalidInputError } from "../core/errors.js";
+import { InvalidInputError, StoreUnavailableError } from "../core/errors.js";
 import type { Logger } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
+import { outageReports, retryWhileUnavailable, type RetryOptions } from "../store/retry.js";
 import type { FollowUp, NewFollowUp, WorkerStore } from "../store/store.js";
 
 /** Carries out one follow-up; returns the follow-ups it leads to (queued as it is marked done). */
@@ -29,7 +30,7 @@ export interface FollowUpQueueOptions {
   /** How long a claim holds a follow-up for this drainer (default an hour: GitHub's rate limits can hold a write for minutes). */
   leaseMs?: number;
   /** Told when a follow-up gives up (`pw serve` forgets its delivery id, so a redelivery is handled). */
-  onGiveUp?: (followUp: FollowUp) => void;
+  onGiveUp?: (followUp: FollowUp) => void | Promise<void>;
 }
 
 const RETRY_DELAYS_MS = [1000, 10_000, 60_000];
@@ -65,11 +66,19 @@ export class FollowUpQueue {
   private readonly concurrency: number;
   private readonly delays: readonly number[];
   private readonly leaseMs: number;
+  /** One claim at a time; a wake meanwhile claims again after it. */
+  private pumping = false;
+  private pumpAgain = false;
+  /** Ends the waits for an unavailable store when the drainer stops. */
+  private readonly stopping = new AbortController();
+  /** The drainer's calls wait for an unavailable store (said once a minute); adds, which a delivery waits for, do not. */
+  private readonly patience: RetryOptions;
 
   constructor(private readonly options: FollowUpQueueOptions) {
     this.concurrency = options.concurrency ?? 4;
     this.delays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
     this.leaseMs = options.leaseMs ?? 3600_000;
+    this.patience = { ...outageReports(options.logger, "follow-ups"), signal: this.stopping.signal };
   }
 
   /**
@@ -84,17 +93,17 @@ export class FollowUpQueue {
     return new Promise((resolve, reject) => {
       this.batch.push({ followUps, resolve, reject });
       if (this.batch.length > 1) return;
-      if (performance.now() - this.lastCommit < BUSY_MS) setTimeout(() => this.commitBatch(), BATCH_WINDOW_MS);
-      else setImmediate(() => this.commitBatch());
+      if (performance.now() - this.lastCommit < BUSY_MS) setTimeout(() => void this.commitBatch(), BATCH_WINDOW_MS);
+      else setImmediate(() => void this.commitBatch());
     });
   }
 
-  private commitBatch(): void {
+  private async commitBatch(): Promise<void> {
     const batch = this.batch.splice(0);
     this.lastCommit = performance.now();
     let added: Set<string>;
     try {
-      added = new Set(this.options.store.addFollowUps(batch.flatMap((request) => request.followUps)));
+      added = new Set(await this.options.store.addFollowUps(batch.flatMap((request) => request.followUps)));
     } catch (error) {
       for (const request of batch) request.reject(error);
       return;
@@ -112,10 +121,10 @@ export class FollowUpQueue {
    * `pw serve` that stopped or died with work under way) are let go first: one drainer runs
    * per store, as one process records its deliveries.
    */
-  start(perform: PerformFollowUp): void {
+  async start(perform: PerformFollowUp): Promise<void> {
+    const released = await this.options.store.releaseFollowUps(null);
+    const backlog = await this.options.store.followUpBacklog();
     this.perform = perform;
-    const released = this.options.store.releaseFollowUps(null);
-    const backlog = this.options.store.followUpBacklog();
     if (backlog.unfinished > 0) {
       this.options.logger.info({ unfinished: backlog.unfinished, released, oldest: backlog.oldestCreatedAt }, "follow-ups left by the last run are picked up");
     }
@@ -130,21 +139,40 @@ export class FollowUpQueue {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.pump();
+      void this.pump();
     });
   }
 
-  private pump(): void {
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      await this.claimAndRun();
+    } finally {
+      this.pumping = false;
+      if (this.pumpAgain) {
+        this.pumpAgain = false;
+        this.wake();
+      }
+    }
+  }
+
+  private async claimAndRun(): Promise<void> {
     const perform = this.perform;
     const free = this.concurrency - this.running.size;
     if (!perform || free <= 0) return;
     let claimed: FollowUp[];
     try {
-      claimed = this.options.store.claimFollowUps(this.owner, new Date(Date.now() + this.leaseMs).toISOString(), free);
+      claimed = await retryWhileUnavailable(() => this.options.store.claimFollowUps(this.owner, this.leaseMs, free), this.patience);
     } catch (error) {
-      this.options.logger.warn({ err_message: firstLine(error) }, "follow-ups not claimed; trying again");
+      if (this.perform) this.options.logger.warn({ err_message: firstLine(error) }, "follow-ups not claimed; trying again");
       return;
     }
+    // stopped while it waited for the store: what it claimed is let go by stop()
+    if (!this.perform) return;
     for (const followUp of claimed) {
       if (this.runningSeqs.has(followUp.seq)) continue;
       this.runningSeqs.add(followUp.seq);
@@ -163,11 +191,11 @@ export class FollowUpQueue {
     try {
       then = await perform(followUp);
     } catch (error) {
-      this.failed(followUp, error);
+      await this.failed(followUp, error);
       return;
     }
     try {
-      store.finishFollowUp(followUp.seq, this.owner, then ?? []);
+      await retryWhileUnavailable(() => store.finishFollowUp(followUp.seq, this.owner, then ?? []), this.patience);
       metrics?.followUp(followUp.kind, "done");
     } catch (error) {
       // the effect happened; the row stays claimed and runs again after the next start, where ensure-style effects find their work done
@@ -175,7 +203,7 @@ export class FollowUpQueue {
     }
   }
 
-  private failed(followUp: FollowUp, error: unknown): void {
+  private async failed(followUp: FollowUp, error: unknown): Promise<void> {
     const { store, logger, metrics } = this.options;
     const message = firstLine(error);
     const status = (error as { status?: unknown }).status;
@@ -186,9 +214,10 @@ export class FollowUpQueue {
       err_message: message,
       ...(typeof status === "number" ? { status } : {}),
     };
-    const delay = isPermanent(error) ? undefined : this.delays[followUp.attempts - 1];
+    // an outage of the store is no fault of the effect: it waits for the store, and is never given up for it
+    const delay = isPermanent(error) ? undefined : error instanceof StoreUnavailableError ? this.delays[0] : this.delays[followUp.attempts - 1];
     try {
-      store.retryFollowUp(followUp.seq, this.owner, message, delay === undefined ? null : new Date(Date.now() + delay).toISOString());
+      await retryWhileUnavailable(() => store.retryFollowUp(followUp.seq, this.owner, message, delay ?? null), this.patience);
     } catch (storeError) {
       logger.warn({ ...fields, store_error: firstLine(storeError) }, "follow-up failure not recorded");
       return;
@@ -197,7 +226,7 @@ export class FollowUpQueue {
       metrics?.followUp(followUp.kind, "gave_up");
       const hint = followUp.kind === "pull-request" ? "redeliver the webhook or run `pw reconcile`" : "redeliver the webhook to try again";
       logger.error({ ...fields, attempts: followUp.attempts }, `follow-up gave up: ${hint}`);
-      this.options.onGiveUp?.(followUp);
+      await this.options.onGiveUp?.(followUp);
       return;
     }
     metrics?.followUp(followUp.kind, "retried");
@@ -214,7 +243,7 @@ export class FollowUpQueue {
   async drain(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (this.running.size === 0 && this.options.store.followUpBacklog().unfinished === 0) return;
+      if (this.running.size === 0 && (await this.options.store.followUpBacklog()).unfinished === 0) return;
       if (Date.now() > deadline) throw new Error(`follow-ups not drained within ${timeoutMs} ms`);
       this.wake();
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -227,6 +256,7 @@ export class FollowUpQueue {
    */
   async stop(graceMs: number): Promise<number> {
     this.perform = undefined;
+    this.stopping.abort();
     clearInterval(this.poller);
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.retryTimers.clear();
@@ -234,8 +264,8 @@ export class FollowUpQueue {
     await Promise.race([Promise.allSettled([...this.running]), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
     try {
-      if (this.running.size === 0) this.options.store.releaseFollowUps(this.owner);
-      return this.options.store.followUpBacklog().unfinished;
+      if (this.running.size === 0) await this.options.store.releaseFollowUps(this.owner);
+      return (await this.options.store.followUpBacklog()).unfinished;
     } catch {
       return -1;
     }

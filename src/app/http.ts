@@ -172,9 +172,9 @@ export function createAppHttpHandler(options: AppHttpOptions): (req: IncomingMes
     }
   }
 
-  function health(res: ServerResponse): void {
+  async function health(res: ServerResponse): Promise<void> {
     try {
-      store.ping();
+      await store.ping();
       send(res, 200, JSON.stringify({ status: "ok" }), "application/json");
     } catch (error) {
       logger.warn({ err_message: (error as Error).message.split("\n")[0] }, "health check failed");
@@ -220,7 +220,7 @@ export function createAppHttpHandler(options: AppHttpOptions): (req: IncomingMes
       return;
     }
     const reading = method === "GET" || method === "HEAD";
-    if (reading && pathname === "/healthz") return health(res);
+    if (reading && pathname === "/healthz") return void health(res);
     if (reading && pathname === "/metrics") return void metricsPage(res);
     if (method === "POST" && header(req, "x-github-event") !== undefined) return misdirected(req, res, pathname);
     next(req, res).then(

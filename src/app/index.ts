@@ -153,7 +153,7 @@ export function toReviewEvent(context: Pick<Context, "id" | "payload">): ReviewE
 
 /** A check delivery: its gates run again, and a failed one may be feedback for a rework round. */
 async function onCheckEvent(deps: AppDeps, event: CheckEvent): Promise<Outcome> {
-  const queued = [...gatesOfCheckEvent(deps, event), ...checkFeedbackOf(deps, event)];
+  const queued = [...(await gatesOfCheckEvent(deps, event)), ...(await checkFeedbackOf(deps, event))];
   if (queued.length === 0) return "ignored";
   await deps.followUps.add(queued);
   return "handled";
@@ -168,7 +168,7 @@ async function onPullRequestAndGates(deps: AppDeps, event: PullRequestEvent): Pr
   const pr = event.pullRequest;
   // most PRs are people's: no store lookup unless the branch or the body could be a worker's
   if (!pr.headRef.startsWith(BRANCH_PREFIX) && !parsePullRequestMarker(pr.body)) return "ignored";
-  const found = workerOfPullRequest(deps, event.repository, pr) ?? null;
+  const found = (await workerOfPullRequest(deps, event.repository, pr)) ?? null;
   const gates = gatesOf(event, found);
   const moved = await onPullRequest(deps, event, undefined, found, gates);
   return gates.length > 0 ? "handled" : moved;
@@ -203,7 +203,7 @@ function toLabelEvent(context: Pick<Context, "id" | "payload">): LabelEvent {
 async function onLabeled(deps: AppDeps, event: LabelEvent): Promise<Outcome> {
   const pr = event.pullRequest;
   if (!pr.headRef.startsWith(BRANCH_PREFIX) && !parsePullRequestMarker(pr.body)) return "ignored";
-  const worker = workerOfPullRequest(deps, event.repository, pr) ?? null;
+  const worker = (await workerOfPullRequest(deps, event.repository, pr)) ?? null;
   const queued = disableOnNeedsHuman(deps, event.repository, worker, pr, event.label, { installationId: event.installationId, correlationId: event.deliveryId });
   if (queued.length === 0) return "ignored";
   await deps.followUps.add(queued);
@@ -269,7 +269,7 @@ function route<E extends { deliveryId: string; repository: string }>(
       observe(outcome);
       if (deps.logger.isLevelEnabled("debug")) log().debug({ event: name, outcome }, "webhook handled");
     } catch (error) {
-      deps.deliveries.forget(context.id);
+      void deps.deliveries.forget(context.id);
       observe("error");
       const status = (error as { status?: number }).status;
       log().error({ event: name, err_message: (error as Error).message.split("\n")[0], ...(status ? { status } : {}) }, "webhook handler failed");
@@ -325,7 +325,7 @@ export function performFollowUp(deps: AppDeps, octokitFor: FollowUpOctokit) {
       case "pull-request": {
         const { pullRequest, action, deliveryId } = effect.input;
         const event: PullRequestEvent = { deliveryId, action, repository, installationId: followUp.installationId, pullRequest };
-        const worker = workerOfPullRequest(deps, repository, pullRequest) ?? null;
+        const worker = (await workerOfPullRequest(deps, repository, pullRequest)) ?? null;
         await onPullRequest(deps, event, github, worker, gatesOf(event, worker));
         return [];
       }
@@ -333,7 +333,7 @@ export function performFollowUp(deps: AppDeps, octokitFor: FollowUpOctokit) {
         const { workerId, pullRequest } = effect.input;
         const results = await gatePullRequestOfWorker(deps, github, workerId, pullRequest, effect.input.names, followUp.correlationId);
         // a passing phase-5-to-6 gate may merge it (merge_flow.merge: auto)
-        return mergeAfterGates(deps, repository, deps.store.getWorker(workerId), pullRequest, results, followUp.key, origin);
+        return mergeAfterGates(deps, repository, await deps.store.getWorker(workerId), pullRequest, results, followUp.key, origin);
       }
       case "delete-branch":
         await deleteMergedBranch(deps, github, effect.input.workerId, effect.input.branch, followUp.correlationId);

@@ -87,7 +87,7 @@ export async function onPush(deps: AppDeps, event: PushEvent): Promise<Outcome> 
   if (!branch || event.deleted || /^0+$/.test(event.after)) return "ignored";
   const settings = mergeFlowSettings(deps, event.repository);
   if (settings.update === "off") return "ignored";
-  const behind = pullRequestsOnBase(workersOf(deps, event.repository), branch);
+  const behind = pullRequestsOnBase(await workersOf(deps, event.repository), branch);
   if (behind.length === 0) return "ignored";
   const origin = { installationId: event.installationId, correlationId: event.deliveryId };
   if (settings.update === "merge") {
@@ -103,14 +103,21 @@ export async function onPush(deps: AppDeps, event: PushEvent): Promise<Outcome> 
     const key = updateKey(event.repository, worker.prNumber!, branch, event.after);
     // a rewritten base (a force-push, a parent rebased): the PR's own commits start after the old head
     const detail = { cause: "base" as const, base: branch, baseSha: event.after, upstream: event.forced ? event.before : null, retarget: false, omitted: [] };
-    if (deps.store.addFeedback({ workerId: worker.id, key, scope: key, detail })) recorded++;
+    if (await deps.store.addFeedback({ workerId: worker.id, key, scope: key, detail })) recorded++;
   }
   return recorded > 0 ? "handled" : "duplicate";
 }
 
 /** What an update did, on the worker's record and in one log line. */
-function recordUpdate(deps: AppDeps, worker: Worker, input: UpdateBranchInput, outcome: UpdateOutcome, detail: string | null, correlationId: string | null): void {
-  recordMergeFlow(deps.store, worker.id, { update: { how: "merge", base: input.base, baseSha: input.baseSha, outcome, detail, at: now() } });
+async function recordUpdate(
+  deps: AppDeps,
+  worker: Worker,
+  input: UpdateBranchInput,
+  outcome: UpdateOutcome,
+  detail: string | null,
+  correlationId: string | null,
+): Promise<void> {
+  await recordMergeFlow(deps.store, worker.id, { update: { how: "merge", base: input.base, baseSha: input.baseSha, outcome, detail, at: now() } });
   const log = workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId, correlationId });
   const fields = { pr: input.pullNumber, base: input.base, base_sha: input.baseSha.slice(0, 7), outcome, ...(detail ? { detail } : {}) };
   if (outcome === "refused" || outcome === "failed") log.warn(fields, "pull request not brought up to date with its base");
@@ -129,22 +136,22 @@ function refusal(repository: string, pullNumber: number, workerId: string, actio
  * read). The push that makes is a `synchronize`, which runs the gates again.
  */
 export async function updatePullRequestBranch(deps: AppDeps, github: RepositoryGitHub, input: UpdateBranchInput, origin: EffectOrigin): Promise<NewFollowUp[]> {
-  const worker = deps.store.getWorker(input.workerId);
+  const worker = await deps.store.getWorker(input.workerId);
   if (!worker || isTerminal(worker.state) || worker.prNumber !== input.pullNumber) return [];
   const pr = await github.pullRequest(input.pullNumber);
   if (pr.state !== "open" || !pr.headSha || (pr.baseRef && pr.baseRef !== input.base)) return [];
   const comparison = await github.compare(input.base, pr.headSha);
   if (comparison.behindBy === 0) {
-    recordUpdate(deps, worker, input, "current", null, origin.correlationId);
+    await recordUpdate(deps, worker, input, "current", null, origin.correlationId);
     return [];
   }
   const updated = await github.updateBranch(input.pullNumber, pr.headSha);
   if (updated.ok) {
-    recordUpdate(deps, worker, input, "updated", null, origin.correlationId);
+    await recordUpdate(deps, worker, input, "updated", null, origin.correlationId);
     return [];
   }
   const outcome = isConflict(updated) ? "conflict" : "refused";
-  recordUpdate(deps, worker, input, outcome, updated.reason, origin.correlationId);
+  await recordUpdate(deps, worker, input, outcome, updated.reason, origin.correlationId);
   return [refusal(input.repository, input.pullNumber, worker.id, `bring this pull request up to date with \`${input.base}\``, updated.reason, origin)];
 }
 
@@ -160,9 +167,9 @@ function isConflict(outcome: Refusable): boolean {
  * What a parent's merge makes GitHub do first, in the parent's lane so that it runs before its
  * branch may be deleted: each stacked child's PR moved to the parent's base.
  */
-export function retargetsOfMerge(deps: AppDeps, repository: string, parent: Worker, pr: PullRequestFacts, origin: EffectOrigin): NewFollowUp[] {
+export async function retargetsOfMerge(deps: AppDeps, repository: string, parent: Worker, pr: PullRequestFacts, origin: EffectOrigin): Promise<NewFollowUp[]> {
   if (!pr.baseRef) return [];
-  return stackedChildren(parent, workersOf(deps, repository))
+  return stackedChildren(parent, await workersOf(deps, repository))
     .filter((child) => !isTerminal(child.state) && child.prNumber !== null)
     .map((child) => effects.retarget(repository, pr.number, child.id, child.prNumber!, pr.baseRef!, origin));
 }
@@ -173,16 +180,16 @@ export function retargetsOfMerge(deps: AppDeps, repository: string, parent: Work
  * base without the parent's commits (`upstream`: the parent's head as merged, so a squash
  * merge drops them too). A child not started yet starts from the base when its turn comes.
  */
-export function afterParentMerged(deps: AppDeps, repository: string, parent: Worker, pr: PullRequestFacts, correlationId: string | null): Worker[] {
+export async function afterParentMerged(deps: AppDeps, repository: string, parent: Worker, pr: PullRequestFacts, correlationId: string | null): Promise<Worker[]> {
   if (!pr.baseRef) return [];
   const moved: Worker[] = [];
-  for (const child of stackedChildren(parent, workersOf(deps, repository))) {
+  for (const child of stackedChildren(parent, await workersOf(deps, repository))) {
     if (isTerminal(child.state)) continue;
-    deps.store.updateWorker(child.id, { baseBranch: pr.baseRef, mergeFlow: { ...child.mergeFlow, stackedOn: null } });
+    await deps.store.updateWorker(child.id, { baseBranch: pr.baseRef, mergeFlow: { ...child.mergeFlow, stackedOn: null } });
     if (child.prNumber !== null && pr.headSha && /^[0-9a-f]{40}$/.test(pr.headSha)) {
       const onto = pr.mergeCommitSha ?? pr.headSha;
       const key = `retarget:${repository.toLowerCase()}#${child.prNumber}:${pr.baseRef}@${onto}`;
-      deps.store.addFeedback({
+      await deps.store.addFeedback({
         workerId: child.id,
         key,
         scope: key,
@@ -201,15 +208,15 @@ export function afterParentMerged(deps: AppDeps, repository: string, parent: Wor
  * parent's branch) ends ABANDONED with the reason, said once on its PR. `/worker retry` of the
  * parent queues them again (`requeueStackedChildren`).
  */
-export function afterParentClosed(
+export async function afterParentClosed(
   deps: AppDeps,
   repository: string,
   parent: Worker,
   origin: EffectOrigin,
   statusOf: (child: Worker) => NewFollowUp[],
-): Worker[] {
+): Promise<Worker[]> {
   const ended: Worker[] = [];
-  for (const child of childrenToAbandon(parent, workersOf(deps, repository))) {
+  for (const child of childrenToAbandon(parent, await workersOf(deps, repository))) {
     const reason = parentClosedReason(parent);
     const said =
       child.prNumber !== null
@@ -217,7 +224,7 @@ export function afterParentClosed(
         : [];
     try {
       ended.push(
-        deps.store.transition(child.id, child.state, "ABANDONED", {
+        await deps.store.transition(child.id, child.state, "ABANDONED", {
           source: "webhook",
           correlationId: origin.correlationId,
           detail: reason,
@@ -239,7 +246,7 @@ export async function retargetPullRequest(
   input: { repository: string; workerId: string; pullNumber: number; base: string },
   origin: EffectOrigin,
 ): Promise<NewFollowUp[]> {
-  const worker = deps.store.getWorker(input.workerId);
+  const worker = await deps.store.getWorker(input.workerId);
   if (!worker || isTerminal(worker.state)) return [];
   const log = workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId, correlationId: origin.correlationId });
   const pr = await github.pullRequest(input.pullNumber);
@@ -250,7 +257,7 @@ export async function retargetPullRequest(
     return [];
   }
   log.warn({ pr: input.pullNumber, base: input.base, reason: moved.reason }, "stacked pull request not retargeted");
-  recordMergeFlow(deps.store, worker.id, { update: { how: "retarget", base: input.base, baseSha: null, outcome: "refused", detail: moved.reason, at: now() } });
+  await recordMergeFlow(deps.store, worker.id, { update: { how: "retarget", base: input.base, baseSha: null, outcome: "refused", detail: moved.reason, at: now() } });
   return [refusal(input.repository, input.pullNumber, worker.id, `move this pull request to \`${input.base}\``, moved.reason, origin)];
 }
 
@@ -289,9 +296,17 @@ export function mergeAfterGates(
 }
 
 /** What a merge action did, on the worker's record and in one log line. */
-function recordMerge(deps: AppDeps, worker: Worker, input: MergeInput, how: MergeAction, outcome: MergeOutcome, reason: string | null, correlationId: string | null): void {
+async function recordMerge(
+  deps: AppDeps,
+  worker: Worker,
+  input: MergeInput,
+  how: MergeAction,
+  outcome: MergeOutcome,
+  reason: string | null,
+  correlationId: string | null,
+): Promise<void> {
   const method = mergeFlowSettings(deps, input.repository).method;
-  recordMergeFlow(deps.store, worker.id, { merge: { how, method, headSha: input.headSha, outcome, reason, at: now() } });
+  await recordMergeFlow(deps.store, worker.id, { merge: { how, method, headSha: input.headSha, outcome, reason, at: now() } });
   const log = workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId, correlationId });
   const fields = { pr: input.pullNumber, head_sha: input.headSha.slice(0, 7), how, method, outcome, ...(reason ? { reason } : {}) };
   const message = {
@@ -313,7 +328,7 @@ function recordMerge(deps: AppDeps, worker: Worker, input: MergeInput, how: Merg
  * once) it is merged through REST. MERGED still comes from the `pull_request` closed webhook.
  */
 export async function mergeWhenReady(deps: AppDeps, github: RepositoryGitHub, input: MergeInput, origin: EffectOrigin): Promise<NewFollowUp[]> {
-  const worker = deps.store.getWorker(input.workerId);
+  const worker = await deps.store.getWorker(input.workerId);
   if (!worker || worker.state !== "PR_OPEN" || worker.prNumber !== input.pullNumber) return [];
   const settings = mergeFlowSettings(deps, input.repository);
   const log = workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId, correlationId: origin.correlationId });
@@ -321,7 +336,7 @@ export async function mergeWhenReady(deps: AppDeps, github: RepositoryGitHub, in
   // a newer head has its own gate run, and its own merge follow-up
   if (pr.headSha !== input.headSha) return [];
   if (pr.autoMerge) {
-    if (worker.mergeFlow.merge?.headSha !== input.headSha) recordMerge(deps, worker, input, "auto-merge", "enabled", null, origin.correlationId);
+    if (worker.mergeFlow.merge?.headSha !== input.headSha) await recordMerge(deps, worker, input, "auto-merge", "enabled", null, origin.correlationId);
     return [];
   }
   const required = pr.baseRef ? await github.requiredChecks(pr.baseRef) : [];
@@ -333,7 +348,7 @@ export async function mergeWhenReady(deps: AppDeps, github: RepositoryGitHub, in
     requiredChecks: required,
     checks,
     worker,
-    all: workersOf(deps, input.repository),
+    all: await workersOf(deps, input.repository),
   });
   if (!decision.merge) {
     log.info({ pr: input.pullNumber, head_sha: input.headSha.slice(0, 7), reason: decision.reason }, "pull request not merged yet");
@@ -356,7 +371,7 @@ const ACTION_WORDS: Record<MergeAction, string> = {
   merge: "merge this pull request",
 };
 
-function settle(
+async function settle(
   deps: AppDeps,
   worker: Worker,
   input: MergeInput,
@@ -364,12 +379,12 @@ function settle(
   result: Refusable,
   outcome: MergeOutcome,
   origin: EffectOrigin,
-): NewFollowUp[] {
+): Promise<NewFollowUp[]> {
   if (result.ok) {
-    recordMerge(deps, worker, input, how, outcome, null, origin.correlationId);
+    await recordMerge(deps, worker, input, how, outcome, null, origin.correlationId);
     return [];
   }
-  recordMerge(deps, worker, input, how, "refused", result.reason, origin.correlationId);
+  await recordMerge(deps, worker, input, how, "refused", result.reason, origin.correlationId);
   return [refusal(input.repository, input.pullNumber, worker.id, ACTION_WORDS[how], result.reason, origin)];
 }
 
@@ -388,14 +403,14 @@ export async function turnOffAutoMerge(
   input: { repository: string; workerId: string; pullNumber: number },
   origin: EffectOrigin,
 ): Promise<NewFollowUp[]> {
-  const worker = deps.store.getWorker(input.workerId);
+  const worker = await deps.store.getWorker(input.workerId);
   if (!worker) return [];
   const pr = await github.mergeablePullRequest(input.pullNumber);
   if (pr.state !== "open" || !pr.autoMerge) return [];
   const turnedOff = await github.disableAutoMerge(pr.nodeId);
   const merge: MergeInput = { repository: input.repository, workerId: worker.id, pullNumber: input.pullNumber, headSha: pr.headSha ?? "0".repeat(40), gate: { conclusion: "neutral", rules: [] } };
   if (turnedOff.ok) {
-    recordMerge(deps, worker, merge, "auto-merge", "disabled", `labelled ${NEEDS_HUMAN}`, origin.correlationId);
+    await recordMerge(deps, worker, merge, "auto-merge", "disabled", `labelled ${NEEDS_HUMAN}`, origin.correlationId);
     return [];
   }
   return [refusal(input.repository, input.pullNumber, worker.id, "turn off auto-merge", turnedOff.reason, origin)];

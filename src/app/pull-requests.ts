@@ -1,4 +1,4 @@
-import { TransitionConflictError } from "../core/errors.js";
+import { NotFoundError } from "../core/errors.js";
 import { parsePullRequestMarker } from "../core/pr.js";
 import {
   isOwnBranch,
@@ -10,6 +10,7 @@ import {
 import type { WorkerState } from "../core/states.js";
 import type { Worker } from "../core/worker.js";
 import { workerLogger, type Logger } from "../log/logger.js";
+import { moveWorker, type MoveStep } from "../store/moves.js";
 import type { NewFollowUp } from "../store/store.js";
 import type { AppDeps, Outcome } from "./deps.js";
 import { effects, type EffectOrigin } from "./effects.js";
@@ -55,26 +56,26 @@ function spellings(deps: AppDeps, repository: string): string[] {
 }
 
 /** The repository's workers. */
-export function workersOf(deps: AppDeps, repository: string): Worker[] {
-  return spellings(deps, repository).flatMap((repo) => deps.store.listWorkers({ repo }));
+export async function workersOf(deps: AppDeps, repository: string): Promise<Worker[]> {
+  return (await Promise.all(spellings(deps, repository).map((repo) => deps.store.listWorkers({ repo })))).flat();
 }
 
 /** The workers a PR could belong to: the one its marker names and those on its branch (indexed lookups). */
-function candidatesFor(deps: AppDeps, repository: string, pr: PullRequestFacts): Worker[] {
+async function candidatesFor(deps: AppDeps, repository: string, pr: PullRequestFacts): Promise<Worker[]> {
   const found = new Map<string, Worker>();
   const marker = parsePullRequestMarker(pr.body);
-  const named = marker && deps.store.getWorker(marker.workerId);
+  const named = marker && (await deps.store.getWorker(marker.workerId));
   if (named) found.set(named.id, named);
   for (const repo of spellings(deps, repository)) {
-    for (const worker of deps.store.listWorkers({ repo, branch: pr.headRef })) found.set(worker.id, worker);
+    for (const worker of await deps.store.listWorkers({ repo, branch: pr.headRef })) found.set(worker.id, worker);
   }
   return [...found.values()];
 }
 
 /** The worker a PR belongs to: own branch (never a fork), and branch or marker match. */
-export function workerOfPullRequest(deps: AppDeps, repository: string, pr: PullRequestFacts): Worker | undefined {
+export async function workerOfPullRequest(deps: AppDeps, repository: string, pr: PullRequestFacts): Promise<Worker | undefined> {
   if (!isOwnBranch(pr, repository)) return undefined;
-  return workerForPullRequest(candidatesFor(deps, repository, pr), pr, repository);
+  return workerForPullRequest(await candidatesFor(deps, repository, pr), pr, repository);
 }
 
 /**
@@ -109,11 +110,11 @@ function originOf(event: PullRequestEvent): EffectOrigin {
 }
 
 /** What a move makes GitHub show: the worker's status comment, and a merged branch deleted when the repository asks. */
-function effectsOfMove(deps: AppDeps, event: PullRequestEvent, worker: Worker, to: WorkerState): NewFollowUp[] {
+async function effectsOfMove(deps: AppDeps, event: PullRequestEvent, worker: Worker, to: WorkerState): Promise<NewFollowUp[]> {
   const list: NewFollowUp[] = [];
   const origin = originOf(event);
   // PRs stacked on its branch move to its base first: GitHub closes a PR whose base is deleted
-  if (to === "MERGED") list.push(...retargetsOfMerge(deps, event.repository, worker, event.pullRequest, origin));
+  if (to === "MERGED") list.push(...(await retargetsOfMerge(deps, event.repository, worker, event.pullRequest, origin)));
   if (to === "MERGED" && worker.branch && deps.served(event.repository)?.deleteBranchOnMerge) {
     list.push(effects.deleteBranch(event.repository, event.pullRequest.number, worker.id, worker.branch, origin));
   }
@@ -144,73 +145,73 @@ async function movePullRequestWorker(
     debug({ pr: pr.number }, "pull request from a fork: ignored");
     return unqueued("ignored");
   }
-  const found = known === undefined ? workerForPullRequest(candidatesFor(deps, event.repository, pr), pr, event.repository) : known;
+  const found = known === undefined ? workerForPullRequest(await candidatesFor(deps, event.repository, pr), pr, event.repository) : known;
   if (!found) return unqueued("ignored");
 
   // made only when a line is written: most moves write none here
   let child: Logger | undefined;
   const wlog = () => (child ??= workerLogger(deps.logger, { workerId: found.id, taskId: found.taskId, correlationId: event.deliveryId }));
   const record = { prNumber: pr.number, prUrl: pr.url };
+  type Handled = { outcome: Outcome; queued: boolean };
   let live: PullRequestFacts | undefined;
-  for (let attempt = 0; attempt < 4; attempt++) {
-    // the first try trusts the lookup just made; the move is a compare-and-swap either way
-    const current = attempt === 0 ? found : deps.store.requireWorker(found.id);
-    if (current.state === "WORKING" && current.prNumber === pr.number && claimed === "PR_OPEN") {
-      // a rework round runs on this PR (opened long ago): its runner moves the worker back when it ends
-      debug({ pr: pr.number, worker_id: current.id }, "pull request event ignored: a rework round runs");
-      return unqueued("ignored");
-    }
-    let target = claimed;
-    // A merge is final on GitHub, so a merged payload is already the newest fact; any other
-    // claim that differs from the store may be stale (reopened since, closed since): re-read.
-    if (needsReread(event, current)) {
-      if (!github) {
-        const input = { repository: event.repository, action: event.action, deliveryId: event.deliveryId, pullRequest: pr };
-        // `alongside` waits for the move: the follow-up makes it again when it has moved the worker
-        await deps.followUps.add([effects.pullRequest(input, originOf(event))]);
-        return { outcome: "handled", queued: true };
-      }
-      live ??= await github.pullRequest(pr.number);
-      target = stateForPullRequest(live);
-    }
-    const to = plannedMove(current.state, target);
-    if (!to) {
-      if (current.state === target && (current.prNumber !== pr.number || current.prUrl !== pr.url)) {
-        deps.store.updateWorker(current.id, record);
-        return unqueued("handled");
-      }
-      if (current.state !== target) wlog().info({ state: current.state, target }, "pull request event ignored: the move is not allowed");
-      return unqueued("ignored");
-    }
-    const detail = `PR #${pr.number} ${to === "MERGED" ? "merged" : to === "ABANDONED" ? "closed unmerged" : event.action.replace(/_/g, " ")}`;
-    try {
-      const moved = deps.store.transition(current.id, current.state, to, {
-        source: "webhook",
-        correlationId: event.deliveryId,
-        detail,
-        patch: record,
-        followUps: [...effectsOfMove(deps, event, current, to), ...alongside],
-      });
-      afterMove(deps, event, moved, to);
-      deps.followUps.wake();
-      return { outcome: "handled", queued: true };
-    } catch (error) {
-      if (!(error instanceof TransitionConflictError)) throw error;
+  // the first try trusts the lookup just made; the move is a compare-and-swap either way
+  const moved = await moveWorker<Handled>(
+    deps.store,
+    found.id,
+    async (current, attempt): Promise<MoveStep<Handled>> => {
+      if (!current) throw new NotFoundError(`no worker ${found.id}: see \`pw worker list\``);
       // someone moved it meanwhile, perhaps on a newer fact than the PR read before: read again
-      live = undefined;
-    }
-  }
-  return unqueued("ignored");
+      if (attempt > 0) live = undefined;
+      if (current.state === "WORKING" && current.prNumber === pr.number && claimed === "PR_OPEN") {
+        // a rework round runs on this PR (opened long ago): its runner moves the worker back when it ends
+        debug({ pr: pr.number, worker_id: current.id }, "pull request event ignored: a rework round runs");
+        return { stop: unqueued("ignored") };
+      }
+      let target = claimed;
+      // A merge is final on GitHub, so a merged payload is already the newest fact; any other
+      // claim that differs from the store may be stale (reopened since, closed since): re-read.
+      if (needsReread(event, current)) {
+        if (!github) {
+          const input = { repository: event.repository, action: event.action, deliveryId: event.deliveryId, pullRequest: pr };
+          // `alongside` waits for the move: the follow-up makes it again when it has moved the worker
+          await deps.followUps.add([effects.pullRequest(input, originOf(event))]);
+          return { stop: { outcome: "handled", queued: true } };
+        }
+        live ??= await github.pullRequest(pr.number);
+        target = stateForPullRequest(live);
+      }
+      const to = plannedMove(current.state, target);
+      if (!to) {
+        if (current.state === target && (current.prNumber !== pr.number || current.prUrl !== pr.url)) {
+          await deps.store.updateWorker(current.id, record);
+          return { stop: unqueued("handled") };
+        }
+        if (current.state !== target) wlog().info({ state: current.state, target }, "pull request event ignored: the move is not allowed");
+        return { stop: unqueued("ignored") };
+      }
+      const detail = `PR #${pr.number} ${to === "MERGED" ? "merged" : to === "ABANDONED" ? "closed unmerged" : event.action.replace(/_/g, " ")}`;
+      return {
+        to,
+        meta: { source: "webhook", correlationId: event.deliveryId, detail, patch: record, followUps: [...(await effectsOfMove(deps, event, current, to)), ...alongside] },
+      };
+    },
+    { first: found },
+  );
+  if (moved.kind === "stopped") return moved.result;
+  if (moved.kind === "kept-moving") return unqueued("ignored");
+  await afterMove(deps, event, moved.worker, moved.worker.state);
+  deps.followUps.wake();
+  return { outcome: "handled", queued: true };
 }
 
 /** What a parent's end does to the PRs stacked on it: moved to its base (merged), or ended (closed unmerged). */
-function afterMove(deps: AppDeps, event: PullRequestEvent, worker: Worker, to: WorkerState): void {
-  if (to === "MERGED") afterParentMerged(deps, event.repository, worker, event.pullRequest, event.deliveryId);
+async function afterMove(deps: AppDeps, event: PullRequestEvent, worker: Worker, to: WorkerState): Promise<void> {
+  if (to === "MERGED") await afterParentMerged(deps, event.repository, worker, event.pullRequest, event.deliveryId);
   if (to === "ABANDONED") {
     const origin = originOf(event);
     const statusOf = (child: Worker) =>
       child.issueNumber !== null ? [effects.status(child.repo ?? event.repository, child.issueNumber, child.id, `${event.deliveryId}:${child.id}`, origin)] : [];
-    afterParentClosed(deps, event.repository, worker, origin, statusOf);
+    await afterParentClosed(deps, event.repository, worker, origin, statusOf);
   }
 }
 

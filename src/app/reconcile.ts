@@ -60,7 +60,7 @@ function pullRequestOf(worker: Worker, prs: readonly PullRequestFacts[], reposit
  */
 export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   const now = deps.now?.() ?? Date.now();
-  const candidates = WATCHED.flatMap((state) => deps.store.listWorkers({ state })).filter(
+  const candidates = (await Promise.all(WATCHED.map((state) => deps.store.listWorkers({ state })))).flat().filter(
     (w) => w.repo !== null && !(w.state === "WORKING" && w.leaseUntil !== null && Date.parse(w.leaseUntil) > now),
   );
   const byRepository = new Map<string, { name: string; workers: Worker[] }>();
@@ -85,13 +85,13 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     for (const seen of workers) {
       const pr = pullRequestOf(seen, prs, name);
       if (!pr) continue;
-      const worker = deps.store.getWorker(seen.id);
+      const worker = await deps.store.getWorker(seen.id);
       if (!worker || !WATCHED.includes(worker.state)) continue;
       const to = plannedMove(worker.state, stateForPullRequest(pr));
       if (!to) continue;
       const detail = `PR #${pr.number} ${pr.merged ? "merged" : pr.state === "open" ? "open" : "closed unmerged"}`;
       try {
-        const moved = deps.store.transition(worker.id, worker.state, to, {
+        const moved = await deps.store.transition(worker.id, worker.state, to, {
           source: "reconcile",
           correlationId: deps.correlationId ?? null,
           detail,
@@ -123,7 +123,7 @@ async function queueUnansweredReviews(
 ): Promise<void> {
   const name = github.repository;
   for (const seen of workers) {
-    const worker = deps.store.getWorker(seen.id);
+    const worker = await deps.store.getWorker(seen.id);
     const pr = worker && pullRequestOf(worker, prs, name);
     if (!worker || worker.state !== "PR_OPEN" || !pr || pr.state !== "open") continue;
     let reviews: Review[];
@@ -135,7 +135,7 @@ async function queueUnansweredReviews(
       deps.logger.warn({ repository: name, pr: pr.number, err_message: message }, "reconcile: reviews not listed");
       continue;
     }
-    const recorded = new Set(deps.store.listFeedback({ workerId: worker.id }).map((f) => f.key));
+    const recorded = new Set((await deps.store.listFeedback({ workerId: worker.id })).map((f) => f.key));
     const queued: NewFollowUp[] = [];
     for (const review of standingReviews(reviews)) {
       if (review.state.toUpperCase() !== "CHANGES_REQUESTED" || review.authorIsBot) continue;
@@ -144,6 +144,6 @@ async function queueUnansweredReviews(
       queued.push(effects.reviewFeedback(input, { installationId: null, correlationId: deps.correlationId ?? null }));
       result.reviews.push({ worker, pullRequest: pr, reviewId: review.id, author: review.author });
     }
-    if (queued.length > 0) deps.store.addFollowUps(queued);
+    if (queued.length > 0) await deps.store.addFollowUps(queued);
   }
 }

@@ -75,7 +75,7 @@ export async function onReviewSubmitted(deps: AppDeps, event: ReviewEvent): Prom
   if (pr.state !== "open") return "ignored";
   // most PRs are people's: no store lookup unless the branch or the body could be a worker's
   if (!pr.headRef.startsWith(BRANCH_PREFIX) && !parsePullRequestMarker(pr.body)) return "ignored";
-  const worker = workerOfPullRequest(deps, event.repository, pr);
+  const worker = await workerOfPullRequest(deps, event.repository, pr);
   if (!worker || !takesFeedback(worker)) return "ignored";
   if (reworkSettings(deps, event.repository).maxRounds === 0) return "ignored";
   const input: ReviewFeedbackInput = {
@@ -93,15 +93,16 @@ export async function onReviewSubmitted(deps: AppDeps, event: ReviewEvent): Prom
  * completed with `failure` or `timed_out` on a worker's PR. Our own gates never count (they
  * run on the PR the round would push to). Which checks count is decided by the follow-up.
  */
-export function checkFeedbackOf(deps: AppDeps, event: CheckEvent): NewFollowUp[] {
+export async function checkFeedbackOf(deps: AppDeps, event: CheckEvent): Promise<NewFollowUp[]> {
   if (event.kind !== "check_run.completed" && event.kind !== "check_suite.completed") return [];
   if (!event.conclusion || !FAILED_CONCLUSIONS.includes(event.conclusion)) return [];
   if (event.kind === "check_run.completed" && (!event.checkName || isGateName(event.checkName) || event.runId === undefined)) return [];
   const settings = reworkSettings(deps, event.repository);
   if (settings.onFailedChecks === "none" || settings.maxRounds === 0) return [];
-  return event.pullRequests.flatMap((pr) => {
-    const worker = workerOnBranch(deps, event.repository, pr.headRef);
-    if (!worker || !takesFeedback(worker)) return [];
+  const queued: NewFollowUp[] = [];
+  for (const pr of event.pullRequests) {
+    const worker = await workerOnBranch(deps, event.repository, pr.headRef);
+    if (!worker || !takesFeedback(worker)) continue;
     const input: CheckFeedbackInput = {
       repository: event.repository,
       workerId: worker.id,
@@ -109,8 +110,9 @@ export function checkFeedbackOf(deps: AppDeps, event: CheckEvent): NewFollowUp[]
       suiteId: event.suiteId ?? null,
       runId: event.kind === "check_run.completed" ? event.runId! : null,
     };
-    return [effects.checkFeedback(input, originOf(event))];
-  });
+    queued.push(effects.checkFeedback(input, originOf(event)));
+  }
+  return queued;
 }
 
 function hasLabel(pr: PullRequestFacts, label: string): boolean {
@@ -122,7 +124,7 @@ function hasLabel(pr: PullRequestFacts, label: string): boolean {
  * (the PR's `needs-human` label, or `max_rounds` used up) it is kept for a person's round rather
  * than starting one; the first time `max_rounds` stops one, the PR gets the label and a comment.
  */
-function recordAutomatic(
+async function recordAutomatic(
   deps: AppDeps,
   repository: string,
   worker: Worker,
@@ -131,12 +133,12 @@ function recordAutomatic(
   why: string,
   origin: EffectOrigin,
   log: Logger,
-): NewFollowUp[] {
+): Promise<NewFollowUp[]> {
   const settings = reworkSettings(deps, repository);
   if (settings.maxRounds === 0) return [];
   const labelled = hasLabel(live, NEEDS_HUMAN_LABEL);
   const capped = worker.automaticReworkRounds >= settings.maxRounds;
-  const added = deps.store.addFeedback({ ...feedback, held: labelled || capped });
+  const added = await deps.store.addFeedback({ ...feedback, held: labelled || capped });
   if (!added) {
     log.info({ feedback: feedback.key }, "rework feedback seen before, or its round ran already: ignored");
     return [];
@@ -156,7 +158,7 @@ function recordAutomatic(
  * are recorded as feedback.
  */
 export async function recordReviewFeedback(deps: AppDeps, github: RepositoryGitHub, input: ReviewFeedbackInput, origin: EffectOrigin): Promise<NewFollowUp[]> {
-  const worker = deps.store.getWorker(input.workerId);
+  const worker = await deps.store.getWorker(input.workerId);
   if (!worker || !takesFeedback(worker)) return [];
   const log = workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId, correlationId: origin.correlationId });
   const { role, permission } = await github.permission(input.review.author);
@@ -193,7 +195,7 @@ async function requiredCheckNames(github: RepositoryGitHub, baseRef: string, log
  * a check suite: a run of a suite whose round has run adds nothing.
  */
 export async function recordCheckFeedback(deps: AppDeps, github: RepositoryGitHub, input: CheckFeedbackInput, origin: EffectOrigin): Promise<NewFollowUp[]> {
-  const worker = deps.store.getWorker(input.workerId);
+  const worker = await deps.store.getWorker(input.workerId);
   if (!worker || !takesFeedback(worker)) return [];
   const log = workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId, correlationId: origin.correlationId });
   const settings = reworkSettings(deps, input.repository);
@@ -229,14 +231,14 @@ export async function recordCheckFeedback(deps: AppDeps, github: RepositoryGitHu
       scope: input.suiteId !== null ? `check-suite:${repository}:${input.suiteId}` : `check-run:${repository}:${run.id}`,
       detail,
     };
-    then.push(...recordAutomatic(deps, input.repository, deps.store.requireWorker(worker.id), feedback, live, `the failed check ${run.name}`, origin, log));
+    then.push(...(await recordAutomatic(deps, input.repository, await deps.store.requireWorker(worker.id), feedback, live, `the failed check ${run.name}`, origin, log)));
   }
   return then;
 }
 
 /** The worker a PR of `repository` belongs to, by the PR number it recorded (the newest unfinished one first). */
-function workerOfPullNumber(deps: AppDeps, repository: string, number: number): Worker | undefined {
-  const onPull = workersOf(deps, repository)
+async function workerOfPullNumber(deps: AppDeps, repository: string, number: number): Promise<Worker | undefined> {
+  const onPull = (await workersOf(deps, repository))
     .filter((w) => w.prNumber === number)
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   return onPull.find((w) => !isTerminal(w.state)) ?? onPull[0];
@@ -259,16 +261,16 @@ export interface ReworkRequest {
  * recorded as feedback that starts a round at once, with whatever feedback waits, past
  * `max_rounds` and `needs-human` too. While a round runs, it joins the next one.
  */
-export function requestRework(deps: AppDeps, request: ReworkRequest): { ok: boolean; reply: string } {
+export async function requestRework(deps: AppDeps, request: ReworkRequest): Promise<{ ok: boolean; reply: string }> {
   if (!request.isPullRequest) return { ok: false, reply: "`/worker rework` works on a worker's pull request, not on an issue." };
-  const worker = workerOfPullNumber(deps, request.repository, request.pullNumber);
+  const worker = await workerOfPullNumber(deps, request.repository, request.pullNumber);
   if (!worker) return { ok: false, reply: `#${request.pullNumber} is not a worker's pull request: nothing was done.` };
   if (!takesFeedback(worker)) {
     const hint = worker.state === "UNKNOWN" || worker.state === "ABANDONED" ? ` \`/worker retry ${worker.id}\` queues it again.` : "";
     return { ok: false, reply: `Worker \`${worker.id}\` is ${worker.state}: only a worker whose pull request is open can have a rework round.${hint}` };
   }
   const key = `comment:${request.key}`;
-  deps.store.addFeedback({
+  await deps.store.addFeedback({
     workerId: worker.id,
     key,
     scope: key,

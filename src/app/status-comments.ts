@@ -38,7 +38,7 @@ export class StatusComments {
 
   /** Brings the worker's status comment up to date through `github`; `created` skips looking for an old one. */
   async write(workerId: string, github: RepositoryGitHub, created = false): Promise<void> {
-    const worker = this.deps.store.getWorker(workerId);
+    const worker = await this.deps.store.getWorker(workerId);
     if (!worker?.issueNumber || !worker.repo) return;
     const key = statusCommentKey(worker);
     if (worker.statusCommentId !== null && worker.statusCommentKey === key) return;
@@ -51,7 +51,7 @@ export class StatusComments {
       commentId = found ?? (await github.comment(worker.issueNumber, body));
     }
     try {
-      this.deps.store.updateWorker(worker.id, { statusCommentId: commentId, statusCommentKey: key });
+      await this.deps.store.updateWorker(worker.id, { statusCommentId: commentId, statusCommentKey: key });
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error; // removed meanwhile
     }
@@ -62,13 +62,13 @@ export class StatusComments {
    * only the workers changed since the previous one (with a little slack); the first, and one
    * every ten minutes, read them all.
    */
-  behind(): Worker[] {
+  async behind(): Promise<Worker[]> {
     const now = this.now();
     const full = now - this.lastFullPass >= FULL_PASS_MS;
     if (full) this.lastFullPass = now;
     const since = full ? undefined : this.lastPass;
     this.lastPass = new Date(now - PASS_SLACK_MS).toISOString();
-    const changed = this.deps.store.listWorkers({ withIssue: true, ...(since ? { updatedSince: since } : {}) });
+    const changed = await this.deps.store.listWorkers({ withIssue: true, ...(since ? { updatedSince: since } : {}) });
     // a worker that ended before it ever had a comment gets none now
     return changed.filter((w) => w.repo && statusCommentKey(w) !== w.statusCommentKey && !(w.statusCommentId === null && isTerminal(w.state)));
   }
@@ -79,7 +79,7 @@ export class StatusComments {
    * pass). Reads the local store only. Returns how many were queued.
    */
   async syncChanged(followUps: FollowUpQueue): Promise<number> {
-    const queued = this.behind().map((w) =>
+    const queued = (await this.behind()).map((w) =>
       effects.status(w.repo!, w.issueNumber!, w.id, `@${w.updatedAt}`, { installationId: null, correlationId: null }),
     );
     return (await followUps.add(queued)).length;

@@ -10,6 +10,7 @@ import { createLogger, flushLogger, type Component, type Logger } from "../log/l
 import type { PipelineDeps } from "../runner/pipeline.js";
 import type { PreflightCache } from "../runner/preflight.js";
 import { SqliteWorkerStore } from "../store/sqlite.js";
+import { SqliteAsyncWorkerStore } from "../store/sqlite-async.js";
 import { ObservedWorkerStore } from "./observed-store.js";
 import type { WorkerStore } from "../store/store.js";
 
@@ -48,7 +49,7 @@ export class CliContext {
   get rawStore(): WorkerStore {
     if (!this.cachedRawStore) {
       this.ensureDirectory(this.paths.home);
-      this.cachedRawStore = new SqliteWorkerStore(this.paths.storeFile);
+      this.cachedRawStore = new SqliteAsyncWorkerStore(new SqliteWorkerStore(this.paths.storeFile));
     }
     return this.cachedRawStore;
   }
@@ -167,7 +168,7 @@ export class CliContext {
 
   /** Closes the store and flushes the logger (bounded, even when Loki is down). */
   async close(): Promise<void> {
-    this.cachedRawStore?.close();
+    await this.cachedRawStore?.close();
     if (this.cachedLogger) await flushLogger(this.cachedLogger);
   }
 }

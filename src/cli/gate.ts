@@ -26,7 +26,7 @@ export function registerGateCommands(program: Command, ctx: CliContext): void {
     .argument("<id>", "worker id")
     .option("--json", "print the results as JSON (secrets only as 4-character previews)")
     .action(async (id: string, opts: { json?: boolean }) => {
-      const worker = ctx.store.requireWorker(parseWorkerId(id));
+      const worker = await ctx.store.requireWorker(parseWorkerId(id));
       if (!worker.repoPath || !worker.worktreePath) throw new PwError(`worker ${worker.id} has no worktree to check yet`);
       const [{ Repository }, gates] = await Promise.all([import("../git/repo.js"), import("../runner/gates.js")]);
       const results = await gates.evaluateWorkerGates(await Repository.open(worker.repoPath), worker);

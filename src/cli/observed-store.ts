@@ -15,14 +15,17 @@ import type {
   NewFollowUp,
   NewSpare,
   NewWorker,
+  NextWorkerQuery,
   PortHolder,
+  ReworkStart,
+  RunnerRecord,
+  RunnerRegistration,
   SpareFields,
+  StartedRound,
   TransitionMeta,
   WorkerFields,
   WorkerFilter,
   WorkerStore,
-  ReworkStart,
-  StartedRound,
 } from "../store/store.js";
 
 export interface Observers {
@@ -51,6 +54,14 @@ export class ObservedWorkerStore implements WorkerStore {
     private readonly observers: Observers,
   ) {}
 
+  get backend(): WorkerStore["backend"] {
+    return this.store.backend;
+  }
+
+  get location(): string {
+    return this.store.location;
+  }
+
   private observe(worker: Worker, from: WorkerState | null, meta: TransitionMeta): void {
     this.observers.metrics?.transition(from, worker.state, meta.source);
     logTransition(
@@ -61,165 +72,185 @@ export class ObservedWorkerStore implements WorkerStore {
     this.observers.onMove?.(worker, from);
   }
 
-  createWorker(worker: NewWorker, meta: TransitionMeta): Worker {
-    const created = this.store.createWorker(worker, meta);
+  async createWorker(worker: NewWorker, meta: TransitionMeta): Promise<Worker> {
+    const created = await this.store.createWorker(worker, meta);
     this.observe(created, null, meta);
     return created;
   }
 
-  transition(id: string, from: WorkerState, to: WorkerState, meta: TransitionMeta): Worker {
-    const moved = this.store.transition(id, from, to, meta);
+  async transition(id: string, from: WorkerState, to: WorkerState, meta: TransitionMeta): Promise<Worker> {
+    const moved = await this.store.transition(id, from, to, meta);
     this.observe(moved, from, meta);
     return moved;
   }
 
-  setState(id: string, to: WorkerState, meta: TransitionMeta): Worker {
-    const before = this.store.getWorker(id)?.state ?? null;
-    const set = this.store.setState(id, to, meta);
+  async setState(id: string, to: WorkerState, meta: TransitionMeta): Promise<Worker> {
+    const before = (await this.store.getWorker(id))?.state ?? null;
+    const set = await this.store.setState(id, to, meta);
     this.observe(set, before, meta);
     return set;
   }
 
-  startReworkRound(id: string, start: ReworkStart): StartedRound | undefined {
-    const started = this.store.startReworkRound(id, start);
+  async startReworkRound(id: string, start: ReworkStart): Promise<StartedRound | undefined> {
+    const started = await this.store.startReworkRound(id, start);
     if (started) {
-      const meta = { source: start.source, correlationId: start.correlationId ?? null, detail: this.store.history(id).at(-1)?.detail ?? null };
-      this.observe(started.worker, "PR_OPEN", meta);
+      const detail = (await this.store.history(id)).at(-1)?.detail ?? null;
+      this.observe(started.worker, "PR_OPEN", { source: start.source, correlationId: start.correlationId ?? null, detail });
       this.observers.metrics?.reworkRound(started.cause);
     }
     return started;
   }
 
-  addFeedback(feedback: NewFeedback): Feedback | undefined {
+  addFeedback(feedback: NewFeedback): Promise<Feedback | undefined> {
     // what is stored is what a later release reads back: checked whole before it is written
     return this.store.addFeedback({ ...feedback, detail: parseWith(feedbackDetailSchema, feedback.detail, "rework feedback") });
   }
 
-  listFeedback(filter: FeedbackFilter): Feedback[] {
+  listFeedback(filter: FeedbackFilter): Promise<Feedback[]> {
     return this.store.listFeedback(filter);
   }
 
-  settleFeedback(workerId: string, seqs: readonly number[]): number {
+  settleFeedback(workerId: string, seqs: readonly number[]): Promise<number> {
     return this.store.settleFeedback(workerId, seqs);
   }
 
-  getWorker(id: string): Worker | undefined {
+  getWorker(id: string): Promise<Worker | undefined> {
     return this.store.getWorker(id);
   }
 
-  requireWorker(id: string): Worker {
+  requireWorker(id: string): Promise<Worker> {
     return this.store.requireWorker(id);
   }
 
-  listWorkers(filter?: WorkerFilter): Worker[] {
+  listWorkers(filter?: WorkerFilter): Promise<Worker[]> {
     return this.store.listWorkers(filter);
   }
 
-  claimWorker(id: string, owner: string, leaseUntil: string, takeOverFrom?: string): boolean {
-    return this.store.claimWorker(id, owner, leaseUntil, takeOverFrom);
+  claimWorker(id: string, owner: string, leaseMs: number, takeOverFrom?: string): Promise<boolean> {
+    return this.store.claimWorker(id, owner, leaseMs, takeOverFrom);
   }
 
-  renewLeases(owner: string, leaseUntil: string): number {
-    return this.store.renewLeases(owner, leaseUntil);
+  claimNextWorker(owner: string, leaseMs: number, query: NextWorkerQuery): Promise<Worker | undefined> {
+    return this.store.claimNextWorker(owner, leaseMs, query);
   }
 
-  updateWorker(id: string, patch: WorkerFields): Worker {
+  renewLeases(owner: string, leaseMs: number): Promise<number> {
+    return this.store.renewLeases(owner, leaseMs);
+  }
+
+  updateWorker(id: string, patch: WorkerFields): Promise<Worker> {
     return this.store.updateWorker(id, patch);
   }
 
-  removeWorker(id: string): boolean {
+  removeWorker(id: string): Promise<boolean> {
     return this.store.removeWorker(id);
   }
 
-  history(id: string): TransitionRecord[] {
+  history(id: string): Promise<TransitionRecord[]> {
     return this.store.history(id);
   }
 
-  recentDeliveries(since: string): string[] {
+  recentDeliveries(since: string): Promise<string[]> {
     return this.store.recentDeliveries(since);
   }
 
-  recordDeliveries(deliveries: ReadonlyArray<{ id: string; event: string }>): number {
+  recordDeliveries(deliveries: ReadonlyArray<{ id: string; event: string }>): Promise<number> {
     return this.store.recordDeliveries(deliveries);
   }
 
-  forgetDelivery(deliveryId: string, since: string): boolean {
+  forgetDelivery(deliveryId: string, since: string): Promise<boolean> {
     return this.store.forgetDelivery(deliveryId, since);
   }
 
-  pruneDeliveries(before: string): number {
+  pruneDeliveries(before: string): Promise<number> {
     return this.store.pruneDeliveries(before);
   }
 
-  addFollowUps(followUps: readonly NewFollowUp[]): string[] {
+  addFollowUps(followUps: readonly NewFollowUp[]): Promise<string[]> {
     return this.store.addFollowUps(followUps);
   }
 
-  claimFollowUps(owner: string, leaseUntil: string, limit: number): FollowUp[] {
-    return this.store.claimFollowUps(owner, leaseUntil, limit);
+  claimFollowUps(owner: string, leaseMs: number, limit: number): Promise<FollowUp[]> {
+    return this.store.claimFollowUps(owner, leaseMs, limit);
   }
 
-  finishFollowUp(seq: number, owner: string, then?: readonly NewFollowUp[]): boolean {
+  finishFollowUp(seq: number, owner: string, then?: readonly NewFollowUp[]): Promise<boolean> {
     return this.store.finishFollowUp(seq, owner, then);
   }
 
-  retryFollowUp(seq: number, owner: string, error: string, retryAt: string | null): boolean {
-    return this.store.retryFollowUp(seq, owner, error, retryAt);
+  retryFollowUp(seq: number, owner: string, error: string, retryInMs: number | null): Promise<boolean> {
+    return this.store.retryFollowUp(seq, owner, error, retryInMs);
   }
 
-  releaseFollowUps(owner: string | null): number {
+  releaseFollowUps(owner: string | null): Promise<number> {
     return this.store.releaseFollowUps(owner);
   }
 
-  followUpBacklog(): FollowUpBacklog {
+  followUpBacklog(): Promise<FollowUpBacklog> {
     return this.store.followUpBacklog();
   }
 
-  pruneFollowUps(before: string): number {
+  pruneFollowUps(before: string): Promise<number> {
     return this.store.pruneFollowUps(before);
   }
 
-  allocatePort(holder: PortHolder, range: PortRange, prefer?: number): number | undefined {
+  allocatePort(holder: PortHolder, range: PortRange, prefer?: number): Promise<number | undefined> {
     return this.store.allocatePort(holder, range, prefer);
   }
 
-  releasePort(holder: PortHolder): boolean {
+  releasePort(holder: PortHolder): Promise<boolean> {
     return this.store.releasePort(holder);
   }
 
-  addSpare(spare: NewSpare): Spare {
+  addSpare(spare: NewSpare): Promise<Spare> {
     return this.store.addSpare(spare);
   }
 
-  getSpare(id: string): Spare | undefined {
+  getSpare(id: string): Promise<Spare | undefined> {
     return this.store.getSpare(id);
   }
 
-  listSpares(repoPath?: string): Spare[] {
+  listSpares(repoPath?: string): Promise<Spare[]> {
     return this.store.listSpares(repoPath);
   }
 
-  moveSpare(id: string, from: SpareState, to: SpareState, patch?: SpareFields, owner?: string): Spare | undefined {
+  moveSpare(id: string, from: SpareState, to: SpareState, patch?: SpareFields, owner?: string): Promise<Spare | undefined> {
     return this.store.moveSpare(id, from, to, patch, owner);
   }
 
-  takeSpare(repoPath: string, owner: string, leaseUntil: string): Spare | undefined {
-    return this.store.takeSpare(repoPath, owner, leaseUntil);
+  takeSpare(repoPath: string, owner: string, leaseMs: number): Promise<Spare | undefined> {
+    return this.store.takeSpare(repoPath, owner, leaseMs);
   }
 
-  handOverSpare(id: string, owner: string, workerId: string): { port: number | null } | undefined {
+  handOverSpare(id: string, owner: string, workerId: string): Promise<{ port: number | null } | undefined> {
     return this.store.handOverSpare(id, owner, workerId);
   }
 
-  removeSpare(id: string): boolean {
+  removeSpare(id: string): Promise<boolean> {
     return this.store.removeSpare(id);
   }
 
-  ping(): void {
-    this.store.ping();
+  registerRunner(runner: RunnerRegistration): Promise<RunnerRecord> {
+    return this.store.registerRunner(runner);
   }
 
-  close(): void {
-    this.store.close();
+  heartbeatRunner(id: string): Promise<boolean> {
+    return this.store.heartbeatRunner(id);
+  }
+
+  listRunners(staleAfterMs: number): Promise<RunnerRecord[]> {
+    return this.store.listRunners(staleAfterMs);
+  }
+
+  forgetRunner(id: string): Promise<boolean> {
+    return this.store.forgetRunner(id);
+  }
+
+  ping(): Promise<void> {
+    return this.store.ping();
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
   }
 }

@@ -68,8 +68,8 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
       for (const id of await warm.tidy()) print(`removed ${id}: left half-made by a process that is gone`);
       const base = await warm.base();
       if (!base) throw new PwError(`cannot tell which branch spares start from in ${warm.ctx.repo.root}: check out a branch`);
-      const live = () => warm.spares().filter((s) => s.state === "ready" || (s.state === "filling" && !warm.isStale(s))).length;
-      while (live() < size) {
+      const live = async () => (await warm.spares()).filter((s) => s.state === "ready" || (s.state === "filling" && !warm.isStale(s))).length;
+      while ((await live()) < size) {
         let made: Spare | undefined;
         try {
           made = await warm.fillOne(base);
@@ -79,7 +79,7 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
         if (!made) throw new PwError("a spare worktree was removed while it was made (`pw pool drain`?)");
         print(`made ${made.id} at ${base.branch} (${base.commit.slice(0, 10)}), port ${made.port ?? "-"}: ${made.path}`);
       }
-      const ready = warm.spares().filter((s) => s.state === "ready").length;
+      const ready = (await warm.spares()).filter((s) => s.state === "ready").length;
       print(`pool of ${warm.ctx.repo.root}: ${ready} of ${size} ready`);
     });
 
@@ -89,7 +89,7 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
     .option(...repoOption)
     .action(async (opts: { repo?: string }) => {
       const warm = await poolOf(ctx, opts.repo, "pool-drain");
-      const before = new Map(warm.spares().map((s) => [s.id, s]));
+      const before = new Map((await warm.spares()).map((s) => [s.id, s]));
       const { removed, busy } = await warm.drain();
       for (const id of removed) print(`removed ${id}${before.get(id) ? ` (${before.get(id)!.path})` : ""}`);
       for (const id of busy) print(`left ${id}: ${before.get(id)?.state ?? "busy"} by ${before.get(id)?.owner ?? "another process"}`);

@@ -287,9 +287,9 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   ]);
 
   const metrics = createMetrics({
-    workersByState: () => {
+    workersByState: async () => {
       const counts: Record<string, number> = {};
-      for (const w of ctx.rawStore.listWorkers()) counts[w.state] = (counts[w.state] ?? 0) + 1;
+      for (const w of await ctx.rawStore.listWorkers()) counts[w.state] = (counts[w.state] ?? 0) + 1;
       return counts;
     },
     followUpBacklog: () => ctx.rawStore.followUpBacklog(),
@@ -337,7 +337,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     log: probotLogger(appLogger),
     Octokit: Octokit as typeof ProbotOctokit,
   });
-  const deliveries = new DeliveryLog(store, { logger: appLogger });
+  const deliveries = await DeliveryLog.open(store, { logger: appLogger });
   // every GitHub effect of a delivery is a follow-up in the store, carried out after the answer;
   // one that gives up has its delivery forgotten, so GitHub's redelivery of it is handled
   const followUps = new FollowUpQueue({
@@ -345,12 +345,14 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     logger: appLogger,
     metrics,
     pollMs,
-    onGiveUp: (followUp) => followUp.correlationId && deliveries.forget(followUp.correlationId),
+    onGiveUp: async (followUp) => {
+      if (followUp.correlationId) await deliveries.forget(followUp.correlationId);
+    },
   });
   const deps = { store, logger: appLogger, metrics, served: servedRepositories(servedList), statusComments, deliveries, followUps };
   await probot.load(createApp(deps));
   await probot.ready();
-  followUps.start(performFollowUp(deps, followUpOctokit(probot, auth.kind)));
+  await followUps.start(performFollowUp(deps, followUpOctokit(probot, auth.kind)));
 
   const statusPage = createStatusPage({ store, logger: appLogger, ...statusPageOptions });
   const server = createServer(
@@ -406,18 +408,18 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     statusComments.syncChanged(followUps).catch((error: Error) => appLogger.warn({ err_message: error.message.split("\n")[0] }, "status comments not synced"));
   }, pollMs);
   // GitHub redelivers for a few days at most: older delivery ids need not be kept
-  const pruneDeliveries = () => {
+  const pruneDeliveries = async () => {
     try {
       const before = new Date(Date.now() - DELIVERY_RETENTION_MS).toISOString();
-      const pruned = store.pruneDeliveries(before);
-      const finished = store.pruneFollowUps(before);
+      const pruned = await store.pruneDeliveries(before);
+      const finished = await store.pruneFollowUps(before);
       if (pruned + finished > 0) appLogger.info({ pruned, follow_ups: finished }, "old delivery ids and finished follow-ups forgotten");
     } catch (error) {
       appLogger.warn({ err_message: (error as Error).message }, "delivery ids not pruned");
     }
   };
-  pruneDeliveries();
-  const pruner = setInterval(pruneDeliveries, 3600_000);
+  await pruneDeliveries();
+  const pruner = setInterval(() => void pruneDeliveries(), 3600_000);
   if (opts.reconcile) {
     // webhooks missed while nothing listened: one list call per repository
     void reconcile({ store, logger: appLogger, octokitFor: access, correlationId: ctx.correlationId })
@@ -441,7 +443,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   const unfinished = await followUps.stop(SHUTDOWN_GRACE_MS);
   server.closeAllConnections();
   await closed;
-  deliveries.close();
+  await deliveries.close();
   if (unfinished > 0) appLogger.info({ unfinished }, "follow-ups left for the next start");
   appLogger.info("pw serve stopped");
   await Promise.all([flushLogger(appLogger), flushLogger(runnerLogger)]);

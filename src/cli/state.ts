@@ -14,8 +14,8 @@ export function registerStateCommands(program: Command, ctx: CliContext): void {
     .description("print a worker's state")
     .argument("<id>", "worker id, like worker-a1b2c3")
     .option("--json", "print the worker as JSON")
-    .action((id: string, opts: { json?: boolean }) => {
-      const worker = ctx.store.requireWorker(parseWorkerId(id));
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const worker = await ctx.store.requireWorker(parseWorkerId(id));
       if (opts.json) printJson(worker);
       else print(worker.state);
     });
@@ -25,11 +25,11 @@ export function registerStateCommands(program: Command, ctx: CliContext): void {
     .description("override a worker's state (creates the record when missing; recorded in history)")
     .argument("<id>", "worker id")
     .argument("<state>", "new state")
-    .action((id: string, name: string) => {
+    .action(async (id: string, name: string) => {
       const workerId = parseWorkerId(id);
       const to = parseState(name);
-      const before = ctx.store.getWorker(workerId);
-      ctx.store.setState(workerId, to, { source: "admin", correlationId: ctx.correlationId, detail: "pw state set" });
+      const before = await ctx.store.getWorker(workerId);
+      await ctx.store.setState(workerId, to, { source: "admin", correlationId: ctx.correlationId, detail: "pw state set" });
       print(before ? `${workerId}: ${before.state} -> ${to} (override)` : `${workerId}: created in ${to}`);
     });
 
@@ -38,9 +38,9 @@ export function registerStateCommands(program: Command, ctx: CliContext): void {
     .description("list workers")
     .option("--state <state>", "only workers in this state")
     .option("--json", "print a JSON array")
-    .action((opts: { state?: string; json?: boolean }) => {
+    .action(async (opts: { state?: string; json?: boolean }) => {
       const filter = opts.state === undefined ? {} : { state: parseState(opts.state) };
-      const workers = ctx.store.listWorkers(filter);
+      const workers = await ctx.store.listWorkers(filter);
       if (opts.json) printJson(workers);
       else printWorkers(workers);
     });
@@ -49,9 +49,9 @@ export function registerStateCommands(program: Command, ctx: CliContext): void {
     .command("remove")
     .description("delete a worker's record and history (its worktree is left alone)")
     .argument("<id>", "worker id")
-    .action((id: string) => {
+    .action(async (id: string) => {
       const workerId = parseWorkerId(id);
-      if (!ctx.store.removeWorker(workerId)) throw new NotFoundError(`no worker ${workerId}: see \`pw worker list\``);
+      if (!(await ctx.store.removeWorker(workerId))) throw new NotFoundError(`no worker ${workerId}: see \`pw worker list\``);
       print(`removed ${workerId}`);
     });
 
@@ -61,11 +61,11 @@ export function registerStateCommands(program: Command, ctx: CliContext): void {
     .argument("<id>", "worker id")
     .argument("<from>", "the state it must be in now")
     .argument("<to>", "the state to move to")
-    .action((id: string, fromName: string, toName: string) => {
+    .action(async (id: string, fromName: string, toName: string) => {
       const workerId = parseWorkerId(id);
       const from = parseState(fromName);
       const to = parseState(toName);
-      ctx.store.transition(workerId, from, to, { source: "cli", correlationId: ctx.correlationId });
+      await ctx.store.transition(workerId, from, to, { source: "cli", correlationId: ctx.correlationId });
       print(`${workerId}: ${from} -> ${to}`);
     });
 
@@ -74,10 +74,10 @@ export function registerStateCommands(program: Command, ctx: CliContext): void {
     .description("show a worker's transitions, oldest first")
     .argument("<id>", "worker id")
     .option("--json", "print a JSON array")
-    .action((id: string, opts: { json?: boolean }) => {
+    .action(async (id: string, opts: { json?: boolean }) => {
       const workerId = parseWorkerId(id);
-      ctx.store.requireWorker(workerId);
-      const history = ctx.store.history(workerId);
+      await ctx.store.requireWorker(workerId);
+      const history = await ctx.store.history(workerId);
       if (opts.json) printJson(history);
       else printHistory(history);
     });

@@ -57,20 +57,21 @@ async function waitFor(ctx: CliContext, repo: RepoContext, ids: string[], projec
   const deps = ctx.pipelineDeps();
   const runner = new Runner({ deps, repos: [repo], ...(project ? { project } : {}) });
   const view = new ProgressView();
-  const snapshot = () => ids.map((id) => ctx.store.requireWorker(id));
-  const settled = (): boolean => {
-    const all = ctx.store.listWorkers();
-    return snapshot().every(
+  const snapshot = () => Promise.all(ids.map((id) => ctx.store.requireWorker(id)));
+  const settled = async (): Promise<boolean> => {
+    const all = await ctx.store.listWorkers();
+    return (await snapshot()).every(
       (w) =>
         SETTLED.includes(w.state) ||
         (w.state === "NEEDS_INIT" && runner.active === 0 && (waitingFor(w, all) !== undefined || runner.heldBackReason(w) !== undefined)),
     );
   };
-  const render = () => {
-    const all = ctx.store.listWorkers();
-    view.update(snapshot(), (w) => (w.state === "NEEDS_INIT" ? waitingFor(w, all) : undefined));
+  const render = async () => {
+    const all = await ctx.store.listWorkers();
+    view.update(await snapshot(), (w) => (w.state === "NEEDS_INIT" ? waitingFor(w, all) : undefined));
   };
-  const ticker = setInterval(render, 1000);
+  // a render that fails (the store busy) is skipped: the next tick draws again
+  const ticker = setInterval(() => void render().catch(() => undefined), 1000);
   const abort = new AbortController();
   let interrupts = 0;
   const onSignal = () => {
@@ -90,9 +91,9 @@ async function waitFor(ctx: CliContext, repo: RepoContext, ids: string[], projec
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
-  render();
-  const final = snapshot();
-  const all = ctx.store.listWorkers();
+  await render();
+  const final = await snapshot();
+  const all = await ctx.store.listWorkers();
   for (const w of final.filter((w) => w.state === "NEEDS_INIT")) {
     const reason = waitingFor(w, all);
     if (reason) print(`${w.id} (${w.taskId}) waits for ${reason} to be merged; \`pw loop\` will start it then`);
@@ -182,7 +183,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
       const project = opts.project === undefined ? undefined : parseProjectName(opts.project);
       const { openRepoContext, repositoryWorkers, spawnWorkers } = await runnerModules();
       const repo = await openRepoContext(opts.repo ?? process.cwd(), ctx.paths);
-      const existing = new Set(repositoryWorkers(ctx.store, repo).flatMap((w) => (w.taskId ? [w.taskId] : [])));
+      const existing = new Set((await repositoryWorkers(ctx.store, repo)).flatMap((w) => (w.taskId ? [w.taskId] : [])));
       let spec;
       try {
         spec = parseTaskSpec(data, file, { agents: Object.keys(repo.config.agents), existingTaskIds: existing, defaultAgent: repo.config.defaultAgent });
@@ -209,8 +210,8 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .description("list workers")
     .option("--state <state>", "only workers in this state")
     .option("--json", "print a JSON array")
-    .action((opts: { state?: string; json?: boolean }) => {
-      const workers = ctx.store.listWorkers(opts.state === undefined ? {} : { state: parseState(opts.state) });
+    .action(async (opts: { state?: string; json?: boolean }) => {
+      const workers = await ctx.store.listWorkers(opts.state === undefined ? {} : { state: parseState(opts.state) });
       if (opts.json) printJson(workers);
       else printWorkerList(workers);
     });
@@ -220,9 +221,9 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .description("show one worker and its history")
     .argument("<id>", "worker id")
     .option("--json", "print JSON (the worker plus its history)")
-    .action((id: string, opts: { json?: boolean }) => {
-      const found = ctx.store.requireWorker(parseWorkerId(id));
-      const history = ctx.store.history(found.id);
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const found = await ctx.store.requireWorker(parseWorkerId(id));
+      const history = await ctx.store.history(found.id);
       if (opts.json) printJson(workerJson(found, history));
       else printWorker(found, history);
     });
@@ -233,7 +234,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .argument("<id>", "worker id")
     .option("--follow", "keep printing until the worker settles")
     .action(async (id: string, opts: { follow?: boolean }) => {
-      const found = ctx.store.requireWorker(parseWorkerId(id));
+      const found = await ctx.store.requireWorker(parseWorkerId(id));
       const file = workerLogPath(ctx.paths.logsDir, found.id);
       if (!existsSync(file) && !opts.follow) {
         const queued = found.state === "NEEDS_INIT" ? ": it is queued and has not started; `pw loop` starts it" : "";
@@ -242,15 +243,13 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
       let offset = printLogFrom(file, 0);
       if (!opts.follow) return;
       await new Promise<void>((resolve) => {
-        const poll = setInterval(() => {
+        const check = async () => {
           offset = printLogFrom(file, offset);
-          const now = ctx.store.getWorker(found.id);
-          if (!now || SETTLED.includes(now.state) || isTerminal(now.state)) {
-            clearInterval(poll);
-            watcher?.close();
-            resolve();
-          }
-        }, 500);
+          const now = await ctx.store.getWorker(found.id);
+          if (!now || SETTLED.includes(now.state) || isTerminal(now.state)) stop();
+        };
+        // a check that fails (the store busy) is tried again at the next tick
+        const poll = setInterval(() => void check().catch(() => undefined), 500);
         let watcher: ReturnType<typeof watch> | undefined;
         try {
           watcher = watch(file, () => (offset = printLogFrom(file, offset)));
@@ -312,7 +311,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
         throw new InvalidInputError(`--message is ${Buffer.byteLength(message)} bytes, over 64 KB: say it shorter, or point the agent at a file in the worktree`);
       }
       const { askForRound } = await import("../runner/rework.js");
-      const { worker: asked, joinsNext } = askForRound({ store: ctx.store, correlationId: ctx.correlationId }, parseWorkerId(id), message);
+      const { worker: asked, joinsNext } = await askForRound({ store: ctx.store, correlationId: ctx.correlationId }, parseWorkerId(id), message);
       print(
         joinsNext
           ? `${asked.id}: a rework round runs now; this joins the next one`
@@ -382,7 +381,7 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
         process.off("SIGTERM", onSignal);
       }
       logger.info({ runner: runner.id }, "runner stopped");
-      const all = ctx.store.listWorkers();
+      const all = await ctx.store.listWorkers();
       const summary = summarizeRun({ workers: all.filter((w) => runner.contextFor(w)), all, moved: ctx.moved });
       reportRun(summary, { format: ctx.logOutput.format, logger });
       if (opts.untilIdle && summary.failed.length > 0) ctx.exitCode = EXIT_FAILED;

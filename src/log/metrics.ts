@@ -38,7 +38,7 @@ export interface MetricsOptions {
   /** Called at every scrape to fill `pw_workers{state}`; without it the gauge has no samples. */
   workersByState?: () => WorkerCounts | Promise<WorkerCounts>;
   /** Called at every scrape to fill the follow-up queue's depth and age; without it those gauges have no samples. */
-  followUpBacklog?: () => FollowUpBacklogSample;
+  followUpBacklog?: () => FollowUpBacklogSample | Promise<FollowUpBacklogSample>;
   /** The clock the queue's age is measured with (tests). */
   now?: () => number;
   /** Node process metrics (`process_*`, `nodejs_*`) in the same registry; default true. */
@@ -130,17 +130,17 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     name: METRIC_NAMES.followUpDepth,
     help: "GitHub effects of deliveries (replies, reactions, status comments, check runs, re-reads) queued and not finished yet.",
     registers: [registry],
-    collect() {
-      if (backlog) this.set(backlog().unfinished);
+    async collect() {
+      if (backlog) this.set((await backlog()).unfinished);
     },
   });
   new Gauge({
     name: METRIC_NAMES.followUpOldest,
     help: "Age of the oldest unfinished follow-up in the queue (0 when it is empty).",
     registers: [registry],
-    collect() {
+    async collect() {
       if (!backlog) return;
-      const { oldestCreatedAt } = backlog();
+      const { oldestCreatedAt } = await backlog();
       const oldest = oldestCreatedAt === null ? NaN : Date.parse(oldestCreatedAt);
       this.set(Number.isFinite(oldest) ? Math.max(0, (now() - oldest) / 1000) : 0);
     },

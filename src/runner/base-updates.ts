@@ -60,14 +60,18 @@ export function keptBeforeRebaseRef(workerId: string, onto: string): string {
  * (`skip`: those it runs a job for now), one update per worker: the newest base asked for, and a
  * merged parent's head when one of them is a retarget.
  */
-export function pendingUpdates(deps: Pick<PipelineDeps, "store">, contextFor: (worker: Worker) => RepoContext | undefined, skip: (id: string) => boolean): PendingUpdate[] {
-  const waiting = deps.store.listFeedback({ pending: true, workerStates: ["PR_OPEN"] }).filter((f): f is BaseFeedback => f.detail.cause === "base");
+export async function pendingUpdates(
+  deps: Pick<PipelineDeps, "store">,
+  contextFor: (worker: Worker) => RepoContext | undefined,
+  skip: (id: string) => boolean,
+): Promise<PendingUpdate[]> {
+  const waiting = (await deps.store.listFeedback({ pending: true, workerStates: ["PR_OPEN"] })).filter((f): f is BaseFeedback => f.detail.cause === "base");
   const byWorker = new Map<string, BaseFeedback[]>();
   for (const feedback of waiting) byWorker.set(feedback.workerId, [...(byWorker.get(feedback.workerId) ?? []), feedback]);
   const updates: PendingUpdate[] = [];
   for (const [id, feedback] of byWorker) {
     if (skip(id)) continue;
-    const worker = deps.store.getWorker(id);
+    const worker = await deps.store.getWorker(id);
     const ctx = worker && contextFor(worker);
     if (!worker || !ctx || worker.state !== "PR_OPEN" || !worker.branch || !worker.worktreePath || !worker.baseBranch || worker.prNumber === null) continue;
     const retarget = feedback.filter((f) => f.detail.retarget).at(-1);
@@ -101,9 +105,9 @@ export async function updateBases(deps: PipelineDeps, updates: readonly PendingU
 
 async function updateRepository(deps: PipelineDeps, ctx: RepoContext, updates: readonly PendingUpdate[]): Promise<BaseUpdateOutcomes> {
   const outcomes: BaseUpdateOutcomes = new Map();
-  const settle = (update: PendingUpdate, outcome: BaseUpdateRecord["outcome"], onto: string | null, detail: string | null) => {
+  const settle = async (update: PendingUpdate, outcome: BaseUpdateRecord["outcome"], onto: string | null, detail: string | null) => {
     outcomes.set(update.worker.id, outcome);
-    finish(deps, update, outcome, onto, detail);
+    await finish(deps, update, outcome, onto, detail);
   };
   let heads: Map<string, string | undefined>;
   try {
@@ -133,13 +137,13 @@ async function updateRepository(deps: PipelineDeps, ctx: RepoContext, updates: r
       const rebased = await startRebase(ctx.repo, worker.worktreePath, onto, upstream ?? undefined);
       if (rebased.kind === "stopped") {
         await abortRebase(ctx.repo, worker.worktreePath);
-        recordConflict(deps, update, onto, upstream, rebased.stop.files);
+        await recordConflict(deps, update, onto, upstream, rebased.stop.files);
         return settle(update, "conflict", onto, `conflicts in ${rebased.stop.files.map((f) => f.path).join(", ") || "some files"}: a rework round resolves them`);
       }
       pushes.push({ update, onto, expected: prHead });
     } catch (error) {
       await abortRebase(ctx.repo, worker.worktreePath).catch(() => undefined);
-      settle(update, "failed", onto, (error as Error).message.split("\n")[0] ?? null);
+      await settle(update, "failed", onto, (error as Error).message.split("\n")[0] ?? null);
     }
   });
   if (pushes.length === 0) return outcomes;
@@ -153,12 +157,12 @@ async function updateRepository(deps: PipelineDeps, ctx: RepoContext, updates: r
   for (const { update, onto, expected } of pushes) {
     const result = pushed.get(update.worker.branch);
     if (result?.ok) {
-      settle(update, "updated", onto, null);
+      await settle(update, "updated", onto, null);
       continue;
     }
     // the PR moved meanwhile (someone pushed): the worktree goes back to what the PR had
     await resetTo(ctx.repo, update.worker.worktreePath, expected).catch(() => undefined);
-    settle(update, "failed", onto, `not pushed: ${result?.reason ?? "git said nothing"}`);
+    await settle(update, "failed", onto, `not pushed: ${result?.reason ?? "git said nothing"}`);
   }
   return outcomes;
 }
@@ -181,7 +185,7 @@ async function toPullRequestHead(ctx: RepoContext, worker: PendingUpdate["worker
 }
 
 /** A rebase that stopped: feedback for a rework round, naming the files and the base's commits that changed each. */
-function recordConflict(deps: PipelineDeps, update: PendingUpdate, onto: string, upstream: string | null, files: readonly ConflictingFile[]): void {
+async function recordConflict(deps: PipelineDeps, update: PendingUpdate, onto: string, upstream: string | null, files: readonly ConflictingFile[]): Promise<void> {
   const key = `conflict:${update.worker.id}:${update.base}@${onto}`;
   const detail: FeedbackDetail = {
     cause: "conflict",
@@ -192,7 +196,7 @@ function recordConflict(deps: PipelineDeps, update: PendingUpdate, onto: string,
     files: files.slice(0, 100).map((f) => ({ path: f.path.slice(0, 500), commits: f.commits.slice(0, 20).map((c) => ({ sha: c.sha, subject: c.subject.slice(0, 500) })) })),
     omitted: files.length > 100 ? [`${files.length - 100} more files in conflict`] : [],
   };
-  deps.store.addFeedback({ workerId: update.worker.id, key, scope: key, detail });
+  await deps.store.addFeedback({ workerId: update.worker.id, key, scope: key, detail });
 }
 
 const LOG_MESSAGES: Record<BaseUpdateRecord["outcome"], string> = {
@@ -204,11 +208,11 @@ const LOG_MESSAGES: Record<BaseUpdateRecord["outcome"], string> = {
 };
 
 /** The end of one update: the worker's record, its log file, one log line, its feedback settled. */
-function finish(deps: PipelineDeps, update: PendingUpdate, outcome: BaseUpdateRecord["outcome"], onto: string | null, detail: string | null): void {
+async function finish(deps: PipelineDeps, update: PendingUpdate, outcome: BaseUpdateRecord["outcome"], onto: string | null, detail: string | null): Promise<void> {
   const { worker } = update;
   const how = update.retarget ? "retarget" : "rebase";
-  recordMergeFlow(deps.store, worker.id, { update: { how, base: update.base, baseSha: onto, outcome, detail, at: new Date().toISOString() } });
-  deps.store.settleFeedback(worker.id, update.seqs);
+  await recordMergeFlow(deps.store, worker.id, { update: { how, base: update.base, baseSha: onto, outcome, detail, at: new Date().toISOString() } });
+  await deps.store.settleFeedback(worker.id, update.seqs);
   const at = onto ? ` (${onto.slice(0, 7)})` : "";
   appendWorkerLog(workerLogPath(deps.paths.logsDir, worker.id), `${LOG_MESSAGES[outcome]}: ${update.base}${at}${detail ? `: ${detail}` : ""}`);
   const log = workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId });

@@ -4,9 +4,9 @@ import { InvalidInputError, NotFoundError, PwError } from "../core/errors.js";
 import { branchForTask, newWorkerId, parseTaskId, worktreePathFor } from "../core/names.js";
 import { unknownDependency } from "../core/spec.js";
 import { isTerminal, type WorkerState } from "../core/states.js";
-import { RETRY_RESET, RETRYABLE_STATES, type Worker } from "../core/worker.js";
-import { requeueStackedChildren } from "../store/merge-flow.js";
+import type { Worker } from "../core/worker.js";
 import { addWorktree, removeWorktree } from "../git/worktrees.js";
+import { canQueueAgain, queueAgain } from "../store/moves.js";
 import { openRepoContext, type RepoContext } from "./context.js";
 import { finishWorker, type PipelineDeps } from "./pipeline.js";
 import { processOwner } from "./owners.js";
@@ -49,8 +49,8 @@ export class SpawnError extends PwError {
 }
 
 /** The workers of a checkout's repository: recorded from this checkout, or for its GitHub repository. */
-export function repositoryWorkers(store: PipelineDeps["store"], ctx: RepoContext): Worker[] {
-  return store.listWorkers().filter((w) => w.repoPath === ctx.repo.root || (ctx.repository !== null && w.repo === ctx.repository));
+export async function repositoryWorkers(store: PipelineDeps["store"], ctx: RepoContext): Promise<Worker[]> {
+  return (await store.listWorkers()).filter((w) => w.repoPath === ctx.repo.root || (ctx.repository !== null && w.repo === ctx.repository));
 }
 
 /** Everything that would make a spawn fail half-way, found before anything is created. */
@@ -62,7 +62,7 @@ async function spawnProblems(
   bases: Map<string, string | undefined>,
 ): Promise<SpawnProblem[]> {
   const problems: SpawnProblem[] = [];
-  const existing = repositoryWorkers(deps.store, ctx);
+  const existing = await repositoryWorkers(deps.store, ctx);
   const localBranches = await ctx.repo.localBranches();
   const seen = new Set<string>();
   const requested = new Set(requests.map((r) => r.taskId.toLowerCase()));
@@ -149,9 +149,9 @@ export async function spawnWorkers(
   try {
     for (const request of requests) {
       let id = newWorkerId();
-      while (deps.store.getWorker(id)) id = newWorkerId();
+      while (await deps.store.getWorker(id)) id = newWorkerId();
       created.push(
-        deps.store.createWorker(
+        await deps.store.createWorker(
           {
             id,
             taskId: request.taskId,
@@ -190,7 +190,7 @@ export async function spawnWorkers(
   } catch (error) {
     for (const worker of created.reverse()) {
       await removeWorktree(ctx.repo, { worktreesRoot: ctx.config.worktreesRoot, project, taskId: worker.taskId! }, true).catch(() => undefined);
-      deps.store.removeWorker(worker.id);
+      await deps.store.removeWorker(worker.id);
     }
     throw error;
   }
@@ -231,10 +231,10 @@ export interface TerminateResult {
  * worktree, unless the worktree holds work that would be lost and `force` is not given.
  */
 export async function terminateWorker(deps: PipelineDeps, id: string, force: boolean): Promise<TerminateResult> {
-  const before = deps.store.requireWorker(id);
+  const before = await deps.store.requireWorker(id);
   if (isTerminal(before.state)) throw new PwError(`worker ${id} is already ${before.state}`);
-  const abandoned = abandonWorker(deps, id, { source: "cli", detail: "terminated" });
-  if (!abandoned) throw new PwError(`worker ${id} is already ${deps.store.requireWorker(id).state}`);
+  const abandoned = await abandonWorker(deps, id, { source: "cli", detail: "terminated" });
+  if (!abandoned) throw new PwError(`worker ${id} is already ${(await deps.store.requireWorker(id)).state}`);
   const worker = abandoned.worker;
   const killed = abandoned.agentPid !== null;
   if (killed) await killGroup(abandoned.agentPid!);
@@ -250,7 +250,7 @@ export async function terminateWorker(deps: PipelineDeps, id: string, force: boo
       reason = (error as Error).message;
     }
   }
-  return { worker: deps.store.requireWorker(id), killed, removedWorktree, keptWorktree, reason };
+  return { worker: await deps.store.requireWorker(id), killed, removedWorktree, keptWorktree, reason };
 }
 
 /**
@@ -258,8 +258,8 @@ export async function terminateWorker(deps: PipelineDeps, id: string, force: boo
  * worker whose work could not be delivered now (see preflight) is left as it is.
  */
 export async function retryWorker(deps: PipelineDeps, id: string): Promise<Worker> {
-  const worker = deps.store.requireWorker(id);
-  if (!RETRYABLE_STATES.includes(worker.state)) {
+  const worker = await deps.store.requireWorker(id);
+  if (!canQueueAgain(worker.state)) {
     const next =
       worker.state === "NEEDS_INIT"
         ? "; it is queued already: `pw loop` starts it"
@@ -272,15 +272,7 @@ export async function retryWorker(deps: PipelineDeps, id: string): Promise<Worke
     await requirePreflight(deps, await openRepoContext(worker.repoPath, deps.paths, deps.env));
   }
   appendWorkerLog(workerLogPath(deps.paths.logsDir, id), "queued again (retry)");
-  const queued = deps.store.transition(id, worker.state, "NEEDS_INIT", {
-    source: "cli",
-    correlationId: deps.correlationId ?? null,
-    detail: "retry",
-    patch: RETRY_RESET,
-  });
-  // the PRs stacked on it that its close ended wait for its new PR
-  requeueStackedChildren(deps.store, queued, { source: "cli", correlationId: deps.correlationId ?? null });
-  return queued;
+  return queueAgain(deps.store, worker, { source: "cli", correlationId: deps.correlationId ?? null, detail: "retry" });
 }
 
 /**
@@ -288,7 +280,7 @@ export async function retryWorker(deps: PipelineDeps, id: string): Promise<Worke
  * whose PR creation failed). Adopts an existing PR rather than opening a second one.
  */
 export async function submitWorker(deps: PipelineDeps, id: string): Promise<Worker> {
-  let worker = deps.store.requireWorker(id);
+  let worker = await deps.store.requireWorker(id);
   if (!worker.repoPath) throw new NotFoundError(`worker ${id} has no local checkout recorded`);
   if (worker.state === "PR_OPEN" || worker.state === "MERGED") {
     throw new PwError(`worker ${id} is already ${worker.state}${worker.prUrl ? ` (${worker.prUrl})` : ""}`);
@@ -303,7 +295,7 @@ export async function submitWorker(deps: PipelineDeps, id: string): Promise<Work
     if (worker.worktreePath && !existsSync(worker.worktreePath)) {
       throw new InvalidInputError(`worker ${id} has no worktree yet: there is nothing to submit`);
     }
-    worker = deps.store.transition(id, "NEEDS_INIT", "WORKING", {
+    worker = await deps.store.transition(id, "NEEDS_INIT", "WORKING", {
       source: "cli",
       correlationId: deps.correlationId ?? null,
       detail: "submit: work done by hand",
@@ -312,7 +304,7 @@ export async function submitWorker(deps: PipelineDeps, id: string): Promise<Work
     });
   }
   const finished = await finishWorker(deps, ctx, worker, "cli");
-  if (!finished) throw new PwError(deps.store.requireWorker(id).error?.split("\n")[0] ?? `submit of ${id} failed`);
+  if (!finished) throw new PwError((await deps.store.requireWorker(id)).error?.split("\n")[0] ?? `submit of ${id} failed`);
   return finished;
 }
 
@@ -323,7 +315,7 @@ export async function cleanUpWorkers(
 ): Promise<{ removed: Array<{ worker: Worker; path: string }>; kept: Array<{ worker: Worker; reason: string }> }> {
   const removed: Array<{ worker: Worker; path: string }> = [];
   const kept: Array<{ worker: Worker; reason: string }> = [];
-  for (const worker of deps.store.listWorkers({ state })) {
+  for (const worker of await deps.store.listWorkers({ state })) {
     if (!worker.worktreePath) continue;
     try {
       const path = await cleanUpWorker(deps, worker, state === "MERGED");

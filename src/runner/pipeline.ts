@@ -13,6 +13,7 @@ import { ensureWorktree } from "../git/worktrees.js";
 import type { GitHubAccess } from "../github/access.js";
 import { openPullRequest } from "../github/pulls.js";
 import type { Logger } from "../log/logger.js";
+import { markFailed } from "../store/moves.js";
 import type { WorkerStore } from "../store/store.js";
 import type { RepoContext } from "./context.js";
 import { bringAlong, neverCommitted } from "./bring-along.js";
@@ -55,25 +56,12 @@ function fieldsOf(worker: Worker): ReadyWorker {
 }
 
 /** Moves a worker to UNKNOWN with `message`, unless someone else has moved it meanwhile. */
-export function failWorker(deps: PipelineDeps, workerId: string, message: string, source: TransitionSource = "runner"): void {
-  const current = deps.store.getWorker(workerId);
+export async function failWorker(deps: PipelineDeps, workerId: string, message: string, source: TransitionSource = "runner"): Promise<void> {
+  const current = await deps.store.getWorker(workerId);
   if (!current) return;
   appendWorkerLog(workerLogPath(deps.paths.logsDir, workerId), `failed: ${message}`);
-  if (current.state === "UNKNOWN") {
-    deps.store.updateWorker(workerId, { error: message, pid: null });
-    return;
-  }
-  try {
-    deps.store.transition(workerId, current.state, "UNKNOWN", {
-      source,
-      correlationId: deps.correlationId ?? null,
-      detail: message.split("\n")[0],
-      patch: { error: message, pid: null },
-    });
-  } catch (error) {
-    // terminated, merged or otherwise moved while we worked: their word stands
-    if (!(error instanceof PwError)) throw error;
-  }
+  // terminated, merged or otherwise moved while we worked: their word stands
+  await markFailed(deps.store, current, message, { source, correlationId: deps.correlationId ?? null });
 }
 
 /** The worktree, what it brings from the main checkout, and the setup commands: everything before the agent. */
@@ -112,22 +100,22 @@ export async function runWorker(deps: PipelineDeps, ctx: RepoContext, claimed: W
   const log = workerLogPath(deps.paths.logsDir, claimed.id);
   const agent = claimed.agent ? ctx.config.agents[claimed.agent] : undefined;
   if (!agent) {
-    failWorker(deps, claimed.id, `unknown agent "${claimed.agent}": define it under agents in .parallel-workers.yml`);
+    await failWorker(deps, claimed.id, `unknown agent "${claimed.agent}": define it under agents in .parallel-workers.yml`);
     return;
   }
   let w: ReadyWorker;
   try {
     w = fieldsOf(claimed);
   } catch (error) {
-    failWorker(deps, claimed.id, (error as Error).message);
+    await failWorker(deps, claimed.id, (error as Error).message);
     return;
   }
   let port: number;
   try {
-    port = workerPort(deps.store, ctx.config, w, readSetupRecord(w.worktreePath)?.port ?? undefined);
+    port = await workerPort(deps.store, ctx.config, w, readSetupRecord(w.worktreePath)?.port ?? undefined);
   } catch (error) {
     if (!(error instanceof PwError)) throw error;
-    failWorker(deps, w.id, error.message);
+    await failWorker(deps, w.id, error.message);
     return;
   }
   const values: Record<Placeholder, string> = {
@@ -153,11 +141,11 @@ export async function runWorker(deps: PipelineDeps, ctx: RepoContext, claimed: W
   // a path inside the worktree may be made by setup, and is looked for when it is run
   const missingSetup = w.worktreePath && !existsSync(w.worktreePath) ? ctx.config.setup.find((c) => !onPath(c[0]!, env)) : undefined;
   if (missingSetup) {
-    failWorker(deps, w.id, `setup failed: setup command "${missingSetup[0]}" not found; fix setup in .parallel-workers.yml`);
+    await failWorker(deps, w.id, `setup failed: setup command "${missingSetup[0]}" not found; fix setup in .parallel-workers.yml`);
     return;
   }
   if (!onPath(argv[0]!, env)) {
-    failWorker(deps, w.id, `agent "${agent.name}": command "${argv[0]}" not found; set agents.${agent.name}.command in .parallel-workers.yml`);
+    await failWorker(deps, w.id, `agent "${agent.name}": command "${argv[0]}" not found; set agents.${agent.name}.command in .parallel-workers.yml`);
     return;
   }
 
@@ -167,11 +155,11 @@ export async function runWorker(deps: PipelineDeps, ctx: RepoContext, claimed: W
     ctx.configGuard ??= GitConfigGuard.take(ctx.repo);
     await ctx.configGuard;
   } catch (error) {
-    failWorker(deps, w.id, `setup failed: ${(error as Error).message}`);
+    await failWorker(deps, w.id, `setup failed: ${(error as Error).message}`);
     return;
   }
   if (!findProgram(argv[0]!, env.PATH, w.worktreePath)) {
-    failWorker(
+    await failWorker(
       deps,
       w.id,
       `agent "${agent.name}": command "${argv[0]}" not found; set agents.${agent.name}.command in .parallel-workers.yml`,
@@ -182,7 +170,7 @@ export async function runWorker(deps: PipelineDeps, ctx: RepoContext, claimed: W
   appendWorkerLog(log, `agent ${agent.name} starts: ${JSON.stringify(argv[0])} with ${argv.length - 1} argument(s)`);
   const started = startProcess({ argv, cwd: w.worktreePath, env, logFile: log, timeoutMs: agent.timeoutMs });
   try {
-    deps.store.transition(w.id, "NEEDS_INIT", "WORKING", {
+    await deps.store.transition(w.id, "NEEDS_INIT", "WORKING", {
       source: "runner",
       correlationId: deps.correlationId ?? null,
       detail: `agent ${agent.name} started (pid ${started.pid})`,
@@ -201,15 +189,15 @@ export async function runWorker(deps: PipelineDeps, ctx: RepoContext, claimed: W
   deps.onAgentRun?.(agent.name, result, seconds);
   appendWorkerLog(log, `agent ${agent.name} ${describeExit(outcome)} after ${formatDuration(outcome.durationMs)}`);
 
-  const current = deps.store.getWorker(w.id);
+  const current = await deps.store.getWorker(w.id);
   if (!current || current.state !== "WORKING") return; // terminated (or moved by a webhook) while it ran
-  deps.store.updateWorker(w.id, { pid: null });
+  await deps.store.updateWorker(w.id, { pid: null });
   if (outcome.timedOut) {
-    failWorker(deps, w.id, withTail(`agent "${agent.name}" timed out after ${formatDuration(agent.timeoutMs)}`, log));
+    await failWorker(deps, w.id, withTail(`agent "${agent.name}" timed out after ${formatDuration(agent.timeoutMs)}`, log));
     return;
   }
   if (outcome.exitCode !== 0) {
-    failWorker(deps, w.id, withTail(`agent "${agent.name}" ${describeExit(outcome)}`, log));
+    await failWorker(deps, w.id, withTail(`agent "${agent.name}" ${describeExit(outcome)}`, log));
     return;
   }
   await finishWorker(deps, ctx, { ...current, pid: null }, "runner");
@@ -281,10 +269,10 @@ export async function finishWorker(deps: PipelineDeps, ctx: RepoContext, worker:
     }
     const pr = opened.pullRequest;
     appendWorkerLog(log, `${opened.created ? "opened" : "found"} pull request #${pr.number} ${pr.url}`);
-    return movedToPrOpen(deps, w.id, pr.number, pr.url, source);
+    return await movedToPrOpen(deps, w.id, pr.number, pr.url, source);
   } catch (error) {
     if (!(error instanceof PwError)) throw error;
-    failWorker(deps, worker.id, error.message, source);
+    await failWorker(deps, worker.id, error.message, source);
     return undefined;
   }
 }
@@ -310,13 +298,13 @@ export async function refuseChangedGitConfig(deps: PipelineDeps, ctx: RepoContex
 }
 
 /** Records the PR and moves to PR_OPEN; if a webhook got there first, only the PR is recorded. */
-function movedToPrOpen(deps: PipelineDeps, id: string, prNumber: number, prUrl: string, source: TransitionSource): Worker {
-  const current = deps.store.requireWorker(id);
+async function movedToPrOpen(deps: PipelineDeps, id: string, prNumber: number, prUrl: string, source: TransitionSource): Promise<Worker> {
+  const current = await deps.store.requireWorker(id);
   const patch = { prNumber, prUrl, error: null, pid: null };
   const settled: WorkerState[] = ["PR_OPEN", "MERGED"];
   if (settled.includes(current.state)) return deps.store.updateWorker(id, patch);
   try {
-    const moved = deps.store.transition(id, current.state, "PR_OPEN", {
+    const moved = await deps.store.transition(id, current.state, "PR_OPEN", {
       source,
       correlationId: deps.correlationId ?? null,
       detail: `PR #${prNumber}`,
@@ -324,7 +312,7 @@ function movedToPrOpen(deps: PipelineDeps, id: string, prNumber: number, prUrl: 
     });
     return moved;
   } catch (error) {
-    const now = deps.store.requireWorker(id);
+    const now = await deps.store.requireWorker(id);
     if (error instanceof TransitionConflictError && settled.includes(now.state)) return deps.store.updateWorker(id, patch);
     throw error;
   }

@@ -38,7 +38,7 @@ export class PoolKeeper {
     if (!baseCommit) return worker;
     try {
       const taken = await this.pool(ctx).take({ ...worker, worktreePath: worker.worktreePath, branch: worker.branch, baseBranch: worker.baseBranch }, baseCommit);
-      return taken ? this.deps.store.requireWorker(worker.id) : worker;
+      return taken ? await this.deps.store.requireWorker(worker.id) : worker;
     } catch (error) {
       // the pool only saves time: without a spare, the worker's worktree is made as usual
       this.deps.logger.warn({ worker_id: worker.id, err_message: (error as Error).message }, "no spare worktree taken");
@@ -55,7 +55,7 @@ export class PoolKeeper {
     if (this.stopped || this.jobs.has(root)) return;
     const pool = this.pool(ctx);
     try {
-      if (ctx.config.pool.size === 0 && pool.spares().length === 0) return;
+      if (ctx.config.pool.size === 0 && (await pool.spares()).length === 0) return;
       await pool.tidy();
     } catch (error) {
       this.deps.logger.warn({ repo_path: root, err_message: (error as Error).message }, "spare worktrees could not be looked after");
@@ -82,7 +82,7 @@ export class PoolKeeper {
     const base = await pool.base();
     if (!base) throw new Error(`cannot tell which branch spares start from in ${pool.ctx.repo.root}: check out a branch`);
     const size = pool.ctx.config.pool.size;
-    const spares = pool.spares();
+    const spares = await pool.spares();
     const given = spares.find((s) => s.state === "filling" && s.owner === pool.owner);
     if (given) {
       await pool.refresh(given, base);
@@ -96,7 +96,7 @@ export class PoolKeeper {
     }
     const behind = ready.find((s) => s.baseCommit !== base.commit);
     if (behind) {
-      const claimed = pool.claimReady(behind.id);
+      const claimed = await pool.claimReady(behind.id);
       if (claimed) await pool.refresh(claimed, base);
       return;
     }
@@ -111,7 +111,7 @@ export class PoolKeeper {
     if (this.stopped || ctx.config.pool.size === 0) return false;
     const pool = this.pool(ctx);
     try {
-      const spares = pool.spares();
+      const spares = await pool.spares();
       const live = spares.filter((s) => s.state === "ready" || (s.state === "filling" && !pool.isStale(s))).length;
       if (live >= ctx.config.pool.size) return false;
       const base = await pool.base();

@@ -39,10 +39,6 @@ export interface PoolDeps {
 const FILL_LEASE_MS = 25 * 60_000;
 const TAKE_LEASE_MS = 5 * 60_000;
 
-function leaseFrom(ms: number): string {
-  return new Date(Date.now() + ms).toISOString();
-}
-
 /** The branch spares are checked out at, and its head now. */
 export interface PoolBase {
   branch: string;
@@ -111,7 +107,7 @@ export class WarmPool {
     return branch && commit ? { branch, commit } : undefined;
   }
 
-  spares(): Spare[] {
+  spares(): Promise<Spare[]> {
     return this.deps.store.listSpares(this.root);
   }
 
@@ -123,7 +119,7 @@ export class WarmPool {
   }
 
   async status(defaultBranch?: string): Promise<PoolStatus> {
-    const spares = this.spares();
+    const spares = await this.spares();
     return {
       repoPath: this.root,
       size: this.ctx.config.pool.size,
@@ -140,11 +136,11 @@ export class WarmPool {
    */
   async tidy(): Promise<string[]> {
     const removed: string[] = [];
-    for (const spare of this.spares()) {
+    for (const spare of await this.spares()) {
       const gone = (spare.state === "ready" || spare.state === "dirty") && !existsSync(spare.path);
       if (!this.isStale(spare) && !gone) continue;
       if (!gone) await this.removeSpareTree(spare.path);
-      if (this.deps.store.removeSpare(spare.id)) removed.push(spare.id);
+      if (await this.deps.store.removeSpare(spare.id)) removed.push(spare.id);
       this.deps.logger.warn(
         { spare: spare.id, path: spare.path, state: spare.state, owner: spare.owner },
         gone ? "spare worktree was deleted: forgotten" : `spare worktree left ${spare.state === "filling" ? "half-made" : "half-taken"} by ${spare.owner ?? "nobody"}: removed`,
@@ -164,9 +160,9 @@ export class WarmPool {
     const id = newSpareId();
     const path = join(poolDir(this.ctx), id);
     const log = this.spareLog(id);
-    store.addSpare({ id, repoPath: this.root, path, baseBranch: base.branch, baseCommit: base.commit, owner: this.owner, leaseUntil: leaseFrom(FILL_LEASE_MS) });
+    await store.addSpare({ id, repoPath: this.root, path, baseBranch: base.branch, baseCommit: base.commit, owner: this.owner, leaseMs: FILL_LEASE_MS });
     try {
-      const port = portFor(store, config, { spareId: id });
+      const port = await portFor(store, config, { spareId: id });
       await addDetachedWorktree(repo, path, base.commit);
       appendWorkerLog(log, `spare worktree ${path} at ${base.branch} (${base.commit.slice(0, 10)}), port ${port}`);
       await bringAlong(repo, config, path);
@@ -174,7 +170,7 @@ export class WarmPool {
       return await this.becomeReady(id, path, base);
     } catch (error) {
       await this.removeSpareTree(path);
-      store.removeSpare(id);
+      await store.removeSpare(id);
       appendWorkerLog(log, `spare not made: ${(error as Error).message}`);
       throw error;
     }
@@ -182,16 +178,16 @@ export class WarmPool {
 
   /** `filling` -> `ready`, unless it was drained (or judged stale) meanwhile: then it is removed. */
   private async becomeReady(id: string, path: string, base: PoolBase): Promise<Spare | undefined> {
-    const ready = this.deps.store.moveSpare(
+    const ready = await this.deps.store.moveSpare(
       id,
       "filling",
       "ready",
-      { baseBranch: base.branch, baseCommit: base.commit, owner: null, leaseUntil: null },
+      { baseBranch: base.branch, baseCommit: base.commit, owner: null, leaseMs: null },
       this.owner,
     );
     if (!ready) {
       await this.removeSpareTree(path);
-      this.deps.store.removeSpare(id);
+      await this.deps.store.removeSpare(id);
       return undefined;
     }
     appendWorkerLog(this.spareLog(id), "ready");
@@ -211,7 +207,7 @@ export class WarmPool {
       const record = readSetupRecord(spare.path);
       await repo.run(["reset", "--quiet", "--hard", "HEAD"], spare.path);
       await detachAt(repo, spare.path, base.commit);
-      const port = spare.port ?? portFor(store, config, { spareId: spare.id }, record?.port ?? undefined);
+      const port = spare.port ?? (await portFor(store, config, { spareId: spare.id }, record?.port ?? undefined));
       const kept = record !== undefined && (await setupStillHolds(repo, config, record, base.commit, port));
       // everything untracked goes, but what setup made when it still holds; never what was brought
       const files = await worktreeFiles(repo, spare.path);
@@ -235,7 +231,7 @@ export class WarmPool {
       return await this.becomeReady(spare.id, spare.path, base);
     } catch (error) {
       await this.removeSpareTree(spare.path);
-      store.removeSpare(spare.id);
+      await store.removeSpare(spare.id);
       appendWorkerLog(log, `spare removed: ${(error as Error).message}`);
       throw error;
     }
@@ -251,13 +247,13 @@ export class WarmPool {
   async take(worker: Worker & { worktreePath: string; branch: string; baseBranch: string }, baseCommit: string): Promise<TakenSpare | undefined> {
     const { store } = this.deps;
     for (;;) {
-      const spare = store.takeSpare(this.root, this.owner, leaseFrom(TAKE_LEASE_MS));
+      const spare = await store.takeSpare(this.root, this.owner, TAKE_LEASE_MS);
       if (!spare) return undefined;
       const record = existsSync(spare.path) ? readSetupRecord(spare.path) : undefined;
       if (!record) {
         // deleted by hand, or never finished: not a spare to hand out
         await this.removeSpareTree(spare.path);
-        store.removeSpare(spare.id);
+        await store.removeSpare(spare.id);
         continue;
       }
       const files = await worktreeFiles(this.ctx.repo, spare.path).catch(() => undefined);
@@ -265,7 +261,7 @@ export class WarmPool {
       if (!files || !head || changesHash(files) !== record.status || head !== spare.baseCommit) {
         const first = files?.changes[0]?.slice(3);
         const note = head !== spare.baseCommit ? "moved off its commit since it was made" : `changed since it was made${first ? ` (${first})` : ""}`;
-        store.moveSpare(spare.id, "taken", "dirty", { note, owner: null, leaseUntil: null }, this.owner);
+        await store.moveSpare(spare.id, "taken", "dirty", { note, owner: null, leaseMs: null }, this.owner);
         this.deps.logger.warn({ spare: spare.id, path: spare.path }, `spare worktree ${spare.path} ${note}: not handed out; \`pw pool drain\` removes it`);
         continue;
       }
@@ -305,7 +301,7 @@ export class WarmPool {
     ]);
     forgetBroughtPaths(worker.worktreePath);
     recordBase(worker.worktreePath, worker.baseBranch);
-    const handed = this.deps.store.handOverSpare(spare.id, this.owner, worker.id);
+    const handed = await this.deps.store.handOverSpare(spare.id, this.owner, worker.id);
     const log = workerLogPath(this.deps.paths.logsDir, worker.id);
     this.adoptSpareLog(spare.id, log);
     appendWorkerLog(
@@ -337,7 +333,7 @@ export class WarmPool {
     } else {
       await this.removeSpareTree(spare.path);
     }
-    this.deps.store.removeSpare(spare.id);
+    await this.deps.store.removeSpare(spare.id);
   }
 
   /**
@@ -356,36 +352,36 @@ export class WarmPool {
     if (left.length > 0) return undefined;
     const id = newSpareId();
     const sparePath = join(poolDir(this.ctx), id);
-    let spare = store.addSpare({ id, repoPath: this.root, path: sparePath, baseBranch: base.branch, baseCommit: base.commit, owner: this.owner, leaseUntil: leaseFrom(FILL_LEASE_MS) });
+    let spare = await store.addSpare({ id, repoPath: this.root, path: sparePath, baseBranch: base.branch, baseCommit: base.commit, owner: this.owner, leaseMs: FILL_LEASE_MS });
     try {
-      portFor(store, config, { spareId: id }, readSetupRecord(path)?.port ?? undefined);
+      await portFor(store, config, { spareId: id }, readSetupRecord(path)?.port ?? undefined);
       await detachAt(repo, path, base.commit);
       if (worker.branch && (await repo.branchExists(worker.branch))) await repo.run(["branch", "-D", worker.branch]);
       await moveWorktree(repo, path, sparePath);
     } catch (error) {
       await this.removeSpareTree(sparePath);
-      store.removeSpare(id);
+      await store.removeSpare(id);
       this.deps.logger.warn({ worker_id: worker.id, err_message: (error as Error).message }, "worktree could not go back to the pool");
       return undefined;
     }
-    store.updateWorker(worker.id, { worktreePath: null });
+    await store.updateWorker(worker.id, { worktreePath: null });
     appendWorkerLog(workerLogPath(this.deps.paths.logsDir, worker.id), `worktree ${path} went back to the pool as ${id}`);
     appendWorkerLog(this.spareLog(id), `worktree of ${worker.id} (${worker.taskId ?? "-"}), back from ${path}`);
-    spare = store.getSpare(id) ?? spare;
+    spare = (await store.getSpare(id)) ?? spare;
     return spare;
   }
 
   /** Claims a ready spare to refresh it (its base moved); undefined when someone took it first. */
-  claimReady(id: string): Spare | undefined {
-    return this.deps.store.moveSpare(id, "ready", "filling", { owner: this.owner, leaseUntil: leaseFrom(FILL_LEASE_MS) });
+  claimReady(id: string): Promise<Spare | undefined> {
+    return this.deps.store.moveSpare(id, "ready", "filling", { owner: this.owner, leaseMs: FILL_LEASE_MS });
   }
 
   /** Removes one ready spare (one too many: the pool was made smaller); false when it is no longer ready. */
   async drainOne(id: string): Promise<boolean> {
-    const spare = this.deps.store.moveSpare(id, "ready", "taken", { owner: this.owner });
+    const spare = await this.deps.store.moveSpare(id, "ready", "taken", { owner: this.owner });
     if (!spare) return false;
     await this.removeSpareTree(spare.path);
-    this.deps.store.removeSpare(id);
+    await this.deps.store.removeSpare(id);
     rmSync(this.spareLog(id), { force: true });
     return true;
   }
@@ -397,10 +393,10 @@ export class WarmPool {
   async drain(): Promise<{ removed: string[]; busy: string[] }> {
     const removed = await this.tidy();
     const busy: string[] = [];
-    for (const spare of this.spares()) {
+    for (const spare of await this.spares()) {
       if (spare.state === "dirty") {
         await this.removeSpareTree(spare.path);
-        if (this.deps.store.removeSpare(spare.id)) removed.push(spare.id);
+        if (await this.deps.store.removeSpare(spare.id)) removed.push(spare.id);
         rmSync(this.spareLog(spare.id), { force: true });
       } else if (spare.state === "ready" && (await this.drainOne(spare.id))) {
         // claimed before it was removed, so no spawn takes it meanwhile

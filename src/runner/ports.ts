@@ -10,8 +10,8 @@ export class NoFreePortError extends PwError {}
  * The first port of the block `holder` holds, allocated when it holds none (`prefer` first);
  * the block is the holder's until it ends.
  */
-export function portFor(store: WorkerStore, config: RepoConfig, holder: PortHolder, prefer?: number): number {
-  const port = store.allocatePort(holder, config.ports, prefer);
+export async function portFor(store: WorkerStore, config: RepoConfig, holder: PortHolder, prefer?: number): Promise<number> {
+  const port = await store.allocatePort(holder, config.ports, prefer);
   if (port === undefined) {
     const { from, perWorker } = config.ports;
     throw new NoFreePortError(
@@ -26,6 +26,6 @@ export function portFor(store: WorkerStore, config: RepoConfig, holder: PortHold
  * A worker's port: the one it holds (from a spare, or an earlier run), else a new block,
  * `prefer` first (the port its worktree's setup ran with, for a worker queued again).
  */
-export function workerPort(store: WorkerStore, config: RepoConfig, worker: Worker, prefer?: number): number {
+export async function workerPort(store: WorkerStore, config: RepoConfig, worker: Worker, prefer?: number): Promise<number> {
   return worker.port ?? portFor(store, config, { workerId: worker.id }, prefer);
 }

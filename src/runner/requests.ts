@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
-import { TransitionConflictError } from "../core/errors.js";
 import { isTerminal } from "../core/states.js";
 import type { TransitionSource, Worker } from "../core/worker.js";
+import { abandon } from "../store/moves.js";
 import type { PipelineDeps } from "./pipeline.js";
 import { isProcessAlive, killGroup } from "./process.js";
 import { appendWorkerLog, workerLogPath } from "./worklog.js";
@@ -18,27 +18,13 @@ export function agentRunsHere(worker: Worker): boolean {
  * Returns the moved worker and the agent it was running here (for the caller to kill), or
  * undefined when the worker ended meanwhile.
  */
-export function abandonWorker(
+export async function abandonWorker(
   deps: PipelineDeps,
   id: string,
   meta: { source: TransitionSource; detail: string },
-): { worker: Worker; agentPid: number | null } | undefined {
-  let current = deps.store.getWorker(id);
-  for (let attempt = 0; attempt < 4 && current && !isTerminal(current.state); attempt++) {
-    try {
-      const worker = deps.store.transition(current.id, current.state, "ABANDONED", {
-        source: meta.source,
-        correlationId: deps.correlationId ?? null,
-        detail: meta.detail,
-        patch: { pid: null, request: null },
-      });
-      return { worker, agentPid: agentRunsHere(current) ? current.pid : null };
-    } catch (error) {
-      if (!(error instanceof TransitionConflictError)) throw error;
-      current = deps.store.getWorker(id);
-    }
-  }
-  return undefined;
+): Promise<{ worker: Worker; agentPid: number | null } | undefined> {
+  const abandoned = await abandon(deps.store, id, { ...meta, correlationId: deps.correlationId ?? null });
+  return abandoned && { worker: abandoned.worker, agentPid: agentRunsHere(abandoned.before) ? abandoned.before.pid : null };
 }
 
 /**
@@ -46,16 +32,16 @@ export function abandonWorker(
  * ABANDONED, then its agent's whole process group is killed. Its worktree is kept. Workers another
  * live runner holds are left to that runner, the only one that can reach their agent.
  */
-export function carryOutRequests(deps: PipelineDeps, workers: readonly Worker[], heldByAnother: (worker: Worker) => boolean): number {
+export async function carryOutRequests(deps: PipelineDeps, workers: readonly Worker[], heldByAnother: (worker: Worker) => boolean): Promise<number> {
   let done = 0;
   for (const seen of workers) {
     if (seen.request !== "terminate" || heldByAnother(seen)) continue;
     done++;
-    const abandoned = abandonWorker(deps, seen.id, { source: "runner", detail: "terminated on request (/worker terminate)" });
+    const abandoned = await abandonWorker(deps, seen.id, { source: "runner", detail: "terminated on request (/worker terminate)" });
     if (!abandoned) {
       // it ended meanwhile (merged, abandoned): nothing is left to stop
-      const current = deps.store.getWorker(seen.id);
-      if (current && isTerminal(current.state)) deps.store.updateWorker(current.id, { request: null });
+      const current = await deps.store.getWorker(seen.id);
+      if (current && isTerminal(current.state)) await deps.store.updateWorker(current.id, { request: null });
       continue;
     }
     const pid = abandoned.agentPid;

@@ -94,8 +94,8 @@ function fieldsOf(worker: Worker): RoundWorker {
 }
 
 /** True while the round still owns the worker: a merge, a close or a terminate moved it elsewhere. */
-function stillRunning(deps: PipelineDeps, workerId: string): boolean {
-  return deps.store.getWorker(workerId)?.state === "WORKING";
+async function stillRunning(deps: PipelineDeps, workerId: string): Promise<boolean> {
+  return (await deps.store.getWorker(workerId))?.state === "WORKING";
 }
 
 /**
@@ -177,7 +177,7 @@ async function pushRound(round: RoundContext, prHead: string): Promise<string> {
   const { ctx, worker: w, deps } = round;
   let base = prHead;
   for (let attempt = 1; ; attempt++) {
-    if (!stillRunning(deps, w.id)) throw new Stopped();
+    if (!(await stillRunning(deps, w.id))) throw new Stopped();
     try {
       // from the main checkout: the worktree's own git files are the agent's to change
       await pushBranch(ctx.repo, ctx.repo.root, w.branch);
@@ -220,7 +220,7 @@ export async function runReworkRound(deps: PipelineDeps, ctx: RepoContext, start
   let start: string | undefined;
   try {
     const worker = fieldsOf(started.worker);
-    const port = workerPort(deps.store, ctx.config, worker, readSetupRecord(worker.worktreePath)?.port ?? undefined);
+    const port = await workerPort(deps.store, ctx.config, worker, readSetupRecord(worker.worktreePath)?.port ?? undefined);
     round = { deps, ctx, started, worker, log, wlog, why, port };
     const agent = agentRun(round);
     if (!findProgram(agent.argv[0]!, agent.env.PATH, "/") && !agent.argv[0]!.includes("/")) {
@@ -235,7 +235,7 @@ export async function runReworkRound(deps: PipelineDeps, ctx: RepoContext, start
     }
     ctx.configGuard ??= GitConfigGuard.take(ctx.repo);
     await ctx.configGuard;
-    if (!stillRunning(deps, round.worker.id)) throw new Stopped();
+    if (!(await stillRunning(deps, round.worker.id))) throw new Stopped();
     // a rebase onto the base that conflicted: the agent resolves it, stop by stop
     const conflict = started.feedback.map((f) => f.detail).findLast((d): d is ConflictDetail => d.cause === "conflict");
     if (conflict) {
@@ -245,8 +245,8 @@ export async function runReworkRound(deps: PipelineDeps, ctx: RepoContext, start
 
     appendWorkerLog(log, `agent ${agent.name} starts: ${JSON.stringify(agent.argv[0])} with ${agent.argv.length - 1} argument(s)`);
     const agentProcess = startProcess({ argv: agent.argv, cwd: round.worker.worktreePath, env: agent.env, logFile: log, timeoutMs: agent.timeoutMs });
-    deps.store.updateWorker(round.worker.id, { pid: agentProcess.pid });
-    if (!stillRunning(deps, round.worker.id)) {
+    await deps.store.updateWorker(round.worker.id, { pid: agentProcess.pid });
+    if (!(await stillRunning(deps, round.worker.id))) {
       await killGroup(agentProcess.pid, 500);
       throw new Stopped();
     }
@@ -254,8 +254,8 @@ export async function runReworkRound(deps: PipelineDeps, ctx: RepoContext, start
     const result = outcome.timedOut ? "timeout" : outcome.exitCode === 0 ? "success" : "failure";
     deps.onAgentRun?.(agent.name, result, outcome.durationMs / 1000);
     appendWorkerLog(log, `agent ${agent.name} ${describeExit(outcome)} after ${formatDuration(outcome.durationMs)}`);
-    if (!stillRunning(deps, round.worker.id)) throw new Stopped();
-    deps.store.updateWorker(round.worker.id, { pid: null });
+    if (!(await stillRunning(deps, round.worker.id))) throw new Stopped();
+    await deps.store.updateWorker(round.worker.id, { pid: null });
     if (result !== "success") {
       const what = outcome.timedOut ? `timed out after ${formatDuration(agent.timeoutMs)}` : describeExit(outcome);
       throw new RoundFailure(withTail(`agent "${agent.name}" ${what}`, log));
@@ -277,13 +277,13 @@ export async function runReworkRound(deps: PipelineDeps, ctx: RepoContext, start
     await endRound(round, start, { kind: "pushed", commits, files });
   } catch (error) {
     if (error instanceof Stopped) {
-      const now = deps.store.getWorker(started.worker.id)?.state ?? "gone";
+      const now = (await deps.store.getWorker(started.worker.id))?.state ?? "gone";
       appendWorkerLog(log, `rework round ${started.round} stopped: the worker is ${now}; nothing was pushed`);
       wlog.info({ round: started.round, cause: started.cause, state: now }, "rework round stopped: nothing pushed");
       return;
     }
     if (error instanceof UnresolvedConflict) {
-      failWorker(
+      await failWorker(
         deps,
         started.worker.id,
         `rework round ${started.round} could not resolve the rebase onto its base: ${error.message}; ` +
@@ -294,7 +294,7 @@ export async function runReworkRound(deps: PipelineDeps, ctx: RepoContext, start
     }
     if (error instanceof RebaseConflict) {
       const branch = started.worker.branch;
-      failWorker(
+      await failWorker(
         deps,
         started.worker.id,
         `the round's commits conflict with what was pushed to ${branch} during the round: ${error.message}; ` +
@@ -308,7 +308,7 @@ export async function runReworkRound(deps: PipelineDeps, ctx: RepoContext, start
       return;
     }
     if (error instanceof PwError) {
-      failWorker(deps, started.worker.id, error.message);
+      await failWorker(deps, started.worker.id, error.message);
       wlog.warn({ round: started.round, cause: started.cause, outcome: "failed" }, "rework round failed");
       return;
     }
@@ -355,7 +355,7 @@ async function runConflictRound(round: RoundContext, prHead: string, conflict: C
     if (left.length > 0) throw new UnresolvedConflict(`the agent left conflict markers in ${left.map((f) => f.path).join(", ")}`);
     outcome = await continueRebase(ctx.repo, w.worktreePath, onto, since, neverCommitted(ctx.config, w.worktreePath));
   }
-  if (!stillRunning(deps, w.id)) throw new Stopped();
+  if (!(await stillRunning(deps, w.id))) throw new Stopped();
   await checkGates(round);
   await refuseChangedGitConfig(deps, ctx, w.id);
   const pushed = (await pushWithLeases(ctx.repo, ctx.repo.root, [{ branch: w.branch, expected: prHead }])).get(w.branch);
@@ -364,7 +364,7 @@ async function runConflictRound(round: RoundContext, prHead: string, conflict: C
   }
   const commits = await commitsBetween(ctx.repo, w.worktreePath, onto);
   const files = await filesBetween(ctx.repo, w.worktreePath, onto);
-  recordMergeFlow(deps.store, w.id, {
+  await recordMergeFlow(deps.store, w.id, {
     update: { how: conflict.retarget ? "retarget" : "rebase", base: conflict.base, baseSha: onto, outcome: "updated", detail: `conflicts resolved in rework round ${started.round}`, at: new Date().toISOString() },
   });
   appendWorkerLog(log, `pushed ${w.branch} rebased onto ${conflict.base} (${onto.slice(0, 7)}) with --force-with-lease`);
@@ -376,8 +376,8 @@ async function runRoundAgent(round: RoundContext, agent: ReturnType<typeof agent
   const { deps, worker: w, log } = round;
   appendWorkerLog(log, `agent ${agent.name} starts: ${JSON.stringify(agent.argv[0])} with ${agent.argv.length - 1} argument(s)`);
   const agentProcess = startProcess({ argv: agent.argv, cwd: w.worktreePath, env: agent.env, logFile: log, timeoutMs: agent.timeoutMs });
-  deps.store.updateWorker(w.id, { pid: agentProcess.pid });
-  if (!stillRunning(deps, w.id)) {
+  await deps.store.updateWorker(w.id, { pid: agentProcess.pid });
+  if (!(await stillRunning(deps, w.id))) {
     await killGroup(agentProcess.pid, 500);
     throw new Stopped();
   }
@@ -385,8 +385,8 @@ async function runRoundAgent(round: RoundContext, agent: ReturnType<typeof agent
   const result = outcome.timedOut ? "timeout" : outcome.exitCode === 0 ? "success" : "failure";
   deps.onAgentRun?.(agent.name, result, outcome.durationMs / 1000);
   appendWorkerLog(log, `agent ${agent.name} ${describeExit(outcome)} after ${formatDuration(outcome.durationMs)}`);
-  if (!stillRunning(deps, w.id)) throw new Stopped();
-  deps.store.updateWorker(w.id, { pid: null });
+  if (!(await stillRunning(deps, w.id))) throw new Stopped();
+  await deps.store.updateWorker(w.id, { pid: null });
   if (result === "success") return "success";
   return `agent "${agent.name}" ${outcome.timedOut ? `timed out after ${formatDuration(agent.timeoutMs)}` : describeExit(outcome)}`;
 }
@@ -407,7 +407,7 @@ async function endRound(round: RoundContext, start: string | undefined, outcome:
         ? `rework round ${started.round}: the agent changed nothing`
         : `rework round ${started.round} failed: ${outcome.reason.split("\n")[0]}`;
   try {
-    deps.store.transition(w.id, "WORKING", "PR_OPEN", { source: "runner", correlationId: deps.correlationId ?? null, detail, patch: { pid: null } });
+    await deps.store.transition(w.id, "WORKING", "PR_OPEN", { source: "runner", correlationId: deps.correlationId ?? null, detail, patch: { pid: null } });
   } catch (error) {
     // merged, closed or terminated meanwhile: their word stands, and the PR hears nothing more
     if (!(error instanceof TransitionConflictError)) throw error;
@@ -451,12 +451,12 @@ async function keepLeftovers(round: RoundContext, start: string): Promise<string
  * so the worker goes back to PR_OPEN rather than UNKNOWN; what the agent left is set aside when
  * the next round starts. False when the worker is not in a round (the caller fails it instead).
  */
-export function endInterruptedRound(deps: PipelineDeps, worker: Worker, reason: string): boolean {
-  const last = deps.store.history(worker.id).at(-1);
+export async function endInterruptedRound(deps: PipelineDeps, worker: Worker, reason: string): Promise<boolean> {
+  const last = (await deps.store.history(worker.id)).at(-1);
   if (worker.state !== "WORKING" || last?.from !== "PR_OPEN" || last.to !== "WORKING") return false;
   const detail = `rework round ${worker.reworkRounds} interrupted: ${reason}`;
   try {
-    deps.store.transition(worker.id, "WORKING", "PR_OPEN", { source: "runner", correlationId: deps.correlationId ?? null, detail, patch: { pid: null } });
+    await deps.store.transition(worker.id, "WORKING", "PR_OPEN", { source: "runner", correlationId: deps.correlationId ?? null, detail, patch: { pid: null } });
   } catch (error) {
     if (!(error instanceof TransitionConflictError)) throw error;
   }
@@ -469,9 +469,13 @@ export function endInterruptedRound(deps: PipelineDeps, worker: Worker, reason: 
  * once by the runner that holds the worktree (with any feedback waiting), past `max_rounds` and
  * `needs-human` too. While a round runs, it joins the next one. Only a worker with an open PR.
  */
-export function askForRound(deps: Pick<PipelineDeps, "store" | "correlationId">, id: string, message: string): { worker: Worker; joinsNext: boolean } {
-  const worker = deps.store.requireWorker(id);
-  const inRound = worker.state === "WORKING" && deps.store.history(id).some((t) => t.from === "PR_OPEN" && t.to === "WORKING");
+export async function askForRound(
+  deps: Pick<PipelineDeps, "store" | "correlationId">,
+  id: string,
+  message: string,
+): Promise<{ worker: Worker; joinsNext: boolean }> {
+  const worker = await deps.store.requireWorker(id);
+  const inRound = worker.state === "WORKING" && (await deps.store.history(id)).some((t) => t.from === "PR_OPEN" && t.to === "WORKING");
   if (worker.state !== "PR_OPEN" && !inRound) {
     const hint =
       worker.state === "UNKNOWN" || worker.state === "ABANDONED"
@@ -482,6 +486,6 @@ export function askForRound(deps: Pick<PipelineDeps, "store" | "correlationId">,
     throw new PwError(`worker ${id} is ${worker.state}: only a worker whose pull request is open can have a rework round${hint}`);
   }
   const key = `cli:${deps.correlationId ?? `${Date.now()}`}:${id}`;
-  deps.store.addFeedback({ workerId: id, key, scope: key, detail: requestFeedback("cli", message) });
+  await deps.store.addFeedback({ workerId: id, key, scope: key, detail: requestFeedback("cli", message) });
   return { worker, joinsNext: worker.state === "WORKING" };
 }

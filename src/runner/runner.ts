@@ -96,33 +96,29 @@ export class Runner {
     );
   }
 
-  private lease(): string {
-    return new Date(Date.now() + this.leaseMs).toISOString();
-  }
-
   /** One pass: renew claims, carry out requests, recover the orphaned, clean up the merged, start what may start. */
   async tick(): Promise<void> {
     const store = this.deps.store;
-    store.renewLeases(this.id, this.lease());
+    await store.renewLeases(this.id, this.leaseMs);
     // only what a pass can act on: finished workers pile up, and a pass runs every poll interval
-    const active = () => store.listWorkers({ states: ["NEEDS_INIT", "WORKING"] }).filter((w) => this.contextFor(w));
-    let mine = active();
+    const active = async () => (await store.listWorkers({ states: ["NEEDS_INIT", "WORKING"] })).filter((w) => this.contextFor(w));
+    let mine = await active();
     const now = Date.now();
     const heldByAnother = (w: Worker) => Boolean(w.owner && w.owner !== this.id && !ownerIsDead(w.owner) && !leaseExpired(w, now));
-    if (carryOutRequests(this.deps, mine, heldByAnother) > 0) mine = active();
-    this.stopEndedAgents();
+    if ((await carryOutRequests(this.deps, mine, heldByAnother)) > 0) mine = await active();
+    await this.stopEndedAgents();
     await this.recoverOrphans(mine);
-    await this.cleanUpMerged(store.listWorkers({ state: "MERGED", withWorktree: true }).filter((w) => this.contextFor(w)));
+    await this.cleanUpMerged((await store.listWorkers({ state: "MERGED", withWorktree: true })).filter((w) => this.contextFor(w)));
     if (!this.stopping) await this.updateBases();
     if (!this.stopping) await this.startRounds();
-    if (!this.stopping) await this.startReady(mine, this.dependencies(mine));
+    if (!this.stopping) await this.startReady(mine, await this.dependencies(mine));
     if (!this.stopping && this.options.keepPool) await this.tendPools();
   }
 
   /** Each repository's pool, unless one of its queued workers could start (a spare never goes ahead of a worker). */
   private async tendPools(): Promise<void> {
-    const queued = this.deps.store.listWorkers({ state: "NEEDS_INIT" }).filter((w) => this.contextFor(w) && !this.running.has(w.id));
-    const deps = this.dependencies(queued);
+    const queued = (await this.deps.store.listWorkers({ state: "NEEDS_INIT" })).filter((w) => this.contextFor(w) && !this.running.has(w.id));
+    const deps = await this.dependencies(queued);
     for (const ctx of this.options.repos) {
       const waiting = queued.some((w) => this.contextFor(w) === ctx && !waitingFor(w, deps) && !this.heldBack.has(ctx.repo.root));
       await this.pools.tend(ctx, waiting);
@@ -134,9 +130,9 @@ export class Runner {
    * PR merged under it): their whole process group is stopped; the pipeline sees the move and
    * pushes nothing.
    */
-  private stopEndedAgents(): void {
-    for (const id of this.running.keys()) {
-      const worker = this.deps.store.getWorker(id);
+  private async stopEndedAgents(): Promise<void> {
+    for (const id of [...this.running.keys()]) {
+      const worker = await this.deps.store.getWorker(id);
       const pid = worker?.pid;
       if (!worker || !pid || !isTerminal(worker.state) || this.agentsBeingStopped.has(pid) || !isProcessAlive(pid)) continue;
       this.agentsBeingStopped.add(pid);
@@ -151,15 +147,15 @@ export class Runner {
    * Rework rounds of this runner's PR_OPEN workers, from the feedback that waits for them: due
    * now, or waiting for their debounce (`at`). Only workers whose worktree is on this host.
    */
-  private reworkRounds(now: number): { due: Array<{ worker: Worker; ctx: RepoContext; upTo: number }>; waiting: number } {
-    const pending = this.deps.store.listFeedback({ pending: true, workerStates: ["PR_OPEN"] });
+  private async reworkRounds(now: number): Promise<{ due: Array<{ worker: Worker; ctx: RepoContext; upTo: number }>; waiting: number }> {
+    const pending = await this.deps.store.listFeedback({ pending: true, workerStates: ["PR_OPEN"] });
     const byWorker = new Map<string, typeof pending>();
     for (const feedback of pending) byWorker.set(feedback.workerId, [...(byWorker.get(feedback.workerId) ?? []), feedback]);
     const due: Array<{ worker: Worker; ctx: RepoContext; upTo: number }> = [];
     let waiting = 0;
     for (const [id, feedback] of byWorker) {
       if (this.running.has(id)) continue;
-      const worker = this.deps.store.getWorker(id);
+      const worker = await this.deps.store.getWorker(id);
       const ctx = worker && this.contextFor(worker);
       if (!worker || worker.state !== "PR_OPEN" || !ctx || !worktreeIsHere(worker)) continue;
       const decision = roundDecision(worker, feedback, ctx.config.rework, now);
@@ -175,13 +171,13 @@ export class Runner {
    * rebased head, and a rebase that conflicts has become the round's feedback.
    */
   private async updateBases(): Promise<void> {
-    const updates = pendingUpdates(this.deps, (w) => (worktreeIsHere(w) ? this.contextFor(w) : undefined), (id) => this.running.has(id));
+    const updates = await pendingUpdates(this.deps, (w) => (worktreeIsHere(w) ? this.contextFor(w) : undefined), (id) => this.running.has(id));
     if (updates.length > 0) await updateBases(this.deps, updates);
   }
 
   /** Starts the rework rounds that are due, within `max_workers`, once their checkout passes its preflight. */
   private async startRounds(): Promise<void> {
-    const { due } = this.reworkRounds(Date.now());
+    const { due } = await this.reworkRounds(Date.now());
     if (due.length === 0) return;
     const cleared = await this.checkedRepositories(due.map((d) => d.worker));
     if (this.stopping) return;
@@ -190,12 +186,12 @@ export class Runner {
       if ((this.runningPerRepo.get(ctx.repo.root) ?? 0) >= ctx.config.maxWorkers) continue;
       let started;
       try {
-        started = this.deps.store.startReworkRound(worker.id, {
+        started = await this.deps.store.startReworkRound(worker.id, {
           owner: this.id,
-          leaseUntil: this.lease(),
+          leaseMs: this.leaseMs,
           upTo,
           source: "runner",
-          correlationId: this.deps.store.history(worker.id)[0]?.correlationId ?? null,
+          correlationId: (await this.deps.store.history(worker.id))[0]?.correlationId ?? null,
         });
       } catch (error) {
         // merged, closed or taken by another runner meanwhile
@@ -207,7 +203,7 @@ export class Runner {
   }
 
   /** The workers the queued ones depend on, for `waitingFor`. */
-  private dependencies(workers: readonly Worker[]): Worker[] {
+  private async dependencies(workers: readonly Worker[]): Promise<Worker[]> {
     const taskIds = [...new Set(workers.filter((w) => w.state === "NEEDS_INIT").flatMap((w) => w.dependsOn))];
     return taskIds.length ? this.deps.store.listWorkers({ taskIds }) : [];
   }
@@ -220,8 +216,8 @@ export class Runner {
       const owner = worker.owner;
       if (owner && owner !== this.id && !ownerIsDead(owner) && !leaseExpired(worker, now)) continue;
       if (worker.pid && isProcessAlive(worker.pid)) await killGroup(worker.pid, 1000);
-      if (endInterruptedRound(this.deps, worker, `runner ${owner ?? "(none)"} stopped while it ran`)) continue;
-      failWorker(
+      if (await endInterruptedRound(this.deps, worker, `runner ${owner ?? "(none)"} stopped while it ran`)) continue;
+      await failWorker(
         this.deps,
         worker.id,
         `agent process vanished: runner ${owner ?? "(none)"} stopped while it ran; retry with \`pw worker retry ${worker.id}\``,
@@ -255,14 +251,25 @@ export class Runner {
       if (!checked) continue;
       const count = this.runningPerRepo.get(ctx.repo.root) ?? 0;
       if (count >= ctx.config.maxWorkers) continue;
-      const heldByOther = worker.owner && worker.owner !== this.id && !leaseExpired(worker, now);
-      const takeOver = heldByOther && ownerIsDead(worker.owner!) ? worker.owner! : undefined;
-      if (heldByOther && !takeOver) continue;
-      if (!this.deps.store.claimWorker(worker.id, this.id, this.lease(), takeOver)) continue;
+      const claimed = await this.claim(worker, now);
+      if (!claimed) continue;
       const plan = startPlan(worker, all);
-      if (plan.kind === "stack") this.launchStacked(ctx, this.deps.store.requireWorker(worker.id), plan.parent, checked.defaultBranch);
-      else this.launch(ctx, this.deps.store.requireWorker(worker.id), checked.defaultBranch);
+      if (plan.kind === "stack") this.launchStacked(ctx, claimed, plan.parent, checked.defaultBranch);
+      else this.launch(ctx, claimed, checked.defaultBranch);
     }
+  }
+
+  /**
+   * The one place a queued worker is claimed for this runner: unless another live runner holds
+   * an unexpired claim on it (one known dead on this host is taken over). The worker as claimed,
+   * or undefined when another runner has it.
+   */
+  private async claim(worker: Worker, now: number): Promise<Worker | undefined> {
+    const heldByOther = worker.owner && worker.owner !== this.id && !leaseExpired(worker, now);
+    const takeOver = heldByOther && ownerIsDead(worker.owner!) ? worker.owner! : undefined;
+    if (heldByOther && !takeOver) return undefined;
+    if (!(await this.deps.store.claimWorker(worker.id, this.id, this.leaseMs, takeOver))) return undefined;
+    return this.deps.store.requireWorker(worker.id);
   }
 
   /**
@@ -293,7 +300,7 @@ export class Runner {
    * starts, not only once work is queued.
    */
   async checkRepositories(): Promise<void> {
-    const queued = this.deps.store.listWorkers({ state: "NEEDS_INIT" });
+    const queued = await this.deps.store.listWorkers({ state: "NEEDS_INIT" });
     await Promise.all(
       this.options.repos.map(async (ctx) => this.judge(ctx, await this.check(ctx), queued.filter((w) => this.contextFor(w) === ctx).length)),
     );
@@ -338,23 +345,27 @@ export class Runner {
   }
 
   private launch(ctx: RepoContext, worker: Worker, defaultBranch: string | undefined): void {
-    this.launchJob(ctx, worker, async (deps) => runWorker(deps, ctx, await this.pools.takeFor(ctx, this.place(ctx, worker, defaultBranch))));
+    this.launchJob(ctx, worker, async (deps) => runWorker(deps, ctx, await this.pools.takeFor(ctx, await this.place(ctx, worker, defaultBranch))));
   }
 
   /** A stacked task starts from its parent's branch: its own worktree, never a spare made from the default branch. */
   private launchStacked(ctx: RepoContext, worker: Worker, parent: Worker, defaultBranch: string | undefined): void {
-    this.launchJob(ctx, worker, async (deps) => runWorker(deps, ctx, this.place(ctx, await stackOnParent(deps, ctx, worker, parent), defaultBranch)));
+    this.launchJob(ctx, worker, async (deps) => runWorker(deps, ctx, await this.place(ctx, await stackOnParent(deps, ctx, worker, parent), defaultBranch)));
   }
 
   /** Runs `job` for a claimed worker, counted against its checkout's `max_workers`. */
   private launchJob(ctx: RepoContext, worker: Worker, job: (deps: PipelineDeps) => Promise<void>): void {
     const root = ctx.repo.root;
     this.runningPerRepo.set(root, (this.runningPerRepo.get(root) ?? 0) + 1);
-    // the worker's story keeps the correlation id of the spawn (or delivery) that queued it
-    const origin = this.deps.store.history(worker.id)[0]?.correlationId;
-    const deps = origin ? { ...this.deps, correlationId: origin } : this.deps;
-    const run = (async () => job(deps))()
+    let deps = this.deps;
+    const run = (async () => {
+      // the worker's story keeps the correlation id of the spawn (or delivery) that queued it
+      const origin = (await this.deps.store.history(worker.id))[0]?.correlationId;
+      if (origin) deps = { ...this.deps, correlationId: origin };
+      await job(deps);
+    })()
       .catch((error: Error) => failWorker(deps, worker.id, `runner error: ${error.message}`))
+      .catch((error: Error) => this.deps.logger.error({ worker_id: worker.id, err_message: error.message.split("\n")[0] }, "worker not failed: the store did not answer"))
       .finally(() => {
         this.running.delete(worker.id);
         this.runningPerRepo.set(root, (this.runningPerRepo.get(root) ?? 1) - 1);
@@ -363,7 +374,7 @@ export class Runner {
   }
 
   /** A worker queued from a comment has no local paths yet: this runner decides them. */
-  private place(ctx: RepoContext, worker: Worker, defaultBranch: string | undefined): Worker {
+  private async place(ctx: RepoContext, worker: Worker, defaultBranch: string | undefined): Promise<Worker> {
     if (worker.repoPath && worker.worktreePath && worker.branch && worker.baseBranch) return worker;
     const project = worker.project ?? this.options.project ?? ctx.project;
     const taskId = worker.taskId!;
@@ -384,12 +395,12 @@ export class Runner {
    * True when nothing runs, no queued worker of this runner's could start now (dependencies, a
    * failed preflight), and no rework round is due or waiting for its debounce.
    */
-  isIdle(): boolean {
+  async isIdle(): Promise<boolean> {
     if (this.running.size > 0) return false;
-    const rounds = this.reworkRounds(Date.now());
+    const rounds = await this.reworkRounds(Date.now());
     if (rounds.due.length > 0 || rounds.waiting > 0) return false;
-    const queued = this.deps.store.listWorkers({ state: "NEEDS_INIT" }).filter((w) => this.contextFor(w));
-    const deps = this.dependencies(queued);
+    const queued = (await this.deps.store.listWorkers({ state: "NEEDS_INIT" })).filter((w) => this.contextFor(w));
+    const deps = await this.dependencies(queued);
     return !queued.some((w) => !waitingFor(w, deps) && !this.heldBackReason(w));
   }
 
@@ -408,11 +419,11 @@ export class Runner {
   /** Kills every agent this runner started and marks its workers UNKNOWN (a second Ctrl-C). */
   async abort(reason: string): Promise<void> {
     this.stop();
-    for (const id of this.running.keys()) {
-      const worker = this.deps.store.getWorker(id);
+    for (const id of [...this.running.keys()]) {
+      const worker = await this.deps.store.getWorker(id);
       if (worker?.pid) await killGroup(worker.pid, 1000);
-      if (worker && endInterruptedRound(this.deps, worker, reason)) continue;
-      failWorker(this.deps, id, reason);
+      if (worker && (await endInterruptedRound(this.deps, worker, reason))) continue;
+      await failWorker(this.deps, id, reason);
     }
     await this.drain();
   }
@@ -421,13 +432,13 @@ export class Runner {
    * Ticks every `pollIntervalMs` until `maxIterations` passes, `until()` holds or `signal` aborts;
    * then lets what runs finish.
    */
-  async run(options: { pollIntervalMs: number; maxIterations?: number; signal?: AbortSignal; until?: () => boolean }): Promise<void> {
+  async run(options: { pollIntervalMs: number; maxIterations?: number; signal?: AbortSignal; until?: () => boolean | Promise<boolean> }): Promise<void> {
     // said at start, even with nothing queued yet; the first pass waits for it at most PREFLIGHT_WAIT_MS
     const checked = this.checkRepositories().catch((error: Error) => this.deps.logger.warn({ err_message: error.message }, "preflight failed"));
     for (let i = 0; options.maxIterations === undefined || i < options.maxIterations; i++) {
       if (options.signal?.aborted || this.stopping) break;
       await this.tick();
-      if (options.until?.()) break;
+      if (await options.until?.()) break;
       await sleep(options.pollIntervalMs, options.signal);
     }
     this.stop();
@@ -465,7 +476,7 @@ export async function cleanUpWorker(deps: PipelineDeps, worker: Worker, force: b
     if (existsSync(path)) throw error;
     if (worker.branch && (await repo.branchExists(worker.branch))) await repo.run(["branch", "-D", worker.branch]);
   }
-  deps.store.updateWorker(worker.id, { worktreePath: null });
+  await deps.store.updateWorker(worker.id, { worktreePath: null });
   appendWorkerLog(workerLogPath(deps.paths.logsDir, worker.id), `removed worktree ${path}`);
   deps.logger.info({ worker_id: worker.id, task_id: worker.taskId, state: worker.state }, "worktree removed");
   return path;

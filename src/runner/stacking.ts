@@ -44,7 +44,7 @@ export async function stackOnParent(deps: Pick<PipelineDeps, "store" | "logger" 
     if (own.length === 0 && !(await isDirty(ctx.repo, path)) && (await headOf(ctx.repo, path)) !== start) await resetTo(ctx.repo, path, start);
     recordBase(path, base);
   }
-  const stacked = deps.store.updateWorker(worker.id, { baseBranch: base, mergeFlow: { ...worker.mergeFlow, stack: true, stackedOn } });
+  const stacked = await deps.store.updateWorker(worker.id, { baseBranch: base, mergeFlow: { ...worker.mergeFlow, stack: true, stackedOn } });
   appendWorkerLog(workerLogPath(deps.paths.logsDir, worker.id), `starts stacked on ${stackedOn.taskId} (${branch}${parent.prNumber ? `, PR #${parent.prNumber}` : ""})`);
   workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId }).info(
     { parent: parent.id, parent_pr: parent.prNumber, base: branch },

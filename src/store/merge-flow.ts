@@ -12,8 +12,8 @@ import type { NewFollowUp, WorkerStore } from "./store.js";
  * Writes part of a worker's merge-flow record (the rest kept). Read, then written: two writers
  * at once may lose one's part, which only costs a line of what people see (nothing decides on it).
  */
-export function recordMergeFlow(store: Pick<WorkerStore, "getWorker" | "updateWorker">, id: string, part: Partial<MergeFlowRecord>): Worker | undefined {
-  const worker = store.getWorker(id);
+export async function recordMergeFlow(store: Pick<WorkerStore, "getWorker" | "updateWorker">, id: string, part: Partial<MergeFlowRecord>): Promise<Worker | undefined> {
+  const worker = await store.getWorker(id);
   if (!worker) return undefined;
   return store.updateWorker(id, { mergeFlow: { ...worker.mergeFlow, ...part } });
 }
@@ -22,19 +22,19 @@ export function recordMergeFlow(store: Pick<WorkerStore, "getWorker" | "updateWo
  * A parent was queued again (`pw worker retry`, `/worker retry`): the children stacked on it
  * that its close ended (ABANDONED) are queued again too, and wait for its new PR. Returns them.
  */
-export function requeueStackedChildren(
+export async function requeueStackedChildren(
   store: Pick<WorkerStore, "listWorkers" | "transition">,
   parent: Worker,
-  meta: { source: TransitionSource; correlationId: string | null; followUps?: (child: Worker) => NewFollowUp[] },
-): Worker[] {
-  const related = parent.repo ? store.listWorkers({ repo: parent.repo }) : store.listWorkers().filter((w) => w.repoPath === parent.repoPath);
+  meta: { source: TransitionSource; correlationId?: string | null; followUps?: (child: Worker) => NewFollowUp[] },
+): Promise<Worker[]> {
+  const related = parent.repo ? await store.listWorkers({ repo: parent.repo }) : (await store.listWorkers()).filter((w) => w.repoPath === parent.repoPath);
   const queued: Worker[] = [];
   for (const child of childrenToRequeue(parent, related)) {
     try {
       queued.push(
-        store.transition(child.id, "ABANDONED", "NEEDS_INIT", {
+        await store.transition(child.id, "ABANDONED", "NEEDS_INIT", {
           source: meta.source,
-          correlationId: meta.correlationId,
+          correlationId: meta.correlationId ?? null,
           detail: `its parent ${parent.taskId ?? parent.id} (worker ${parent.id}) was queued again: it waits for its pull request`,
           patch: RETRY_RESET,
           followUps: meta.followUps?.(child) ?? [],

@@ -118,7 +118,52 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    $$;
    CREATE TRIGGER workers_notify AFTER INSERT OR UPDATE OF state, request ON workers
      FOR EACH ROW EXECUTE FUNCTION pw_notify_worker();`,
-  // 2: the merge flow's record of each worker (whether it starts stacked, what its PR is stacked
+  // 2: what SQLite's steps 8 and 9 add: the feedback rework rounds answer (a key names each piece
+  // once; a scope is answered by one round at most; pending feedback has its own small index),
+  // spare worktrees of the warm pool (recorded while they are made, held by an owner under a
+  // lease), and blocks of ports held by a worker or a spare (the first port is the key; an
+  // allocation locks the table, so two never overlap). Workers are listed in the order made.
+  `CREATE TABLE rework_feedback (
+     seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     worker_id   text COLLATE "C" NOT NULL REFERENCES workers (id) ON DELETE CASCADE,
+     key         text NOT NULL UNIQUE,
+     scope       text NOT NULL,
+     cause       text NOT NULL,
+     detail      json NOT NULL,
+     received_at timestamptz NOT NULL,
+     held        boolean NOT NULL DEFAULT false,
+     round       integer
+   );
+   CREATE INDEX rework_feedback_worker ON rework_feedback (worker_id, seq);
+   CREATE INDEX rework_feedback_scope ON rework_feedback (worker_id, scope);
+   CREATE INDEX rework_feedback_pending ON rework_feedback (seq) WHERE round IS NULL;
+
+   CREATE TABLE spares (
+     id          text COLLATE "C" PRIMARY KEY,
+     repo_path   text NOT NULL,
+     path        text NOT NULL UNIQUE,
+     state       text NOT NULL,
+     base_branch text,
+     base_commit text,
+     owner       text,
+     lease_until timestamptz,
+     note        text,
+     created_at  timestamptz NOT NULL,
+     updated_at  timestamptz NOT NULL
+   );
+   CREATE INDEX spares_repo_state ON spares (repo_path, state, created_at);
+   CREATE INDEX spares_owner ON spares (owner) WHERE owner IS NOT NULL;
+   CREATE INDEX workers_created ON workers (created_at, id);
+
+   CREATE TABLE ports (
+     port      integer PRIMARY KEY,
+     span      integer NOT NULL,
+     worker_id text COLLATE "C" UNIQUE REFERENCES workers (id) ON DELETE CASCADE,
+     spare_id  text COLLATE "C" UNIQUE REFERENCES spares (id) ON DELETE CASCADE,
+     since     timestamptz NOT NULL,
+     CHECK ((worker_id IS NULL) <> (spare_id IS NULL))
+   );`,
+  // 3: the merge flow's record of each worker (whether it starts stacked, what its PR is stacked
   // on, its last update to its base and merge action)
   `ALTER TABLE workers ADD COLUMN merge_flow jsonb;`,
 ];

@@ -9,12 +9,34 @@ import {
   StoreUnavailableError,
   TransitionConflictError,
 } from "../core/errors.js";
+import { firstFreeBlock, type PortBlock, type PortRange } from "../core/ports.js";
+import { describeFeedback, isAutomaticRound, FEEDBACK_CAUSES, REWORK_CAUSES, roundCause, type FeedbackDetail } from "../core/rework.js";
+import { isSpareState, type Spare, type SpareState } from "../core/spare.js";
 import { canTransition, isTerminal, isWorkerState, type WorkerState } from "../core/states.js";
 import { WORKER_REQUESTS, type TransitionRecord, type TransitionSource, type Worker } from "../core/worker.js";
-import type { AsyncWorkerStore, NextWorkerQuery, RunnerRecord, RunnerRegistration } from "./async-store.js";
 import { parseDatabaseUrl, type DatabaseUrl } from "./database-url.js";
 import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "./postgres-migrations.js";
-import type { FollowUp, FollowUpBacklog, NewFollowUp, NewWorker, TransitionMeta, WorkerFields, WorkerFilter } from "./store.js";
+import type {
+  Feedback,
+  FeedbackFilter,
+  FollowUp,
+  FollowUpBacklog,
+  NewFeedback,
+  NewFollowUp,
+  NewSpare,
+  NewWorker,
+  NextWorkerQuery,
+  PortHolder,
+  ReworkStart,
+  RunnerRecord,
+  RunnerRegistration,
+  SpareFields,
+  StartedRound,
+  TransitionMeta,
+  WorkerFields,
+  WorkerFilter,
+  WorkerStore,
+} from "./store.js";
 
 /**
  * Worker fields and the columns that hold them: `json` ones are jsonb lists, `time` ones
@@ -109,6 +131,14 @@ function toRequest(value: unknown): unknown {
   return value;
 }
 
+function toCause(value: unknown): unknown {
+  if (value !== null && !(REWORK_CAUSES as readonly unknown[]).includes(value)) {
+    throw new StoreError(`store holds an unknown rework cause "${String(value)}": upgrade parallel-workers`);
+  }
+  return value;
+}
+
+/** A worker from a row that has its columns and `port` (the first port of the block it holds, or null). */
 function toWorker(row: Row): Worker {
   const worker: Record<string, unknown> = { id: row.id, state: toState(row.state) };
   for (const name of FIELD_NAMES) {
@@ -116,9 +146,70 @@ function toWorker(row: Row): Worker {
     worker[name] = kindOf(name) === "json" ? (value ?? (name === "mergeFlow" ? {} : [])) : value;
   }
   worker.request = toRequest(worker.request);
+  worker.reworkCause = toCause(worker.reworkCause);
+  worker.port = row.port ?? null;
   worker.createdAt = row.created_at;
   worker.updatedAt = row.updated_at;
   return worker as unknown as Worker;
+}
+
+/** The `port` column of a worker row `alias` (the `ports` table is the one record of ports). */
+function portOf(alias: string): string {
+  return `(SELECT p.port FROM ports p WHERE p.worker_id = ${alias}.id) AS port`;
+}
+
+/** Workers with their ports, as `w`. */
+const WORKERS = `SELECT w.*, ${portOf("w")} FROM workers w`;
+
+/** The rows a data-modifying statement returned (`RETURNING *` of workers), with their ports. */
+function returningWorkers(statement: string): string {
+  return `WITH changed AS (${statement}) SELECT changed.*, ${portOf("changed")} FROM changed`;
+}
+
+function toFeedback(row: Row): Feedback {
+  const detail = row.detail as FeedbackDetail;
+  // written by a newer release (a cause this one does not know): say so rather than guess; the
+  // rest was checked against core/feedback.ts when it was recorded
+  if (typeof detail !== "object" || detail === null || !(FEEDBACK_CAUSES as readonly unknown[]).includes(detail.cause) || detail.cause !== row.cause) {
+    throw new StoreError(`store holds rework feedback ${String(row.seq)} this release cannot read: upgrade parallel-workers`);
+  }
+  return {
+    seq: row.seq as number,
+    workerId: row.worker_id as string,
+    key: row.key as string,
+    scope: row.scope as string,
+    cause: detail.cause,
+    detail,
+    receivedAt: row.received_at as string,
+    held: row.held as boolean,
+    round: (row.round as number | null) ?? null,
+  };
+}
+
+/** Spares with the first port of the block each holds, as `s`. */
+const SPARES = "SELECT s.*, (SELECT p.port FROM ports p WHERE p.spare_id = s.id) AS port FROM spares s";
+
+function toSpare(row: Row): Spare {
+  const state = row.state as string;
+  if (!isSpareState(state)) throw new StoreError(`store holds an unknown spare state "${state}": upgrade parallel-workers`);
+  return {
+    id: row.id as string,
+    repoPath: row.repo_path as string,
+    path: row.path as string,
+    state,
+    baseBranch: (row.base_branch as string | null) ?? null,
+    baseCommit: (row.base_commit as string | null) ?? null,
+    port: (row.port as number | null) ?? null,
+    owner: (row.owner as string | null) ?? null,
+    leaseUntil: (row.lease_until as string | null) ?? null,
+    note: (row.note as string | null) ?? null,
+    createdAt: row.created_at as string,
+    updatedAt: row.updated_at as string,
+  };
+}
+
+function holderColumn(holder: PortHolder): { column: "worker_id" | "spare_id"; id: string } {
+  return "workerId" in holder ? { column: "worker_id", id: holder.workerId } : { column: "spare_id", id: holder.spareId };
 }
 
 /** The value bound for a field (missing values as NULL, lists as JSON text), and the SQL that reads it. */
@@ -234,7 +325,7 @@ function typeParsers(): pg.CustomTypesConfig {
  * (`now()`); claims take rows with `FOR UPDATE SKIP LOCKED`, so racing runners never wait for
  * or take the same worker.
  */
-export class PostgresWorkerStore implements AsyncWorkerStore {
+export class PostgresWorkerStore implements WorkerStore {
   readonly backend = "postgres" as const;
   private closed = false;
 
@@ -456,7 +547,14 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
    * SQLite), only while it is in `expected` when given, and records the transition from
    * `previous`; it returns the moved row, or none.
    */
-  private moveStatement(id: string, to: WorkerState, previous: WorkerState, meta: TransitionMeta, expected?: WorkerState): { sql: string; params: unknown[] } {
+  private moveStatement(
+    id: string,
+    to: WorkerState,
+    previous: WorkerState,
+    meta: TransitionMeta,
+    expected?: WorkerState,
+    leaseMs?: number,
+  ): { sql: string; params: unknown[] } {
     const patch = meta.patch ?? {};
     const fields: Partial<Record<FieldName, unknown>> = { ...patch };
     if (previous === "UNKNOWN" && to !== "UNKNOWN" && !("error" in patch)) fields.error = null;
@@ -468,11 +566,17 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
       params.push(bound.value);
       assignments.push(`${COLUMNS[name].column} = ${bound.sql}`);
     }
+    if (leaseMs !== undefined) assignments.push(`lease_until = ${nowPlus(params.push(leaseMs))}`);
     const guard = expected === undefined ? "" : ` AND state = $${params.push(expected)}`;
+    // a worker that ended needs no ports: its block is freed by the same statement (which, naming
+    // the table, waits for an allocation under way before it touches the worker)
+    const ends = to !== previous && isTerminal(to);
     const sql = `WITH moved AS (UPDATE workers SET ${assignments.join(", ")} WHERE id = $1${guard} RETURNING *),
       logged AS (INSERT INTO transitions (worker_id, from_state, to_state, at, source, correlation_id, detail)
-                 SELECT id, $3, state, updated_at, $4, $5, $6 FROM moved)
-      SELECT * FROM moved`;
+                 SELECT id, $3, state, updated_at, $4, $5, $6 FROM moved)${
+                   ends ? ",\n      freed AS (DELETE FROM ports WHERE worker_id IN (SELECT id FROM moved))" : ""
+                 }
+      SELECT moved.*, ${ends ? "NULL::integer AS port" : portOf("moved")} FROM moved`;
     return { sql, params };
   }
 
@@ -490,7 +594,7 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
     const sql = `WITH created AS (INSERT INTO workers (${columns.join(", ")}) VALUES (${values.join(", ")}) ON CONFLICT (id) DO NOTHING RETURNING *),
       logged AS (INSERT INTO transitions (worker_id, from_state, to_state, at, source, correlation_id, detail)
                  SELECT id, NULL, state, created_at, $3, $4, $5 FROM created)
-      SELECT * FROM created`;
+      SELECT created.*, NULL::integer AS port FROM created`;
     return { sql, params };
   }
 
@@ -516,7 +620,7 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
   }
 
   async getWorker(id: string): Promise<Worker | undefined> {
-    const rows = await this.read("SELECT * FROM workers WHERE id = $1", [id]);
+    const rows = await this.read(`${WORKERS} WHERE w.id = $1`, [id]);
     return rows[0] && toWorker(rows[0]);
   }
 
@@ -540,7 +644,7 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
     if (filter.branch !== undefined) clauses.push(`branch = ${param(filter.branch)}`);
     if (filter.updatedSince !== undefined) clauses.push(`updated_at >= ${param(filter.updatedSince)}::timestamptz`);
     const where = clauses.length ? `WHERE ${clauses.join(" AND ")}` : "";
-    return (await this.read(`SELECT * FROM workers ${where} ORDER BY created_at, id`, params)).map(toWorker);
+    return (await this.read(`${WORKERS} ${where} ORDER BY w.created_at, w.id`, params)).map(toWorker);
   }
 
   async transition(id: string, from: WorkerState, to: WorkerState, meta: TransitionMeta): Promise<Worker> {
@@ -585,13 +689,19 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
       params.push(bound.value);
       assignments.push(`${COLUMNS[name].column} = ${bound.sql}`);
     }
-    const rows = await this.writeReturning(`UPDATE workers SET ${assignments.join(", ")} WHERE id = $1 RETURNING *`, params);
+    const rows = await this.writeReturning(returningWorkers(`UPDATE workers SET ${assignments.join(", ")} WHERE id = $1 RETURNING *`), params);
     if (!rows[0]) throw new NotFoundError(`no worker ${id}: see \`pw worker list\``);
     return toWorker(rows[0]);
   }
 
   async removeWorker(id: string): Promise<boolean> {
-    return (await this.write("DELETE FROM workers WHERE id = $1", [id])) === 1;
+    // its ports go first, in the same statement: naming the table waits for an allocation under way
+    // before the worker's row is locked (the allocation's foreign key check waits for that row)
+    const rows = await this.writeReturning(
+      "WITH freed AS (DELETE FROM ports WHERE worker_id = $1), removed AS (DELETE FROM workers WHERE id = $1 RETURNING 1) SELECT count(*) AS removed FROM removed",
+      [id],
+    );
+    return rows[0]?.removed === 1;
   }
 
   async history(id: string): Promise<TransitionRecord[]> {
@@ -639,20 +749,28 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
          ORDER BY w.created_at, w.id
          LIMIT 1
          FOR UPDATE OF w SKIP LOCKED
+       ), claimed AS (
+         UPDATE workers SET owner = $1, lease_until = ${nowPlus(2)}, updated_at = ${NOW}
+         FROM next WHERE workers.id = next.id
+         RETURNING workers.*
        )
-       UPDATE workers SET owner = $1, lease_until = ${nowPlus(2)}, updated_at = ${NOW}
-       FROM next WHERE workers.id = next.id
-       RETURNING workers.*`,
+       SELECT claimed.*, ${portOf("claimed")} FROM claimed`,
       [owner, leaseMs, query.checkouts ?? [], query.repositories ?? [], query.project ?? null, query.takeOverFrom ?? []],
     );
     return rows[0] && toWorker(rows[0]);
   }
 
   async renewLeases(owner: string, leaseMs: number): Promise<number> {
-    return this.write(
-      `UPDATE workers SET lease_until = ${nowPlus(2)} WHERE owner = $1 AND state IN ('NEEDS_INIT', 'WORKING')`,
+    const rows = await this.writeReturning(
+      `WITH workers_renewed AS (
+         UPDATE workers SET lease_until = ${nowPlus(2)} WHERE owner = $1 AND state IN ('NEEDS_INIT', 'WORKING') RETURNING 1
+       ), spares_renewed AS (
+         UPDATE spares SET lease_until = ${nowPlus(2)} WHERE owner = $1 AND state IN ('filling', 'taken') RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM workers_renewed) + (SELECT count(*) FROM spares_renewed) AS renewed`,
       [owner, leaseMs],
     );
+    return rows[0]!.renewed as number;
   }
 
   // --- delivery ids
@@ -774,6 +892,192 @@ export class PostgresWorkerStore implements AsyncWorkerStore {
 
   pruneFollowUps(before: string): Promise<number> {
     return this.write("DELETE FROM follow_ups WHERE finished_at IS NOT NULL AND finished_at < $1::timestamptz", [before]);
+  }
+
+  // --- the rework loop
+
+  addFeedback(feedback: NewFeedback): Promise<Feedback | undefined> {
+    return this.atomically(async (tx) => {
+      // a key share on the worker waits for a round starting on it (which locks it for update),
+      // so a scope its round has just taken is seen here; other writers of the worker go on
+      const worker = await tx.query("SELECT 1 FROM workers WHERE id = $1 FOR KEY SHARE", [feedback.workerId]);
+      if (!worker.rows[0]) throw new NotFoundError(`no worker ${feedback.workerId}: see \`pw worker list\``);
+      if ((await tx.query("SELECT 1 FROM rework_feedback WHERE key = $1", [feedback.key])).rows[0]) return undefined;
+      const answered = await tx.query("SELECT 1 FROM rework_feedback WHERE worker_id = $1 AND scope = $2 AND round IS NOT NULL", [
+        feedback.workerId,
+        feedback.scope,
+      ]);
+      if (answered.rows[0]) return undefined;
+      const { rows } = await tx.query(
+        `INSERT INTO rework_feedback (worker_id, key, scope, cause, detail, received_at, held) VALUES ($1, $2, $3, $4, $5::json, ${NOW}, $6)
+         ON CONFLICT (key) DO NOTHING RETURNING *`,
+        [feedback.workerId, feedback.key, feedback.scope, feedback.detail.cause, JSON.stringify(feedback.detail), feedback.held ?? false],
+      );
+      return rows[0] && toFeedback(rows[0]);
+    });
+  }
+
+  async listFeedback(filter: FeedbackFilter): Promise<Feedback[]> {
+    const clauses: string[] = [];
+    const params: unknown[] = [];
+    if (filter.workerId !== undefined) clauses.push(`f.worker_id = $${params.push(filter.workerId)}`);
+    if (filter.pending) clauses.push("f.round IS NULL");
+    if (filter.workerStates) clauses.push(`w.state = ANY($${params.push(filter.workerStates.filter(isWorkerState))}::text[])`);
+    const join = filter.workerStates ? "JOIN workers w ON w.id = f.worker_id" : "";
+    const where = clauses.length ? `WHERE ${clauses.join(" AND ")}` : "";
+    return (await this.read(`SELECT f.* FROM rework_feedback f ${join} ${where} ORDER BY f.seq`, params)).map(toFeedback);
+  }
+
+  async settleFeedback(workerId: string, seqs: readonly number[]): Promise<number> {
+    if (seqs.length === 0) return 0;
+    return this.write("UPDATE rework_feedback SET round = 0 WHERE worker_id = $1 AND round IS NULL AND seq = ANY($2::bigint[])", [workerId, [...seqs]]);
+  }
+
+  startReworkRound(id: string, start: ReworkStart): Promise<StartedRound | undefined> {
+    return this.atomically(async (tx) => {
+      // the worker's row is locked for the whole step: of several starting a round, one does it
+      // and the others then find it WORKING
+      const { rows } = await tx.query("SELECT state, rework_rounds, automatic_rework_rounds FROM workers WHERE id = $1 FOR UPDATE", [id]);
+      const row = rows[0];
+      if (!row) throw new NotFoundError(`no worker ${id}: see \`pw worker list\``);
+      const current = toState(row.state);
+      if (current !== "PR_OPEN") throw new TransitionConflictError(id, "PR_OPEN", current, "WORKING");
+      const taken = (
+        await tx.query("SELECT * FROM rework_feedback WHERE worker_id = $1 AND round IS NULL AND seq <= $2 ORDER BY seq", [id, start.upTo])
+      ).rows.map(toFeedback);
+      if (taken.length === 0) return undefined;
+      const round = (row.rework_rounds as number) + 1;
+      const automatic = isAutomaticRound(taken);
+      const cause = roundCause(taken);
+      await tx.query("UPDATE rework_feedback SET round = $3 WHERE worker_id = $1 AND round IS NULL AND seq <= $2", [id, start.upTo, round]);
+      const meta: TransitionMeta = {
+        source: start.source,
+        correlationId: start.correlationId ?? null,
+        detail: `rework round ${round}: ${describeFeedback(taken.map((f) => f.detail))}`,
+        patch: {
+          owner: start.owner,
+          pid: null,
+          reworkRounds: round,
+          automaticReworkRounds: (row.automatic_rework_rounds as number) + (automatic ? 1 : 0),
+          reworkCause: cause,
+        },
+      };
+      const move = this.moveStatement(id, "WORKING", current, meta, current, start.leaseMs);
+      const moved = (await tx.query(move.sql, move.params)).rows[0]!;
+      return { worker: toWorker(moved), round, cause, automatic, feedback: taken.map((f) => ({ ...f, round })) };
+    });
+  }
+
+  // --- ports
+
+  allocatePort(holder: PortHolder, range: PortRange, prefer?: number): Promise<number | undefined> {
+    const { column, id } = holderColumn(holder);
+    return this.atomically(async (tx) => {
+      // every block is read and a free one taken in one step: the table is locked against other
+      // allocations (the lock conflicts with itself) and against writes, not against reads
+      await tx.exec("LOCK TABLE ports IN SHARE ROW EXCLUSIVE MODE");
+      const own = (await tx.query(`SELECT port FROM ports WHERE ${column} = $1`, [id])).rows[0];
+      if (own) return own.port as number;
+      const held = (await tx.query("SELECT port, span FROM ports")).rows as unknown as PortBlock[];
+      const port = firstFreeBlock(held, range, prefer);
+      if (port === undefined) return undefined;
+      await tx.query(`INSERT INTO ports (port, span, ${column}, since) VALUES ($1, $2, $3, ${NOW})`, [port, range.perWorker, id]);
+      return port;
+    });
+  }
+
+  async releasePort(holder: PortHolder): Promise<boolean> {
+    const { column, id } = holderColumn(holder);
+    return (await this.write(`DELETE FROM ports WHERE ${column} = $1`, [id])) > 0;
+  }
+
+  // --- spare worktrees
+
+  async addSpare(spare: NewSpare): Promise<Spare> {
+    const rows = await this.writeReturning(
+      `INSERT INTO spares (id, repo_path, path, state, base_branch, base_commit, owner, lease_until, created_at, updated_at)
+       VALUES ($1, $2, $3, 'filling', $4, $5, $6, ${nowPlus(7)}, ${NOW}, ${NOW})
+       ON CONFLICT DO NOTHING RETURNING *, NULL::integer AS port`,
+      [spare.id, spare.repoPath, spare.path, spare.baseBranch, spare.baseCommit, spare.owner, spare.leaseMs],
+    );
+    if (!rows[0]) throw new StoreError(`spare ${spare.id} (${spare.path}) is recorded already`);
+    return toSpare(rows[0]);
+  }
+
+  async getSpare(id: string): Promise<Spare | undefined> {
+    const rows = await this.read(`${SPARES} WHERE s.id = $1`, [id]);
+    return rows[0] && toSpare(rows[0]);
+  }
+
+  async listSpares(repoPath?: string): Promise<Spare[]> {
+    const rows =
+      repoPath === undefined
+        ? await this.read(`${SPARES} ORDER BY s.created_at, s.id`)
+        : await this.read(`${SPARES} WHERE s.repo_path = $1 ORDER BY s.created_at, s.id`, [repoPath]);
+    return rows.map(toSpare);
+  }
+
+  async moveSpare(id: string, from: SpareState, to: SpareState, patch: SpareFields = {}, owner?: string): Promise<Spare | undefined> {
+    const params: unknown[] = [id, from, to, owner ?? null];
+    const assignments = ["state = $3", `updated_at = ${NOW}`];
+    const columns = { baseBranch: "base_branch", baseCommit: "base_commit", owner: "owner", note: "note" } as const;
+    for (const name of Object.keys(columns) as Array<keyof typeof columns>) {
+      if (name in patch) assignments.push(`${columns[name]} = $${params.push(patch[name] ?? null)}`);
+    }
+    if (patch.leaseMs === null) assignments.push("lease_until = NULL");
+    else if (patch.leaseMs !== undefined) assignments.push(`lease_until = ${nowPlus(params.push(patch.leaseMs))}`);
+    const rows = await this.writeReturning(
+      `WITH moved AS (UPDATE spares SET ${assignments.join(", ")} WHERE id = $1 AND state = $2 AND ($4::text IS NULL OR owner = $4::text) RETURNING *)
+       SELECT moved.*, (SELECT p.port FROM ports p WHERE p.spare_id = moved.id) AS port FROM moved`,
+      params,
+    );
+    return rows[0] && toSpare(rows[0]);
+  }
+
+  async takeSpare(repoPath: string, owner: string, leaseMs: number): Promise<Spare | undefined> {
+    // as a claim of a worker: the oldest ready one is locked (one another taker locks is skipped,
+    // not waited for), checked again under the lock, and taken
+    const rows = await this.writeReturning(
+      `WITH next AS MATERIALIZED (
+         SELECT s.id FROM spares s WHERE s.repo_path = $1 AND s.state = 'ready'
+         ORDER BY s.created_at, s.id LIMIT 1
+         FOR UPDATE OF s SKIP LOCKED
+       ), taken AS (
+         UPDATE spares SET state = 'taken', owner = $2, lease_until = ${nowPlus(3)}, updated_at = ${NOW}
+         FROM next WHERE spares.id = next.id AND spares.state = 'ready'
+         RETURNING spares.*
+       )
+       SELECT taken.*, (SELECT p.port FROM ports p WHERE p.spare_id = taken.id) AS port FROM taken`,
+      [repoPath, owner, leaseMs],
+    );
+    return rows[0] && toSpare(rows[0]);
+  }
+
+  handOverSpare(id: string, owner: string, workerId: string): Promise<{ port: number | null } | undefined> {
+    return this.atomically(async (tx) => {
+      // the ports table first: an allocation under way for this spare waits for nothing we hold
+      await tx.exec("LOCK TABLE ports IN ROW EXCLUSIVE MODE");
+      const spare = await tx.query("SELECT 1 FROM spares WHERE id = $1 AND state = 'taken' AND owner = $2 FOR UPDATE", [id, owner]);
+      if (!spare.rows[0]) return undefined;
+      if (!(await tx.query("SELECT 1 FROM workers WHERE id = $1", [workerId])).rows[0]) {
+        throw new NotFoundError(`no worker ${workerId}: see \`pw worker list\``);
+      }
+      if (!(await tx.query("SELECT 1 FROM ports WHERE worker_id = $1", [workerId])).rows[0]) {
+        await tx.query("UPDATE ports SET worker_id = $1, spare_id = NULL WHERE spare_id = $2", [workerId, id]);
+      }
+      await tx.query("DELETE FROM spares WHERE id = $1", [id]);
+      const port = (await tx.query("SELECT port FROM ports WHERE worker_id = $1", [workerId])).rows[0];
+      return { port: (port?.port as number | undefined) ?? null };
+    });
+  }
+
+  async removeSpare(id: string): Promise<boolean> {
+    // its ports first, in the same statement (see removeWorker)
+    const rows = await this.writeReturning(
+      "WITH freed AS (DELETE FROM ports WHERE spare_id = $1), removed AS (DELETE FROM spares WHERE id = $1 RETURNING 1) SELECT count(*) AS removed FROM removed",
+      [id],
+    );
+    return rows[0]?.removed === 1;
   }
 
   // --- runners

@@ -59,3 +59,50 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", done);
   });
 }
+
+/** Where outages are said: a logger (pino's fits). */
+export interface OutageLog {
+  warn(fields: Record<string, unknown>, message: string): void;
+  info(fields: Record<string, unknown>, message: string): void;
+}
+
+/**
+ * Retry options for one component (the runner, the follow-up drainer...), shared by all its
+ * calls: that the store is unavailable is said on `log` once a minute at most, however many
+ * calls wait, and that it answers again once.
+ */
+export function outageReports(log: OutageLog, component: string, everyMs = 60_000): Pick<RetryOptions, "report" | "recovered" | "reportEveryMs"> {
+  let saidAt: number | undefined;
+  let down = false;
+  return {
+    // every failure comes here; this says it once per `everyMs` for all the calls together
+    reportEveryMs: 0,
+    report: (error, unavailableMs) => {
+      down = true;
+      const now = Date.now();
+      if (saidAt !== undefined && now - saidAt < everyMs) return;
+      saidAt = now;
+      log.warn({ err_message: error.message, unavailable_ms: unavailableMs }, `${component}: the store is unavailable; waiting for it, nothing is lost`);
+    },
+    recovered: (unavailableMs) => {
+      if (!down) return;
+      down = false;
+      log.info({ unavailable_ms: unavailableMs }, `${component}: the store answers again`);
+    },
+  };
+}
+
+/**
+ * The store, with every call (but `ping` and `close`) run through `retryWhileUnavailable`: for
+ * a long-running component whose work must outlast a database restart (the runner's passes and
+ * pipelines), never for an answer someone waits for (a webhook, a command).
+ */
+export function patientStore<S extends object>(store: S, options: RetryOptions): S {
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver);
+      if (typeof value !== "function" || key === "ping" || key === "close") return value;
+      return (...args: unknown[]) => retryWhileUnavailable(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args), options);
+    },
+  });
+}

@@ -1,21 +1,37 @@
 import { PwError, StoreError } from "../core/errors.js";
+import type { PortRange } from "../core/ports.js";
+import type { Spare, SpareState } from "../core/spare.js";
 import type { WorkerState } from "../core/states.js";
 import type { TransitionRecord, Worker } from "../core/worker.js";
-import type { AsyncWorkerStore, NextWorkerQuery, RunnerRecord, RunnerRegistration } from "./async-store.js";
 import { SqliteWorkerStore } from "./sqlite.js";
-import type { FollowUp, FollowUpBacklog, NewFollowUp, NewWorker, TransitionMeta, WorkerFields, WorkerFilter } from "./store.js";
-
-/** The instant `ms` from now. The SQLite file lives on this machine, so its clock is the store's clock. */
-function fromNow(ms: number): string {
-  return new Date(Date.now() + ms).toISOString();
-}
+import type {
+  Feedback,
+  FeedbackFilter,
+  FollowUp,
+  FollowUpBacklog,
+  NewFeedback,
+  NewFollowUp,
+  NewSpare,
+  NewWorker,
+  NextWorkerQuery,
+  PortHolder,
+  ReworkStart,
+  RunnerRecord,
+  RunnerRegistration,
+  SpareFields,
+  StartedRound,
+  TransitionMeta,
+  WorkerFields,
+  WorkerFilter,
+  WorkerStore,
+} from "./store.js";
 
 /**
  * The SQLite store through the asynchronous port: the same file, the same transactions, each
  * answer wrapped in a Promise. Anything the file throws that is not already one of ours (a call
  * after `close`, say) becomes a StoreError naming the file.
  */
-export class SqliteAsyncWorkerStore implements AsyncWorkerStore {
+export class SqliteAsyncWorkerStore implements WorkerStore {
   readonly backend = "sqlite" as const;
 
   constructor(readonly sqlite: SqliteWorkerStore) {}
@@ -70,15 +86,15 @@ export class SqliteAsyncWorkerStore implements AsyncWorkerStore {
   }
 
   claimWorker(id: string, owner: string, leaseMs: number, takeOverFrom?: string): Promise<boolean> {
-    return this.call(() => this.sqlite.claimWorker(id, owner, fromNow(leaseMs), takeOverFrom));
+    return this.call(() => this.sqlite.claimWorker(id, owner, leaseMs, takeOverFrom));
   }
 
   claimNextWorker(owner: string, leaseMs: number, query: NextWorkerQuery): Promise<Worker | undefined> {
-    return this.call(() => this.sqlite.claimNextWorker(owner, fromNow(leaseMs), query));
+    return this.call(() => this.sqlite.claimNextWorker(owner, leaseMs, query));
   }
 
   renewLeases(owner: string, leaseMs: number): Promise<number> {
-    return this.call(() => this.sqlite.renewLeases(owner, fromNow(leaseMs)));
+    return this.call(() => this.sqlite.renewLeases(owner, leaseMs));
   }
 
   recentDeliveries(since: string): Promise<string[]> {
@@ -102,7 +118,7 @@ export class SqliteAsyncWorkerStore implements AsyncWorkerStore {
   }
 
   claimFollowUps(owner: string, leaseMs: number, limit: number): Promise<FollowUp[]> {
-    return this.call(() => this.sqlite.claimFollowUps(owner, fromNow(leaseMs), limit));
+    return this.call(() => this.sqlite.claimFollowUps(owner, leaseMs, limit));
   }
 
   finishFollowUp(seq: number, owner: string, then?: readonly NewFollowUp[]): Promise<boolean> {
@@ -110,7 +126,7 @@ export class SqliteAsyncWorkerStore implements AsyncWorkerStore {
   }
 
   retryFollowUp(seq: number, owner: string, error: string, retryInMs: number | null): Promise<boolean> {
-    return this.call(() => this.sqlite.retryFollowUp(seq, owner, error, retryInMs === null ? null : fromNow(retryInMs)));
+    return this.call(() => this.sqlite.retryFollowUp(seq, owner, error, retryInMs));
   }
 
   releaseFollowUps(owner: string | null): Promise<number> {
@@ -123,6 +139,58 @@ export class SqliteAsyncWorkerStore implements AsyncWorkerStore {
 
   pruneFollowUps(before: string): Promise<number> {
     return this.call(() => this.sqlite.pruneFollowUps(before));
+  }
+
+  addFeedback(feedback: NewFeedback): Promise<Feedback | undefined> {
+    return this.call(() => this.sqlite.addFeedback(feedback));
+  }
+
+  listFeedback(filter: FeedbackFilter): Promise<Feedback[]> {
+    return this.call(() => this.sqlite.listFeedback(filter));
+  }
+
+  settleFeedback(workerId: string, seqs: readonly number[]): Promise<number> {
+    return this.call(() => this.sqlite.settleFeedback(workerId, seqs));
+  }
+
+  startReworkRound(id: string, start: ReworkStart): Promise<StartedRound | undefined> {
+    return this.call(() => this.sqlite.startReworkRound(id, start));
+  }
+
+  allocatePort(holder: PortHolder, range: PortRange, prefer?: number): Promise<number | undefined> {
+    return this.call(() => this.sqlite.allocatePort(holder, range, prefer));
+  }
+
+  releasePort(holder: PortHolder): Promise<boolean> {
+    return this.call(() => this.sqlite.releasePort(holder));
+  }
+
+  addSpare(spare: NewSpare): Promise<Spare> {
+    return this.call(() => this.sqlite.addSpare(spare));
+  }
+
+  getSpare(id: string): Promise<Spare | undefined> {
+    return this.call(() => this.sqlite.getSpare(id));
+  }
+
+  listSpares(repoPath?: string): Promise<Spare[]> {
+    return this.call(() => this.sqlite.listSpares(repoPath));
+  }
+
+  moveSpare(id: string, from: SpareState, to: SpareState, patch?: SpareFields, owner?: string): Promise<Spare | undefined> {
+    return this.call(() => this.sqlite.moveSpare(id, from, to, patch, owner));
+  }
+
+  takeSpare(repoPath: string, owner: string, leaseMs: number): Promise<Spare | undefined> {
+    return this.call(() => this.sqlite.takeSpare(repoPath, owner, leaseMs));
+  }
+
+  handOverSpare(id: string, owner: string, workerId: string): Promise<{ port: number | null } | undefined> {
+    return this.call(() => this.sqlite.handOverSpare(id, owner, workerId));
+  }
+
+  removeSpare(id: string): Promise<boolean> {
+    return this.call(() => this.sqlite.removeSpare(id));
   }
 
   registerRunner(runner: RunnerRegistration): Promise<RunnerRecord> {

@@ -13,7 +13,6 @@ import { firstFreeBlock, type PortBlock, type PortRange } from "../core/ports.js
 import { isSpareState, type Spare, type SpareState } from "../core/spare.js";
 import { canTransition, isTerminal, isWorkerState, type WorkerState } from "../core/states.js";
 import { WORKER_REQUESTS, type TransitionRecord, type TransitionSource, type Worker, type WorkerRequest } from "../core/worker.js";
-import type { NextWorkerQuery, RunnerRecord, RunnerRegistration } from "./async-store.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 import type {
   Feedback,
@@ -24,15 +23,27 @@ import type {
   NewFollowUp,
   NewSpare,
   NewWorker,
+  NextWorkerQuery,
   PortHolder,
+  ReworkStart,
+  RunnerRecord,
+  RunnerRegistration,
   SpareFields,
+  StartedRound,
   TransitionMeta,
   WorkerFields,
   WorkerFilter,
   WorkerStore,
-  ReworkStart,
-  StartedRound,
 } from "./store.js";
+
+/**
+ * The store's contract answered at once: each method of `WorkerStore` returning its value, not a
+ * Promise. What the SQLite file does (in this process, synchronously); `SqliteAsyncWorkerStore`
+ * presents it as a `WorkerStore`, and the fast read commands use it directly.
+ */
+export type AnsweredAtOnce<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : never;
+};
 
 const SQLITE_HEADER = "SQLite format 3\0";
 const BUSY_TIMEOUT_MS = 10_000;
@@ -308,8 +319,8 @@ function toSpare(row: SpareRow): Spare {
   };
 }
 
-const SPARE_COLUMNS = { baseBranch: "base_branch", baseCommit: "base_commit", owner: "owner", leaseUntil: "lease_until", note: "note" } as const satisfies Record<
-  keyof SpareFields,
+const SPARE_COLUMNS = { baseBranch: "base_branch", baseCommit: "base_commit", owner: "owner", note: "note" } as const satisfies Record<
+  Exclude<keyof SpareFields, "leaseMs">,
   string
 >;
 
@@ -319,6 +330,11 @@ function holderColumn(holder: PortHolder): { column: "worker_id" | "spare_id"; i
 
 function now(): string {
   return new Date().toISOString();
+}
+
+/** The instant `ms` after `from` (ISO). The file lives on this machine, so its clock is the store's. */
+function later(ms: number, from: string = now()): string {
+  return new Date(Date.parse(from) + ms).toISOString();
 }
 
 /** Refuses, before SQLite touches it, a file that is not a SQLite database. */
@@ -351,7 +367,7 @@ function wrapSqliteError(file: string, error: unknown): never {
 /** Prepared statements kept per SQL text; the UPDATE/INSERT variants are few, but bounded anyway. */
 const STATEMENT_CACHE_SIZE = 256;
 
-export class SqliteWorkerStore implements WorkerStore {
+export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "backend" | "location">> {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   /** The listing statements (one per combination of filters), in array mode, with their readers. */
@@ -541,9 +557,10 @@ export class SqliteWorkerStore implements WorkerStore {
     });
   }
 
-  claimWorker(id: string, owner: string, leaseUntil: string, takeOverFrom?: string): boolean {
-    return this.atomically(
-      () =>
+  claimWorker(id: string, owner: string, leaseMs: number, takeOverFrom?: string): boolean {
+    return this.atomically(() => {
+      const at = now();
+      return (
         this
           .statement(
             `UPDATE workers SET owner = @owner, lease_until = @leaseUntil, updated_at = @now
@@ -551,18 +568,20 @@ export class SqliteWorkerStore implements WorkerStore {
                AND (owner IS NULL OR owner = @owner OR owner = @takeOverFrom
                     OR lease_until IS NULL OR lease_until < @now)`,
           )
-          .run({ id, owner, leaseUntil, now: now(), takeOverFrom: takeOverFrom ?? null }).changes === 1,
-    );
+          .run({ id, owner, leaseUntil: later(leaseMs, at), now: at, takeOverFrom: takeOverFrom ?? null }).changes === 1
+      );
+    });
   }
 
   /**
-   * Claims for `owner` until `leaseUntil` the oldest queued worker `query` serves whose claim is
-   * free and whose dependencies are MERGED, in one immediate transaction (see
-   * `AsyncWorkerStore.claimNextWorker`); undefined when there is none.
+   * Claims for `owner` for `leaseMs` the oldest queued worker `query` serves whose claim is free
+   * and whose dependencies are MERGED, in one immediate transaction (see
+   * `WorkerStore.claimNextWorker`); undefined when there is none.
    */
-  claimNextWorker(owner: string, leaseUntil: string, query: NextWorkerQuery): Worker | undefined {
+  claimNextWorker(owner: string, leaseMs: number, query: NextWorkerQuery): Worker | undefined {
     return this.atomically(() => {
       const at = now();
+      const leaseUntil = later(leaseMs, at);
       const row = this
         .statement(
           `SELECT w.id FROM workers w INDEXED BY workers_queued
@@ -595,7 +614,8 @@ export class SqliteWorkerStore implements WorkerStore {
     });
   }
 
-  renewLeases(owner: string, leaseUntil: string): number {
+  renewLeases(owner: string, leaseMs: number): number {
+    const leaseUntil = later(leaseMs);
     return this.atomically(
       () =>
         this
@@ -709,9 +729,10 @@ export class SqliteWorkerStore implements WorkerStore {
     return this.atomically(() => this.insertFollowUps(followUps, now()));
   }
 
-  claimFollowUps(owner: string, leaseUntil: string, limit: number): FollowUp[] {
+  claimFollowUps(owner: string, leaseMs: number, limit: number): FollowUp[] {
     return this.atomically(() => {
       const at = now();
+      const leaseUntil = later(leaseMs, at);
       // the head of each lane (its oldest unfinished follow-up), when due and not held by a live
       // claim; read in queue order, so a claim looks at the queue's first lanes, not all of it
       const rows = this
@@ -750,9 +771,10 @@ export class SqliteWorkerStore implements WorkerStore {
     });
   }
 
-  retryFollowUp(seq: number, owner: string, error: string, retryAt: string | null): boolean {
+  retryFollowUp(seq: number, owner: string, error: string, retryInMs: number | null): boolean {
     return this.atomically(() => {
       const at = now();
+      const retryAt = retryInMs === null ? null : later(retryInMs, at);
       const statement =
         retryAt === null
           ? this.statement(
@@ -925,7 +947,7 @@ export class SqliteWorkerStore implements WorkerStore {
         current,
         {
           owner: start.owner,
-          leaseUntil: start.leaseUntil,
+          leaseUntil: later(start.leaseMs, at),
           pid: null,
           reworkRounds: round,
           automaticReworkRounds: (row.automatic_rework_rounds as number) + (automatic ? 1 : 0),
@@ -972,7 +994,7 @@ export class SqliteWorkerStore implements WorkerStore {
           `INSERT INTO spares (id, repo_path, path, state, base_branch, base_commit, owner, lease_until, created_at, updated_at)
            VALUES (?, ?, ?, 'filling', ?, ?, ?, ?, ?, ?)`,
         )
-        .run(spare.id, spare.repoPath, spare.path, spare.baseBranch, spare.baseCommit, spare.owner, spare.leaseUntil, at, at);
+        .run(spare.id, spare.repoPath, spare.path, spare.baseBranch, spare.baseCommit, spare.owner, later(spare.leaseMs, at), at, at);
       return toSpare(this.spareRow(spare.id)!);
     });
   }
@@ -993,10 +1015,15 @@ export class SqliteWorkerStore implements WorkerStore {
 
   moveSpare(id: string, from: SpareState, to: SpareState, patch: SpareFields = {}, owner?: string): Spare | undefined {
     return this.atomically(() => {
-      const names = (Object.keys(patch) as Array<keyof SpareFields>).filter((name) => name in SPARE_COLUMNS);
+      const names = (Object.keys(patch) as Array<keyof SpareFields>).filter((name): name is keyof typeof SPARE_COLUMNS => name in SPARE_COLUMNS);
       const assignments = ["state = @to", "updated_at = @at", ...names.map((name) => `${SPARE_COLUMNS[name]} = @${name}`)];
-      const params: Record<string, unknown> = { id, from, to, at: now(), heldBy: owner ?? null };
+      const at = now();
+      const params: Record<string, unknown> = { id, from, to, at, heldBy: owner ?? null };
       for (const name of names) params[name] = patch[name] ?? null;
+      if (patch.leaseMs !== undefined) {
+        assignments.push("lease_until = @leaseUntil");
+        params.leaseUntil = patch.leaseMs === null ? null : later(patch.leaseMs, at);
+      }
       const changed = this
         .statement(`UPDATE spares SET ${assignments.join(", ")} WHERE id = @id AND state = @from AND (@heldBy IS NULL OR owner = @heldBy)`)
         .run(params).changes;
@@ -1004,15 +1031,16 @@ export class SqliteWorkerStore implements WorkerStore {
     });
   }
 
-  takeSpare(repoPath: string, owner: string, leaseUntil: string): Spare | undefined {
+  takeSpare(repoPath: string, owner: string, leaseMs: number): Spare | undefined {
     return this.atomically(() => {
       const row = this
         .statement("SELECT id FROM spares WHERE repo_path = ? AND state = 'ready' ORDER BY created_at, id LIMIT 1")
         .get(repoPath) as { id: string } | undefined;
       if (!row) return undefined;
+      const at = now();
       this
         .statement("UPDATE spares SET state = 'taken', owner = ?, lease_until = ?, updated_at = ? WHERE id = ?")
-        .run(owner, leaseUntil, now(), row.id);
+        .run(owner, later(leaseMs, at), at, row.id);
       return toSpare(this.spareRow(row.id)!);
     });
   }

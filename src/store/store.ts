@@ -101,17 +101,6 @@ export interface FeedbackFilter {
   workerStates?: readonly WorkerState[];
 }
 
-/** A rework round a runner starts (see `startReworkRound`). */
-export interface ReworkStart {
-  /** The runner that runs it, and until when its claim holds without renewal. */
-  owner: string;
-  leaseUntil: string;
-  /** The round takes the waiting feedback up to this `seq` (what the runner saw and judged due). */
-  upTo: number;
-  source: TransitionSource;
-  correlationId?: string | null;
-}
-
 export interface StartedRound {
   worker: Worker;
   /** Its number: 1 for the first round on the PR. */
@@ -121,19 +110,6 @@ export interface StartedRound {
   /** The feedback it answers, oldest first. */
   feedback: Feedback[];
 }
-/** A spare worktree as its filler records it: being made (`filling`) by `owner`. */
-export interface NewSpare {
-  id: string;
-  repoPath: string;
-  path: string;
-  baseBranch: string | null;
-  baseCommit: string | null;
-  owner: string;
-  leaseUntil: string;
-}
-
-/** What a spare's owner may change (with its state) in one step. */
-export type SpareFields = Partial<Pick<Spare, "baseBranch" | "baseCommit" | "owner" | "leaseUntil" | "note">>;
 
 /** Who holds a block of ports: a worker, or a spare worktree that hands it on to its worker. */
 export type PortHolder = { workerId: string } | { spareId: string };
@@ -157,122 +133,250 @@ export interface WorkerFilter {
   updatedSince?: string;
 }
 
+/** A rework round a runner starts (see `startReworkRound`). */
+export interface ReworkStart {
+  /** The runner that runs it. */
+  owner: string;
+  /** How long its claim holds without renewal, from the store's now. */
+  leaseMs: number;
+  /** The round takes the waiting feedback up to this `seq` (what the runner saw and judged due). */
+  upTo: number;
+  source: TransitionSource;
+  correlationId?: string | null;
+}
+
+/** A spare worktree as its filler records it: being made (`filling`) by `owner`, for `leaseMs` without renewal. */
+export interface NewSpare {
+  id: string;
+  repoPath: string;
+  path: string;
+  baseBranch: string | null;
+  baseCommit: string | null;
+  owner: string;
+  leaseMs: number;
+}
+
+/** What a spare's owner may change (with its state) in one step; `leaseMs` null lets go of the lease. */
+export type SpareFields = Partial<Pick<Spare, "baseBranch" | "baseCommit" | "owner" | "note">> & { leaseMs?: number | null };
+
+/** Which queued workers a runner serves, for `claimNextWorker`. Mirrors how a runner matches a worker to a checkout. */
+export interface NextWorkerQuery {
+  /** Local checkouts this runner serves: a worker whose `repoPath` is one of them. */
+  checkouts?: readonly string[];
+  /**
+   * Repositories (owner/name) this runner serves: a worker that has no checkout yet (queued from
+   * a comment, or for any machine) and whose `repo` is one of them.
+   */
+  repositories?: readonly string[];
+  /** Only workers of this project, or of none. */
+  project?: string;
+  /** Owners known to be dead, whose claims may be taken over before their lease ends. */
+  takeOverFrom?: readonly string[];
+}
+
+/** A runner as it announces itself. */
+export interface RunnerRegistration {
+  /** Unique per runner. */
+  id: string;
+  host: string;
+  /** The repositories it serves, owner/name. */
+  repositories: readonly string[];
+}
+
+/** A runner as the store knows it. */
+export interface RunnerRecord {
+  id: string;
+  host: string;
+  repositories: string[];
+  /** When it registered (last started), by the store's clock. */
+  startedAt: string;
+  /** Its last heartbeat, by the store's clock. */
+  heartbeatAt: string;
+  /** How long ago that was, by the store's clock (never the reader's). */
+  heartbeatAgeMs: number;
+  /** No heartbeat within the limit the list was asked with. */
+  stale: boolean;
+  /** Workers it holds (their `owner`) that have not ended. */
+  workers: number;
+}
+
 /**
- * The only shared truth between the CLI, the runner and the app. Every method is atomic; a
- * failed call leaves the store as it was.
+ * The store as the whole code base will use it: the only shared truth between the CLI, the
+ * runners and the app, embedded (SQLite) or shared by many machines (PostgreSQL). Every method
+ * is atomic and returns a Promise; a failed call leaves the store as it was. A call that could
+ * not reach the database rejects with a `StoreUnavailableError` (retryable); any other failure is
+ * a `StoreError`, `NotFoundError`, `TransitionConflictError` or `IllegalTransitionError`.
+ *
+ * Time is the store's: `createdAt`, `updatedAt`, transition times, leases and heartbeats are
+ * read from the database's clock, so machines whose clocks disagree still agree on who holds
+ * what. Callers give lease lengths and delays, never instants. Times read back are ISO 8601 in
+ * UTC with milliseconds; the times callers pass (`since`, `before`, `updatedSince`) are compared
+ * with them as instants.
  */
 export interface WorkerStore {
+  /** `sqlite` or `postgres`. */
+  readonly backend: "sqlite" | "postgres";
+  /** Where the store lives, for messages: the file, or the database URL without its password. */
+  readonly location: string;
+
+  // --- workers and their moves
+
   /** Creates a worker (NEEDS_INIT unless told otherwise) and records its first transition. */
-  createWorker(worker: NewWorker, meta: TransitionMeta): Worker;
-  getWorker(id: string): Worker | undefined;
+  createWorker(worker: NewWorker, meta: TransitionMeta): Promise<Worker>;
+  getWorker(id: string): Promise<Worker | undefined>;
   /** Like getWorker, but a missing worker is a NotFoundError. */
-  requireWorker(id: string): Worker;
-  listWorkers(filter?: WorkerFilter): Worker[];
+  requireWorker(id: string): Promise<Worker>;
+  /** Oldest first (by creation, then id). */
+  listWorkers(filter?: WorkerFilter): Promise<Worker[]>;
   /**
    * Compare-and-swap: moves `id` from `from` to `to` only if it is in `from` now and the table
-   * allows the move. Throws TransitionConflictError or IllegalTransitionError otherwise.
+   * allows the move. Rejects with TransitionConflictError or IllegalTransitionError otherwise
+   * (NotFoundError when there is no such worker).
    */
-  transition(id: string, from: WorkerState, to: WorkerState, meta: TransitionMeta): Worker;
-  /**
-   * Claims a NEEDS_INIT worker for runner `owner` until `leaseUntil`, unless another runner holds
-   * an unexpired claim (or `takeOverFrom` names the holder, known to be dead). Exactly one of
-   * several racing runners gets true.
-   */
-  claimWorker(id: string, owner: string, leaseUntil: string, takeOverFrom?: string): boolean;
-  /** Extends the claims `owner` holds on unfinished workers and on spares it fills or takes; returns how many. */
-  renewLeases(owner: string, leaseUntil: string): number;
-  /** The administrator's override: any state, creating the record when missing. */
-  setState(id: string, to: WorkerState, meta: TransitionMeta): Worker;
-  updateWorker(id: string, patch: WorkerFields): Worker;
+  transition(id: string, from: WorkerState, to: WorkerState, meta: TransitionMeta): Promise<Worker>;
+  /** The administrator's override: any state, creating the record when missing; recorded as such. */
+  setState(id: string, to: WorkerState, meta: TransitionMeta): Promise<Worker>;
+  updateWorker(id: string, patch: WorkerFields): Promise<Worker>;
   /** Deletes the worker and its history; false when there was none. */
-  removeWorker(id: string): boolean;
-  history(id: string): TransitionRecord[];
+  removeWorker(id: string): Promise<boolean>;
+  /** Its transitions, oldest first. */
+  history(id: string): Promise<TransitionRecord[]>;
+
+  // --- claims and leases
+
+  /**
+   * Claims the NEEDS_INIT worker `id` for runner `owner` for `leaseMs`, unless another runner
+   * holds an unexpired claim (or `takeOverFrom` names the holder, known to be dead). Exactly one
+   * of several racing runners gets true; `owner` claiming again renews its claim.
+   */
+  claimWorker(id: string, owner: string, leaseMs: number, takeOverFrom?: string): Promise<boolean>;
+  /**
+   * Claims for `owner`, for `leaseMs`, the oldest queued (NEEDS_INIT) worker that `query`
+   * serves, whose claim is free (none, expired, or held by one of `takeOverFrom`) and whose
+   * dependencies are MERGED (as `waitingFor` judges them), in one atomic step: of several
+   * runners asking at once, each gets a different worker. Never one `owner` already holds.
+   * Undefined when there is none. The worker stays NEEDS_INIT (with `owner` and `leaseUntil`
+   * set) until the runner moves it on.
+   */
+  claimNextWorker(owner: string, leaseMs: number, query: NextWorkerQuery): Promise<Worker | undefined>;
+  /** Extends, to `leaseMs` from now, the claims `owner` holds on unfinished workers and on spares it fills or takes; returns how many. */
+  renewLeases(owner: string, leaseMs: number): Promise<number>;
+
+  // --- delivery ids
+
   /**
    * The delivery ids received at or after `since` (ISO time), oldest first. Delivery ids are a
-   * log, not a set: `pw serve`'s DeliveryLog keeps the ids of the retention window in memory,
-   * tells redeliveries apart there, and appends only new ids here.
+   * log, not a set: the reader keeps the retention window's ids in memory and appends only new ones.
    */
-  recentDeliveries(since: string): string[];
-  /** Appends delivery ids in one step; returns how many. */
-  recordDeliveries(deliveries: ReadonlyArray<{ id: string; event: string }>): number;
-  /**
-   * Forgets a delivery received at or after `since` (ISO time) whose handling failed, so that
-   * GitHub's redelivery of it is handled after a restart too; false when none was recorded.
-   */
-  forgetDelivery(deliveryId: string, since: string): boolean;
-  /** Forgets deliveries received before `before` (ISO time), which GitHub can no longer redeliver; returns how many. */
-  pruneDeliveries(before: string): number;
+  recentDeliveries(since: string): Promise<string[]>;
+  /** Appends delivery ids in one step, in the order given; returns how many. */
+  recordDeliveries(deliveries: ReadonlyArray<{ id: string; event: string }>): Promise<number>;
+  /** Forgets a delivery received at or after `since` whose handling failed; false when none was recorded. */
+  forgetDelivery(deliveryId: string, since: string): Promise<boolean>;
+  /** Forgets deliveries received before `before` (ISO time); returns how many. */
+  pruneDeliveries(before: string): Promise<number>;
+
+  // --- the follow-up queue
+
   /** Queues follow-ups whose key is new (or gave up), in one step; returns the keys added, in order. */
-  addFollowUps(followUps: readonly NewFollowUp[]): string[];
+  addFollowUps(followUps: readonly NewFollowUp[]): Promise<string[]>;
   /**
-   * Claims for `owner`, until `leaseUntil`, up to `limit` follow-ups that are due: the oldest
-   * unfinished one of each lane, when no unexpired claim holds that lane. Each claim counts a try.
+   * Claims for `owner`, for `leaseMs`, up to `limit` follow-ups that are due: the oldest
+   * unfinished one of each lane, when no live claim holds that lane. Each claim counts a try.
+   * Several owners claiming at once never get the same follow-up, nor two of one lane.
    */
-  claimFollowUps(owner: string, leaseUntil: string, limit: number): FollowUp[];
+  claimFollowUps(owner: string, leaseMs: number, limit: number): Promise<FollowUp[]>;
   /** Marks a claimed follow-up done and queues `then` in the same step; false when `owner` holds no claim on it. */
-  finishFollowUp(seq: number, owner: string, then?: readonly NewFollowUp[]): boolean;
+  finishFollowUp(seq: number, owner: string, then?: readonly NewFollowUp[]): Promise<boolean>;
   /**
-   * A claimed follow-up that failed: due again at `retryAt` (ISO time), or given up when
-   * `retryAt` is null; false when `owner` holds no claim on it.
+   * A claimed follow-up that failed: due again `retryInMs` from now, or given up when null;
+   * false when `owner` holds no claim on it.
    */
-  retryFollowUp(seq: number, owner: string, error: string, retryAt: string | null): boolean;
-  /** Lets go of the claims of `owner` (every owner's when null), so their follow-ups are due again; returns how many. */
-  releaseFollowUps(owner: string | null): number;
-  followUpBacklog(): FollowUpBacklog;
+  retryFollowUp(seq: number, owner: string, error: string, retryInMs: number | null): Promise<boolean>;
+  /** Lets go of the claims of `owner` (every owner's when null); returns how many. */
+  releaseFollowUps(owner: string | null): Promise<number>;
+  followUpBacklog(): Promise<FollowUpBacklog>;
   /** Forgets follow-ups finished before `before` (ISO time), and with them their keys; returns how many. */
-  pruneFollowUps(before: string): number;
+  pruneFollowUps(before: string): Promise<number>;
+
+  // --- the rework loop
+
   /**
    * Records feedback for a worker's next rework round in one step; undefined (nothing added) when
-   * its key was recorded before or a round has already taken feedback of its scope.
+   * its key was recorded before or a round has already taken feedback of its scope. A worker it
+   * does not know is a NotFoundError.
    */
-  addFeedback(feedback: NewFeedback): Feedback | undefined;
+  addFeedback(feedback: NewFeedback): Promise<Feedback | undefined>;
   /** Feedback, oldest first. */
-  listFeedback(filter: FeedbackFilter): Feedback[];
+  listFeedback(filter: FeedbackFilter): Promise<Feedback[]>;
   /**
    * Marks waiting feedback of a worker answered without a round (`round` 0): a moved base the
    * runner rebased onto. Only the given seqs that still wait; returns how many.
    */
-  settleFeedback(workerId: string, seqs: readonly number[]): number;
+  settleFeedback(workerId: string, seqs: readonly number[]): Promise<number>;
   /**
    * Starts a rework round in one step: the worker moves PR_OPEN -> WORKING (compare-and-swap,
-   * recorded with the round's cause), claimed by `owner`, and takes the waiting feedback up to
-   * `upTo`; its round count (and automatic count) goes up. Undefined when no feedback waits;
-   * TransitionConflictError when the worker is not PR_OPEN.
+   * recorded with the round's feedback), claimed by `owner` for `leaseMs`, and takes the waiting
+   * feedback up to `upTo`; its round count (and automatic count) goes up. Undefined when no
+   * feedback waits; TransitionConflictError when the worker is not PR_OPEN. Of several starting
+   * one at once, exactly one does.
    */
-  startReworkRound(id: string, start: ReworkStart): StartedRound | undefined;
+  startReworkRound(id: string, start: ReworkStart): Promise<StartedRound | undefined>;
+
+  // --- ports
+
   /**
    * The block of ports `holder` holds, or a new one: the first block of `range` that overlaps
-   * no block held by anyone (`prefer` first, when free). Atomic: two callers never get blocks
-   * that overlap. Undefined when the range has no free block. A worker's block is freed in the
-   * step that moves it to MERGED or ABANDONED, or removes it; a spare's when its record goes.
+   * no block held by anyone (`prefer` first, when free). Atomic across every client of the
+   * store: two callers never get blocks that overlap. Undefined when the range has no free
+   * block. A worker's block is freed in the step that moves it to MERGED or ABANDONED, or
+   * removes it; a spare's when its record goes.
    */
-  allocatePort(holder: PortHolder, range: PortRange, prefer?: number): number | undefined;
+  allocatePort(holder: PortHolder, range: PortRange, prefer?: number): Promise<number | undefined>;
   /** Frees the block `holder` holds; false when it held none. */
-  releasePort(holder: PortHolder): boolean;
-  /** Records a spare worktree being made, in state `filling`; a path recorded already is a StoreError. */
-  addSpare(spare: NewSpare): Spare;
-  getSpare(id: string): Spare | undefined;
+  releasePort(holder: PortHolder): Promise<boolean>;
+
+  // --- spare worktrees
+
+  /** Records a spare worktree being made, in state `filling`; an id or path recorded already is a StoreError. */
+  addSpare(spare: NewSpare): Promise<Spare>;
+  getSpare(id: string): Promise<Spare | undefined>;
   /** The spares of one checkout (all when omitted), oldest first. */
-  listSpares(repoPath?: string): Spare[];
+  listSpares(repoPath?: string): Promise<Spare[]>;
   /**
    * Compare-and-swap: moves spare `id` from `from` to `to` with `patch`, only if it is in `from`
    * now (and held by `owner`, when given); undefined otherwise.
    */
-  moveSpare(id: string, from: SpareState, to: SpareState, patch?: SpareFields, owner?: string): Spare | undefined;
+  moveSpare(id: string, from: SpareState, to: SpareState, patch?: SpareFields, owner?: string): Promise<Spare | undefined>;
   /**
-   * Takes the oldest `ready` spare of `repoPath` for `owner` (-> `taken`) until `leaseUntil`;
+   * Takes the oldest `ready` spare of `repoPath` for `owner` (-> `taken`) for `leaseMs`;
    * exactly one of several racing callers gets each spare.
    */
-  takeSpare(repoPath: string, owner: string, leaseUntil: string): Spare | undefined;
+  takeSpare(repoPath: string, owner: string, leaseMs: number): Promise<Spare | undefined>;
   /**
    * A taken spare became `workerId`'s worktree: its record goes and its block of ports becomes
    * the worker's (unless the worker holds one already). Returns the worker's port; undefined
    * when `owner` holds no such taken spare.
    */
-  handOverSpare(id: string, owner: string, workerId: string): { port: number | null } | undefined;
+  handOverSpare(id: string, owner: string, workerId: string): Promise<{ port: number | null } | undefined>;
   /** Forgets a spare (its port block with it); false when there was none. */
-  removeSpare(id: string): boolean;
-  /** Throws a StoreError when the store cannot answer a query (for health checks). */
-  ping(): void;
-  close(): void;
+  removeSpare(id: string): Promise<boolean>;
+
+  // --- runners
+
+  /** Records a runner as started now (again, when its id is known), with a heartbeat now. */
+  registerRunner(runner: RunnerRegistration): Promise<RunnerRecord>;
+  /** Records a heartbeat of runner `id` now; false when the store does not know it (register it again). */
+  heartbeatRunner(id: string): Promise<boolean>;
+  /** Every runner, by id; `stale` when its last heartbeat is older than `staleAfterMs`. */
+  listRunners(staleAfterMs: number): Promise<RunnerRecord[]>;
+  /** Forgets a runner that stopped; false when it was not known. */
+  forgetRunner(id: string): Promise<boolean>;
+
+  // --- health
+
+  /** Rejects with a StoreError when the store cannot answer a query (for health checks). */
+  ping(): Promise<void>;
+  /** Lets go of the file or the connections; calls after it reject. */
+  close(): Promise<void>;
 }

@@ -18,12 +18,12 @@ export interface LiveUpdate {
 }
 
 export interface EventHubOptions {
-  /** Reads every worker; throws when the store does not answer. */
-  readAll: () => Worker[];
+  /** Reads every worker; rejects when the store does not answer. */
+  readAll: () => Promise<Worker[]>;
   /** The version of a list of workers (changes when any worker does). */
   versionOf: (workers: readonly Worker[]) => string;
   /** The live part of the page for `filters`, from workers already read. */
-  render: (workers: readonly Worker[], filters: Filters) => LiveUpdate;
+  render: (workers: readonly Worker[], filters: Filters) => Promise<LiveUpdate>;
   /** The last successful store read (epoch ms), or undefined before the first. */
   lastHeard: () => number | undefined;
   now: () => number;
@@ -49,6 +49,8 @@ export class EventHub {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private troubled = false;
+  /** A read under way: the next tick waits its turn (one read at a time, however slow the store). */
+  private reading: Promise<void> | undefined;
 
   constructor(private readonly options: EventHubOptions) {}
 
@@ -80,8 +82,8 @@ export class EventHub {
     });
     this.options.logger.debug({ streams: this.streams.size }, "status page: event stream opened");
     // the page may have been rendered before a change: catch up at once
-    this.tick([stream]);
-    this.timer ??= setInterval(() => this.tick(), this.options.pollIntervalMs);
+    void this.tick([stream]);
+    this.timer ??= setInterval(() => void this.tick(), this.options.pollIntervalMs);
     this.timer.unref();
   }
 
@@ -101,12 +103,20 @@ export class EventHub {
     stream.lastSentMs = this.options.now();
   }
 
-  /** One read of the store for every stream (or the given ones). */
-  private tick(targets: Iterable<Stream> = this.streams): void {
+  /** One read of the store for every stream (or the given ones), after the read under way. */
+  private async tick(targets?: Iterable<Stream>): Promise<void> {
+    // a timer tick while a read is under way: that read serves it; a new page waits its turn
+    if (this.reading && !targets) return;
+    while (this.reading) await this.reading;
+    this.reading = this.readAndSend(targets ?? this.streams).finally(() => (this.reading = undefined));
+    await this.reading;
+  }
+
+  private async readAndSend(targets: Iterable<Stream>): Promise<void> {
     const { readAll, versionOf, render, now, logger } = this.options;
     let workers: Worker[];
     try {
-      workers = readAll();
+      workers = await readAll();
     } catch (error) {
       if (!this.troubled) logger.warn({ err_message: (error as Error).message.split("\n")[0] }, "status page: the store did not answer");
       this.troubled = true;
@@ -125,7 +135,7 @@ export class EventHub {
           const key = filterQuery(stream.filters);
           let update = rendered.get(key);
           if (!update) {
-            update = render(workers, stream.filters);
+            update = await render(workers, stream.filters);
             rendered.set(key, update);
           }
           this.send(stream, "update", update, version);

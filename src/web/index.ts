@@ -139,22 +139,21 @@ export function createStatusPage(options: StatusPageOptions): StatusPage {
   /** Histories by worker id, valid while the worker's state and updatedAt are unchanged. */
   const histories = new Map<string, { key: string; view: ReturnType<typeof toWorkerView> }>();
 
-  function readAll(): Worker[] {
-    const workers = store.listWorkers();
+  async function readAll(): Promise<Worker[]> {
+    const workers = await store.listWorkers();
     lastHeard = now();
     return workers;
   }
 
-  function viewOf(worker: Worker) {
-    const key = `${worker.state}\0${worker.updatedAt}`;
-    const cached = histories.get(worker.id);
-    if (cached && cached.key === key) return cached.view;
-    const view = toWorkerView(worker, store.history(worker.id));
-    histories.set(worker.id, { key, view });
-    return view;
+  /** The view of each worker, its history read only when it changed since the last read. */
+  async function viewsOf(workers: readonly Worker[]): Promise<Array<ReturnType<typeof toWorkerView>>> {
+    const stale = workers.filter((w) => histories.get(w.id)?.key !== `${w.state}\0${w.updatedAt}`);
+    const read = await Promise.all(stale.map(async (w) => [w, await store.history(w.id)] as const));
+    for (const [worker, history] of read) histories.set(worker.id, { key: `${worker.state}\0${worker.updatedAt}`, view: toWorkerView(worker, history) });
+    return workers.map((w) => histories.get(w.id)!.view);
   }
 
-  function buildView(all: readonly Worker[], filters: Filters): WorkersView {
+  async function buildView(all: readonly Worker[], filters: Filters): Promise<WorkersView> {
     const ids = new Set(all.map((w) => w.id));
     for (const id of histories.keys()) if (!ids.has(id)) histories.delete(id);
     const inRepo = filters.repo ? all.filter((w) => w.repo === filters.repo) : all;
@@ -168,15 +167,15 @@ export function createStatusPage(options: StatusPageOptions): StatusPage {
       total: inRepo.length,
       repositories: [...new Set(all.map((w) => w.repo).filter((r): r is string => r !== null))].sort(),
       version: versionOf(all),
-      workers: shown.map(viewOf),
+      workers: await viewsOf(shown),
     };
   }
 
   const hub = new EventHub({
     readAll,
     versionOf,
-    render: (workers, filters) => {
-      const view = buildView(workers, filters);
+    render: async (workers, filters) => {
+      const view = await buildView(workers, filters);
       const nowMs = now();
       return { version: view.version, heardAt: view.heardAt, now: nowMs, html: renderLive(view, nowMs).text };
     },
@@ -256,7 +255,7 @@ export function createStatusPage(options: StatusPageOptions): StatusPage {
     return !gate || gate.cookie(req) || gate.bearer(req);
   }
 
-  function answerPage(req: IncomingMessage, url: URL): Response {
+  async function answerPage(req: IncomingMessage, url: URL): Promise<Response> {
     if (url.pathname !== PAGE_PATH) return page(404, renderMessagePage("Not found", [html`<a href="${PAGE_PATH}">Workers</a>`]));
     if (gate && url.searchParams.has("token")) return exchangeToken(req, url);
     if (!authorized(req)) {
@@ -266,14 +265,14 @@ export function createStatusPage(options: StatusPageOptions): StatusPage {
     const filters = parseFilters(url.searchParams);
     let view: WorkersView;
     try {
-      view = buildView(readAll(), filters);
+      view = await buildView(await readAll(), filters);
     } catch (error) {
       return storeFailed("page", error);
     }
     return page(200, renderPage(view, now()));
   }
 
-  function answerApi(req: IncomingMessage, url: URL): Response {
+  async function answerApi(req: IncomingMessage, url: URL): Promise<Response> {
     if (url.searchParams.has("token")) return badRequest("api", `pass the token as the header Authorization: Bearer <${TOKEN_ENV}>, not in the address`);
     if (!authorized(req)) {
       refused("api", "no bearer token or cookie");
@@ -283,7 +282,7 @@ export function createStatusPage(options: StatusPageOptions): StatusPage {
     try {
       if (rest === "") {
         const filters = parseFilters(url.searchParams);
-        const view = buildView(readAll(), filters);
+        const view = await buildView(await readAll(), filters);
         return json(200, {
           heardAt: view.heardAt,
           filters: view.filters,
@@ -298,10 +297,10 @@ export function createStatusPage(options: StatusPageOptions): StatusPage {
       const id = parseWorkerIdParam(segments[0]!);
       const stray = [...url.searchParams.keys()][0];
       if (stray !== undefined) throw new BadRequest(`${API_PATH}/<worker id> takes no query parameters; got ${JSON.stringify(stray.slice(0, 40))}`);
-      const worker = store.getWorker(id);
+      const worker = await store.getWorker(id);
       lastHeard = now();
       if (!worker) return json(404, { error: `no worker ${id}` });
-      return json(200, { heardAt: new Date(lastHeard).toISOString(), worker: toWorkerView(worker, store.history(id)) });
+      return json(200, { heardAt: new Date(lastHeard).toISOString(), worker: toWorkerView(worker, await store.history(id)) });
     } catch (error) {
       if (error instanceof BadRequest) throw error;
       return storeFailed("api", error);
@@ -347,8 +346,8 @@ export function createStatusPage(options: StatusPageOptions): StatusPage {
       let response: Response | undefined;
       try {
         if (route === "asset") response = asset(req, pathname === STYLE_PATH ? STYLESHEET : CLIENT_SCRIPT);
-        else if (route === "page") response = answerPage(req, url);
-        else if (route === "api") response = answerApi(req, url);
+        else if (route === "page") response = await answerPage(req, url);
+        else if (route === "api") response = await answerApi(req, url);
         else response = method === "HEAD" ? json(405, { error: "use GET" }, { allow: "GET" }) : openEvents(req, res, url);
       } catch (error) {
         if (!(error instanceof BadRequest)) throw error;

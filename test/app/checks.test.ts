@@ -19,7 +19,7 @@ function awsKeyId(): string {
 async function workerPullRequest(app: Harness, files: Parameters<Harness["github"]["setPullFiles"]>[2]) {
   const pr = app.github.addPullRequest(REPO, { head: BRANCH });
   app.github.setPullFiles(REPO, pr.number, files);
-  app.addWorker({ id: "worker-ccccc1", state: "PR_OPEN", prNumber: pr.number, prUrl: pr.html_url });
+  await app.addWorker({ id: "worker-ccccc1", state: "PR_OPEN", prNumber: pr.number, prUrl: pr.html_url });
   return pr;
 }
 
@@ -189,7 +189,7 @@ describe("gates as check runs", () => {
     const other = app.github.addPullRequest(REPO, { head: "someone/else" });
     const sha = app.github.pushBranch(REPO, "someone/else");
     await app.receive("pull_request.synchronize", retarget(loadPayload("pull_request.synchronize"), { repo: REPO, number: other.number, headRef: "someone/else", headSha: sha }));
-    app.addWorker({ id: "worker-ccccc2", state: "PR_OPEN", prNumber: 9 });
+    await app.addWorker({ id: "worker-ccccc2", state: "PR_OPEN", prNumber: 9 });
     await app.receive("pull_request.synchronize", retarget(loadPayload("pull_request.synchronize"), { repo: REPO, number: 9, headRef: BRANCH, headRepo: "forker/widgets" }));
     expect(app.github.calls()).toEqual([]);
   });

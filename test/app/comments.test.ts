@@ -51,7 +51,7 @@ describe("/worker spawn", () => {
     const issue = app.github.addIssue(REPO, { title: "Add a widget", body: "It should spin." });
     const commentId = await say(app, issue, "Please do this.\n/worker spawn", { role: "write", id: "delivery-spawn" });
 
-    const [worker] = app.store.listWorkers();
+    const [worker] = (await app.store.listWorkers());
     expect(worker).toMatchObject({
       state: "NEEDS_INIT",
       repo: REPO,
@@ -64,7 +64,7 @@ describe("/worker spawn", () => {
       worktreePath: null,
       branch: null,
     });
-    expect(app.store.history(worker!.id)[0]).toMatchObject({ source: "command", correlationId: "delivery-spawn", detail: "/worker spawn by @alice" });
+    expect((await app.store.history(worker!.id))[0]).toMatchObject({ source: "command", correlationId: "delivery-spawn", detail: "/worker spawn by @alice" });
     const [status] = replies(app, issue);
     expect(replies(app, issue)).toHaveLength(1);
     expect(status).toContain(`<!-- parallel-workers:status worker=${worker!.id} -->`);
@@ -83,20 +83,20 @@ describe("/worker spawn", () => {
     const app = await open();
     const issue = app.github.addIssue(REPO, { title: "Tests for the widget" });
     await say(app, issue, "/WORKER Spawn test-author --base develop", { user: "mona", role: "maintain" });
-    expect(app.store.listWorkers()[0]).toMatchObject({ agent: "test-author", baseBranch: "develop", description: "Tests for the widget" });
+    expect((await app.store.listWorkers())[0]).toMatchObject({ agent: "test-author", baseBranch: "develop", description: "Tests for the widget" });
 
     const other = app.github.addIssue(REPO, { title: "Another" });
     await say(app, other, "/worker spawn --base=release/2.0", { user: "root", role: "admin" });
-    expect(app.store.listWorkers({ issueNumber: other.number })[0]?.baseBranch).toBe("release/2.0");
+    expect((await app.store.listWorkers({ issueNumber: other.number }))[0]?.baseBranch).toBe("release/2.0");
   });
 
   it("refuses a second worker for an issue that has an unfinished one, naming it", async () => {
     const app = await open();
     const issue = app.github.addIssue(REPO, { title: "Once" });
     await say(app, issue, "/worker spawn", { role: "write" });
-    const [first] = app.store.listWorkers();
+    const [first] = (await app.store.listWorkers());
     const again = await say(app, issue, "/worker spawn");
-    expect(app.store.listWorkers()).toHaveLength(1);
+    expect((await app.store.listWorkers())).toHaveLength(1);
     expect(replies(app, issue).at(-1)).toContain(`already has worker \`${first!.id}\` (NEEDS_INIT)`);
     expect(reactions(app, again)).toEqual(["eyes", "confused"]);
   });
@@ -105,7 +105,7 @@ describe("/worker spawn", () => {
     const app = await open({ served: [] });
     const issue = app.github.addIssue(REPO, { title: "Elsewhere" });
     const id = await say(app, issue, "/worker spawn", { role: "admin" });
-    expect(app.store.listWorkers()).toEqual([]);
+    expect((await app.store.listWorkers())).toEqual([]);
     expect(replies(app, issue)[0]).toBe(
       `> /worker spawn\n\nNo runner serves ${REPO} here: start \`pw serve --repo DIR\` with a checkout of it. Nothing was queued.`,
     );
@@ -124,7 +124,7 @@ describe("/worker spawn", () => {
     const pr = app.github.addPullRequest(REPO, { head: "feature/x" });
     await say(app, { ...issue, number: pr.number }, "/worker spawn", { onPullRequest: true });
     expect(app.github.comments(REPO, pr.number).at(-1)?.body).toContain("`/worker spawn` works on issues, not on pull requests.");
-    expect(app.store.listWorkers()).toEqual([]);
+    expect((await app.store.listWorkers())).toEqual([]);
   });
 });
 
@@ -133,7 +133,7 @@ describe("/worker spawn without an agent", () => {
     const app = await open({ served: [defaultServed({ defaultAgent: "test-author", configuredAgents: ["test-author"] })] });
     const issue = app.github.addIssue(REPO, { title: "Default" });
     await say(app, issue, "/worker spawn", { role: "write" });
-    expect(app.store.listWorkers()[0]?.agent).toBe("test-author");
+    expect((await app.store.listWorkers())[0]?.agent).toBe("test-author");
   });
 
   it("asks which when several agents are configured and none is the default, queuing nothing", async () => {
@@ -141,7 +141,7 @@ describe("/worker spawn without an agent", () => {
     const app = await open({ served: [served] });
     const issue = app.github.addIssue(REPO, { title: "Which" });
     const id = await say(app, issue, "/worker spawn", { role: "write" });
-    expect(app.store.listWorkers()).toEqual([]);
+    expect((await app.store.listWorkers())).toEqual([]);
     expect(replies(app, issue)).toEqual([
       `> /worker spawn\n\nWhich agent? ${REPO} configures \`fixer\`, \`reviewer\` and none is the default: name one (\`/worker spawn AGENT\`), or set \`default_agent\` in .parallel-workers.yml. Nothing was queued.`,
     ]);
@@ -149,7 +149,7 @@ describe("/worker spawn without an agent", () => {
     // naming one still works
     const other = app.github.addIssue(REPO, { title: "Named" });
     await say(app, other, "/worker spawn reviewer");
-    expect(app.store.listWorkers()[0]?.agent).toBe("reviewer");
+    expect((await app.store.listWorkers())[0]?.agent).toBe("reviewer");
   });
 });
 
@@ -158,7 +158,7 @@ describe("who may run commands", () => {
     const app = await open();
     const issue = app.github.addIssue(REPO, { title: "Drive-by" });
     const id = await say(app, issue, "/worker spawn", { user: "stranger", role: "triage" });
-    expect(app.store.listWorkers()).toEqual([]);
+    expect((await app.store.listWorkers())).toEqual([]);
     expect(replies(app, issue)).toEqual([
       `> /worker spawn\n\n@stranger: \`/worker spawn\` may be used only by people with write, maintain or admin access to the repository (${REPO}); you have triage access. Nothing was done.`,
     ]);
@@ -181,7 +181,7 @@ describe("who may run commands", () => {
     const issue = app.github.addIssue(REPO, { title: "Bots" });
     await say(app, issue, "/worker spawn", { user: "dependabot[bot]", userType: "Bot" });
     await say(app, issue, "/worker spawn", { user: app.github.actorLogin, userType: "Bot" });
-    expect(app.store.listWorkers()).toEqual([]);
+    expect((await app.store.listWorkers())).toEqual([]);
     expect(app.github.calls()).toEqual([]);
   });
 
@@ -192,7 +192,7 @@ describe("who may run commands", () => {
     await say(app, issue, "> /worker spawn\n\nShould we?");
     await say(app, issue, "Run this:\n```\n/worker spawn\n```");
     await say(app, issue, "please /worker spawn");
-    expect(app.store.listWorkers()).toEqual([]);
+    expect((await app.store.listWorkers())).toEqual([]);
     expect(app.github.calls()).toEqual([]);
   });
 
@@ -209,7 +209,7 @@ describe("who may run commands", () => {
     });
     await app.receive("issue_comment.created", payload, id);
     await app.receive("issue_comment.created", payload, id);
-    expect(app.store.listWorkers()).toHaveLength(1);
+    expect((await app.store.listWorkers())).toHaveLength(1);
     expect(replies(app, issue)).toHaveLength(1);
   });
 
@@ -217,12 +217,12 @@ describe("who may run commands", () => {
     const app = await open();
     const issue = app.github.addIssue(REPO, { title: "Half done" });
     // what the failed first attempt left: the worker, no status comment, the delivery id forgotten
-    app.store.createWorker(
+    await app.store.createWorker(
       { id: "worker-half01", repo: REPO, taskId: `issue-${issue.number}`, issueNumber: issue.number, agent: "code-author", baseBranch: "main" },
       { source: "command", correlationId: "delivery-half" },
     );
     const id = await say(app, issue, "/worker spawn", { role: "write", id: "delivery-half" });
-    expect(app.store.listWorkers()).toHaveLength(1);
+    expect((await app.store.listWorkers())).toHaveLength(1);
     expect(reactions(app, id)).toEqual(["eyes", "rocket"]);
     expect(replies(app, issue)).toEqual([expect.stringContaining("worker `worker-half01` is **NEEDS_INIT**")]);
   });
@@ -252,9 +252,9 @@ describe("other commands", () => {
 
   it("/worker status lists the repository's workers", async () => {
     const app = await open();
-    app.addWorker({ id: "worker-aaaaa1", taskId: "T-1", state: "PR_OPEN", prNumber: 4, prUrl: "https://github.com/acme/widgets/pull/4" });
-    app.addWorker({ id: "worker-aaaaa2", taskId: "T-2", state: "WORKING" });
-    app.store.createWorker({ id: "worker-other1", repo: "acme/other", taskId: "X" }, { source: "cli" });
+    await app.addWorker({ id: "worker-aaaaa1", taskId: "T-1", state: "PR_OPEN", prNumber: 4, prUrl: "https://github.com/acme/widgets/pull/4" });
+    await app.addWorker({ id: "worker-aaaaa2", taskId: "T-2", state: "WORKING" });
+    await app.store.createWorker({ id: "worker-other1", repo: "acme/other", taskId: "X" }, { source: "cli" });
     const issue = app.github.addIssue(REPO, { title: "Status" });
     await say(app, issue, "/worker status", { role: "write" });
     const [reply] = replies(app, issue);
@@ -266,12 +266,12 @@ describe("other commands", () => {
 
   it("/worker retry queues an UNKNOWN or ABANDONED worker again, and refuses others", async () => {
     const app = await open();
-    app.addWorker({ id: "worker-aaaaa3", state: "UNKNOWN", error: "agent failed", owner: "host:1:abc", pid: 4242 });
-    app.addWorker({ id: "worker-aaaaa4", taskId: "T-4", branch: "feature/t-4", state: "PR_OPEN" });
+    await app.addWorker({ id: "worker-aaaaa3", state: "UNKNOWN", error: "agent failed", owner: "host:1:abc", pid: 4242 });
+    await app.addWorker({ id: "worker-aaaaa4", taskId: "T-4", branch: "feature/t-4", state: "PR_OPEN" });
     const issue = app.github.addIssue(REPO, { title: "Retry" });
     const ok = await say(app, issue, "/worker retry worker-aaaaa3", { role: "write" });
-    expect(app.store.requireWorker("worker-aaaaa3")).toMatchObject({ state: "NEEDS_INIT", error: null, owner: null, pid: null });
-    expect(app.store.history("worker-aaaaa3").at(-1)).toMatchObject({ source: "command", to: "NEEDS_INIT" });
+    expect((await app.store.requireWorker("worker-aaaaa3"))).toMatchObject({ state: "NEEDS_INIT", error: null, owner: null, pid: null });
+    expect((await app.store.history("worker-aaaaa3")).at(-1)).toMatchObject({ source: "command", to: "NEEDS_INIT" });
     expect(reactions(app, ok)).toEqual(["eyes", "rocket"]);
     const refused = await say(app, issue, "/worker retry worker-aaaaa4");
     expect(replies(app, issue).at(-1)).toContain("Worker `worker-aaaaa4` is PR_OPEN: only UNKNOWN or ABANDONED workers can be retried.");
@@ -280,12 +280,12 @@ describe("other commands", () => {
 
   it("/worker terminate asks the runner to stop a WORKING worker, and ends a queued one at once", async () => {
     const app = await open();
-    app.addWorker({ id: "worker-aaaaa5", state: "WORKING", pid: 4242 });
-    app.addWorker({ id: "worker-aaaaa6", taskId: "T-6", branch: "feature/t-6", state: "NEEDS_INIT" });
+    await app.addWorker({ id: "worker-aaaaa5", state: "WORKING", pid: 4242 });
+    await app.addWorker({ id: "worker-aaaaa6", taskId: "T-6", branch: "feature/t-6", state: "NEEDS_INIT" });
     const issue = app.github.addIssue(REPO, { title: "Stop" });
     await say(app, issue, "/worker terminate worker-aaaaa5\n/worker terminate worker-aaaaa6", { role: "write" });
-    expect(app.store.requireWorker("worker-aaaaa5")).toMatchObject({ state: "WORKING", request: "terminate" });
-    expect(app.store.requireWorker("worker-aaaaa6")).toMatchObject({ state: "ABANDONED", request: null });
+    expect((await app.store.requireWorker("worker-aaaaa5"))).toMatchObject({ state: "WORKING", request: "terminate" });
+    expect((await app.store.requireWorker("worker-aaaaa6"))).toMatchObject({ state: "ABANDONED", request: null });
     const [reply] = replies(app, issue);
     expect(reply).toContain("its runner stops the agent");
     expect(reply).toContain("Worker `worker-aaaaa6` is ABANDONED.");
@@ -293,10 +293,10 @@ describe("other commands", () => {
 
   it("never touches a worker of another repository", async () => {
     const app = await open();
-    app.store.createWorker({ id: "worker-other2", repo: "acme/other", taskId: "X", state: "UNKNOWN" }, { source: "cli" });
+    await app.store.createWorker({ id: "worker-other2", repo: "acme/other", taskId: "X", state: "UNKNOWN" }, { source: "cli" });
     const issue = app.github.addIssue(REPO, { title: "Cross-repo" });
     await say(app, issue, "/worker retry worker-other2\n/worker terminate worker-other2", { role: "admin" });
-    expect(app.store.requireWorker("worker-other2").state).toBe("UNKNOWN");
+    expect((await app.store.requireWorker("worker-other2")).state).toBe("UNKNOWN");
     expect(replies(app, issue)[0]).toContain(`There is no worker \`worker-other2\` in ${REPO}`);
   });
 

@@ -1,66 +1,101 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { DeliveryLog } from "../../src/app/deliveries.js";
-import { SqliteWorkerStore } from "../../src/store/sqlite.js";
+import { StoreUnavailableError } from "../../src/core/errors.js";
+import { openSqliteStore } from "../../src/store/sqlite-async.js";
+import type { WorkerStore } from "../../src/store/store.js";
 import { removeTempDirs, tempDir } from "../helpers/git.js";
 
-const stores: SqliteWorkerStore[] = [];
-afterEach(() => {
-  for (const store of stores.splice(0)) store.close();
+const stores: WorkerStore[] = [];
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.close();
   removeTempDirs();
 });
 
 /** The ids the store holds. */
-function stored(store: SqliteWorkerStore): string[] {
+function stored(store: WorkerStore): Promise<string[]> {
   return store.recentDeliveries("1970-01-01T00:00:00.000Z");
 }
 
-function open(file = join(tempDir(), "state.db")): SqliteWorkerStore {
-  const store = new SqliteWorkerStore(file);
+async function open(file = join(tempDir(), "state.db")): Promise<WorkerStore> {
+  const store = await openSqliteStore(file);
   stores.push(store);
   return store;
 }
 
 describe("the delivery log", () => {
   it("knows a new id at once, writes ids in batches, and knows them after a restart", async () => {
-    const store = open();
-    const log = new DeliveryLog(store, { flushMs: 20 });
+    const store = await open();
+    const log = await DeliveryLog.open(store, { flushMs: 20 });
     expect(log.record("d-1", "pull_request.opened")).toBe(true);
     expect(log.record("d-1", "pull_request.opened")).toBe(false);
     expect(log.has("d-1")).toBe(true);
-    expect(stored(store)).toEqual([]);
+    expect(await stored(store)).toEqual([]);
     await new Promise((r) => setTimeout(r, 60));
-    expect(stored(store)).toEqual(["d-1"]);
+    expect(await stored(store)).toEqual(["d-1"]);
 
-    const afterRestart = new DeliveryLog(open(store.file));
+    const afterRestart = await DeliveryLog.open(await open(store.location));
     expect(afterRestart.record("d-1", "pull_request.opened")).toBe(false);
     expect(afterRestart.record("d-2", "pull_request.closed")).toBe(true);
   });
 
-  it("writes at once when many wait, and forgets a failed one wherever it is", () => {
-    const store = open();
-    const log = new DeliveryLog(store, { flushMs: 60_000, maxPending: 3 });
+  it("writes at once when many wait, and forgets a failed one wherever it is", async () => {
+    const store = await open();
+    const log = await DeliveryLog.open(store, { flushMs: 60_000, maxPending: 3 });
     for (const id of ["a", "b", "c"]) log.record(id, "x");
-    expect(stored(store)).toEqual(["a", "b", "c"]);
+    await log.flush();
+    expect(await stored(store)).toEqual(["a", "b", "c"]);
     log.record("d", "x");
-    log.forget("d");
-    log.forget("a");
-    log.forget("never-seen");
-    log.flush();
-    expect(stored(store)).toEqual(["b", "c"]);
+    await log.forget("d");
+    await log.forget("a");
+    await log.forget("never-seen");
+    await log.flush();
+    expect(await stored(store)).toEqual(["b", "c"]);
     expect(log.has("a")).toBe(false);
-    expect(new DeliveryLog(store).has("a")).toBe(false);
+    expect((await DeliveryLog.open(store)).has("a")).toBe(false);
     expect(log.record("a", "x")).toBe(true);
     expect(log.record("d", "x")).toBe(true);
   });
 
-  it("at close, writes the ids still waiting (follow-up work is kept in the store, so no id is forgotten)", () => {
-    const store = open();
-    const log = new DeliveryLog(store, { flushMs: 60_000 });
+  it("forgets an id that is being written once the write is done", async () => {
+    const store = await open();
+    const log = await DeliveryLog.open(store, { flushMs: 60_000 });
+    log.record("a", "x");
+    const writing = log.flush();
+    const forgotten = log.forget("a");
+    await Promise.all([writing, forgotten]);
+    expect(await stored(store)).toEqual([]);
+  });
+
+  it("at close, writes the ids still waiting (follow-up work is kept in the store, so no id is forgotten)", async () => {
+    const store = await open();
+    const log = await DeliveryLog.open(store, { flushMs: 60_000 });
     log.record("written", "x");
-    log.flush();
+    await log.flush();
     log.record("waiting", "x");
-    log.close();
-    expect(stored(store)).toEqual(["written", "waiting"]);
+    await log.close();
+    expect(await stored(store)).toEqual(["written", "waiting"]);
+  });
+
+  it("keeps ids while the store is unavailable, says so once, and writes them when it answers again", async () => {
+    const store = await open();
+    let outage = true;
+    // the real store behind a connection that is down for a while
+    const flaky = new Proxy(store, {
+      get: (target, key, receiver) =>
+        key === "recordDeliveries" && outage ? () => Promise.reject(new StoreUnavailableError("database is unreachable")) : Reflect.get(target, key, receiver),
+    });
+    const lines: string[] = [];
+    const logger = { warn: (_: unknown, message: string) => lines.push(message), info: (_: unknown, message: string) => lines.push(message) };
+    const log = await DeliveryLog.open(flaky, { flushMs: 5, logger: logger as never });
+    log.record("a", "x");
+    await new Promise((r) => setTimeout(r, 100));
+    log.record("b", "x");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await stored(store)).toEqual([]);
+    outage = false;
+    await log.close();
+    expect(await stored(store)).toEqual(["a", "b"]);
+    expect(lines).toEqual(["delivery ids: the store is unavailable; waiting for it, nothing is lost", "delivery ids: the store answers again"]);
   });
 });

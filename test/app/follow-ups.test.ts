@@ -115,7 +115,7 @@ describe("a comment acts once", () => {
     expect(new Set(answers.map((a) => a.id)).size).toBe(10);
     await app.deps.followUps.drain();
 
-    expect(app.store.listWorkers()).toHaveLength(1);
+    expect((await app.store.listWorkers())).toHaveLength(1);
     expect(replies(app, spawn.issue)).toEqual([expect.stringContaining("is **NEEDS_INIT**")]);
     expect(replies(app, help.issue)).toHaveLength(1);
     expect(reactions(app, spawn.comment)).toEqual(["eyes", "rocket"]);
@@ -158,7 +158,7 @@ describe("a comment acts once", () => {
     expect(app.github.heldRequests()).toBe(1);
     await app.restartFollowUps(async () => {
       // the process died with the reply on its way: its claim is let go, then GitHub makes the comment
-      app.store.releaseFollowUps(null);
+      await app.store.releaseFollowUps(null);
       release();
       await app.github.waitForRequest(posted);
     });
@@ -202,7 +202,7 @@ describe("bad numbers are bad input", () => {
       expect.objectContaining({ msg: "webhook delivery rejected", status: 400, reason, delivery_id: result.id }),
     ]);
     expect(app.deps.deliveries.has(result.id)).toBe(false);
-    expect(app.store.followUpBacklog().unfinished).toBe(0);
+    expect((await app.store.followUpBacklog()).unfinished).toBe(0);
     expect(app.github.calls()).toEqual([]);
   });
 
@@ -241,9 +241,9 @@ describe("text from outside is made safe", () => {
     await app.deps.followUps.drain();
 
     expect(replies(app, refused.issue)).toEqual([expect.stringContaining("@mallory: `/worker spawn` may be used only by")]);
-    const [worker] = app.store.listWorkers();
+    const [worker] = (await app.store.listWorkers());
     expect(worker?.description).toBe("Add [31mred[0m gnirts widgets\n\nIt must spin.");
-    expect(app.store.history(worker!.id)[0]?.detail).toBe("/worker spawn by @alice");
+    expect((await app.store.history(worker!.id))[0]?.detail).toBe("/worker spawn by @alice");
     const everything = [
       ...replies(app, refused.issue),
       ...replies(app, spawned.issue),

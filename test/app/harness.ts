@@ -18,8 +18,8 @@ import type { AppDeps } from "../../src/app/deps.js";
 import type { Worker } from "../../src/core/worker.js";
 import { createLogger, type Logger } from "../../src/log/logger.js";
 import { createMetrics, type Metrics } from "../../src/log/metrics.js";
-import { SqliteWorkerStore } from "../../src/store/sqlite.js";
-import type { NewWorker } from "../../src/store/store.js";
+import { openSqliteStore } from "../../src/store/sqlite-async.js";
+import type { NewWorker, WorkerStore } from "../../src/store/store.js";
 import { GitHubStandIn } from "../helpers/github-stand-in.js";
 import { removeTempDirs, tempDir } from "../helpers/git.js";
 import { toEvent, type FixtureName, type FixturePayload } from "../helpers/webhooks.js";
@@ -35,7 +35,7 @@ export function restOctokit(github: GitHubStandIn): Octokit {
 
 export interface Harness {
   probot: Probot;
-  store: SqliteWorkerStore;
+  store: WorkerStore;
   github: GitHubStandIn;
   logger: Logger;
   logFile: string;
@@ -54,7 +54,7 @@ export interface Harness {
    */
   restartFollowUps(between?: () => Promise<void>): Promise<void>;
   /** A worker of acme/widgets, created directly in the store (as a runner or the CLI would). */
-  addWorker(fields: Partial<NewWorker> & { id: string }): Worker;
+  addWorker(fields: Partial<NewWorker> & { id: string }): Promise<Worker>;
   /** Every JSON line logged so far. */
   logLines(): Array<Record<string, unknown>>;
   close(): Promise<void>;
@@ -106,12 +106,12 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const github = await GitHubStandIn.start();
   github.addRepo(REPO);
   const dir = tempDir("pw-app-");
-  const store = new SqliteWorkerStore(join(dir, "state.db"));
+  const store = await openSqliteStore(join(dir, "state.db"));
   const logFile = join(dir, "app.log");
   const logger = createLogger({ component: "app", destination: logFile, level: "debug", loki: false });
   const metrics = createMetrics({ defaultMetrics: false });
   const statusComments = new StatusComments({ store, logger });
-  const deliveries = new DeliveryLog(store, { flushMs: 5 });
+  const deliveries = await DeliveryLog.open(store, { flushMs: 5 });
   const newQueue = () =>
     new FollowUpQueue({
       store,
@@ -119,7 +119,9 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
       metrics,
       retryDelaysMs: [10, 10],
       pollMs: 20,
-      onGiveUp: (followUp) => followUp.correlationId && deliveries.forget(followUp.correlationId),
+      onGiveUp: async (followUp) => {
+        if (followUp.correlationId) await deliveries.forget(followUp.correlationId);
+      },
     });
   let queue = newQueue();
   const deps: AppDeps = {
@@ -146,7 +148,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
       followUps.push(followUp.kind);
       return perform(followUp);
     });
-  start();
+  await start();
   return {
     probot,
     store,
@@ -167,7 +169,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
       await between?.();
       queue = newQueue();
       deps.followUps = queue;
-      start();
+      await start();
     },
     addWorker: (fields) =>
       store.createWorker({ repo: REPO, taskId: "TASK-1", branch: "feature/task-1", baseBranch: "main", ...fields }, { source: "cli" }),
@@ -180,8 +182,8 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
         : [],
     close: async () => {
       await queue.stop(1000);
-      deps.deliveries.flush();
-      store.close();
+      await deps.deliveries.flush();
+      await store.close();
       await github.close();
     },
   };

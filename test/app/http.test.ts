@@ -27,8 +27,8 @@ async function start(next?: Parameters<typeof createAppHttpHandler>[0]["next"]):
 }
 
 /** A merged-PR delivery for the worker on feature/task-1, with a body that must never be logged. */
-function mergedPayload(app: Harness) {
-  app.addWorker({ id: "worker-aaaaa1", state: "PR_OPEN", prNumber: 1 });
+async function mergedPayload(app: Harness) {
+  await app.addWorker({ id: "worker-aaaaa1", state: "PR_OPEN", prNumber: 1 });
   const pr = app.github.addPullRequest(REPO, { head: "feature/task-1" });
   app.github.mergePullRequest(REPO, pr.number);
   return retarget(loadPayload("pull_request.closed.merged"), { repo: REPO, number: pr.number, headRef: "feature/task-1", body: "SECRET-BODY-TEXT" });
@@ -37,17 +37,17 @@ function mergedPayload(app: Harness) {
 describe("the webhook receiver", () => {
   it("handles a signed delivery and answers 200", async () => {
     const { app, url } = await start();
-    const result = await deliver(url, { event: "pull_request", payload: mergedPayload(app), secret: SECRET });
+    const result = await deliver(url, { event: "pull_request", payload: await mergedPayload(app), secret: SECRET });
     expect(result.status).toBe(200);
-    expect(app.store.requireWorker("worker-aaaaa1").state).toBe("MERGED");
+    expect((await app.store.requireWorker("worker-aaaaa1")).state).toBe("MERGED");
   });
 
   it("rejects a bad signature with 401, changes nothing, and logs one line without the payload", async () => {
     const { app, url } = await start();
-    const payload = mergedPayload(app);
+    const payload = await mergedPayload(app);
     const result = await deliver(url, { event: "pull_request", payload, secret: "wrong-secret" });
     expect(result.status).toBe(401);
-    expect(app.store.requireWorker("worker-aaaaa1").state).toBe("PR_OPEN");
+    expect((await app.store.requireWorker("worker-aaaaa1")).state).toBe("PR_OPEN");
     expect(app.deps.deliveries.has(result.id)).toBe(false);
     const lines = app.logLines();
     expect(lines.filter((l) => l.level === 40 || l.level === 50)).toEqual([
@@ -88,20 +88,20 @@ describe("the webhook receiver", () => {
   it("answers a ping, and a redelivery changes nothing", async () => {
     const { app, url } = await start();
     expect((await deliver(url, { event: "ping", payload: { zen: "Keep it simple." }, secret: SECRET })).status).toBe(200);
-    const payload = mergedPayload(app);
+    const payload = await mergedPayload(app);
     const first = await deliver(url, { event: "pull_request", payload, secret: SECRET });
     const again = await deliver(url, { event: "pull_request", payload, secret: SECRET, id: first.id });
     expect([first.status, again.status]).toEqual([200, 200]);
-    expect(app.store.history("worker-aaaaa1").map((t) => t.to)).toEqual(["PR_OPEN", "MERGED"]);
+    expect((await app.store.history("worker-aaaaa1")).map((t) => t.to)).toEqual(["PR_OPEN", "MERGED"]);
   });
 
   it("handles a signed delivery to the webhook URL in app.yml", async () => {
     const { app, base } = await start();
     const manifest = parse(readFileSync(new URL("../../app.yml", import.meta.url), "utf8")) as { hook_attributes: { url: string } };
     const { pathname } = new URL(manifest.hook_attributes.url);
-    const result = await deliver(`${base}${pathname}`, { event: "pull_request", payload: mergedPayload(app), secret: SECRET });
+    const result = await deliver(`${base}${pathname}`, { event: "pull_request", payload: await mergedPayload(app), secret: SECRET });
     expect(result.status).toBe(200);
-    expect(app.store.requireWorker("worker-aaaaa1").state).toBe("MERGED");
+    expect((await app.store.requireWorker("worker-aaaaa1")).state).toBe("MERGED");
   });
 
   it("refuses a delivery to / (an App registered with the webhook URL /) with 404 naming the webhook path, and one warning", async () => {
@@ -110,7 +110,7 @@ describe("the webhook receiver", () => {
       seen.push(`${req.method} ${req.url}`);
       return false;
     });
-    const payload = mergedPayload(app);
+    const payload = await mergedPayload(app);
     for (const target of [`${base}/`, `${base}/webhooks?x=1`]) {
       const result = await deliver(target, { event: "pull_request", payload, secret: SECRET });
       expect(result.status).toBe(404);
@@ -118,7 +118,7 @@ describe("the webhook receiver", () => {
         error: `webhooks are received at ${WEBHOOK_PATH}, not ${new URL(target).pathname}: set the GitHub App's webhook URL to https://<this host>${WEBHOOK_PATH}`,
       });
     }
-    expect(app.store.requireWorker("worker-aaaaa1").state).toBe("PR_OPEN");
+    expect((await app.store.requireWorker("worker-aaaaa1")).state).toBe("PR_OPEN");
     expect(app.github.calls()).toEqual([]);
     expect(seen).toEqual([]);
     const warnings = app.logLines().filter((l) => (l.level as number) >= 40);
@@ -136,7 +136,7 @@ describe("the webhook receiver", () => {
     const health = await fetch(`${base}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: "ok" });
-    await deliver(url, { event: "pull_request", payload: mergedPayload(app), secret: SECRET });
+    await deliver(url, { event: "pull_request", payload: await mergedPayload(app), secret: SECRET });
     await deliver(url, { event: "pull_request", payload: "{}", secret: "bad" });
     const metrics = await fetch(`${base}/metrics`);
     expect(metrics.status).toBe(200);
@@ -144,7 +144,7 @@ describe("the webhook receiver", () => {
     expect(sampleValue(families, "pw_webhook_duration_seconds_count", { event: "pull_request.closed", outcome: "handled" })).toBe(1);
     expect(sampleValue(families, "pw_webhook_duration_seconds_count", { event: "pull_request", outcome: "error" })).toBe(1);
     expect((await fetch(`${base}/nothing`)).status).toBe(404);
-    app.store.close();
+    await app.store.close();
     expect((await fetch(`${base}/healthz`)).status).toBe(503);
   });
 
@@ -160,7 +160,7 @@ describe("the webhook receiver", () => {
     expect((await fetch(`${base}/healthz`, { method: "POST" })).status).toBe(418);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}${WEBHOOK_PATH}/?q=1`, { method: "GET" })).status).toBe(405);
-    expect((await deliver(url, { event: "pull_request", payload: mergedPayload(app), secret: SECRET })).status).toBe(200);
+    expect((await deliver(url, { event: "pull_request", payload: await mergedPayload(app), secret: SECRET })).status).toBe(200);
     expect((await fetch(`${base}/unanswered`)).status).toBe(404);
     expect(seen).toEqual(["GET /workers?x=1", "POST /healthz", "GET /unanswered"]);
   });

@@ -10,9 +10,9 @@ const open = harnessPerTest();
 
 const BRANCH = "feature/task-1";
 
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -48,19 +48,19 @@ function closed(number: number) {
 /** A harness with follow-up work as in pw serve, a WORKING worker `id` and an open PR on its branch. */
 async function workingWithFollowUps(id: string) {
   const app = await open({ drainAfterReceive: false });
-  app.addWorker({ id, state: "WORKING" });
+  await app.addWorker({ id, state: "WORKING" });
   return { app, pr: app.github.addPullRequest(REPO, { head: BRANCH }) };
 }
 
 describe("pull_request webhooks move workers", () => {
   it("opened: a WORKING worker goes to PR_OPEN after the live PR is read once, and records the PR", async () => {
     const app = await open();
-    app.addWorker({ id: "worker-aaaaa1", state: "WORKING" });
+    await app.addWorker({ id: "worker-aaaaa1", state: "WORKING" });
     const pr = app.github.addPullRequest(REPO, { head: BRANCH });
     await app.receive("pull_request.opened", opened(pr.number), "delivery-1");
 
-    expect(app.store.requireWorker("worker-aaaaa1")).toMatchObject({ state: "PR_OPEN", prNumber: pr.number, prUrl: pr.html_url });
-    expect(app.store.history("worker-aaaaa1").at(-1)).toMatchObject({
+    expect((await app.store.requireWorker("worker-aaaaa1"))).toMatchObject({ state: "PR_OPEN", prNumber: pr.number, prUrl: pr.html_url });
+    expect((await app.store.history("worker-aaaaa1")).at(-1)).toMatchObject({
       from: "WORKING",
       to: "PR_OPEN",
       source: "webhook",
@@ -73,35 +73,35 @@ describe("pull_request webhooks move workers", () => {
   it("opened when the runner already moved it: nothing to read, nothing moves; only the gates run", async () => {
     const app = await open();
     const pr = app.github.addPullRequest(REPO, { head: BRANCH });
-    app.addWorker({ id: "worker-aaaaa2", state: "PR_OPEN", prNumber: pr.number, prUrl: pr.html_url });
+    await app.addWorker({ id: "worker-aaaaa2", state: "PR_OPEN", prNumber: pr.number, prUrl: pr.html_url });
     await app.receive("pull_request.opened", opened(pr.number));
-    expect(app.store.history("worker-aaaaa2")).toHaveLength(1);
+    expect((await app.store.history("worker-aaaaa2"))).toHaveLength(1);
     expect(app.github.calls()).toEqual(gateCalls(pr.number, opened(pr.number).pull_request.head.sha));
   });
 
   it("ready_for_review and reopened bring a worker to PR_OPEN, also out of UNKNOWN and ABANDONED", async () => {
     const app = await open();
     const pr = app.github.addPullRequest(REPO, { head: BRANCH });
-    app.addWorker({ id: "worker-aaaaa3", state: "UNKNOWN", error: "push failed" });
+    await app.addWorker({ id: "worker-aaaaa3", state: "UNKNOWN", error: "push failed" });
     await app.receive("pull_request.ready_for_review", retarget(loadPayload("pull_request.ready_for_review"), { repo: REPO, number: pr.number, headRef: BRANCH }));
-    expect(app.store.requireWorker("worker-aaaaa3")).toMatchObject({ state: "PR_OPEN", error: null });
+    expect((await app.store.requireWorker("worker-aaaaa3"))).toMatchObject({ state: "PR_OPEN", error: null });
 
-    app.store.setState("worker-aaaaa3", "ABANDONED", { source: "admin" });
+    await app.store.setState("worker-aaaaa3", "ABANDONED", { source: "admin" });
     await app.receive("pull_request.reopened", retarget(loadPayload("pull_request.reopened"), { repo: REPO, number: pr.number, headRef: BRANCH }));
-    expect(app.store.requireWorker("worker-aaaaa3").state).toBe("PR_OPEN");
+    expect((await app.store.requireWorker("worker-aaaaa3")).state).toBe("PR_OPEN");
   });
 
   it("closed and merged: MERGED without a re-read (a merge is final), the worktree left for the runner, the remote branch deleted when configured", async () => {
     const app = await open({ served: [defaultServed({ deleteBranchOnMerge: true })] });
     app.github.pushBranch(REPO, BRANCH);
     const pr = app.github.addPullRequest(REPO, { head: BRANCH });
-    app.addWorker({ id: "worker-aaaaa4", state: "PR_OPEN", prNumber: pr.number, worktreePath: "/nowhere/widgets/task-1" });
+    await app.addWorker({ id: "worker-aaaaa4", state: "PR_OPEN", prNumber: pr.number, worktreePath: "/nowhere/widgets/task-1" });
     app.github.mergePullRequest(REPO, pr.number);
     await app.receive("pull_request.closed", merged(pr.number));
 
-    const worker = app.store.requireWorker("worker-aaaaa4");
+    const worker = (await app.store.requireWorker("worker-aaaaa4"));
     expect(worker).toMatchObject({ state: "MERGED", worktreePath: "/nowhere/widgets/task-1" });
-    expect(app.store.history(worker.id).at(-1)?.detail).toBe(`PR #${pr.number} merged`);
+    expect((await app.store.history(worker.id)).at(-1)?.detail).toBe(`PR #${pr.number} merged`);
     expect(app.github.branches(REPO)).not.toHaveProperty(BRANCH);
     expect(app.github.calls()).toEqual([`DELETE /repos/${REPO}/git/refs/heads/${BRANCH}`]);
   });
@@ -109,58 +109,58 @@ describe("pull_request webhooks move workers", () => {
   it("closed unmerged: ABANDONED; the branch stays", async () => {
     const app = await open({ served: [defaultServed({ deleteBranchOnMerge: true })] });
     const pr = app.github.addPullRequest(REPO, { head: BRANCH });
-    app.addWorker({ id: "worker-aaaaa5", state: "PR_OPEN", prNumber: pr.number });
+    await app.addWorker({ id: "worker-aaaaa5", state: "PR_OPEN", prNumber: pr.number });
     app.github.closePullRequest(REPO, pr.number);
     await app.receive("pull_request.closed", closed(pr.number));
-    expect(app.store.requireWorker("worker-aaaaa5").state).toBe("ABANDONED");
+    expect((await app.store.requireWorker("worker-aaaaa5")).state).toBe("ABANDONED");
     expect(app.github.calls()).toEqual([`GET /repos/${REPO}/pulls/${pr.number}`]);
   });
 
   it("synchronize moves nothing; it only runs the gates on the new head commit", async () => {
     const app = await open();
     const pr = app.github.addPullRequest(REPO, { head: BRANCH });
-    app.addWorker({ id: "worker-aaaaa6", state: "PR_OPEN", prNumber: pr.number });
+    await app.addWorker({ id: "worker-aaaaa6", state: "PR_OPEN", prNumber: pr.number });
     const payload = retarget(loadPayload("pull_request.synchronize"), { repo: REPO, number: pr.number, headRef: BRANCH });
     await app.receive("pull_request.synchronize", payload);
-    expect(app.store.history("worker-aaaaa6")).toHaveLength(1);
+    expect((await app.store.history("worker-aaaaa6"))).toHaveLength(1);
     expect(app.github.calls()).toEqual(gateCalls(pr.number, payload.pull_request.head.sha));
   });
 
   it("a PR from a fork never moves a worker, even on the worker's branch name", async () => {
     const app = await open();
-    app.addWorker({ id: "worker-aaaaa7", state: "WORKING" });
+    await app.addWorker({ id: "worker-aaaaa7", state: "WORKING" });
     const body = pullRequestMarker("worker-aaaaa7", "TASK-1");
     await app.receive("pull_request.opened", opened(5, { headRepo: "forker/widgets", body }));
     await app.receive("pull_request.closed", merged(5, { headRepo: "forker/widgets", body }));
-    expect(app.store.requireWorker("worker-aaaaa7").state).toBe("WORKING");
+    expect((await app.store.requireWorker("worker-aaaaa7")).state).toBe("WORKING");
     expect(app.github.calls()).toEqual([]);
   });
 
   it("a PR of no worker's changes nothing and calls nothing", async () => {
     const app = await open();
-    app.addWorker({ id: "worker-aaaaa8", state: "WORKING" });
+    await app.addWorker({ id: "worker-aaaaa8", state: "WORKING" });
     await app.receive("pull_request.opened", opened(9, { headRef: "feature/someone-else" }));
-    expect(app.store.requireWorker("worker-aaaaa8").state).toBe("WORKING");
+    expect((await app.store.requireWorker("worker-aaaaa8")).state).toBe("WORKING");
     expect(app.github.calls()).toEqual([]);
   });
 
   it("the body's marker ties a PR on another branch to its worker", async () => {
     const app = await open();
-    app.addWorker({ id: "worker-aaaaa9", state: "WORKING" });
+    await app.addWorker({ id: "worker-aaaaa9", state: "WORKING" });
     const pr = app.github.addPullRequest(REPO, { head: "renamed-branch", body: `Work\n\n${pullRequestMarker("worker-aaaaa9", "TASK-1")}` });
     await app.receive("pull_request.opened", opened(pr.number, { headRef: "renamed-branch", body: pr.body }));
-    expect(app.store.requireWorker("worker-aaaaa9")).toMatchObject({ state: "PR_OPEN", prNumber: pr.number });
+    expect((await app.store.requireWorker("worker-aaaaa9"))).toMatchObject({ state: "PR_OPEN", prNumber: pr.number });
   });
 
   it("the same delivery twice makes one transition", async () => {
     const app = await open();
-    app.addWorker({ id: "worker-bbbbb1", state: "PR_OPEN", prNumber: 1 });
+    await app.addWorker({ id: "worker-bbbbb1", state: "PR_OPEN", prNumber: 1 });
     const pr = app.github.addPullRequest(REPO, { head: BRANCH });
     app.github.mergePullRequest(REPO, pr.number);
     const id = randomUUID();
     await app.receive("pull_request.closed", merged(pr.number), id);
     await app.receive("pull_request.closed", merged(pr.number), id);
-    expect(app.store.history("worker-bbbbb1").map((t) => t.to)).toEqual(["PR_OPEN", "MERGED"]);
+    expect((await app.store.history("worker-bbbbb1")).map((t) => t.to)).toEqual(["PR_OPEN", "MERGED"]);
     expect(app.github.calls()).toEqual([]);
     const families = parsePrometheusText((await app.metrics.render()).body);
     expect(sampleValue(families, "pw_webhook_duration_seconds_count", { event: "pull_request.closed", outcome: "duplicate" })).toBe(1);
@@ -169,14 +169,14 @@ describe("pull_request webhooks move workers", () => {
 
   it("closed before opened: the merge lands, and the late opened event cannot undo it", async () => {
     const app = await open();
-    app.addWorker({ id: "worker-bbbbb2", state: "WORKING" });
+    await app.addWorker({ id: "worker-bbbbb2", state: "WORKING" });
     const pr = app.github.addPullRequest(REPO, { head: BRANCH });
     app.github.mergePullRequest(REPO, pr.number);
     await app.receive("pull_request.closed", merged(pr.number));
-    expect(app.store.requireWorker("worker-bbbbb2").state).toBe("MERGED");
+    expect((await app.store.requireWorker("worker-bbbbb2")).state).toBe("MERGED");
     await app.receive("pull_request.opened", opened(pr.number));
-    expect(app.store.requireWorker("worker-bbbbb2").state).toBe("MERGED");
-    expect(app.store.history("worker-bbbbb2").map((t) => t.to)).toEqual(["WORKING", "MERGED"]);
+    expect((await app.store.requireWorker("worker-bbbbb2")).state).toBe("MERGED");
+    expect((await app.store.history("worker-bbbbb2")).map((t) => t.to)).toEqual(["WORKING", "MERGED"]);
     // the merge needs no re-read; the late "opened" disagrees with the store and is checked
     expect(app.github.calls()).toEqual([`GET /repos/${REPO}/pulls/${pr.number}`]);
   });
@@ -184,17 +184,17 @@ describe("pull_request webhooks move workers", () => {
   it("a stale 'closed' for a PR that was reopened since: the live PR wins", async () => {
     const app = await open();
     const pr = app.github.addPullRequest(REPO, { head: BRANCH });
-    app.addWorker({ id: "worker-bbbbb3", state: "PR_OPEN", prNumber: pr.number });
+    await app.addWorker({ id: "worker-bbbbb3", state: "PR_OPEN", prNumber: pr.number });
     // the PR is open on GitHub; a late "closed" arrives
     await app.receive("pull_request.closed", closed(pr.number));
-    expect(app.store.requireWorker("worker-bbbbb3").state).toBe("PR_OPEN");
+    expect((await app.store.requireWorker("worker-bbbbb3")).state).toBe("PR_OPEN");
   });
 
   it("an earlier attempt's PR of the same branch does not move a worker that recorded another PR", async () => {
     const app = await open();
-    app.addWorker({ id: "worker-bbbbb4", state: "PR_OPEN", prNumber: 7 });
+    await app.addWorker({ id: "worker-bbbbb4", state: "PR_OPEN", prNumber: 7 });
     await app.receive("pull_request.closed", closed(3));
-    expect(app.store.requireWorker("worker-bbbbb4").state).toBe("PR_OPEN");
+    expect((await app.store.requireWorker("worker-bbbbb4")).state).toBe("PR_OPEN");
     expect(app.github.calls()).toEqual([]);
   });
 
@@ -218,10 +218,10 @@ describe("pull_request webhooks move workers", () => {
 
   it("a handler that fails forgets the delivery, so GitHub's redelivery is handled; one line says why", async () => {
     const app = await open();
-    app.addWorker({ id: "worker-bbbbb5", state: "WORKING" });
+    await app.addWorker({ id: "worker-bbbbb5", state: "WORKING" });
     const pr = app.github.addPullRequest(REPO, { head: BRANCH });
     // a store that cannot answer: the one thing a handler waits on
-    app.store.close();
+    await app.store.close();
     const id = randomUUID();
     await expect(app.receive("pull_request.opened", opened(pr.number), id)).rejects.toThrow();
     expect(app.deps.deliveries.has(id)).toBe(false);
@@ -239,10 +239,10 @@ describe("pull_request webhooks move workers", () => {
     app.github.delay({ method: "GET", path: `/repos/${REPO}/pulls/${pr.number}`, ms: 300 });
     await app.receive("pull_request.opened", opened(pr.number), "delivery-7");
     // answered while GitHub has not answered the re-read yet: nothing moved so far
-    expect(app.store.requireWorker("worker-bbbbb7").state).toBe("WORKING");
-    expect(app.store.followUpBacklog().unfinished).toBe(1);
-    await until(() => app.store.requireWorker("worker-bbbbb7").state === "PR_OPEN");
-    expect(app.store.history("worker-bbbbb7").at(-1)).toMatchObject({ to: "PR_OPEN", correlationId: "delivery-7" });
+    expect((await app.store.requireWorker("worker-bbbbb7")).state).toBe("WORKING");
+    expect((await app.store.followUpBacklog()).unfinished).toBe(1);
+    await until(async () => (await app.store.requireWorker("worker-bbbbb7")).state === "PR_OPEN");
+    expect((await app.store.history("worker-bbbbb7")).at(-1)).toMatchObject({ to: "PR_OPEN", correlationId: "delivery-7" });
     await until(() => app.github.checkRuns(REPO).length === 2);
     expect(app.github.calls()).toEqual([`GET /repos/${REPO}/pulls/${pr.number}`, ...gateCalls(pr.number, opened(pr.number).pull_request.head.sha)]);
     expect(app.followUps).toEqual(["pull-request", "gates"]);
@@ -256,11 +256,11 @@ describe("pull_request webhooks move workers", () => {
     // stopped while the re-read waits on GitHub: the delivery id is kept, and so is its work
     await app.restartFollowUps();
     await app.deps.followUps.drain();
-    expect(app.store.requireWorker("worker-bbbbba").state).toBe("PR_OPEN");
+    expect((await app.store.requireWorker("worker-bbbbba")).state).toBe("PR_OPEN");
     expect(app.deps.deliveries.has("delivery-a")).toBe(true);
     expect(app.followUps).toEqual(["pull-request", "pull-request", "gates"]);
     await until(() => app.github.checkRuns(REPO).length === 2);
-    expect(app.store.history("worker-bbbbba").filter((t) => t.to === "PR_OPEN")).toHaveLength(1);
+    expect((await app.store.history("worker-bbbbba")).filter((t) => t.to === "PR_OPEN")).toHaveLength(1);
   });
 
   it("a deferred re-read that fails is tried again, and the worker still moves", async () => {
@@ -268,7 +268,7 @@ describe("pull_request webhooks move workers", () => {
     app.github.failNext({ method: "GET", path: `/repos/${REPO}/pulls/${pr.number}`, status: 502 });
     await app.receive("pull_request.closed", closed(pr.number), "delivery-8");
     app.github.closePullRequest(REPO, pr.number);
-    await until(() => app.store.requireWorker("worker-bbbbb8").state === "ABANDONED");
+    await until(async () => (await app.store.requireWorker("worker-bbbbb8")).state === "ABANDONED");
     expect(app.github.requestsTo("GET", `/repos/${REPO}/pulls/${pr.number}`).map((r) => r.status)).toEqual([502, 200]);
     const retried = app.logLines().filter((line) => line.msg === "follow-up failed; trying again");
     expect(retried).toEqual([expect.objectContaining({ correlation_id: "delivery-8", retry_in_ms: 10, level: 40 })]);
@@ -281,13 +281,13 @@ describe("pull_request webhooks move workers", () => {
     await app.receive("pull_request.opened", opened(pr.number), "delivery-9");
     await until(() => !app.deps.deliveries.has("delivery-9"));
     expect(app.followUps).toEqual(["pull-request", "pull-request", "pull-request"]);
-    expect(app.store.requireWorker("worker-bbbbb9").state).toBe("WORKING");
+    expect((await app.store.requireWorker("worker-bbbbb9")).state).toBe("WORKING");
     expect(app.logLines().filter((line) => (line.level as number) >= 50)).toEqual([
       expect.objectContaining({ msg: "follow-up gave up: redeliver the webhook or run `pw reconcile`", correlation_id: "delivery-9", attempts: 3 }),
     ]);
     // GitHub's redelivery is handled
     await app.receive("pull_request.opened", opened(pr.number), "delivery-9");
-    await until(() => app.store.requireWorker("worker-bbbbb9").state === "PR_OPEN");
+    await until(async () => (await app.store.requireWorker("worker-bbbbb9")).state === "PR_OPEN");
     await until(() => app.github.checkRuns(REPO).length === 2);
   });
 
@@ -296,12 +296,12 @@ describe("pull_request webhooks move workers", () => {
     const issue = app.github.addIssue(REPO, { title: "Add a widget" });
     const pr = app.github.addPullRequest(REPO, { head: BRANCH });
     const comment = app.github.addComment(REPO, issue.number, { body: "status", user: app.github.actorLogin });
-    app.addWorker({ id: "worker-bbbbb6", state: "PR_OPEN", prNumber: pr.number, issueNumber: issue.number, statusCommentId: comment.id, statusCommentKey: "old" });
+    await app.addWorker({ id: "worker-bbbbb6", state: "PR_OPEN", prNumber: pr.number, issueNumber: issue.number, statusCommentId: comment.id, statusCommentKey: "old" });
     app.github.mergePullRequest(REPO, pr.number);
     await app.receive("pull_request.closed", merged(pr.number));
     const [edited] = app.github.comments(REPO, issue.number);
     expect(edited?.body).toContain("worker `worker-bbbbb6` is **MERGED**");
-    expect(app.store.requireWorker("worker-bbbbb6").statusCommentKey).toMatch(/^MERGED\|/);
+    expect((await app.store.requireWorker("worker-bbbbb6")).statusCommentKey).toMatch(/^MERGED\|/);
     expect(app.github.calls()).toEqual([`PATCH /repos/${REPO}/issues/comments/${comment.id}`]);
   });
 });

@@ -24,15 +24,15 @@ describe("reconcile", () => {
     const elsewhere = app.github.addPullRequest("acme/other", { head: "feature/e" });
     app.github.mergePullRequest("acme/other", elsewhere.number);
 
-    app.addWorker({ id: "worker-aaaaa1", taskId: "T-1", branch: "feature/a", state: "WORKING" });
-    app.addWorker({ id: "worker-aaaaa2", taskId: "T-2", branch: "feature/b", state: "PR_OPEN", prNumber: merged.number });
-    app.addWorker({ id: "worker-aaaaa3", taskId: "T-3", branch: "feature/c", state: "PR_OPEN" });
-    app.addWorker({ id: "worker-aaaaa4", taskId: "T-4", branch: "feature/d", state: "PR_OPEN" });
-    app.addWorker({ id: "worker-aaaaa5", taskId: "T-5", branch: "feature/t-5", state: "PR_OPEN" });
+    await app.addWorker({ id: "worker-aaaaa1", taskId: "T-1", branch: "feature/a", state: "WORKING" });
+    await app.addWorker({ id: "worker-aaaaa2", taskId: "T-2", branch: "feature/b", state: "PR_OPEN", prNumber: merged.number });
+    await app.addWorker({ id: "worker-aaaaa3", taskId: "T-3", branch: "feature/c", state: "PR_OPEN" });
+    await app.addWorker({ id: "worker-aaaaa4", taskId: "T-4", branch: "feature/d", state: "PR_OPEN" });
+    await app.addWorker({ id: "worker-aaaaa5", taskId: "T-5", branch: "feature/t-5", state: "PR_OPEN" });
     // a runner holds this one and is still working on it: left to the runner
-    app.addWorker({ id: "worker-aaaaa6", taskId: "T-6", branch: "feature/a", state: "WORKING", leaseUntil: new Date(Date.now() + 60_000).toISOString() });
-    app.store.createWorker({ id: "worker-bbbbb1", repo: "acme/other", taskId: "E", branch: "feature/e", state: "PR_OPEN" }, { source: "cli" });
-    app.addWorker({ id: "worker-bbbbb2", taskId: "T-7", branch: "feature/b", state: "MERGED" });
+    await app.addWorker({ id: "worker-aaaaa6", taskId: "T-6", branch: "feature/a", state: "WORKING", leaseUntil: new Date(Date.now() + 60_000).toISOString() });
+    await app.store.createWorker({ id: "worker-bbbbb1", repo: "acme/other", taskId: "E", branch: "feature/e", state: "PR_OPEN" }, { source: "cli" });
+    await app.addWorker({ id: "worker-bbbbb2", taskId: "T-7", branch: "feature/b", state: "MERGED" });
 
     const result = await reconcile({ store: app.store, logger: app.logger, octokitFor: octokitFor(app), correlationId: "reconcile-1" });
 
@@ -44,10 +44,10 @@ describe("reconcile", () => {
       "worker-aaaaa5": `PR_OPEN -> MERGED #${marked.number}`,
       "worker-bbbbb1": `PR_OPEN -> MERGED #${elsewhere.number}`,
     });
-    expect(app.store.requireWorker("worker-aaaaa4").state).toBe("PR_OPEN");
-    expect(app.store.requireWorker("worker-aaaaa6").state).toBe("WORKING");
-    expect(app.store.requireWorker("worker-aaaaa1")).toMatchObject({ prNumber: open.number, prUrl: open.html_url });
-    expect(app.store.history("worker-aaaaa2").at(-1)).toMatchObject({ source: "reconcile", correlationId: "reconcile-1" });
+    expect((await app.store.requireWorker("worker-aaaaa4")).state).toBe("PR_OPEN");
+    expect((await app.store.requireWorker("worker-aaaaa6")).state).toBe("WORKING");
+    expect((await app.store.requireWorker("worker-aaaaa1"))).toMatchObject({ prNumber: open.number, prUrl: open.html_url });
+    expect((await app.store.history("worker-aaaaa2")).at(-1)).toMatchObject({ source: "reconcile", correlationId: "reconcile-1" });
     expect(result.checked).toBe(6);
     expect(result.failures).toEqual([]);
     // and the reviews of the one PR left open, for requests for changes no rework round answered
@@ -58,8 +58,8 @@ describe("reconcile", () => {
   it("pages through a long list, and reports a repository it cannot list without stopping", async () => {
     const app = await openApp();
     for (let i = 0; i < 120; i++) app.github.addPullRequest(REPO, { head: `feature/x-${i}` });
-    app.addWorker({ id: "worker-aaaaa1", taskId: "T-1", branch: "feature/x-0", state: "WORKING" });
-    app.store.createWorker({ id: "worker-bbbbb1", repo: "acme/missing", taskId: "E", branch: "feature/e", state: "PR_OPEN" }, { source: "cli" });
+    await app.addWorker({ id: "worker-aaaaa1", taskId: "T-1", branch: "feature/x-0", state: "WORKING" });
+    await app.store.createWorker({ id: "worker-bbbbb1", repo: "acme/missing", taskId: "E", branch: "feature/e", state: "PR_OPEN" }, { source: "cli" });
     const result = await reconcile({ store: app.store, logger: app.logger, octokitFor: octokitFor(app) });
     expect(result.changes.map((c) => c.worker.id)).toEqual(["worker-aaaaa1"]);
     expect(result.failures).toEqual([{ repository: "acme/missing", message: expect.stringContaining("Not Found") }]);
@@ -76,10 +76,10 @@ describe("reconcile", () => {
     const app = await openApp();
     app.github.setPermission(REPO, "alice", "write");
     const pr = app.github.addPullRequest(REPO, { head: "feature/t-1" });
-    app.addWorker({ id: "worker-aaaaa1", taskId: "T-1", branch: "feature/t-1", state: "PR_OPEN", prNumber: pr.number });
+    await app.addWorker({ id: "worker-aaaaa1", taskId: "T-1", branch: "feature/t-1", state: "PR_OPEN", prNumber: pr.number });
     // answered by a round already, superseded by an approval, from a bot: none of these
     const answered = app.github.addReview(REPO, pr.number, { user: "dave", body: "old" });
-    app.store.addFeedback({
+    await app.store.addFeedback({
       workerId: "worker-aaaaa1",
       key: `review:${REPO}:${answered.id}`,
       scope: `review:${REPO}:${answered.id}`,
@@ -97,7 +97,7 @@ describe("reconcile", () => {
     ]);
     // the queued follow-up does what the review's delivery would: alice may, so it is recorded
     await app.deps.followUps.drain();
-    const recorded = app.store.listFeedback({ workerId: "worker-aaaaa1" }).filter((f) => f.key !== `review:${REPO}:${answered.id}`);
+    const recorded = (await app.store.listFeedback({ workerId: "worker-aaaaa1" })).filter((f) => f.key !== `review:${REPO}:${answered.id}`);
     expect(recorded.map((f) => f.detail)).toEqual([
       expect.objectContaining({ cause: "review", reviewId: standing.id, author: "alice", body: "Handle the empty list.", comments: [expect.objectContaining({ path: "src/a.ts", line: 3, body: "here" })] }),
     ]);

@@ -15,7 +15,7 @@ const WORKER = "worker-rrrrr1";
 
 async function workerPullRequest(app: Harness, fields: Partial<Worker> = {}) {
   const pr = app.github.addPullRequest(REPO, { head: BRANCH, body: "Task.\n\n<!-- parallel-workers: worker=worker-rrrrr1 task=TASK-1 -->" });
-  app.addWorker({ id: WORKER, state: "PR_OPEN", prNumber: pr.number, prUrl: pr.html_url, ...fields });
+  await app.addWorker({ id: WORKER, state: "PR_OPEN", prNumber: pr.number, prUrl: pr.html_url, ...fields });
   return pr;
 }
 
@@ -24,7 +24,7 @@ function reviewPayload(pr: { number: number; body: string | null; head: { sha: s
   return withReview(payload, { state: "changes_requested", ...review });
 }
 
-function feedback(app: Harness): Feedback[] {
+function feedback(app: Harness): Promise<Feedback[]> {
   return app.store.listFeedback({ workerId: WORKER });
 }
 
@@ -46,7 +46,7 @@ describe("a review that asks for changes", () => {
 
     await app.receive("pull_request_review.submitted", reviewPayload(pr, { id: review.id, user: "alice", body: "Please handle the empty list." }));
 
-    expect(feedback(app)).toEqual([
+    expect(await feedback(app)).toEqual([
       expect.objectContaining({
         cause: "review",
         round: null,
@@ -84,7 +84,7 @@ describe("a review that asks for changes", () => {
     await app.receive("pull_request_review.submitted", payload, "delivery-1");
     await app.receive("pull_request_review.submitted", payload, "delivery-1");
     await app.receive("pull_request_review.submitted", payload, "delivery-2");
-    expect(feedback(app)).toHaveLength(1);
+    expect(await feedback(app)).toHaveLength(1);
     expect(app.followUps.filter((k) => k === "review-feedback")).toHaveLength(1);
   });
 
@@ -99,7 +99,7 @@ describe("a review that asks for changes", () => {
     const pr = await workerPullRequest(app);
     app.github.clearRequests();
     await app.receive("pull_request_review.submitted", reviewPayload(pr, { id: 77, body: "x", ...review }));
-    expect(feedback(app)).toEqual([]);
+    expect(await feedback(app)).toEqual([]);
     expect(app.github.calls()).toEqual(calls);
   });
 
@@ -111,9 +111,9 @@ describe("a review that asks for changes", () => {
     await app.receive("pull_request_review.submitted", fork);
     const person = withReview(retarget(loadPayload("pull_request_review.submitted"), { repo: REPO, number: 99, headRef: "fix-typo", body: "mine" }), { state: "changes_requested", user: "alice" });
     await app.receive("pull_request_review.submitted", person);
-    app.store.transition(WORKER, "PR_OPEN", "MERGED", { source: "webhook" });
+    await app.store.transition(WORKER, "PR_OPEN", "MERGED", { source: "webhook" });
     await app.receive("pull_request_review.submitted", reviewPayload(pr, { id: 5, user: "alice" }));
-    expect(feedback(app)).toEqual([]);
+    expect(await feedback(app)).toEqual([]);
     expect(app.github.calls()).toEqual([]);
   });
 
@@ -122,16 +122,16 @@ describe("a review that asks for changes", () => {
     app.github.setPermission(REPO, "alice", "write");
     const pr = await workerPullRequest(app, { state: "WORKING" });
     await app.receive("pull_request_review.submitted", reviewPayload(pr, { id: 8, user: "alice" }));
-    expect(feedback(app)).toEqual([expect.objectContaining({ round: null, held: false })]);
+    expect(await feedback(app)).toEqual([expect.objectContaining({ round: null, held: false })]);
     // and the PR's own events during the round leave the worker to its runner
     const reopened = retarget(loadPayload("pull_request.ready_for_review"), { repo: REPO, number: pr.number, headRef: BRANCH, body: pr.body });
     await app.receive("pull_request.ready_for_review", reopened);
-    expect(app.store.requireWorker(WORKER).state).toBe("WORKING");
+    expect((await app.store.requireWorker(WORKER)).state).toBe("WORKING");
     // a close does end it: the runner stops the agent when it sees ABANDONED
     app.github.closePullRequest(REPO, pr.number);
     const closed = retarget(loadPayload("pull_request.closed"), { repo: REPO, number: pr.number, headRef: BRANCH, body: pr.body });
     await app.receive("pull_request.closed", closed);
-    expect(app.store.requireWorker(WORKER).state).toBe("ABANDONED");
+    expect((await app.store.requireWorker(WORKER)).state).toBe("ABANDONED");
   });
 
   it("past max_rounds: kept for a person's round, the PR labelled needs-human with one comment saying how to go on", async () => {
@@ -140,7 +140,7 @@ describe("a review that asks for changes", () => {
     const pr = await workerPullRequest(app, { reworkRounds: 3, automaticReworkRounds: 3 });
     await app.receive("pull_request_review.submitted", reviewPayload(pr, { id: 21, user: "alice" }));
     await app.receive("pull_request_review.submitted", reviewPayload(pr, { id: 22, user: "alice" }));
-    expect(feedback(app).map((f) => [f.round, f.held])).toEqual([
+    expect((await feedback(app)).map((f) => [f.round, f.held])).toEqual([
       [null, true],
       [null, true],
     ]);
@@ -155,9 +155,9 @@ describe("a review that asks for changes", () => {
     const app = await open();
     app.github.setPermission(REPO, "alice", "write");
     const pr = app.github.addPullRequest(REPO, { head: BRANCH, labels: ["needs-human"] });
-    app.addWorker({ id: WORKER, state: "PR_OPEN", prNumber: pr.number, prUrl: pr.html_url });
+    await app.addWorker({ id: WORKER, state: "PR_OPEN", prNumber: pr.number, prUrl: pr.html_url });
     await app.receive("pull_request_review.submitted", reviewPayload(pr, { id: 31, user: "alice" }));
-    expect(feedback(app).map((f) => f.held)).toEqual([true]);
+    expect((await feedback(app)).map((f) => f.held)).toEqual([true]);
     expect(app.github.comments(REPO, pr.number)).toEqual([]);
   });
 
@@ -166,7 +166,7 @@ describe("a review that asks for changes", () => {
     const pr = await workerPullRequest(app);
     app.github.clearRequests();
     await app.receive("pull_request_review.submitted", reviewPayload(pr, { id: 41, user: "alice" }));
-    expect(feedback(app)).toEqual([]);
+    expect(await feedback(app)).toEqual([]);
     expect(app.github.calls()).toEqual([]);
   });
 });
@@ -200,9 +200,9 @@ describe("a failed check", () => {
     const unrelated = app.github.addCheckRun(REPO, { name: "docs / spelling", headSha: sha, conclusion: "failure", title: "typo" });
 
     await app.receive("check_run.completed", checkRunPayload(pr, { id: unrelated.id, name: unrelated.name, conclusion: "failure", suiteId: unrelated.check_suite.id }, sha));
-    expect(feedback(app)).toEqual([]);
+    expect(await feedback(app)).toEqual([]);
     await app.receive("check_run.completed", checkRunPayload(pr, { id: failing.id, name: failing.name, conclusion: "failure", suiteId: failing.check_suite.id }, sha));
-    expect(feedback(app)).toEqual([
+    expect(await feedback(app)).toEqual([
       expect.objectContaining({
         cause: "check",
         scope: `check-suite:${REPO}:${failing.check_suite.id}`,
@@ -236,7 +236,7 @@ describe("a failed check", () => {
     const build = app.github.addCheckRun(REPO, { name: "build", headSha: sha, conclusion: "failure" });
     await app.receive("check_run.completed", checkRunPayload(pr, { id: lint.id, name: "lint", conclusion: "timed_out", suiteId: lint.check_suite.id }, sha));
     await app.receive("check_run.completed", checkRunPayload(pr, { id: build.id, name: "build", conclusion: "failure", suiteId: build.check_suite.id }, sha));
-    expect(feedback(app).map((f) => f.detail.cause === "check" && f.detail.runs[0]!.name)).toEqual(["lint", "build"]);
+    expect((await feedback(app)).map((f) => f.detail.cause === "check" && f.detail.runs[0]!.name)).toEqual(["lint", "build"]);
   });
 
   it("a failed suite records each failed run that counts once, whichever delivery comes first", async () => {
@@ -254,8 +254,8 @@ describe("a failed check", () => {
     });
     suite.check_suite.id = a.check_suite.id;
     await app.receive("check_suite.completed", suite);
-    expect(feedback(app).map((f) => f.detail.cause === "check" && f.detail.runs[0]!.name)).toEqual(["unit", "e2e"]);
-    expect(new Set(feedback(app).map((f) => f.scope)).size).toBe(1);
+    expect((await feedback(app)).map((f) => f.detail.cause === "check" && f.detail.runs[0]!.name)).toEqual(["unit", "e2e"]);
+    expect(new Set((await feedback(app)).map((f) => f.scope)).size).toBe(1);
   });
 
   it("our own gates and a check of an older commit start nothing", async () => {
@@ -265,7 +265,7 @@ describe("a failed check", () => {
     const old = "0123456789abcdef0123456789abcdef01234567";
     const stale = app.github.addCheckRun(REPO, { name: "unit", headSha: old, conclusion: "failure" });
     await app.receive("check_run.completed", checkRunPayload(pr, { id: stale.id, name: "unit", conclusion: "failure", suiteId: stale.check_suite.id }, old));
-    expect(feedback(app)).toEqual([]);
+    expect(await feedback(app)).toEqual([]);
   });
 
   it("with on_failed_checks: none, no failed check is looked at", async () => {
@@ -274,7 +274,7 @@ describe("a failed check", () => {
     const run = app.github.addCheckRun(REPO, { name: "unit", headSha: pr.head.sha, conclusion: "failure" });
     await app.receive("check_run.completed", checkRunPayload(pr, { id: run.id, name: "unit", conclusion: "failure" }, pr.head.sha));
     expect(app.followUps.filter((k) => k === "check-feedback")).toEqual([]);
-    expect(feedback(app)).toEqual([]);
+    expect(await feedback(app)).toEqual([]);
   });
 });
 
@@ -291,7 +291,7 @@ describe("/worker rework", () => {
     app.github.setPermission(REPO, "alice", "write");
     const pr = await workerPullRequest(app, { taskId: "TASK-1", reworkRounds: 5, automaticReworkRounds: 3 });
     const id = await comment(app, pr.number, "/worker rework rename `frob` to `frobnicate`");
-    expect(feedback(app)).toEqual([
+    expect(await feedback(app)).toEqual([
       expect.objectContaining({ cause: "comment", held: false, detail: { cause: "comment", commentId: id, author: "alice", text: "rename `frob` to `frobnicate`", omitted: [] } }),
     ]);
     const reply = app.github.comments(REPO, pr.number).find((c) => c.user.login === app.github.actorLogin)!.body;
@@ -307,7 +307,7 @@ describe("/worker rework", () => {
     app.github.setPermission(REPO, "alice", "write");
     const other = app.github.addPullRequest(REPO, { head: "someones-branch" });
     await comment(app, other.number, "/worker rework", "alice", onPullRequest);
-    expect(feedback(app)).toEqual([]);
+    expect(await feedback(app)).toEqual([]);
     expect(app.github.comments(REPO, other.number).at(-1)!.body).toContain(message);
   });
 
@@ -316,7 +316,7 @@ describe("/worker rework", () => {
     app.github.setPermission(REPO, "rita", "read");
     const pr = await workerPullRequest(app);
     await comment(app, pr.number, "/worker rework do more", "rita");
-    expect(feedback(app)).toEqual([]);
+    expect(await feedback(app)).toEqual([]);
     expect(app.github.comments(REPO, pr.number).at(-1)!.body).toContain("may be used only by people with write, maintain or admin access");
   });
 

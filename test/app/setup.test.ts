@@ -121,13 +121,13 @@ describe("the registration page", () => {
     closers.push(() => served.close());
     await served.probot.ready();
     const appBase = await listen(createAppHttpHandler({ probot: served.probot, store: served.store, logger: served.logger }));
-    served.addWorker({ id: "worker-aaaaa1", state: "PR_OPEN", prNumber: 1 });
+    await served.addWorker({ id: "worker-aaaaa1", state: "PR_OPEN", prNumber: 1 });
     const pr = served.github.addPullRequest(REPO, { head: "feature/task-1" });
     served.github.mergePullRequest(REPO, pr.number);
     const payload = retarget(loadPayload("pull_request.closed.merged"), { repo: REPO, number: pr.number, headRef: "feature/task-1" });
     const result = await deliver(`${appBase}${new URL(registration.manifest.hook_attributes.url).pathname}`, { event: "pull_request", payload, secret: written.WEBHOOK_SECRET! });
     expect(result.status).toBe(200);
-    expect(served.store.requireWorker("worker-aaaaa1").state).toBe("MERGED");
+    expect((await served.store.requireWorker("worker-aaaaa1")).state).toBe("MERGED");
   });
 
   it("opened at a loopback address, registers a new smee.io channel (once) and saves it as WEBHOOK_PROXY_URL", async () => {

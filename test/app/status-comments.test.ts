@@ -15,12 +15,12 @@ describe("the status-comment watcher", () => {
     const app = await open();
     const issue = app.github.addIssue(REPO, { title: "Watch me" });
     const comment = app.github.addComment(REPO, issue.number, { body: "old", user: app.github.actorLogin });
-    app.addWorker({ id: "worker-aaaaa1", taskId: "issue-1", issueNumber: issue.number, statusCommentId: comment.id });
+    await app.addWorker({ id: "worker-aaaaa1", taskId: "issue-1", issueNumber: issue.number, statusCommentId: comment.id });
 
     expect(await pass(app)).toBe(1);
     expect(await pass(app)).toBe(0);
-    app.store.transition("worker-aaaaa1", "NEEDS_INIT", "WORKING", { source: "runner", patch: { pid: 123 } });
-    app.store.updateWorker("worker-aaaaa1", { leaseUntil: new Date().toISOString() });
+    await app.store.transition("worker-aaaaa1", "NEEDS_INIT", "WORKING", { source: "runner", patch: { pid: 123 } });
+    await app.store.updateWorker("worker-aaaaa1", { leaseUntil: new Date().toISOString() });
     expect(await pass(app)).toBe(1);
     expect(await pass(app)).toBe(0);
 
@@ -41,15 +41,15 @@ describe("the status-comment watcher", () => {
       body: "<!-- parallel-workers:status worker=worker-aaaaa2 -->\nold",
       user: app.github.actorLogin,
     });
-    app.addWorker({ id: "worker-aaaaa2", taskId: "issue-1", issueNumber: issue.number, state: "WORKING" });
+    await app.addWorker({ id: "worker-aaaaa2", taskId: "issue-1", issueNumber: issue.number, state: "WORKING" });
     await pass(app);
-    expect(app.store.requireWorker("worker-aaaaa2").statusCommentId).toBe(mine.id);
+    expect((await app.store.requireWorker("worker-aaaaa2")).statusCommentId).toBe(mine.id);
     expect(app.github.comments(REPO, issue.number)).toHaveLength(2);
 
-    app.store.updateWorker("worker-aaaaa2", { statusCommentId: 999_999, statusCommentKey: null });
+    await app.store.updateWorker("worker-aaaaa2", { statusCommentId: 999_999, statusCommentKey: null });
     await pass(app);
     expect(app.github.comments(REPO, issue.number)).toHaveLength(2);
-    expect(app.store.requireWorker("worker-aaaaa2").statusCommentId).toBe(mine.id);
+    expect((await app.store.requireWorker("worker-aaaaa2")).statusCommentId).toBe(mine.id);
     expect(app.github.calls()).toEqual([
       `GET /repos/${REPO}/issues/${issue.number}/comments`,
       `PATCH /repos/${REPO}/issues/comments/${mine.id}`,
@@ -62,9 +62,9 @@ describe("the status-comment watcher", () => {
   it("leaves workers that ended before they had a comment alone, and tries a failed write again through the queue", async () => {
     const app = await open();
     const issue = app.github.addIssue(REPO, { title: "Quiet" });
-    app.addWorker({ id: "worker-aaaaa3", taskId: "issue-1", issueNumber: issue.number, state: "MERGED" });
+    await app.addWorker({ id: "worker-aaaaa3", taskId: "issue-1", issueNumber: issue.number, state: "MERGED" });
     expect(await pass(app)).toBe(0);
-    app.addWorker({ id: "worker-aaaaa4", taskId: "issue-2", issueNumber: issue.number, state: "WORKING" });
+    await app.addWorker({ id: "worker-aaaaa4", taskId: "issue-2", issueNumber: issue.number, state: "WORKING" });
     app.github.failNext({ method: "GET", path: `/repos/${REPO}/issues/${issue.number}/comments`, status: 500 });
     expect(await pass(app)).toBe(1);
     // queued once per version of the worker: the next pass adds nothing
@@ -77,6 +77,6 @@ describe("the status-comment watcher", () => {
     expect(app.logLines().filter((l) => l.msg === "follow-up failed; trying again")).toEqual([
       expect.objectContaining({ kind: "status", status: 500, lane: `${REPO}#${issue.number}`, retry_in_ms: 10 }),
     ]);
-    expect(app.store.requireWorker("worker-aaaaa4").statusCommentId).not.toBeNull();
+    expect((await app.store.requireWorker("worker-aaaaa4")).statusCommentId).not.toBeNull();
   });
 });

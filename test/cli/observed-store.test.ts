@@ -5,7 +5,7 @@ import { ObservedWorkerStore } from "../../src/cli/observed-store.js";
 import { requestFeedback } from "../../src/core/rework.js";
 import { createLogger, flushLogger } from "../../src/log/logger.js";
 import { createMetrics } from "../../src/log/metrics.js";
-import { SqliteWorkerStore } from "../../src/store/sqlite.js";
+import { openSqliteStore } from "../../src/store/sqlite-async.js";
 import { pw } from "../helpers/cli.js";
 import { removeTempDirs, tempDir } from "../helpers/git.js";
 import { fakeAgent, runnerSandbox } from "../helpers/runner-env.js";
@@ -28,16 +28,16 @@ describe("every state change is logged and counted once, by whoever makes it", (
     const runner = createLogger({ component: "runner", destination: runnerLog, loki: false });
     const app = createLogger({ component: "app", destination: appLog, loki: false });
     const metrics = createMetrics({ defaultMetrics: false });
-    const raw = new SqliteWorkerStore(join(dir, "state.db"));
+    const raw = await openSqliteStore(join(dir, "state.db"));
     const store = new ObservedWorkerStore(raw, { loggerFor: (source) => (source === "runner" ? runner : app), metrics });
 
-    store.createWorker({ id: "worker-obs001", taskId: "T-1" }, { source: "command", correlationId: "delivery-7" });
-    store.transition("worker-obs001", "NEEDS_INIT", "WORKING", { source: "runner", correlationId: "run-1", detail: "agent started" });
-    store.transition("worker-obs001", "WORKING", "UNKNOWN", { source: "runner", detail: "agent made no changes" });
-    store.setState("worker-obs001", "MERGED", { source: "webhook", correlationId: "delivery-8" });
-    expect(() => store.transition("worker-obs001", "WORKING", "PR_OPEN", { source: "runner" })).toThrow();
+    await store.createWorker({ id: "worker-obs001", taskId: "T-1" }, { source: "command", correlationId: "delivery-7" });
+    await store.transition("worker-obs001", "NEEDS_INIT", "WORKING", { source: "runner", correlationId: "run-1", detail: "agent started" });
+    await store.transition("worker-obs001", "WORKING", "UNKNOWN", { source: "runner", detail: "agent made no changes" });
+    await store.setState("worker-obs001", "MERGED", { source: "webhook", correlationId: "delivery-8" });
+    await expect(store.transition("worker-obs001", "WORKING", "PR_OPEN", { source: "runner" })).rejects.toThrow();
     await Promise.all([flushLogger(runner), flushLogger(app)]);
-    raw.close();
+    await raw.close();
 
     expect(lines(appLog).map((l) => [l.component, l.worker_id, l.task_id, l.correlation_id, l.from_state, l.state, l.source])).toEqual([
       ["app", "worker-obs001", "T-1", "delivery-7", null, "NEEDS_INIT", "command"],
@@ -58,16 +58,16 @@ describe("every state change is logged and counted once, by whoever makes it", (
     const runnerLog = join(dir, "runner.log");
     const runner = createLogger({ component: "runner", destination: runnerLog, loki: false });
     const metrics = createMetrics({ defaultMetrics: false });
-    const raw = new SqliteWorkerStore(join(dir, "state.db"));
+    const raw = await openSqliteStore(join(dir, "state.db"));
     const store = new ObservedWorkerStore(raw, { loggerFor: () => runner, metrics });
-    raw.createWorker({ id: "worker-obs004", taskId: "T-4", state: "PR_OPEN", prNumber: 4 }, { source: "cli" });
-    const feedback = store.addFeedback({ workerId: "worker-obs004", key: "cli:1", scope: "cli:1", detail: requestFeedback("cli", "more") })!;
-    const claim = { owner: "h:1:x", leaseUntil: new Date(Date.now() + 60_000).toISOString(), source: "runner" as const, correlationId: "spawn-4" };
-    store.startReworkRound("worker-obs004", { ...claim, upTo: feedback.seq });
-    store.transition("worker-obs004", "WORKING", "PR_OPEN", { source: "runner" });
-    expect(store.startReworkRound("worker-obs004", { ...claim, upTo: feedback.seq })).toBeUndefined();
+    await raw.createWorker({ id: "worker-obs004", taskId: "T-4", state: "PR_OPEN", prNumber: 4 }, { source: "cli" });
+    const feedback = (await store.addFeedback({ workerId: "worker-obs004", key: "cli:1", scope: "cli:1", detail: requestFeedback("cli", "more") }))!;
+    const claim = { owner: "h:1:x", leaseMs: 60_000, source: "runner" as const, correlationId: "spawn-4" };
+    await store.startReworkRound("worker-obs004", { ...claim, upTo: feedback.seq });
+    await store.transition("worker-obs004", "WORKING", "PR_OPEN", { source: "runner" });
+    expect(await store.startReworkRound("worker-obs004", { ...claim, upTo: feedback.seq })).toBeUndefined();
     await flushLogger(runner);
-    raw.close();
+    await raw.close();
     expect(lines(runnerLog).map((l) => [l.from_state, l.state, l.detail, l.correlation_id])).toEqual([
       ["PR_OPEN", "WORKING", "rework round 1: pw worker rework", "spawn-4"],
       ["WORKING", "PR_OPEN", undefined, undefined],

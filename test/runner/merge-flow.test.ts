@@ -14,6 +14,7 @@ import { updateKey } from "../../src/core/merge-flow.js";
 import type { Worker } from "../../src/core/worker.js";
 import { createLogger } from "../../src/log/logger.js";
 import { SqliteWorkerStore } from "../../src/store/sqlite.js";
+import { SqliteAsyncWorkerStore } from "../../src/store/sqlite-async.js";
 import { defaultServed } from "../app/harness.js";
 import { git, removeTempDirs } from "../helpers/git.js";
 import { fakeAgent, REPOSITORY, runnerSandbox, type RunnerSandbox } from "../helpers/runner-env.js";
@@ -185,9 +186,9 @@ describe("stacked tasks", () => {
     // what the app does on the parent's pull_request.closed (merged)
     const merged = store.transition(parent.id, "PR_OPEN", "MERGED", { source: "webhook", detail: "PR #1 merged" });
     const logger = createLogger({ component: "app", destination: join(sb.out, "app.log"), level: "info", loki: false });
-    const deps = { store, logger, served: servedRepositories([defaultServed({ repository: REPOSITORY })]) } as unknown as AppDeps;
+    const deps = { store: new SqliteAsyncWorkerStore(store), logger, served: servedRepositories([defaultServed({ repository: REPOSITORY })]) } as unknown as AppDeps;
     const facts = { number: parent.prNumber!, url: parent.prUrl!, state: "closed" as const, merged: true, headRef: "feature/a", headRepository: REPOSITORY, body: null, headSha: parentHead, baseRef: "main", mergeCommitSha: squash };
-    expect(afterParentMerged(deps, REPOSITORY, merged, facts, "delivery-1").map((w) => w.id)).toEqual([child.id]);
+    expect((await afterParentMerged(deps, REPOSITORY, merged, facts, "delivery-1")).map((w) => w.id)).toEqual([child.id]);
     expect((await loop(sb)).code).toBe(0);
 
     const head = originHead(sb, "feature/b");

@@ -253,7 +253,7 @@ describe("a rework round", () => {
     const { sb, store, worker } = await workerWithPullRequest();
     const feedback = review(store, worker, 1, "x");
     // a runner on this host that no longer runs started it
-    store.startReworkRound(worker.id, { owner: `${(await import("node:os")).hostname()}:999999999:gone`, leaseUntil: new Date(Date.now() + 60_000).toISOString(), upTo: feedback.seq, source: "runner" });
+    store.startReworkRound(worker.id, { owner: `${(await import("node:os")).hostname()}:999999999:gone`, leaseMs: 60_000, upTo: feedback.seq, source: "runner" });
     await sb.pw(["loop", "--max-iterations", "1", "--poll-interval", "0.1"]);
     const got = store.requireWorker(worker.id);
     expect(got).toMatchObject({ state: "PR_OPEN", error: null });

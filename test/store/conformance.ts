@@ -6,11 +6,12 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { IllegalTransitionError, NotFoundError, StoreError, TransitionConflictError } from "../../src/core/errors.js";
-import type { AsyncWorkerStore, NewFollowUp, WorkerFilter } from "../../src/store/async-store.js";
+import { checkFeedback, requestFeedback, reviewFeedback } from "../../src/core/rework.js";
+import type { NewFeedback, NewFollowUp, WorkerFilter, WorkerStore } from "../../src/store/store.js";
 
 /** A place a backend keeps one store (a file, a schema); `open` gives a client of it, as many as asked. */
 export interface StorePlace {
-  open(): Promise<AsyncWorkerStore>;
+  open(): Promise<WorkerStore>;
   /** Removes the place once its clients are closed. */
   remove(): Promise<void>;
 }
@@ -28,6 +29,31 @@ function effect(key: string, lane = "acme/widgets#1", extra: Partial<NewFollowUp
   return { key, kind: "react", lane, input: { commentId: 7, content: "eyes" }, installationId: 1, correlationId: "d-1", ...extra };
 }
 
+const RANGE = { from: 4100, perWorker: 10 };
+const FEEDBACK_WORKER = "worker-rwk001";
+
+function review(id: number, author = "alice"): NewFeedback {
+  return {
+    workerId: FEEDBACK_WORKER,
+    key: `review:acme/widgets:${id}`,
+    scope: `review:${id}`,
+    detail: reviewFeedback({ reviewId: id, author, body: `fix it (${id})`, url: null, comments: [] }),
+  };
+}
+
+function failedCheck(runId: number, suiteId: number): NewFeedback {
+  return {
+    workerId: FEEDBACK_WORKER,
+    key: `check-run:acme/widgets:${runId}`,
+    scope: `check-suite:${suiteId}`,
+    detail: checkFeedback({
+      suiteId,
+      headSha: "a".repeat(40),
+      runs: [{ name: `ci-${runId}`, conclusion: "failure", title: null, summary: null, annotations: [], annotationsTotal: 0 }],
+    }),
+  };
+}
+
 /** The rejection of `promise`, to look at. */
 async function rejection(promise: Promise<unknown>): Promise<Error> {
   try {
@@ -42,14 +68,14 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
 export function describeStore(name: string, backend: StoreBackend | null): void {
   describe.skipIf(!backend)(`the ${name} store`, () => {
     let place: StorePlace;
-    const opened: AsyncWorkerStore[] = [];
+    const opened: WorkerStore[] = [];
     /** Another client of this test's store (a second process, or machine, in real life). */
-    async function client(): Promise<AsyncWorkerStore> {
+    async function client(): Promise<WorkerStore> {
       const store = await place.open();
       opened.push(store);
       return store;
     }
-    let store: AsyncWorkerStore;
+    let store: WorkerStore;
 
     beforeEach(async () => {
       place = await backend!.place();
@@ -534,6 +560,300 @@ export function describeStore(name: string, backend: StoreBackend | null): void 
         expect(finished.sort()).toEqual(effects.map((e) => e.key).sort());
         for (let lane = 0; lane < lanes; lane++) {
           expect(order.get(`l#${lane}`)).toEqual(effects.filter((e) => e.lane === `l#${lane}`).map((e) => e.key));
+        }
+      });
+    });
+
+    describe("the rework loop", () => {
+      const round = { owner: "host:1:abc", leaseMs: MINUTE, source: "runner" as const, correlationId: "c-1" };
+      const prOpen = () => store.createWorker({ id: FEEDBACK_WORKER, taskId: "T-1", repo: "acme/widgets", prNumber: 7, state: "PR_OPEN" }, cli);
+
+      it("records feedback once per key and lists what waits, oldest first", async () => {
+        await prOpen();
+        const first = await store.addFeedback(review(1));
+        expect(first).toMatchObject({ workerId: FEEDBACK_WORKER, cause: "review", round: null, held: false, detail: { author: "alice", body: "fix it (1)" } });
+        expect(first!.receivedAt).toMatch(ISO);
+        expect(await store.addFeedback(review(1))).toBeUndefined();
+        await store.addFeedback(review(2, "bob"));
+        const pending = await store.listFeedback({ workerId: FEEDBACK_WORKER, pending: true });
+        expect(pending.map((f) => f.detail.cause === "review" && f.detail.reviewId)).toEqual([1, 2]);
+        expect(pending[1]!.seq).toBeGreaterThan(pending[0]!.seq);
+        expect(await store.listFeedback({ pending: true, workerStates: ["PR_OPEN"] })).toHaveLength(2);
+        expect(await store.listFeedback({ pending: true, workerStates: ["MERGED"] })).toEqual([]);
+        expect(await store.listFeedback({ workerId: "worker-other1" })).toEqual([]);
+      });
+
+      it("keeps whether feedback was held for a person's round, and refuses a worker it does not know", async () => {
+        await prOpen();
+        expect((await store.addFeedback({ ...review(1), held: true }))!.held).toBe(true);
+        expect((await store.addFeedback(review(2)))!.held).toBe(false);
+        expect((await store.listFeedback({ workerId: FEEDBACK_WORKER })).map((f) => f.held)).toEqual([true, false]);
+        expect(await rejection(store.addFeedback({ ...review(3), workerId: "worker-nope00" }))).toBeInstanceOf(NotFoundError);
+      });
+
+      it("starts a round as one step: PR_OPEN -> WORKING, claimed, counted, taking the feedback up to the seq seen", async () => {
+        await prOpen();
+        const a = (await store.addFeedback(review(1)))!;
+        const check = (await store.addFeedback(failedCheck(10, 100)))!;
+        const b = (await store.addFeedback(review(2, "bob")))!;
+        const late = (await store.addFeedback(failedCheck(11, 101)))!;
+
+        const started = (await store.startReworkRound(FEEDBACK_WORKER, { ...round, upTo: b.seq }))!;
+        expect(started).toMatchObject({ round: 1, cause: "review", automatic: true });
+        expect(started.feedback.map((f) => [f.seq, f.round])).toEqual([[a.seq, 1], [check.seq, 1], [b.seq, 1]]);
+        expect(started.worker).toMatchObject({ state: "WORKING", owner: round.owner, pid: null, reworkRounds: 1, automaticReworkRounds: 1, reworkCause: "review", prNumber: 7 });
+        // the claim's lease is measured from the store's clock
+        const lease = Date.parse(started.worker.leaseUntil!) - Date.parse(started.worker.updatedAt);
+        expect(lease).toBeGreaterThanOrEqual(MINUTE - 1000);
+        expect(lease).toBeLessThanOrEqual(MINUTE + 1000);
+        expect(await store.getWorker(FEEDBACK_WORKER)).toEqual(started.worker);
+        expect((await store.history(FEEDBACK_WORKER)).at(-1)).toMatchObject({
+          from: "PR_OPEN",
+          to: "WORKING",
+          source: "runner",
+          correlationId: "c-1",
+          detail: "rework round 1: review by @alice; failed check ci-10; review by @bob",
+          at: started.worker.updatedAt,
+        });
+        // what came after the runner looked waits for the next round
+        expect((await store.listFeedback({ workerId: FEEDBACK_WORKER, pending: true })).map((f) => f.seq)).toEqual([late.seq]);
+        expect(await rejection(store.startReworkRound(FEEDBACK_WORKER, { ...round, upTo: late.seq }))).toBeInstanceOf(TransitionConflictError);
+        expect(await rejection(store.startReworkRound("worker-nope00", { ...round, upTo: late.seq }))).toBeInstanceOf(NotFoundError);
+      });
+
+      it("settles a moved base without a round (round 0): only the seqs given that still wait, of that worker; a worker's merge-flow record round-trips", async () => {
+        await prOpen();
+        const base = (key: string) => ({
+          workerId: FEEDBACK_WORKER,
+          key,
+          scope: key,
+          detail: { cause: "base" as const, base: "main", baseSha: "a".repeat(40), upstream: null, retarget: false, omitted: [] },
+        });
+        const moved = (await store.addFeedback(base("update:1")))!;
+        const other = (await store.addFeedback(base("update:2")))!;
+        const asked = (await store.addFeedback(review(1)))!;
+        expect(moved.cause).toBe("base");
+        expect(await store.settleFeedback("worker-other1", [moved.seq])).toBe(0);
+        expect(await store.settleFeedback(FEEDBACK_WORKER, [moved.seq])).toBe(1);
+        expect(await store.settleFeedback(FEEDBACK_WORKER, [moved.seq])).toBe(0);
+        expect(await store.settleFeedback(FEEDBACK_WORKER, [])).toBe(0);
+        expect((await store.listFeedback({ workerId: FEEDBACK_WORKER })).map((f) => [f.seq, f.round])).toEqual([
+          [moved.seq, 0],
+          [other.seq, null],
+          [asked.seq, null],
+        ]);
+        const record = { stack: true, update: { how: "rebase" as const, base: "main", baseSha: "a".repeat(40), outcome: "updated" as const, detail: null, at: "2026-01-01T00:00:00.000Z" } };
+        expect((await store.updateWorker(FEEDBACK_WORKER, { mergeFlow: record })).mergeFlow).toEqual(record);
+        expect((await store.getWorker(FEEDBACK_WORKER))!.mergeFlow).toEqual(record);
+      });
+
+      it("answers a scope once: feedback of a suite a round took adds nothing; one still waiting joins it", async () => {
+        await prOpen();
+        await store.addFeedback(failedCheck(10, 100));
+        // another failed run of the same suite before the round: joins it
+        const joined = (await store.addFeedback(failedCheck(11, 100)))!;
+        expect((await store.startReworkRound(FEEDBACK_WORKER, { ...round, upTo: joined.seq }))!.feedback).toHaveLength(2);
+        await store.transition(FEEDBACK_WORKER, "WORKING", "PR_OPEN", { source: "runner" });
+        // a run of that suite reported after its round: nothing
+        expect(await store.addFeedback(failedCheck(12, 100))).toBeUndefined();
+        expect(await store.addFeedback(failedCheck(13, 101))).toBeDefined();
+      });
+
+      it("counts a round a person asked for apart from the automatic ones", async () => {
+        await prOpen();
+        await store.addFeedback(review(1));
+        const asked = (await store.addFeedback({
+          workerId: FEEDBACK_WORKER,
+          key: "comment:1",
+          scope: "comment:1",
+          detail: requestFeedback("comment", "also rename it", { id: 5, author: "carol" }),
+        }))!;
+        const started = (await store.startReworkRound(FEEDBACK_WORKER, { ...round, upTo: asked.seq }))!;
+        expect(started).toMatchObject({ round: 1, cause: "comment", automatic: false });
+        expect(started.worker).toMatchObject({ reworkRounds: 1, automaticReworkRounds: 0, reworkCause: "comment" });
+      });
+
+      it("starts nothing when no feedback waits, and changes nothing", async () => {
+        await prOpen();
+        expect(await store.startReworkRound(FEEDBACK_WORKER, { ...round, upTo: 1000 })).toBeUndefined();
+        expect(await store.requireWorker(FEEDBACK_WORKER)).toMatchObject({ state: "PR_OPEN", owner: null, reworkRounds: 0 });
+        expect(await store.history(FEEDBACK_WORKER)).toHaveLength(1);
+      });
+
+      it("forgets a worker's feedback with the worker", async () => {
+        await prOpen();
+        await store.addFeedback(review(1));
+        await store.removeWorker(FEEDBACK_WORKER);
+        expect(await store.listFeedback({})).toEqual([]);
+        // the key is free again for a worker made anew
+        await prOpen();
+        expect(await store.addFeedback(review(1))).toBeDefined();
+      });
+
+      it("lets exactly one of many clients start a round at once", async () => {
+        await prOpen();
+        const last = (await store.addFeedback(review(1)))!;
+        const clients = await Promise.all(Array.from({ length: 6 }, () => client()));
+        const results = await Promise.allSettled(clients.map((c, i) => c.startReworkRound(FEEDBACK_WORKER, { ...round, owner: `runner-${i}`, upTo: last.seq })));
+        const started = results.filter((r) => r.status === "fulfilled" && r.value !== undefined);
+        expect(started).toHaveLength(1);
+        for (const lost of results.filter((r) => r.status === "rejected")) {
+          expect((lost as PromiseRejectedResult).reason).toBeInstanceOf(TransitionConflictError);
+        }
+        const worker = await store.requireWorker(FEEDBACK_WORKER);
+        expect(worker).toMatchObject({ state: "WORKING", reworkRounds: 1 });
+        expect((await store.history(FEEDBACK_WORKER)).filter((t) => t.to === "WORKING")).toHaveLength(1);
+      });
+    });
+
+    describe("ports", () => {
+      it("gives each worker a block of its own, the same one when asked again, and frees it when the worker ends", async () => {
+        for (const id of ["worker-p00001", "worker-p00002", "worker-p00003"]) await store.createWorker({ id }, cli);
+        expect(await store.allocatePort({ workerId: "worker-p00001" }, RANGE)).toBe(4100);
+        expect(await store.allocatePort({ workerId: "worker-p00002" }, RANGE)).toBe(4110);
+        expect(await store.allocatePort({ workerId: "worker-p00001" }, RANGE)).toBe(4100);
+        expect((await store.getWorker("worker-p00002"))?.port).toBe(4110);
+        expect((await store.listWorkers()).map((w) => w.port)).toEqual([4100, 4110, null]);
+
+        // a failure keeps the port (a retry runs in the same worktree); an end frees it
+        expect((await store.transition("worker-p00001", "NEEDS_INIT", "UNKNOWN", { source: "runner" })).port).toBe(4100);
+        expect((await store.getWorker("worker-p00001"))?.port).toBe(4100);
+        expect((await store.transition("worker-p00001", "UNKNOWN", "ABANDONED", { source: "cli" })).port).toBeNull();
+        expect((await store.getWorker("worker-p00001"))?.port).toBeNull();
+        expect(await store.allocatePort({ workerId: "worker-p00003" }, RANGE)).toBe(4100);
+        expect((await store.setState("worker-p00002", "MERGED", { source: "admin" })).port).toBeNull();
+        expect((await store.getWorker("worker-p00002"))?.port).toBeNull();
+        expect((await store.updateWorker("worker-p00003", { description: "x" })).port).toBe(4100);
+        expect(await store.removeWorker("worker-p00003")).toBe(true);
+        await store.createWorker({ id: "worker-p00004" }, cli);
+        expect(await store.allocatePort({ workerId: "worker-p00004" }, RANGE, 4150)).toBe(4150);
+        // a preferred port that is not one of the range's blocks is not taken
+        await store.createWorker({ id: "worker-p00005" }, cli);
+        expect(await store.allocatePort({ workerId: "worker-p00005" }, RANGE, 4155)).toBe(4100);
+      });
+
+      it("says when the range is full, and a released block is free again", async () => {
+        const tiny = { from: 65_526, perWorker: 10 };
+        for (const id of ["worker-p00001", "worker-p00002"]) await store.createWorker({ id }, cli);
+        expect(await store.allocatePort({ workerId: "worker-p00001" }, tiny)).toBe(65_526);
+        expect(await store.allocatePort({ workerId: "worker-p00002" }, tiny)).toBeUndefined();
+        expect(await store.releasePort({ workerId: "worker-p00001" })).toBe(true);
+        expect(await store.releasePort({ workerId: "worker-p00001" })).toBe(false);
+        expect(await store.allocatePort({ workerId: "worker-p00002" }, tiny)).toBe(65_526);
+        // a block of another range that overlaps a held one is not free, even when preferred
+        expect(await store.allocatePort({ workerId: "worker-p00001" }, { from: 65_518, perWorker: 4 }, 65_526)).toBe(65_518);
+      });
+
+      it("never gives two of many clients allocating at once blocks that overlap", async () => {
+        const ids = Array.from({ length: 16 }, (_, i) => `worker-race${String(i).padStart(2, "0")}`);
+        for (const id of ids) await store.createWorker({ id }, cli);
+        const clients = await Promise.all(Array.from({ length: 4 }, () => client()));
+        const ports = await Promise.all(ids.map((id, i) => clients[i % clients.length]!.allocatePort({ workerId: id }, RANGE)));
+        expect([...ports].sort((a, b) => a! - b!)).toEqual(ids.map((_, i) => 4100 + 10 * i));
+        expect((await store.listWorkers()).map((w) => w.port).sort()).toEqual([...ports].sort());
+      });
+    });
+
+    describe("spare worktrees", () => {
+      const addSpare = (id: string, owner = "host:1:filler", repoPath = "/repo", c: WorkerStore = store) =>
+        c.addSpare({ id, repoPath, path: `/pool/${id}`, baseBranch: "main", baseCommit: "c0ffee", owner, leaseMs: MINUTE });
+
+      it("are recorded while made, handed to one taker once ready, and hand their port on to the worker", async () => {
+        const made = await addSpare("spare-aaaaaa");
+        expect(made).toMatchObject({ id: "spare-aaaaaa", state: "filling", port: null, owner: "host:1:filler", repoPath: "/repo", path: "/pool/spare-aaaaaa", baseBranch: "main", baseCommit: "c0ffee", note: null });
+        expect(made.createdAt).toMatch(ISO);
+        const lease = Date.parse(made.leaseUntil!) - Date.parse(made.createdAt);
+        expect(lease).toBeGreaterThanOrEqual(MINUTE - 1000);
+        expect(lease).toBeLessThanOrEqual(MINUTE + 1000);
+        expect((await rejection(addSpare("spare-aaaaaa"))).message).toMatch(/recorded already/);
+        const samePath = { id: "spare-other1", repoPath: "/repo", path: made.path, baseBranch: null, baseCommit: null, owner: "o", leaseMs: MINUTE };
+        expect((await rejection(store.addSpare(samePath))).message).toMatch(/recorded already/);
+        expect(await store.allocatePort({ spareId: "spare-aaaaaa" }, RANGE)).toBe(4100);
+        expect(await store.takeSpare("/repo", "host:2:spawn", MINUTE)).toBeUndefined(); // not ready yet
+
+        // only its owner makes it ready
+        expect(await store.moveSpare("spare-aaaaaa", "filling", "ready", { owner: null, leaseMs: null }, "host:9:other")).toBeUndefined();
+        expect(await store.moveSpare("spare-aaaaaa", "filling", "ready", { owner: null, leaseMs: null }, "host:1:filler")).toMatchObject({
+          state: "ready",
+          owner: null,
+          leaseUntil: null,
+          port: 4100,
+        });
+        const taken = await store.takeSpare("/repo", "host:2:spawn", MINUTE);
+        expect(taken).toMatchObject({ id: "spare-aaaaaa", state: "taken", owner: "host:2:spawn", port: 4100 });
+        expect(Date.parse(taken!.leaseUntil!)).toBeGreaterThan(Date.parse(taken!.updatedAt));
+        expect(await store.takeSpare("/repo", "host:3:spawn", MINUTE)).toBeUndefined();
+
+        await store.createWorker({ id: "worker-aaaaaa" }, cli);
+        expect(await store.handOverSpare("spare-aaaaaa", "host:3:spawn", "worker-aaaaaa")).toBeUndefined();
+        expect(await rejection(store.handOverSpare("spare-aaaaaa", "host:2:spawn", "worker-nope00"))).toBeInstanceOf(NotFoundError);
+        expect(await store.handOverSpare("spare-aaaaaa", "host:2:spawn", "worker-aaaaaa")).toEqual({ port: 4100 });
+        expect(await store.getSpare("spare-aaaaaa")).toBeUndefined();
+        expect((await store.getWorker("worker-aaaaaa"))?.port).toBe(4100);
+      });
+
+      it("a worker that holds a port keeps it, and the spare's is freed", async () => {
+        await store.createWorker({ id: "worker-aaaaaa" }, cli);
+        await store.allocatePort({ workerId: "worker-aaaaaa" }, RANGE);
+        await addSpare("spare-aaaaaa");
+        await store.allocatePort({ spareId: "spare-aaaaaa" }, RANGE);
+        await store.moveSpare("spare-aaaaaa", "filling", "ready");
+        await store.takeSpare("/repo", "me", MINUTE);
+        expect(await store.handOverSpare("spare-aaaaaa", "me", "worker-aaaaaa")).toEqual({ port: 4100 });
+        await store.createWorker({ id: "worker-bbbbbb" }, cli);
+        expect(await store.allocatePort({ workerId: "worker-bbbbbb" }, RANGE)).toBe(4110);
+      });
+
+      it("are taken oldest first, one checkout's at a time, and a removed spare frees its port", async () => {
+        await addSpare("spare-aaaaaa");
+        await addSpare("spare-bbbbbb");
+        await addSpare("spare-cccccc", "o", "/other");
+        for (const id of ["spare-aaaaaa", "spare-bbbbbb", "spare-cccccc"]) await store.moveSpare(id, "filling", "ready");
+        expect((await store.listSpares("/repo")).map((s) => s.id)).toEqual(["spare-aaaaaa", "spare-bbbbbb"]);
+        expect((await store.listSpares()).map((s) => s.id)).toEqual(["spare-aaaaaa", "spare-bbbbbb", "spare-cccccc"]);
+        expect((await store.takeSpare("/repo", "me", MINUTE))?.id).toBe("spare-aaaaaa");
+        expect((await store.takeSpare("/repo", "me", MINUTE))?.id).toBe("spare-bbbbbb");
+        expect(await store.takeSpare("/repo", "me", MINUTE)).toBeUndefined();
+        await store.allocatePort({ spareId: "spare-cccccc" }, RANGE);
+        expect(await store.removeSpare("spare-cccccc")).toBe(true);
+        expect(await store.removeSpare("spare-cccccc")).toBe(false);
+        await store.createWorker({ id: "worker-aaaaaa" }, cli);
+        expect(await store.allocatePort({ workerId: "worker-aaaaaa" }, RANGE)).toBe(4100);
+      });
+
+      it("keeps a note and lets go of a lease, by compare-and-swap", async () => {
+        await addSpare("spare-aaaaaa");
+        await store.moveSpare("spare-aaaaaa", "filling", "ready", { owner: null, leaseMs: null });
+        expect(await store.moveSpare("spare-aaaaaa", "filling", "dirty", { note: "x" })).toBeUndefined();
+        await store.takeSpare("/repo", "me", MINUTE);
+        const dirty = await store.moveSpare("spare-aaaaaa", "taken", "dirty", { note: "changed since it was made (a.txt)", owner: null, leaseMs: null }, "me");
+        expect(dirty).toMatchObject({ state: "dirty", note: "changed since it was made (a.txt)", owner: null, leaseUntil: null });
+        expect(await store.getSpare("spare-aaaaaa")).toEqual(dirty);
+      });
+
+      it("renews the leases of spares being filled or taken with their owner's workers", async () => {
+        await store.addSpare({ id: "spare-aaaaaa", repoPath: "/repo", path: "/pool/a", baseBranch: null, baseCommit: null, owner: "runner-1", leaseMs: -1000 });
+        await store.addSpare({ id: "spare-bbbbbb", repoPath: "/repo", path: "/pool/b", baseBranch: null, baseCommit: null, owner: "runner-2", leaseMs: -1000 });
+        await store.createWorker({ id: "worker-aaaaaa" }, cli);
+        await store.claimWorker("worker-aaaaaa", "runner-1", -1000);
+        const now = Date.now();
+        expect(await store.renewLeases("runner-1", MINUTE)).toBe(2);
+        expect(Date.parse((await store.getSpare("spare-aaaaaa"))!.leaseUntil!)).toBeGreaterThan(now);
+        expect(Date.parse((await store.getSpare("spare-bbbbbb"))!.leaseUntil!)).toBeLessThan(now);
+      });
+
+      it("gives each ready spare to exactly one of many clients taking at once", async () => {
+        for (const id of ["spare-aaaaaa", "spare-bbbbbb", "spare-cccccc"]) {
+          await addSpare(id);
+          await store.moveSpare(id, "filling", "ready");
+        }
+        const clients = await Promise.all(Array.from({ length: 6 }, () => client()));
+        const taken = await Promise.all(clients.map((c, i) => c.takeSpare("/repo", `taker-${i}`, MINUTE)));
+        const ids = taken.flatMap((s) => (s ? [s.id] : []));
+        expect(ids.sort()).toEqual(["spare-aaaaaa", "spare-bbbbbb", "spare-cccccc"]);
+        for (const spare of await store.listSpares()) {
+          expect(spare.state).toBe("taken");
+          expect(taken.find((s) => s?.id === spare.id)?.owner).toBe(spare.owner);
         }
       });
     });

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { InvalidInputError, StoreError, StoreUnavailableError } from "../../src/core/errors.js";
-import { POSTGRES_SCHEMA_VERSION } from "../../src/store/postgres-migrations.js";
+import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "../../src/store/postgres-migrations.js";
 import { WORKER_CHANNEL, WorkerNotices, type WorkerNotice } from "../../src/store/postgres-notify.js";
 import { openPostgresStore, type PostgresWorkerStore } from "../../src/store/postgres.js";
 import { retryWhileUnavailable } from "../../src/store/retry.js";
@@ -123,6 +123,36 @@ describe("opening a PostgreSQL store", () => {
       expect(error.message).not.toContain(password);
       expect(await queryDatabase(database!.url, "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", [schema])).toEqual(tablesBefore);
       expect(await queryDatabase(database!.url, "SELECT version FROM schema_version", [], schema)).toEqual([{ version: newer }]);
+    });
+
+    it("brings a database of step 1 forward (feedback, spares, ports), keeping its workers", async () => {
+      const schema = freshSchema();
+      await queryDatabase(database!.url, `CREATE SCHEMA ${schema}`);
+      await queryDatabase(database!.url, "CREATE TABLE schema_version (one boolean PRIMARY KEY DEFAULT true CHECK (one), version integer NOT NULL)", [], schema);
+      await queryDatabase(database!.url, POSTGRES_MIGRATIONS[0]!, [], schema);
+      await queryDatabase(database!.url, "INSERT INTO schema_version (version) VALUES (1)", [], schema);
+      await queryDatabase(database!.url, "INSERT INTO workers (id, state, created_at, updated_at) VALUES ('worker-old001', 'WORKING', now(), now())", [], schema);
+      const store = await openStore(database!.url, schema);
+      expect(await store.schemaVersion()).toBe(POSTGRES_SCHEMA_VERSION);
+      expect(await store.requireWorker("worker-old001")).toMatchObject({ state: "WORKING", port: null, reworkRounds: 0 });
+      expect(await store.allocatePort({ workerId: "worker-old001" }, { from: 4100, perWorker: 10 })).toBe(4100);
+      expect(await store.listSpares()).toEqual([]);
+      expect(await store.listFeedback({})).toEqual([]);
+    });
+
+    it("refuses rework feedback a newer release wrote, naming the fix", async () => {
+      const schema = freshSchema();
+      const store = await openStore(database!.url, schema);
+      await store.createWorker({ id: "worker-new001", state: "PR_OPEN" }, cli);
+      await queryDatabase(
+        database!.url,
+        `INSERT INTO rework_feedback (worker_id, key, scope, cause, detail, received_at) VALUES ('worker-new001', 'k', 's', 'pager', '{"cause":"pager"}', now())`,
+        [],
+        schema,
+      );
+      const error = await rejection(store.listFeedback({ workerId: "worker-new001" }));
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error.message).toContain("upgrade parallel-workers");
     });
 
     it("refuses a schema that holds someone else's tables, changing nothing", async () => {

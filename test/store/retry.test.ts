@@ -1,7 +1,7 @@
 /** Riding out an unavailable store: tried again with backoff, said once a while, other failures at once. */
 import { describe, expect, it } from "vitest";
 import { StoreError, StoreUnavailableError, TransitionConflictError } from "../../src/core/errors.js";
-import { retryWhileUnavailable } from "../../src/store/retry.js";
+import { outageReports, patientStore, retryWhileUnavailable } from "../../src/store/retry.js";
 
 /** A call that fails with `failures` in turn, then answers `answer`. */
 function failing<T>(failures: Error[], answer: T): { call: () => Promise<T>; calls: () => number } {
@@ -57,5 +57,44 @@ describe("retryWhileUnavailable", () => {
       throw failure;
     };
     await expect(retryWhileUnavailable(call, { initialDelayMs: 60_000, signal: aborted.signal })).rejects.toBe(failure);
+  });
+});
+
+describe("outageReports", () => {
+  it("says an outage once for every call that waits on it, and once that it is over", async () => {
+    const lines: string[] = [];
+    const log = { warn: (_: unknown, message: string) => lines.push(`warn ${message}`), info: (_: unknown, message: string) => lines.push(`info ${message}`) };
+    const reports = outageReports(log, "runner");
+    let outage = true;
+    const call = (answer: number) => async () => {
+      if (outage) throw down();
+      return answer;
+    };
+    const answers = Promise.all([1, 2, 3].map((n) => retryWhileUnavailable(call(n), { initialDelayMs: 1, maxDelayMs: 5, ...reports })));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    outage = false;
+    expect(await answers).toEqual([1, 2, 3]);
+    expect(lines).toEqual(["warn runner: the store is unavailable; waiting for it, nothing is lost", "info runner: the store answers again"]);
+  });
+});
+
+describe("patientStore", () => {
+  it("runs every call again while the store is unavailable, but a health check answers at once", async () => {
+    let failures = 2;
+    const store = {
+      async getWorker(id: string) {
+        if (failures-- > 0) throw down();
+        return { id };
+      },
+      async ping() {
+        throw down();
+      },
+    };
+    const patient = patientStore(store, { initialDelayMs: 1 });
+    expect(await patient.getWorker("worker-aaaaaa")).toEqual({ id: "worker-aaaaaa" });
+    await expect(patient.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    // other failures are not tried again
+    const broken = patientStore({ getWorker: async () => Promise.reject(new StoreError("bad")) }, { initialDelayMs: 1 });
+    await expect(broken.getWorker()).rejects.toBeInstanceOf(StoreError);
   });
 });

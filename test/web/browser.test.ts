@@ -13,6 +13,7 @@ import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SqliteWorkerStore } from "../../src/store/sqlite.js";
+import { SqliteAsyncWorkerStore } from "../../src/store/sqlite-async.js";
 import { PW_BIN } from "../helpers/cli.js";
 import { git, makeRepo, removeTempDirs, tempDir } from "../helpers/git.js";
 import { chromiumForTests, ensureTestOutput, FIXTURE, fillStore, fixtureCounts, launchChromium, mountStatusPage, TOKEN, until, type Mounted } from "./harness.js";
@@ -41,8 +42,8 @@ function storeFile(): string {
   return file;
 }
 
-function openStore(file: string): SqliteWorkerStore {
-  const store = new SqliteWorkerStore(file);
+function openStore(file: string): SqliteAsyncWorkerStore {
+  const store = new SqliteAsyncWorkerStore(new SqliteWorkerStore(file));
   cleanups.push(() => store.close());
   return store;
 }
@@ -65,7 +66,7 @@ function rowOf(page: Page, workerId: string) {
 }
 
 /** The scenario both variants run: `base` serves the page, `store` is the same file it reads. */
-async function exercise(base: string, store: SqliteWorkerStore, label: string): Promise<void> {
+async function exercise(base: string, store: SqliteAsyncWorkerStore, label: string): Promise<void> {
   const { context, page, problems } = await newContext({ viewport: { width: 1280, height: 900 } });
 
   // without the token: 401, and the page says how to get in without echoing anything
@@ -115,7 +116,7 @@ async function exercise(base: string, store: SqliteWorkerStore, label: string): 
   const navigations: string[] = [];
   page.on("framenavigated", (frame) => navigations.push(frame.url()));
   const moved = Date.now();
-  store.transition("worker-w1aaaa", "WORKING", "PR_OPEN", {
+  await store.transition("worker-w1aaaa", "WORKING", "PR_OPEN", {
     source: "webhook",
     patch: { prNumber: 13, prUrl: "https://github.com/acme/widgets/pull/13" },
   });

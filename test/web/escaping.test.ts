@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SqliteWorkerStore } from "../../src/store/sqlite.js";
+import { SqliteAsyncWorkerStore } from "../../src/store/sqlite-async.js";
 import { removeTempDirs, tempDir } from "../helpers/git.js";
 import { chromiumForTests, fillStore, launchChromium, mountStatusPage, TOKEN, until, type FixtureWorker, type Mounted } from "./harness.js";
 
@@ -74,7 +75,7 @@ const HOSTILE: FixtureWorker[] = [
 const CHROMIUM = chromiumForTests();
 let browser: Browser;
 let mounted: Mounted | undefined;
-let store: SqliteWorkerStore | undefined;
+let store: SqliteAsyncWorkerStore | undefined;
 
 beforeAll(async () => {
   if (CHROMIUM) browser = await launchChromium(CHROMIUM);
@@ -86,7 +87,7 @@ afterAll(async () => {
 
 afterEach(async () => {
   await mounted?.close();
-  store?.close();
+  await store?.close();
   mounted = undefined;
   store = undefined;
   removeTempDirs();
@@ -95,7 +96,7 @@ afterEach(async () => {
 async function serveHostile(): Promise<Mounted> {
   const file = join(tempDir("pw-web-hostile-"), "state.db");
   fillStore(file, HOSTILE);
-  store = new SqliteWorkerStore(file);
+  store = new SqliteAsyncWorkerStore(new SqliteWorkerStore(file));
   mounted = await mountStatusPage({ store, token: TOKEN, pollIntervalMs: 100 });
   return mounted;
 }
@@ -182,7 +183,7 @@ describe("escaping on the status page", () => {
 
       // a change arrives through the event stream and is put in with innerHTML: still text
       const version = await page.locator("#live").getAttribute("data-version");
-      store!.transition("worker-h3aaaa", "WORKING", "UNKNOWN", { source: "runner", patch: { error: `${SCRIPT}${IMG}` } });
+      await store!.transition("worker-h3aaaa", "WORKING", "UNKNOWN", { source: "runner", patch: { error: `${SCRIPT}${IMG}` } });
       await until(async () => (await page.locator("#live").getAttribute("data-version")) !== version, 2000, "the live update");
       await check();
       expectInert(await page.locator("#live").innerHTML());

@@ -10,28 +10,29 @@ import { InvalidInputError } from "../../src/core/errors.js";
 import { WORKER_STATES } from "../../src/core/states.js";
 import { createLogger, flushLogger, type Logger } from "../../src/log/logger.js";
 import { SqliteWorkerStore } from "../../src/store/sqlite.js";
+import { SqliteAsyncWorkerStore } from "../../src/store/sqlite-async.js";
 import { statusPageOptionsFromEnv, type StatusPageOptions } from "../../src/web/index.js";
 import { removeTempDirs, tempDir } from "../helpers/git.js";
 import { FIXTURE, fillStore, fixtureCounts, mountStatusPage, TOKEN, until, type FixtureWorker, type Mounted } from "./harness.js";
 
 const mounted: Mounted[] = [];
-const stores: SqliteWorkerStore[] = [];
+const stores: SqliteAsyncWorkerStore[] = [];
 
 afterEach(async () => {
   for (const m of mounted.splice(0)) await m.close();
-  for (const s of stores.splice(0)) s.close();
+  for (const s of stores.splice(0)) await s.close();
   removeTempDirs();
 });
 
-function storeWith(workers: FixtureWorker[] = FIXTURE): SqliteWorkerStore {
+function storeWith(workers: FixtureWorker[] = FIXTURE): SqliteAsyncWorkerStore {
   const file = join(tempDir("pw-web-"), "state.db");
   fillStore(file, workers);
-  const store = new SqliteWorkerStore(file);
+  const store = new SqliteAsyncWorkerStore(new SqliteWorkerStore(file));
   stores.push(store);
   return store;
 }
 
-async function mount(options: Partial<StatusPageOptions> & { store: SqliteWorkerStore }): Promise<Mounted> {
+async function mount(options: Partial<StatusPageOptions> & { store: SqliteAsyncWorkerStore }): Promise<Mounted> {
   const m = await mountStatusPage(options);
   mounted.push(m);
   return m;
@@ -284,7 +285,7 @@ describe("status page over HTTP", () => {
     const store = storeWith();
     const m = await mount({ store, token: TOKEN });
     expect((await fetch(`${m.base}/api/workers`, { headers: bearer })).status).toBe(200);
-    store.close();
+    await store.close();
     const api = await fetch(`${m.base}/api/workers`, { headers: bearer });
     expect(api.status).toBe(503);
     expect(((await api.json()) as { heardAt: string }).heardAt).toMatch(/^\d{4}-\d\d-\d\dT/);
@@ -315,7 +316,7 @@ describe("status page over HTTP", () => {
     received.length = 0;
 
     const moved = Date.now();
-    store.transition("worker-w1aaaa", "WORKING", "PR_OPEN", { source: "webhook", patch: { prNumber: 13, prUrl: "https://github.com/acme/widgets/pull/13" } });
+    await store.transition("worker-w1aaaa", "WORKING", "PR_OPEN", { source: "webhook", patch: { prNumber: 13, prUrl: "https://github.com/acme/widgets/pull/13" } });
     await until(() => received.join("").includes("event: update"), 2000, "update after the move");
     expect(Date.now() - moved).toBeLessThan(2000);
     const data = JSON.parse(/data: (.*)\n/.exec(received.join("").split("event: update")[1]!)![1]!) as { html: string; heardAt: string; version: string };
