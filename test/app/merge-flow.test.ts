@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { MergeFlowSettings } from "../../src/core/merge-flow.js";
+import { queueAgain } from "../../src/store/moves.js";
 import { loadPayload, retarget, withRepository } from "../helpers/webhooks.js";
 import { defaultServed, harnessPerTest, REPO, type Harness } from "./harness.js";
 
@@ -159,6 +160,11 @@ describe("stacked PRs", () => {
     const said = app.github.comments(REPO, child.pr.number).map((c) => c.body);
     expect(said).toHaveLength(1);
     expect(said[0]).toContain(`\`/worker retry ${parent.worker.id}\` queues the parent again`);
+
+    // the parent retried: the child waits for its new PR again
+    await queueAgain(app.store, (await app.store.requireWorker(parent.worker.id)), { source: "cli", detail: "retry" });
+    expect((await app.store.requireWorker(child.worker.id)).state).toBe("NEEDS_INIT");
+    expect((await app.store.history(child.worker.id)).at(-1)?.detail).toBe(`its parent A (worker ${parent.worker.id}) was queued again: it waits for its pull request`);
   });
 });
 
