@@ -34,6 +34,7 @@ import {
   disableOnNeedsHuman,
   gateMergeGroup,
   mergeAfterGates,
+  mergeFlowSettings,
   mergeWhenReady,
   onMergeGroup,
   onPush,
@@ -149,6 +150,23 @@ export function toReviewEvent(context: Pick<Context, "id" | "payload">): ReviewE
     },
     pullRequest: pullRequestFacts(payload.pull_request),
   };
+}
+
+/**
+ * A review: one asking for changes may start a rework round; an approval runs phase-5-to-6
+ * again on a worker's PR when the app merges (its `approvals` rule may pass now).
+ */
+async function onReview(deps: AppDeps, event: ReviewEvent): Promise<Outcome> {
+  if (event.review.state.toLowerCase() !== "approved") return onReviewSubmitted(deps, event);
+  const pr = event.pullRequest;
+  if (mergeFlowSettings(deps, event.repository).merge !== "auto" || pr.state !== "open" || !pr.headSha || !pr.baseRef) return "ignored";
+  if (!pr.headRef.startsWith(BRANCH_PREFIX) && !parsePullRequestMarker(pr.body)) return "ignored";
+  const worker = await workerOfPullRequest(deps, event.repository, pr);
+  if (!worker) return "ignored";
+  const gated = { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef, headRef: pr.headRef };
+  const origin = { installationId: event.installationId, correlationId: event.deliveryId };
+  const added = await deps.followUps.add([effects.gates(event.repository, worker.id, gated, ["phase-5-to-6"], origin)]);
+  return added.length > 0 ? "handled" : "duplicate";
 }
 
 /** A check delivery: its gates run again, and a failed one may be feedback for a rework round. */
@@ -284,7 +302,7 @@ export function createApp(deps: AppDeps): ApplicationFunction {
     app.on([...PULL_REQUEST_EVENTS], route(deps, toPullRequestEvent, onPullRequestAndGates));
     app.on([...CHECK_EVENTS], route(deps, toCheckEvent, onCheckEvent));
     app.on([...ISSUE_COMMENT_EVENTS], route(deps, toIssueCommentEvent, onIssueComment));
-    app.on([...REVIEW_EVENTS], route(deps, toReviewEvent, onReviewSubmitted));
+    app.on([...REVIEW_EVENTS], route(deps, toReviewEvent, onReview));
     app.on([...PUSH_EVENTS], route(deps, toPushEvent, onPush));
     app.on([...MERGE_GROUP_EVENTS], route(deps, toMergeGroupEvent, onMergeGroup));
     app.on([...LABEL_EVENTS], route(deps, toLabelEvent, onLabeled));

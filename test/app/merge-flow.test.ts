@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import type { MergeFlowSettings } from "../../src/core/merge-flow.js";
 import { queueAgain } from "../../src/store/moves.js";
-import { loadPayload, retarget, withRepository } from "../helpers/webhooks.js";
+import { loadPayload, retarget, withRepository, withReview } from "../helpers/webhooks.js";
 import { defaultServed, harnessPerTest, REPO, type Harness } from "./harness.js";
 
 const open = harnessPerTest();
@@ -198,6 +198,22 @@ describe("merging through GitHub (merge: auto)", () => {
     // the required check passes: the gate runs again on its completion, and merges
     app.github.addCheckRun(REPO, { name: "build", headSha: pr.head.sha, conclusion: "success" });
     await app.receive("pull_request.synchronize", synchronize(pr.number, pr.head.ref, pr.head.sha));
+    expect(app.github.autoMergeOf(REPO, pr.number).autoMerge).toEqual({ method: "squash" });
+  });
+
+  it("a gate that asks for an approval: merged once a person approves (the approval runs the gate again)", async () => {
+    const app = await open({ served: served({ merge: "auto" }) });
+    app.github.setFile(REPO, "main", QUALITY_FILE, "rules:\n  approvals: { blocking: true, min: 1 }\n");
+    const { pr } = await gated(app);
+    expect(app.github.autoMergeOf(REPO, pr.number).autoMerge).toBeNull();
+    const review = app.github.addReview(REPO, pr.number, { user: "alice", state: "APPROVED", body: "ship it" });
+    const payload = withReview(retarget(loadPayload("pull_request_review.submitted"), { repo: REPO, number: pr.number, headRef: pr.head.ref, headSha: pr.head.sha, baseRef: "main" }), {
+      id: review.id,
+      state: "approved",
+      user: "alice",
+      body: "ship it",
+    });
+    await app.receive("pull_request_review.submitted", payload);
     expect(app.github.autoMergeOf(REPO, pr.number).autoMerge).toEqual({ method: "squash" });
   });
 
