@@ -3,7 +3,7 @@ import { configDefaults, defineConfig } from "vitest/config";
 /** The tests that drive Chromium: their project's setup finds (or installs) the browser. */
 const CHROMIUM_TESTS = ["test/web/browser.test.ts", "test/web/escaping.test.ts"];
 /** The tests that need PostgreSQL: their project's setup finds (or starts) a server. */
-const POSTGRES_TESTS = ["test/store/postgres*.test.ts"];
+const POSTGRES_TESTS = ["test/store/postgres*.test.ts", "test/cli/postgres*.test.ts"];
 
 export default defineConfig({
   test: {

@@ -201,10 +201,49 @@ const configFileSchema = z
     default_agent: agentNameSchema.optional(),
     rework: reworkFileSchema.optional(),
     merge_flow: mergeFlowFileSchema.optional(),
+    /** The PostgreSQL store (postgres://...); only in $PW_HOME/config.yml, which is this machine's, never in a repository. */
+    database_url: z.string().optional(),
   })
   .strict();
 
 type ConfigFile = z.infer<typeof configFileSchema>;
+
+/** The user's `$PW_HOME/config.yml`. */
+export function userConfigFile(paths: Paths): string {
+  return join(paths.home, "config.yml");
+}
+
+/** Where the store's URL comes from, for messages, and the URL as written (checked by the store). */
+export interface DatabaseUrlSetting {
+  value: string;
+  /** `PW_DATABASE_URL`, or `database_url in <file>`. */
+  what: string;
+}
+
+/**
+ * The database every command uses: `PW_DATABASE_URL` when set (even empty: that is a mistake to
+ * report, not SQLite), else `database_url` in `$PW_HOME/config.yml`; undefined means the SQLite
+ * file in `$PW_HOME`. Only the one key is read here, so a config.yml that a repository command
+ * would refuse for another key does not stop `pw worker list`; YAML that cannot be read does,
+ * since it may name a database.
+ */
+export function databaseUrlSetting(paths: Paths, env: NodeJS.ProcessEnv = process.env): DatabaseUrlSetting | undefined {
+  const fromEnv = env.PW_DATABASE_URL;
+  if (fromEnv !== undefined) return { value: fromEnv, what: "PW_DATABASE_URL" };
+  const file = userConfigFile(paths);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    // no file, or no PW_HOME directory to hold one (a PW_HOME that is a file is said by the PW_HOME check)
+    if (["ENOENT", "ENOTDIR"].includes((error as NodeJS.ErrnoException).code ?? "")) return undefined;
+    throw new InvalidInputError(`${file}: cannot be read (${(error as Error).message})`);
+  }
+  const data = parseYamlText(text, file);
+  if (data === null || data === undefined) return undefined;
+  const { database_url: value } = parseWith(z.object({ database_url: z.string().optional() }).passthrough(), data, file);
+  return value === undefined ? undefined : { value, what: `database_url in ${file}` };
+}
 
 export interface AgentConfig {
   name: string;
@@ -361,10 +400,14 @@ function defaultAgentOf(merged: ConfigFile, agents: Record<string, AgentConfig>,
  * origin remote, used when the files do not name one.
  */
 export function loadRepoConfig(repoRoot: string, paths: Paths, remoteRepository?: string, env: NodeJS.ProcessEnv = process.env): RepoConfig {
-  const userFile = join(paths.home, "config.yml");
+  const userFile = userConfigFile(paths);
   const repoFile = join(repoRoot, REPO_CONFIG_FILE);
   const user = readConfigFile(userFile);
   const repo = readConfigFile(repoFile);
+  if (repo?.database_url !== undefined) {
+    // a committed file would share the password, and each machine names its own way to the database
+    throw new InvalidInputError(`${repoFile}: database_url does not belong in a repository: set PW_DATABASE_URL, or database_url in ${userFile}`);
+  }
   const merged = mergeConfigFiles(user ?? {}, repo ?? {});
   requireAgentCommands(merged, [
     { file: userFile, config: user },

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_AGENT_TIMEOUT_MS, loadRepoConfig, resolvePaths, starterRepoConfig } from "../src/config.js";
+import { databaseUrlSetting, DEFAULT_AGENT_TIMEOUT_MS, loadRepoConfig, resolvePaths, starterRepoConfig } from "../src/config.js";
 import { InvalidInputError } from "../src/core/errors.js";
 import { removeTempDirs, tempDir } from "./helpers/git.js";
 
@@ -273,5 +273,35 @@ describe("the starter file `pw init` writes", () => {
     expect(config.agents["docs-writer"]).toMatchObject({ command: ["./scripts/write-docs.sh", "{task_id}"], env: { DOCS_STYLE: "short" } });
     // without an origin remote the placeholder is a valid owner/name to replace
     expect(() => loadRepoConfig(setup(uncommented(starterRepoConfig(null))).repo, paths, undefined, env)).not.toThrow();
+  });
+});
+
+describe("where the database URL comes from", () => {
+  it.each<{ variable?: string; userYaml?: string; expected: { value: string; what: string } | undefined }>([
+    { expected: undefined },
+    { userYaml: "max_workers: 2\n", expected: undefined },
+    { userYaml: "", expected: undefined },
+    { userYaml: "database_url: postgres://pw@db/pw\n", expected: { value: "postgres://pw@db/pw", what: "database_url in HOME/config.yml" } },
+    // the variable wins, even empty (a mistake to report, not SQLite)
+    { variable: "postgres://pw@other/pw", userYaml: "database_url: postgres://pw@db/pw\n", expected: { value: "postgres://pw@other/pw", what: "PW_DATABASE_URL" } },
+    { variable: "", expected: { value: "", what: "PW_DATABASE_URL" } },
+  ])("PW_DATABASE_URL $variable, config.yml $userYaml", ({ variable, userYaml, expected }) => {
+    const { home, paths, env } = setup(undefined, userYaml);
+    const setting = databaseUrlSetting(paths, { ...env, ...(variable === undefined ? {} : { PW_DATABASE_URL: variable }) });
+    expect(setting && { ...setting, what: setting.what.replace(home, "HOME") }).toEqual(expected);
+  });
+
+  it("refuses config.yml that is not YAML, or whose database_url is not text, naming the file", () => {
+    for (const yaml of ["database_url: [unclosed\n", "database_url: 5432\n"]) {
+      const { home, paths, env } = setup(undefined, yaml);
+      expect(() => databaseUrlSetting(paths, env)).toThrow(InvalidInputError);
+      expect(() => databaseUrlSetting(paths, env)).toThrow(join(home, "config.yml"));
+    }
+  });
+
+  it("refuses database_url in a repository's .parallel-workers.yml: the file is committed, the database is the machine's", () => {
+    const { repo, paths, env } = setup("database_url: postgres://pw:secret@db/pw\n");
+    expect(() => loadRepoConfig(repo, paths, "acme/web", env)).toThrow(/\.parallel-workers\.yml: database_url does not belong in a repository: set PW_DATABASE_URL, or database_url in .*config\.yml$/);
+    expect(() => loadRepoConfig(repo, paths, "acme/web", env)).not.toThrow(/secret/);
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { accessSync, constants, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { resolvePaths, type Paths } from "../config.js";
+import { databaseUrlSetting, resolvePaths, type Paths } from "../config.js";
 import { InvalidInputError } from "../core/errors.js";
 import type { GitHubAccess } from "../github/access.js";
 import type { WorkerState } from "../core/states.js";
@@ -9,10 +9,18 @@ import { chooseLogFormat, readLogEnv, wantsColor, type LogFormat } from "../log/
 import { createLogger, flushLogger, type Component, type Logger } from "../log/logger.js";
 import type { PipelineDeps } from "../runner/pipeline.js";
 import type { PreflightCache } from "../runner/preflight.js";
+import { parseDatabaseUrl, type DatabaseUrl } from "../store/database-url.js";
+import { lazyStore } from "../store/lazy.js";
 import { SqliteWorkerStore } from "../store/sqlite.js";
 import { SqliteAsyncWorkerStore } from "../store/sqlite-async.js";
 import { ObservedWorkerStore } from "./observed-store.js";
 import type { WorkerStore } from "../store/store.js";
+
+/** The PostgreSQL database the store is in, checked (a malformed URL is an InvalidInputError naming where it was set); undefined: SQLite. */
+function databaseOf(paths: Paths): DatabaseUrl | undefined {
+  const setting = databaseUrlSetting(paths, process.env);
+  return setting && parseDatabaseUrl(setting.value, setting.what);
+}
 
 function lazyGitHubAccess(): GitHubAccess {
   let access: Promise<GitHubAccess> | undefined;
@@ -45,22 +53,41 @@ export class CliContext {
     return this.cachedPaths;
   }
 
-  /** The SQLite store itself, for a composition that observes it its own way (`pw serve`). */
+  /**
+   * The store itself, for a composition that observes it its own way (`pw serve`): PostgreSQL
+   * when a database URL is set (`PW_DATABASE_URL`, else `database_url` in `$PW_HOME/config.yml`),
+   * connected on first use; otherwise the SQLite file in `$PW_HOME`. Never one for the other.
+   */
   get rawStore(): WorkerStore {
     if (!this.cachedRawStore) {
-      this.ensureDirectory(this.paths.home);
-      this.cachedRawStore = new SqliteAsyncWorkerStore(new SqliteWorkerStore(this.paths.storeFile));
+      const database = databaseOf(this.paths);
+      if (database) {
+        // pg loads only for a command that uses the database
+        const open = async () => (await import("../store/postgres.js")).openPostgresStore(database);
+        this.cachedRawStore = lazyStore(open, { backend: "postgres", location: database.redacted });
+      } else {
+        this.ensureDirectory(this.paths.home);
+        this.cachedRawStore = new SqliteAsyncWorkerStore(new SqliteWorkerStore(this.paths.storeFile));
+      }
     }
     return this.cachedRawStore;
   }
 
   /**
+   * Reaches the store now, for a command that then waits out outages (`pw loop`, `pw serve`):
+   * a database that cannot be reached at the start is an error (exit 1), not something to wait for.
+   */
+  async connectStore(): Promise<void> {
+    await this.rawStore.ping();
+  }
+
+  /**
    * Checks what every command reads from the environment (PW_HOME, PW_WORKTREES_ROOT, LOG_LEVEL,
-   * PW_PHASE, PW_LOG_FORMAT, LOKI_*) before it does anything, so a bad value stops even a
-   * command that would not have used it. Nothing is cached: `pw serve` reads `.env` later.
+   * PW_PHASE, PW_LOG_FORMAT, LOKI_*, the database URL) before it does anything, so a bad value
+   * stops even a command that would not have used it. Nothing is cached: `pw serve` reads `.env` later.
    */
   checkEnvironment(): void {
-    resolvePaths(process.env);
+    databaseOf(resolvePaths(process.env));
     readLogEnv(process.env);
   }
 

@@ -6,7 +6,8 @@
  * exist, a log variable to check) `answerQuickly` returns false having printed nothing, and the
  * full program answers: the same way for these, with the right error for the rest.
  */
-import { accessSync, constants, mkdirSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { isWorkerState, type WorkerState } from "../core/states.js";
 import { isWorkerId } from "../core/worker-id.js";
 import { pathsFrom, pathVariableProblem } from "../paths.js";
@@ -57,6 +58,8 @@ export function answerQuickly(args: readonly string[], env: NodeJS.ProcessEnv): 
   if (CHECKED_BY_THE_PROGRAM.some((name) => env[name])) return false;
   if (pathVariableProblem(env.PW_HOME) || pathVariableProblem(env.PW_WORKTREES_ROOT)) return false;
   const paths = pathsFrom({ PW_HOME: env.PW_HOME, PW_WORKTREES_ROOT: env.PW_WORKTREES_ROOT, HOME: env.HOME });
+  // a database URL (set, or perhaps in config.yml) is the full program's to check and use
+  if (env.PW_DATABASE_URL !== undefined || mayNameDatabase(join(paths.home, "config.yml"))) return false;
   let store: SqliteWorkerStore;
   try {
     // as the full program does: PW_HOME made when missing, and it must be writable
@@ -72,6 +75,15 @@ export function answerQuickly(args: readonly string[], env: NodeJS.ProcessEnv): 
     return false;
   } finally {
     store.close();
+  }
+}
+
+/** Whether the user's config.yml mentions `database_url` (unreadable counts as yes: the program says why). */
+function mayNameDatabase(file: string): boolean {
+  try {
+    return readFileSync(file, "utf8").includes("database_url");
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== "ENOENT";
   }
 }
 

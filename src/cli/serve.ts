@@ -14,12 +14,13 @@ import type { ServedRepository } from "../app/deps.js";
 import type { RequestOctokit } from "../app/github.js";
 import type { FollowUpOctokit } from "../app/index.js";
 import type { ReconcileResult } from "../app/reconcile.js";
-import { InvalidInputError, NotARepositoryError, PwError } from "../core/errors.js";
+import { InvalidInputError, NotARepositoryError, PwError, StoreUnavailableError } from "../core/errors.js";
 import { parseProjectName } from "../core/names.js";
 import { parseWith } from "../core/validate.js";
 import type { LogFormat } from "../log/env.js";
 import type { Logger } from "../log/logger.js";
 import type { RepoContext } from "../runner/context.js";
+import { outageReports } from "../store/retry.js";
 import type { CliContext } from "./context.js";
 import { logFormatOption } from "./log-format.js";
 import { print, printError, printJson, printTable } from "./output.js";
@@ -251,6 +252,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   }
 
   const repos = await openRepositories(ctx, opts.repo);
+  // the store (PW_DATABASE_URL may come from .env) is reached before anything starts; later outages are waited out
+  await ctx.connectStore();
   const runnerLogger = ctx.useLogger("runner");
   const [
     { createServer },
@@ -404,8 +407,21 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   const running = runner.run({ pollIntervalMs: pollMs, signal: abort.signal }).catch((error: Error) => {
     runnerLogger.error({ err_message: error.message.split("\n")[0] }, "runner stopped on an error");
   });
+  // a store that is away is said once a minute, not at every poll; the next poll after it is back syncs what changed
+  const statusOutage = outageReports(appLogger, "status comments");
+  let storeAwaySince: number | undefined;
   const watcher = setInterval(() => {
-    statusComments.syncChanged(followUps).catch((error: Error) => appLogger.warn({ err_message: error.message.split("\n")[0] }, "status comments not synced"));
+    statusComments.syncChanged(followUps).then(
+      () => {
+        if (storeAwaySince !== undefined) statusOutage.recovered?.(Date.now() - storeAwaySince);
+        storeAwaySince = undefined;
+      },
+      (error: Error) => {
+        if (!(error instanceof StoreUnavailableError)) return appLogger.warn({ err_message: error.message.split("\n")[0] }, "status comments not synced");
+        storeAwaySince ??= Date.now();
+        statusOutage.report?.(error, Date.now() - storeAwaySince);
+      },
+    );
   }, pollMs);
   // GitHub redelivers for a few days at most: older delivery ids need not be kept
   const pruneDeliveries = async () => {

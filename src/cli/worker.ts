@@ -354,6 +354,8 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
       ctx.chooseLogFormat(opts.logFormat);
       const { openRepoContext, Runner } = await runnerModules();
       const repos = await Promise.all(dirs.map((dir) => openRepoContext(dir, ctx.paths)));
+      // a store that cannot be reached at the start is an error; once running, outages are waited out
+      await ctx.connectStore();
       const logger = ctx.useLogger("runner");
       // a run until idle is a batch: it keeps no spares warm for later
       const runner = new Runner({ deps: { ...ctx.pipelineDeps(), logger }, repos, ...(project ? { project } : {}), keepPool: !opts.untilIdle });

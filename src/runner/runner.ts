@@ -16,6 +16,7 @@ import { PoolKeeper } from "./pool-keeper.js";
 import { preflight, type PreflightReport } from "./preflight.js";
 import { HOST, leaseExpired as leaseHasExpired, ownerIsDead } from "./owners.js";
 import { isProcessAlive, killGroup } from "./process.js";
+import { outageReports, patientStore } from "../store/retry.js";
 import { carryOutRequests } from "./requests.js";
 import { endInterruptedRound, runReworkRound } from "./rework.js";
 import { pendingUpdates, updateBases } from "./base-updates.js";
@@ -72,14 +73,22 @@ export class Runner {
 
   /** The warm pools of its repositories: spares taken by its workers, and (with keepPool) kept filled. */
   private readonly pools: PoolKeeper;
+  /**
+   * Its dependencies, with a store that waits out an outage (a database restart): every call is
+   * tried again with backoff, said once a minute at most, until it answers or `abort` gives up.
+   */
+  private readonly patientDeps: PipelineDeps;
+  private readonly impatient = new AbortController();
 
   constructor(private readonly options: RunnerOptions) {
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-    this.pools = new PoolKeeper(options.deps, this.id);
+    const patience = { ...outageReports(options.deps.logger, "runner"), signal: this.impatient.signal };
+    this.patientDeps = { ...options.deps, store: patientStore(options.deps.store, patience) };
+    this.pools = new PoolKeeper(this.patientDeps, this.id);
   }
 
   get deps(): PipelineDeps {
-    return this.options.deps;
+    return this.patientDeps;
   }
 
   /** How many agents (with their pipelines) this runner has under way. */
@@ -419,6 +428,8 @@ export class Runner {
   /** Kills every agent this runner started and marks its workers UNKNOWN (a second Ctrl-C). */
   async abort(reason: string): Promise<void> {
     this.stop();
+    // killed agents are recorded if the store answers; an outage is not waited out any more
+    this.impatient.abort();
     for (const id of [...this.running.keys()]) {
       const worker = await this.deps.store.getWorker(id);
       if (worker?.pid) await killGroup(worker.pid, 1000);

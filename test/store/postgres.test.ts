@@ -203,6 +203,16 @@ describe.skipIf(!database)("connections that are lost", () => {
       "SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()",
       [application],
     );
+    // as after a real restart, the backends are gone (their clients told) before the store is used again
+    for (let tries = 0; tries < 200; tries++) {
+      const left = await queryDatabase<{ n: number }>(
+        database!.url,
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
+        [application],
+      );
+      if (left[0]!.n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     return rows.length;
   }
 
