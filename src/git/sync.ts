@@ -171,18 +171,32 @@ export type RebaseOutcome = { kind: "done" } | { kind: "stopped"; stop: RebaseSt
  * on top. On a conflict the rebase stays under way (`continueRebase`, `abortRebase`) and the
  * stop says which files, with the commits of the base that changed each.
  */
-export async function startRebase(repo: Repository, cwd: string, onto: string, upstream?: string): Promise<RebaseOutcome> {
-  // where the branch left the base, read before the rebase moves it (only a stop needs it)
-  const since = upstream ? Promise.resolve(upstream) : repo.tryRun(["merge-base", "HEAD", onto], cwd).then((out) => out?.trim());
+export async function startRebase(repo: Repository, cwd: string, onto: string, upstream?: string, identity?: readonly string[]): Promise<RebaseOutcome> {
   const args = upstream ? ["rebase", "--quiet", "--no-autostash", "--onto", onto, upstream] : ["rebase", "--quiet", "--no-autostash", onto];
-  const [identity, leftAt] = await Promise.all([identityArgs(repo, cwd), since]);
   try {
-    await repo.run([...identity, "-c", "core.editor=true", ...args], cwd, { once: true });
+    await repo.run([...(identity ?? (await identityArgs(repo, cwd))), "-c", "core.editor=true", ...args], cwd, { once: true });
     return { kind: "done" };
   } catch (error) {
     if (!(await rebaseInProgress(repo, cwd))) throw error;
-    return { kind: "stopped", stop: await stopOf(repo, cwd, onto, leftAt || undefined) };
+    // where the branch left the base: the rebase keeps the head it started from as ORIG_HEAD
+    const since = upstream ?? (await repo.tryRun(["merge-base", "ORIG_HEAD", onto], cwd))?.trim();
+    return { kind: "stopped", stop: await stopOf(repo, cwd, onto, since || undefined) };
   }
+}
+
+/** The worktree's head commit, and whether it has changes not committed (untracked files included), in one git call. */
+export async function worktreeHead(repo: Repository, cwd: string): Promise<{ head: string; dirty: boolean }> {
+  const lines = (await repo.run(["status", "--porcelain=v2", "--branch", "--untracked-files=normal"], cwd)).split("\n").filter(Boolean);
+  const head = lines.find((line) => line.startsWith("# branch.oid "))?.slice("# branch.oid ".length).trim();
+  if (!head || !/^[0-9a-f]{40}$/.test(head)) throw new GitError(`the worktree ${cwd} has no commit checked out`);
+  return { head, dirty: lines.some((line) => !line.startsWith("# ")) };
+}
+
+/** Of `refs`, those whose commit has `commit` in its history, in one git call. */
+export async function refsContaining(repo: Repository, commit: string, refs: readonly string[]): Promise<Set<string>> {
+  if (refs.length === 0) return new Set();
+  const out = await repo.run(["for-each-ref", "--format=%(refname)", `--contains=${commit}`, ...refs]);
+  return new Set(out.split("\n").filter(Boolean));
 }
 
 /**

@@ -11,8 +11,20 @@ import { existsSync } from "node:fs";
 import type { FeedbackDetail } from "../core/feedback.js";
 import type { BaseUpdateRecord } from "../core/merge-flow.js";
 import type { Worker } from "../core/worker.js";
-import { commitAll } from "../git/commits.js";
-import { abortRebase, fetchBranches, headOf, isAncestor, isDirty, pushWithLeases, resetTo, setAside, startRebase, type ConflictingFile } from "../git/sync.js";
+import { commitAll, identityArgs } from "../git/commits.js";
+import {
+  abortRebase,
+  fetchBranches,
+  isAncestor,
+  pushWithLeases,
+  refsContaining,
+  resetTo,
+  setAside,
+  startRebase,
+  trackingRef,
+  worktreeHead,
+  type ConflictingFile,
+} from "../git/sync.js";
 import { workerLogger } from "../log/logger.js";
 import { recordMergeFlow } from "../store/merge-flow.js";
 import type { Feedback } from "../store/store.js";
@@ -117,6 +129,15 @@ async function updateRepository(deps: PipelineDeps, ctx: RepoContext, updates: r
     deps.logger.warn({ repo: ctx.repository, err_message: (error as Error).message.split("\n")[0] }, "bases not fetched: pull requests not brought up to date");
     return outcomes;
   }
+  // which PRs have their base's head already, asked of all at once; the identity rebases commit with
+  const [identity, ...contained] = await Promise.all([
+    identityArgs(ctx.repo, ctx.repo.root),
+    ...[...new Set(updates.map((u) => u.base))].map(async (base) => {
+      const onto = heads.get(base);
+      return { base, refs: onto ? await refsContaining(ctx.repo, onto, updates.filter((u) => u.base === base).map((u) => trackingRef(u.worker.branch))) : new Set<string>() };
+    }),
+  ]);
+  const upToDate = (update: PendingUpdate) => contained.find((c) => c.base === update.base)?.refs.has(trackingRef(update.worker.branch)) ?? false;
   const pushes: Array<{ update: PendingUpdate; onto: string; expected: string }> = [];
   // each worktree is its own: their rebases run side by side, a few at a time
   await eachAtMost(REBASES_AT_ONCE, updates, async (update) => {
@@ -127,14 +148,13 @@ async function updateRepository(deps: PipelineDeps, ctx: RepoContext, updates: r
     if (!existsSync(worker.worktreePath)) return settle(update, "failed", onto, `the worktree ${worker.worktreePath} is gone`);
     try {
       // a parent's commits the PR no longer has (rebased by hand) need not be dropped
-      const [, upstreamKept, current] = await Promise.all([
+      const [, upstreamKept] = await Promise.all([
         toPullRequestHead(ctx, worker, prHead, onto),
         update.upstream && update.upstream !== onto ? isAncestor(ctx.repo, update.upstream, prHead) : Promise.resolve(false),
-        isAncestor(ctx.repo, onto, prHead),
       ]);
       const upstream = upstreamKept ? update.upstream : null;
-      if (!upstream && current) return settle(update, "current", onto, null);
-      const rebased = await startRebase(ctx.repo, worker.worktreePath, onto, upstream ?? undefined);
+      if (!upstream && upToDate(update)) return settle(update, "current", onto, null);
+      const rebased = await startRebase(ctx.repo, worker.worktreePath, onto, upstream ?? undefined, identity);
       if (rebased.kind === "stopped") {
         await abortRebase(ctx.repo, worker.worktreePath);
         await recordConflict(deps, update, onto, upstream, rebased.stop.files);
@@ -173,7 +193,7 @@ async function updateRepository(deps: PipelineDeps, ctx: RepoContext, updates: r
  */
 async function toPullRequestHead(ctx: RepoContext, worker: PendingUpdate["worker"], prHead: string, onto: string): Promise<void> {
   const path = worker.worktreePath;
-  const [head, dirty] = await Promise.all([headOf(ctx.repo, path), isDirty(ctx.repo, path)]);
+  const { head, dirty } = await worktreeHead(ctx.repo, path);
   if (head === prHead && !dirty) return;
   let leftovers = head !== prHead && !(await isAncestor(ctx.repo, head, prHead));
   if (dirty) {

@@ -15,8 +15,10 @@ import {
   hasConflictMarkers,
   pushWithLeases,
   rebaseInProgress,
+  refsContaining,
   startRebase,
   trackingRef,
+  worktreeHead,
 } from "../../src/git/sync.js";
 import { git, makeRepo, removeTempDirs, tempDir } from "../helpers/git.js";
 
@@ -152,5 +154,26 @@ describe("pushing with leases", () => {
     const { dir, repo, origin } = await setup();
     const known = git(origin, "rev-parse", "feature/a").trim();
     expect((await pushWithLeases(repo, dir, [{ branch: "feature/a", expected: known }])).get("feature/a")).toEqual({ ok: true, updated: false });
+  });
+});
+
+describe("what a base update asks of git in one call", () => {
+  it("worktreeHead: the head and whether anything is uncommitted (an untracked file counts)", async () => {
+    const { repo, worktree } = await setup();
+    const head = git(worktree, "rev-parse", "HEAD").trim();
+    expect(await worktreeHead(repo, worktree)).toEqual({ head, dirty: false });
+    writeFileSync(join(worktree, "new.txt"), "new\n");
+    expect(await worktreeHead(repo, worktree)).toEqual({ head, dirty: true });
+  });
+
+  it("refsContaining: of the refs named, those that have the commit", async () => {
+    const { repo, dir, origin } = await setup();
+    const main = git(dir, "rev-parse", "main").trim();
+    const moved = moveMain(origin, "other.txt", "x\n");
+    await fetchBranches(repo, ["main", "feature/a"]);
+    const refs = [trackingRef("main"), trackingRef("feature/a")];
+    expect(await refsContaining(repo, main, refs)).toEqual(new Set(refs));
+    expect(await refsContaining(repo, moved, refs)).toEqual(new Set([trackingRef("main")]));
+    expect(await refsContaining(repo, moved, [])).toEqual(new Set());
   });
 });
