@@ -58,6 +58,9 @@ const FIXTURES = [
   { file: "check_suite.requested", event: "check_suite", action: "requested" },
   { file: "check_suite.rerequested", event: "check_suite", action: "rerequested" },
   { file: "installation.created", event: "installation", action: "created" },
+  // a push has no action; the branch push delivered to an App, not a tag's
+  { file: "push", event: "push", action: undefined, pick: (example) => example.ref.startsWith("refs/heads/") },
+  { file: "merge_group.checks_requested", event: "merge_group", action: "checks_requested" },
 ];
 
 function setPath(target, path, value) {
@@ -79,8 +82,8 @@ for (const spec of FIXTURES) {
   if (!definition) throw new Error(`${PACKAGE} has no "${spec.event}" event`);
   const candidates = definition.examples
     .map((example, index) => ({ example, index }))
-    .filter(({ example }) => example.action === spec.action);
-  if (candidates.length === 0) throw new Error(`${PACKAGE} has no "${spec.event}.${spec.action}" example`);
+    .filter(({ example }) => example.action === spec.action && (!spec.pick || spec.pick(example)));
+  if (candidates.length === 0) throw new Error(`${PACKAGE} has no "${spec.event}${spec.action ? `.${spec.action}` : ""}" example`);
   // Prefer an example delivered to an App (it carries `installation`), as ours will be.
   const chosen = candidates.find(({ example }) => example.installation) ?? candidates[0];
   const payload = copy(chosen.example);
@@ -102,7 +105,7 @@ writeFileSync(`${outDir}manifest.json`, `${JSON.stringify(manifest, null, 2)}\n`
 
 const rows = manifest.fixtures.map((fixture) => {
   const adjusted = fixture.adjustments.map((a) => `\`${a.path}\`: ${a.why}`).join("; ") || "none";
-  return `| \`${fixture.file}\` | \`${fixture.event}\` example #${fixture.example} (action \`${fixture.action}\`) | ${adjusted} |`;
+  return `| \`${fixture.file}\` | \`${fixture.event}\` example #${fixture.example} (${fixture.action ? `action \`${fixture.action}\`` : "no action"}) | ${adjusted} |`;
 });
 const readme = `# Webhook fixtures
 

@@ -15,6 +15,7 @@ import { parseDuration } from "./core/duration.js";
 import { MAX_PORT, type PortRange } from "./core/ports.js";
 import { InvalidInputError } from "./core/errors.js";
 import { repositorySlugSchema } from "./core/repository.js";
+import { DEFAULT_MERGE_FLOW, MERGE_METHODS, MERGE_MODES, UPDATE_MODES, type MergeFlowSettings } from "./core/merge-flow.js";
 import { DEFAULT_REWORK, FAILED_CHECK_POLICIES, type ReworkSettings } from "./core/rework.js";
 import { parseWith, parseYamlText } from "./core/validate.js";
 import { expandHome, pathsFrom, pathVariableProblem, type Paths } from "./paths.js";
@@ -125,6 +126,20 @@ const reworkFileSchema = z
   })
   .strict();
 
+/** `merge_flow:` keeping worker PRs current, stacking dependent tasks, merging through GitHub. */
+const mergeFlowFileSchema = z
+  .object({
+    /** When a PR's base branch moves: `merge` (GitHub's update-branch), `rebase` (the runner rebases and force-pushes with a lease) or `off`. */
+    update: z.enum(UPDATE_MODES).optional(),
+    /** A task depending on exactly one unmerged task starts from its branch once it has a PR, and opens a stacked PR. */
+    stack: z.boolean().optional(),
+    /** `auto`: a worker PR whose phase-5-to-6 gate passes gets GitHub's auto-merge, or joins the merge queue, or is merged; `off`. */
+    merge: z.enum(MERGE_MODES).optional(),
+    /** How GitHub merges it: `squash`, `merge` or `rebase`. */
+    method: z.enum(MERGE_METHODS).optional(),
+  })
+  .strict();
+
 const configFileSchema = z
   .object({
     github: z
@@ -185,6 +200,7 @@ const configFileSchema = z
     /** The agent of a `/worker spawn` that names none; a built-in or one of `agents`. */
     default_agent: agentNameSchema.optional(),
     rework: reworkFileSchema.optional(),
+    merge_flow: mergeFlowFileSchema.optional(),
     /** The PostgreSQL store (postgres://...); only in $PW_HOME/config.yml, which is this machine's, never in a repository. */
     database_url: z.string().optional(),
   })
@@ -264,6 +280,8 @@ export interface RepoConfig {
   defaultAgent: string | null;
   /** The rework loop: review feedback, failed checks and `/worker rework` go back to the agent. */
   rework: ReworkSettings;
+  /** The merge flow: keeping PRs current with their base, stacked dependents, merging through GitHub. */
+  mergeFlow: MergeFlowSettings;
   /** The files that were read, user default first. */
   sources: string[];
 }
@@ -313,7 +331,7 @@ function readConfigFile(file: string): ConfigFile | undefined {
   return parseWith(configFileSchema, data, file);
 }
 
-/** Repository file over user file: scalars and lists replace, `github`, `env`, `pool`, `ports` and `agents` merge by key. */
+/** Repository file over user file: scalars and lists replace, `github`, `env`, `rework`, `merge_flow`, `pool`, `ports` and `agents` merge by key. */
 function mergeConfigFiles(user: ConfigFile, repo: ConfigFile): ConfigFile {
   const agents: Record<string, z.infer<typeof agentFileSchema>> = { ...user.agents };
   for (const [name, agent] of Object.entries(repo.agents ?? {})) agents[name] = { ...agents[name], ...agent };
@@ -323,6 +341,7 @@ function mergeConfigFiles(user: ConfigFile, repo: ConfigFile): ConfigFile {
     github: { ...user.github, ...repo.github },
     env: { ...user.env, ...repo.env },
     rework: { ...user.rework, ...repo.rework },
+    merge_flow: { ...user.merge_flow, ...repo.merge_flow },
     pool: { ...user.pool, ...repo.pool },
     ports: { ...user.ports, ...repo.ports },
     agents,
@@ -427,6 +446,12 @@ export function loadRepoConfig(repoRoot: string, paths: Paths, remoteRepository?
       onFailedChecks: merged.rework?.on_failed_checks ?? DEFAULT_REWORK.onFailedChecks,
       debounceMs: merged.rework?.debounce ?? DEFAULT_REWORK.debounceMs,
     },
+    mergeFlow: {
+      update: merged.merge_flow?.update ?? DEFAULT_MERGE_FLOW.update,
+      stack: merged.merge_flow?.stack ?? DEFAULT_MERGE_FLOW.stack,
+      merge: merged.merge_flow?.merge ?? DEFAULT_MERGE_FLOW.merge,
+      method: merged.merge_flow?.method ?? DEFAULT_MERGE_FLOW.method,
+    },
     sources: [user && userFile, repo && repoFile].filter((f): f is string => Boolean(f)),
   };
 }
@@ -468,6 +493,11 @@ export function starterRepoConfig(repository: string | null): string {
     key(`  max_rounds: ${DEFAULT_REWORK.maxRounds}`, "automatic rework rounds per worker (reviews, failed checks); 0: off"),
     key(`  on_failed_checks: ${DEFAULT_REWORK.onFailedChecks}`, "which failed checks start a round: required | all | none"),
     key(`  debounce: ${DEFAULT_REWORK.debounceMs / 1000}s`, "feedback waits this long for more before its round starts"),
+    "# merge_flow:",
+    key(`  update: ${DEFAULT_MERGE_FLOW.update}`, "when a PR's base moves: merge (GitHub's update-branch) | rebase | off"),
+    key(`  stack: ${DEFAULT_MERGE_FLOW.stack}`, "a task depending on one unmerged task opens a PR stacked on it"),
+    key(`  merge: ${DEFAULT_MERGE_FLOW.merge}`, "auto: merge a worker PR through GitHub once its phase-5-to-6 gate passes"),
+    key(`  method: ${DEFAULT_MERGE_FLOW.method}`, "how GitHub merges it: squash | merge | rebase"),
     "",
     `# Agents. Built in: ${Object.keys(BUILTIN_AGENT_PROMPTS).join(", ")}; each runs Claude Code headless`,
     "# with a prompt for its role. Give one another command or timeout, or add your own agent: one",

@@ -45,6 +45,33 @@ describe("repository configuration", () => {
     expect(() => loadRepoConfig(repo, paths, "acme/web", env)).toThrow(key);
   });
 
+  it("has the merge flow's defaults: update by GitHub's merge, no stacking, no merging", () => {
+    const { repo, paths, env } = setup();
+    expect(loadRepoConfig(repo, paths, "acme/web", env).mergeFlow).toEqual({ update: "merge", stack: false, merge: "off", method: "squash" });
+  });
+
+  it.each([
+    ["merge_flow: { update: rebase }", { update: "rebase", stack: true, merge: "off", method: "squash" }],
+    ["merge_flow: { update: off, stack: false, merge: auto, method: rebase }", { update: "off", stack: false, merge: "auto", method: "rebase" }],
+    ["merge_flow: { method: merge }", { update: "merge", stack: true, merge: "off", method: "merge" }],
+    ["max_workers: 2", { update: "merge", stack: true, merge: "off", method: "squash" }],
+  ])("reads %s over the user's merge_flow: { stack: true }, key by key", (yaml, mergeFlow) => {
+    const { repo, paths, env } = setup(`${yaml}\n`, "merge_flow: { stack: true }\n");
+    expect(loadRepoConfig(repo, paths, "acme/web", env).mergeFlow).toEqual(mergeFlow);
+  });
+
+  it.each([
+    ["merge_flow: { update: squash }", "merge_flow.update"],
+    ["merge_flow: { merge: yes }", "merge_flow.merge"],
+    ["merge_flow: { method: fast-forward }", "merge_flow.method"],
+    ["merge_flow: { stack: 1 }", "merge_flow.stack"],
+    ["merge_flow: { queue: true }", "merge_flow"],
+  ])("refuses %s, naming the key", (yaml, key) => {
+    const { repo, paths, env } = setup(`${yaml}\n`);
+    expect(() => loadRepoConfig(repo, paths, "acme/web", env)).toThrow(InvalidInputError);
+    expect(() => loadRepoConfig(repo, paths, "acme/web", env)).toThrow(key);
+  });
+
   it("has defaults and the three built-in agents", () => {
     const { repo, paths, env } = setup();
     const config = loadRepoConfig(repo, paths, "acme/web", env);
@@ -238,6 +265,7 @@ describe("the starter file `pw init` writes", () => {
       links: ["node_modules/.cache"],
       passthrough: ["NODE_OPTIONS"],
       rework: defaults.rework,
+      mergeFlow: defaults.mergeFlow,
       pool: defaults.pool,
       ports: defaults.ports,
     });

@@ -67,6 +67,7 @@ describe("webhook fixtures", () => {
 
   it.each(names)("%s has the action its name says, a repository or account, and an installation", (name) => {
     const payload = loadPayload(name) as unknown as { action: string; installation?: { id: number }; repository?: unknown };
+    // a push is the one event without an action
     expect(payload.action).toBe(WEBHOOK_FIXTURES[name].split(".")[1]);
     expect(payload.installation?.id).toEqual(expect.any(Number));
     if (!name.startsWith("installation.")) expect(payload.repository).toBeDefined();
@@ -91,6 +92,8 @@ describe("webhook fixtures", () => {
     expect(loadPayload("check_run.rerequested").check_run.name).toEqual(expect.any(String));
     expect(loadPayload("check_suite.completed").check_suite.head_sha).toMatch(/^[0-9a-f]{40}$/);
     expect(loadPayload("installation.created").repositories).toEqual(expect.any(Array));
+    expect(loadPayload("push")).toMatchObject({ ref: expect.stringMatching(/^refs\/heads\//) as unknown, after: expect.stringMatching(/^[0-9a-f]{40}$/) as unknown });
+    expect(loadPayload("merge_group.checks_requested").merge_group.base_ref).toMatch(/^refs\/heads\//);
   });
 
   it("loads a typed deep copy every time", () => {

@@ -5,6 +5,7 @@
  * the head commit (its `required-checks` rule).
  */
 import { PwError } from "../core/errors.js";
+import { approvalCount } from "../core/reviews.js";
 import type { Worker } from "../core/worker.js";
 import {
   checkRunOutput,
@@ -60,22 +61,41 @@ export async function runGateChecks(
   pr: GatedPullRequest,
   names: readonly GateName[] = GATE_NAMES,
 ): Promise<GateResult[]> {
-  const files = diffFilesFromPullRequest(await github.pullRequestFiles(pr.number));
-  const others = (await github.checkRuns(pr.headSha)).filter((run) => !isGateName(run.name));
+  const files = await github.pullRequestFiles(pr.number);
+  // the PR's approvals, read only when a gate asks for them
+  const approvals = async () => approvalCount(await github.reviews(pr.number));
+  return gateCommit(github, { headSha: pr.headSha, baseRef: pr.baseRef }, files, names, approvals);
+}
+
+/**
+ * Evaluates the gates `names` over a change (GitHub's file list: a PR's, or a comparison's) and
+ * ensures their check runs on `target.headSha`, reading the gate files from `target.baseRef`.
+ * `approvals` counts the PR's approvals when a gate's `approvals` rule is on (none for a merge group).
+ */
+export async function gateCommit(
+  github: RepositoryGitHub,
+  target: { headSha: string; baseRef: string },
+  changedFiles: unknown[],
+  names: readonly GateName[],
+  approvals?: () => Promise<number>,
+): Promise<GateResult[]> {
+  const files = diffFilesFromPullRequest(changedFiles);
+  const others = (await github.checkRuns(target.headSha)).filter((run) => !isGateName(run.name));
   const results: GateResult[] = [];
   for (const name of names) {
     let result: GateResult;
     try {
       const path = gateFilePath(name);
-      const gate = resolveGate(name, await github.fileAt(path, pr.baseRef), `${path}@${pr.baseRef}`);
-      result = evaluateGate(gate, { files, checkRuns: others });
+      const gate = resolveGate(name, await github.fileAt(path, target.baseRef), `${path}@${target.baseRef}`);
+      const approved = gate.rules.approvals.enabled && approvals ? await approvals() : undefined;
+      result = evaluateGate(gate, { files, checkRuns: others, ...(approved === undefined ? {} : { approvals: approved }) });
     } catch (error) {
       if (!(error instanceof PwError)) throw error;
       const { conclusion, ...output } = brokenGate(name, error);
-      await github.ensureCheckRun({ name, headSha: pr.headSha, conclusion, output });
+      await github.ensureCheckRun({ name, headSha: target.headSha, conclusion, output });
       continue;
     }
-    await github.ensureCheckRun({ name, headSha: pr.headSha, conclusion: result.conclusion, output: checkRunOutput(result) });
+    await github.ensureCheckRun({ name, headSha: target.headSha, conclusion: result.conclusion, output: checkRunOutput(result) });
     results.push(result);
   }
   return results;
@@ -92,12 +112,13 @@ export async function gatePullRequestOfWorker(
   pr: GatedPullRequest,
   names: readonly GateName[],
   correlationId: string | null,
-): Promise<void> {
+): Promise<GateResult[]> {
   const worker = await deps.store.getWorker(workerId);
-  if (!worker || worker.state === "MERGED" || worker.state === "ABANDONED") return;
+  if (!worker || worker.state === "MERGED" || worker.state === "ABANDONED") return [];
   const results = await runGateChecks(github, pr, names);
   const log = workerLogger(deps.logger, { workerId: worker.id, taskId: worker.taskId, correlationId });
   log.info({ pr: pr.number, head_sha: pr.headSha, gates: results.map((r) => `${r.name}:${r.conclusion}`).join(" ") }, "gates checked");
+  return results;
 }
 
 /** A check_run or check_suite delivery, reduced to what the gates and the rework loop need. */

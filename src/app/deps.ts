@@ -1,3 +1,4 @@
+import type { MergeFlowSettings } from "../core/merge-flow.js";
 import type { ReworkSettings } from "../core/rework.js";
 import type { Logger } from "../log/logger.js";
 import type { Metrics, WebhookOutcome } from "../log/metrics.js";
@@ -23,6 +24,8 @@ export interface ServedRepository {
   deleteBranchOnMerge: boolean;
   /** `rework:`: when reviews and failed checks send a worker's PR back to its agent. */
   rework: ReworkSettings;
+  /** `merge_flow:`: keeping its worker PRs up to date with their base, and merging them through GitHub. */
+  mergeFlow: MergeFlowSettings;
 }
 
 /** What the app's handlers need; `pw serve` builds it from the runner's repositories. */

@@ -44,6 +44,7 @@ const pullRequestFactsInput = z.object({
   body: z.string().nullable(),
   headSha: z.string().max(64).optional(),
   baseRef: z.string().max(255).optional(),
+  mergeCommitSha: z.string().max(64).optional(),
 });
 
 const gatedPullRequest = z.object({ number, headSha: z.string().max(64), baseRef: z.string().max(255), headRef: z.string().max(255) });
@@ -68,6 +69,31 @@ const checkFeedbackInput = z.object({
 });
 export type CheckFeedbackInput = z.infer<typeof checkFeedbackInput>;
 
+const sha = z.string().regex(/^[0-9a-f]{40}$/);
+const branch = z.string().min(1).max(255);
+const workerId = z.string().max(40);
+
+/** A worker PR brought up to date with its base by GitHub's update-branch (`merge_flow.update: merge`). */
+const updateBranchInput = z.object({ repository, workerId, pullNumber: number, base: branch, baseSha: sha });
+export type UpdateBranchInput = z.infer<typeof updateBranchInput>;
+
+/** A worker PR merged through GitHub once its phase-5-to-6 gate passed on `headSha` (`merge_flow.merge: auto`). */
+const mergeInput = z.object({
+  repository,
+  workerId,
+  pullNumber: number,
+  headSha: sha,
+  gate: z.object({
+    conclusion: z.enum(["success", "failure", "neutral"]),
+    rules: z.array(z.object({ rule: z.string().max(40), status: z.string().max(20) })).max(20),
+  }),
+});
+export type MergeInput = z.infer<typeof mergeInput>;
+
+/** A merge queue's merge group, whose head gets the gates as check runs. */
+const mergeGroupInput = z.object({ repository, headSha: sha, headRef: z.string().min(1).max(300), baseSha: sha, baseRef: branch });
+export type MergeGroupInput = z.infer<typeof mergeGroupInput>;
+
 const INPUTS = {
   /** A reaction on a comment. */
   react: z.object({ repository, commentId: number, content: z.enum(REACTIONS) }),
@@ -87,6 +113,13 @@ const INPUTS = {
   "check-feedback": checkFeedbackInput,
   /** Labels added to an issue or PR (`needs-human`). */
   label: z.object({ repository, issueNumber: number, labels: z.array(z.string().min(1).max(50)).min(1).max(10) }),
+  "update-branch": updateBranchInput,
+  /** A stacked PR moved to its merged parent's base. */
+  retarget: z.object({ repository, workerId, pullNumber: number, base: branch }),
+  merge: mergeInput,
+  /** Auto-merge turned off again (the PR got `needs-human`). */
+  "disable-auto-merge": z.object({ repository, workerId, pullNumber: number }),
+  "merge-group-gates": mergeGroupInput,
 } as const;
 
 type EffectKind = keyof typeof INPUTS;
@@ -170,7 +203,37 @@ export const effects = {
   label(repository: string, issueNumber: number, labels: readonly string[], key: string, origin: EffectOrigin): NewFollowUp {
     return followUp("label", `label:${key}`, laneOf(repository, issueNumber), { repository, issueNumber, labels: [...labels] }, origin);
   },
+  /** `key`: the update's own (`updateKey`): one per PR per head of its base. */
+  updateBranch(input: UpdateBranchInput, key: string, origin: EffectOrigin): NewFollowUp {
+    return followUp("update-branch", key, laneOf(input.repository, input.pullNumber), input, origin);
+  },
+  /**
+   * In the lane of the merged parent's PR (`parentNumber`), before the parent's branch may be
+   * deleted (`delete-branch`, the same lane after it): GitHub closes a PR whose base is deleted.
+   */
+  retarget(repository: string, parentNumber: number, workerId: string, pullNumber: number, base: string, origin: EffectOrigin): NewFollowUp {
+    const key = `retarget:${repository.toLowerCase()}#${pullNumber}:${base}`;
+    return followUp("retarget", key, laneOf(repository, parentNumber), { repository, workerId, pullNumber, base }, origin);
+  },
+  /** Keyed by what asked (the gates' follow-up): each passing gate run may try again, the first that merges ends it. */
+  merge(input: MergeInput, cause: string, origin: EffectOrigin): NewFollowUp {
+    return followUp("merge", `merge:${input.repository.toLowerCase()}#${input.pullNumber}@${input.headSha}:${cause}`, laneOf(input.repository, input.pullNumber), input, origin);
+  },
+  disableAutoMerge(repository: string, workerId: string, pullNumber: number, cause: string, origin: EffectOrigin): NewFollowUp {
+    const key = `disable-auto-merge:${repository.toLowerCase()}#${pullNumber}:${cause}`;
+    return followUp("disable-auto-merge", key, laneOf(repository, pullNumber), { repository, workerId, pullNumber }, origin);
+  },
+  /** One lane per merge group (its temporary branch); keyed by its head: a redelivery adds nothing. */
+  mergeGroupGates(input: MergeGroupInput, origin: EffectOrigin): NewFollowUp {
+    const key = `merge-group-gates:${input.repository.toLowerCase()}@${input.headSha}`;
+    return followUp("merge-group-gates", key, `${input.repository.toLowerCase()}#${input.headRef}`, input, origin);
+  },
 };
+
+/** The key of a refused action's one comment: the action, the PR and GitHub's reason (the same refusal is said once). */
+export function refusalKey(repository: string, pullNumber: number, action: string, reason: string): string {
+  return `refused:${repository.toLowerCase()}#${pullNumber}:${action}:${createHash("sha256").update(reason).digest("hex").slice(0, 16)}`;
+}
 
 /** A stored follow-up as an effect; a kind or input this release does not know is refused (InvalidInputError). */
 export function parseEffect(followUp: FollowUp): Effect {

@@ -5,14 +5,16 @@
  */
 import { z } from "zod";
 import { PwError } from "../core/errors.js";
+import { graphqlMergeMethod, type MergeMethod } from "../core/merge-flow.js";
 import { pullRequestFacts, type PullRequestFacts } from "../core/pull-requests.js";
 
-/** What the port needs of an Octokit: its `request` method. */
+/** What the port needs of an Octokit: its `request` method, and `graphql` for what REST cannot do (auto-merge, the merge queue). */
 export interface RequestOctokit {
   request(
     route: string,
     parameters?: Record<string, unknown>,
   ): Promise<{ status: number; data: unknown; headers: { link?: string | undefined } }>;
+  graphql(query: string, parameters?: Record<string, unknown>): Promise<unknown>;
 }
 
 /** An Octokit for a repository: Probot's for a delivery, or one made for the repository. */
@@ -64,12 +66,50 @@ export interface RepositoryGitHub {
   fileAt(path: string, ref: string): Promise<string | undefined>;
   /** The latest run of every check on a commit. */
   checkRuns(sha: string): Promise<CheckRun[]>;
+  /** A PR with what merging it needs: its node id, draft, labels, and whether auto-merge is on. */
+  mergeablePullRequest(number: number): Promise<MergeablePullRequest>;
+  /** How `head` stands against `base` (`base...head`), with the changed files when asked (a merge group's gates). */
+  compare(base: string, head: string): Promise<Comparison>;
+  /** GitHub's update-branch: the base merged into the PR's branch, only while its head is `expectedHeadSha`. */
+  updateBranch(number: number, expectedHeadSha: string): Promise<Refusable>;
+  /** Changes the base branch of a PR (a stacked PR moved to its merged parent's base). */
+  setBase(number: number, base: string): Promise<Refusable>;
+  /** Whether `branch` merges through a merge queue (a ruleset's `merge_queue` rule). */
+  usesMergeQueue(branch: string): Promise<boolean>;
+  /** Turns GitHub's auto-merge on for a PR (GraphQL `enablePullRequestAutoMerge`). */
+  enableAutoMerge(nodeId: string, method: MergeMethod, expectedHeadSha: string): Promise<Refusable>;
+  /** Turns it off again (GraphQL `disablePullRequestAutoMerge`). */
+  disableAutoMerge(nodeId: string): Promise<Refusable>;
+  /** Adds a PR to its base's merge queue (GraphQL `enqueuePullRequest`). */
+  enqueue(nodeId: string, expectedHeadSha: string): Promise<Refusable>;
+  /** Merges a PR through REST, only while its head is `sha`. */
+  merge(number: number, method: MergeMethod, sha: string): Promise<Refusable>;
   /**
    * Completes the check run `name` on `headSha` with this result: the latest run of that name is
    * updated in place, else one is created. Twice, or racing, still leaves one run. GitHub appends
    * the annotations of every request to the run's, so only those not on the run yet are sent.
    */
   ensureCheckRun(input: CheckRunInput): Promise<{ id: number; created: boolean }>;
+}
+
+/** The outcome of a write GitHub may refuse: refused with its reason (a permission, a protected branch, a setting), else done. */
+export type Refusable = { ok: true } | { ok: false; status: number | null; reason: string };
+
+export interface MergeablePullRequest extends PullRequestFacts {
+  nodeId: string;
+  draft: boolean;
+  labels: string[];
+  /** GitHub's auto-merge is on for it. */
+  autoMerge: boolean;
+}
+
+export interface Comparison {
+  /** `identical`, `ahead`, `behind` or `diverged`. */
+  status: string;
+  aheadBy: number;
+  behindBy: number;
+  /** The changed files as GitHub lists them (with patches); at most 300. */
+  files: unknown[];
 }
 
 export interface CheckRun {
@@ -140,11 +180,20 @@ const pullSchema = z.object({
   state: z.enum(["open", "closed"]),
   merged: z.boolean().nullish(),
   merged_at: z.string().nullish(),
+  merge_commit_sha: z.string().nullish(),
   body: z.string().nullish(),
   head: z.object({ ref: z.string(), sha: z.string().optional(), repo: z.object({ full_name: z.string() }).nullish() }),
   base: z.object({ ref: z.string() }).optional(),
   labels: z.array(z.object({ name: z.string() })).optional(),
 });
+const mergeableSchema = z.object({ node_id: z.string().min(1), draft: z.boolean().nullish(), auto_merge: z.object({}).passthrough().nullish() });
+const comparisonSchema = z.object({
+  status: z.string(),
+  ahead_by: z.number().int().nonnegative(),
+  behind_by: z.number().int().nonnegative(),
+  files: z.array(z.unknown()).optional(),
+});
+const mergeQueueRulesSchema = z.array(z.object({ type: z.string() }).passthrough());
 const idSchema = z.object({ id: z.number().int().positive() });
 const commentsSchema = z.array(z.object({ id: z.number().int().positive(), body: z.string().nullish() }));
 const permissionSchema = z.object({ permission: z.string(), role_name: z.string().nullish() });
@@ -267,6 +316,62 @@ function unexpected(what: string, error: unknown): never {
   throw error;
 }
 
+/** GitHub's statuses that mean "no" (a permission, a protected branch, a setting, a head that moved), not "try again". */
+const REFUSALS = new Set([401, 403, 404, 405, 409, 422]);
+
+/** GitHub's reason for a refused REST write, in a line: its message, and the first error's. */
+function restReason(error: unknown): string {
+  const data = (error as { response?: { data?: { message?: unknown; errors?: Array<{ message?: unknown } | string> } } }).response?.data;
+  const message = typeof data?.message === "string" ? data.message : (error as Error).message.split("\n")[0]!;
+  const first = data?.errors?.[0];
+  const detail = typeof first === "string" ? first : typeof first?.message === "string" ? first.message : undefined;
+  return detail && !message.includes(detail) ? `${message}: ${detail}` : message;
+}
+
+/** A REST write GitHub may refuse: its refusal as an outcome, anything else (a 5xx, no answer) thrown to be tried again. */
+async function refusable(write: () => Promise<unknown>): Promise<Refusable> {
+  try {
+    await write();
+    return { ok: true };
+  } catch (error) {
+    const code = status(error);
+    if (code !== undefined && REFUSALS.has(code)) return { ok: false, status: code, reason: restReason(error) };
+    throw error;
+  }
+}
+
+/**
+ * A GraphQL mutation GitHub may refuse: it answers 200 with `errors` (Octokit throws them as a
+ * GraphqlResponseError), or 401/403 for a token or App without the permission.
+ */
+async function refusableMutation(write: () => Promise<unknown>): Promise<Refusable> {
+  try {
+    await write();
+    return { ok: true };
+  } catch (error) {
+    const errors = (error as { errors?: Array<{ message?: unknown }> }).errors;
+    if (Array.isArray(errors) && errors.length > 0) {
+      return { ok: false, status: null, reason: errors.map((e) => String(e.message ?? "")).filter(Boolean).join("; ") || "refused" };
+    }
+    const code = status(error);
+    if (code !== undefined && REFUSALS.has(code)) return { ok: false, status: code, reason: restReason(error) };
+    throw error;
+  }
+}
+
+/** The GraphQL mutations the app sends (each listed with its App permissions in `permissions.ts`). */
+export const GRAPHQL_MUTATIONS = {
+  enablePullRequestAutoMerge: `mutation enablePullRequestAutoMerge($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!, $expectedHeadOid: GitObjectID) {
+  enablePullRequestAutoMerge(input: { pullRequestId: $pullRequestId, mergeMethod: $mergeMethod, expectedHeadOid: $expectedHeadOid }) { pullRequest { number } }
+}`,
+  disablePullRequestAutoMerge: `mutation disablePullRequestAutoMerge($pullRequestId: ID!) {
+  disablePullRequestAutoMerge(input: { pullRequestId: $pullRequestId }) { pullRequest { number } }
+}`,
+  enqueuePullRequest: `mutation enqueuePullRequest($pullRequestId: ID!, $expectedHeadOid: GitObjectID) {
+  enqueuePullRequest(input: { pullRequestId: $pullRequestId, expectedHeadOid: $expectedHeadOid }) { mergeQueueEntry { position } }
+}`,
+} as const;
+
 export function repositoryGitHub(octokit: RequestOctokit, repository: string): RepositoryGitHub {
   const [owner, repo] = repository.split("/") as [string, string];
   const base = { owner, repo };
@@ -290,6 +395,56 @@ export function repositoryGitHub(octokit: RequestOctokit, repository: string): R
       } catch (error) {
         unexpected(`GET pull request #${number}`, error);
       }
+    },
+    async mergeablePullRequest(number) {
+      const { data } = await octokit.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", { ...base, pull_number: number });
+      try {
+        const facts = toFacts(data);
+        const extra = mergeableSchema.parse(data);
+        return { ...facts, labels: facts.labels ?? [], nodeId: extra.node_id, draft: extra.draft ?? false, autoMerge: Boolean(extra.auto_merge) };
+      } catch (error) {
+        unexpected(`GET pull request #${number}`, error);
+      }
+    },
+    async compare(baseRef, head) {
+      const { data } = await octokit.request("GET /repos/{owner}/{repo}/compare/{basehead}", { ...base, basehead: `${baseRef}...${head}` });
+      try {
+        const parsed = comparisonSchema.parse(data);
+        return { status: parsed.status, aheadBy: parsed.ahead_by, behindBy: parsed.behind_by, files: parsed.files ?? [] };
+      } catch (error) {
+        unexpected(`the comparison ${baseRef}...${head}`, error);
+      }
+    },
+    updateBranch(number, expectedHeadSha) {
+      return refusable(() =>
+        octokit.request("PUT /repos/{owner}/{repo}/pulls/{pull_number}/update-branch", { ...base, pull_number: number, expected_head_sha: expectedHeadSha }),
+      );
+    },
+    setBase(number, newBase) {
+      return refusable(() => octokit.request("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", { ...base, pull_number: number, base: newBase }));
+    },
+    async usesMergeQueue(branch) {
+      try {
+        const { data } = await octokit.request("GET /repos/{owner}/{repo}/rules/branches/{branch}", { ...base, branch, per_page: PAGE });
+        return mergeQueueRulesSchema.parse(data).some((rule) => rule.type === "merge_queue");
+      } catch (error) {
+        if (status(error) === 404 || status(error) === 403) return false;
+        unexpected(`the rules of ${branch}`, error);
+      }
+    },
+    enableAutoMerge(nodeId, method, expectedHeadSha) {
+      return refusableMutation(() =>
+        octokit.graphql(GRAPHQL_MUTATIONS.enablePullRequestAutoMerge, { pullRequestId: nodeId, mergeMethod: graphqlMergeMethod(method), expectedHeadOid: expectedHeadSha }),
+      );
+    },
+    disableAutoMerge(nodeId) {
+      return refusableMutation(() => octokit.graphql(GRAPHQL_MUTATIONS.disablePullRequestAutoMerge, { pullRequestId: nodeId }));
+    },
+    enqueue(nodeId, expectedHeadSha) {
+      return refusableMutation(() => octokit.graphql(GRAPHQL_MUTATIONS.enqueuePullRequest, { pullRequestId: nodeId, expectedHeadOid: expectedHeadSha }));
+    },
+    merge(number, method, sha) {
+      return refusable(() => octokit.request("PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge", { ...base, pull_number: number, merge_method: method, sha }));
     },
     async listPullRequests() {
       try {

@@ -30,6 +30,20 @@ import {
 import { gatePullRequestOfWorker, gatesOfCheckEvent, type CheckEvent } from "./checks.js";
 import { checkFeedbackOf, onReviewSubmitted, recordCheckFeedback, recordReviewFeedback, type ReviewEvent } from "./rework.js";
 import { deleteMergedBranch, onPullRequest, workerOfPullRequest, type PullRequestEvent } from "./pull-requests.js";
+import {
+  disableOnNeedsHuman,
+  gateMergeGroup,
+  mergeAfterGates,
+  mergeFlowSettings,
+  mergeWhenReady,
+  onMergeGroup,
+  onPush,
+  retargetPullRequest,
+  toMergeGroupEvent,
+  toPushEvent,
+  turnOffAutoMerge,
+  updatePullRequestBranch,
+} from "./merge-flow.js";
 
 export type { AppDeps, ServedRepository } from "./deps.js";
 export { servedRepositories } from "./deps.js";
@@ -55,8 +69,17 @@ export const PULL_REQUEST_EVENTS = [
 /** `issue_comment` actions that can hold commands: a new comment, and an edit that changed the text. */
 export const ISSUE_COMMENT_EVENTS = ["issue_comment.created", "issue_comment.edited"] as const;
 
+/** A push to a branch: worker PRs based on it are brought up to date (`merge_flow.update`). */
+export const PUSH_EVENTS = ["push"] as const;
+
+/** A merge queue asks for the required checks of a merge group: the gates run on it. */
+export const MERGE_GROUP_EVENTS = ["merge_group.checks_requested"] as const;
+
+/** `needs-human` added to a worker's PR turns off the auto-merge the app turned on. */
+export const LABEL_EVENTS = ["pull_request.labeled"] as const;
+
 /** The events the app acts on (each delivery to a GitHub App of these carries an installation id). */
-export const APP_EVENTS: ReadonlySet<string> = new Set(["pull_request", "pull_request_review", "issue_comment", "check_run", "check_suite"]);
+export const APP_EVENTS: ReadonlySet<string> = new Set(["pull_request", "pull_request_review", "issue_comment", "check_run", "check_suite", "push", "merge_group"]);
 
 function isBot(login: string, type: string | undefined): boolean {
   return type === "Bot" || login.endsWith("[bot]");
@@ -129,6 +152,23 @@ export function toReviewEvent(context: Pick<Context, "id" | "payload">): ReviewE
   };
 }
 
+/**
+ * A review: one asking for changes may start a rework round; an approval runs phase-5-to-6
+ * again on a worker's PR when the app merges (its `approvals` rule may pass now).
+ */
+async function onReview(deps: AppDeps, event: ReviewEvent): Promise<Outcome> {
+  if (event.review.state.toLowerCase() !== "approved") return onReviewSubmitted(deps, event);
+  const pr = event.pullRequest;
+  if (mergeFlowSettings(deps, event.repository).merge !== "auto" || pr.state !== "open" || !pr.headSha || !pr.baseRef) return "ignored";
+  if (!pr.headRef.startsWith(BRANCH_PREFIX) && !parsePullRequestMarker(pr.body)) return "ignored";
+  const worker = await workerOfPullRequest(deps, event.repository, pr);
+  if (!worker) return "ignored";
+  const gated = { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef, headRef: pr.headRef };
+  const origin = { installationId: event.installationId, correlationId: event.deliveryId };
+  const added = await deps.followUps.add([effects.gates(event.repository, worker.id, gated, ["phase-5-to-6"], origin)]);
+  return added.length > 0 ? "handled" : "duplicate";
+}
+
 /** A check delivery: its gates run again, and a failed one may be feedback for a rework round. */
 async function onCheckEvent(deps: AppDeps, event: CheckEvent): Promise<Outcome> {
   const queued = [...(await gatesOfCheckEvent(deps, event)), ...(await checkFeedbackOf(deps, event))];
@@ -158,6 +198,34 @@ function gatesOf(event: PullRequestEvent, worker: Worker | null): NewFollowUp[] 
   if (!worker || !GATED_ACTIONS.has(event.action) || pr.state !== "open" || !pr.headSha || !pr.baseRef) return [];
   const gated = { number: pr.number, headSha: pr.headSha, baseRef: pr.baseRef, headRef: pr.headRef };
   return [effects.gates(event.repository, worker.id, gated, GATE_NAMES, { installationId: event.installationId, correlationId: event.deliveryId })];
+}
+
+/** A `pull_request.labeled` delivery: the PR and the label added. */
+interface LabelEvent extends PullRequestEvent {
+  label: string | undefined;
+}
+
+function toLabelEvent(context: Pick<Context, "id" | "payload">): LabelEvent {
+  const payload = parsePullRequestPayload(context.payload);
+  return {
+    deliveryId: context.id,
+    action: payload.action,
+    repository: payload.repository.full_name,
+    installationId: payload.installation?.id ?? null,
+    pullRequest: pullRequestFacts(payload.pull_request),
+    label: payload.label?.name,
+  };
+}
+
+/** `needs-human` on a worker's PR whose auto-merge the app turned on: it is turned off. */
+async function onLabeled(deps: AppDeps, event: LabelEvent): Promise<Outcome> {
+  const pr = event.pullRequest;
+  if (!pr.headRef.startsWith(BRANCH_PREFIX) && !parsePullRequestMarker(pr.body)) return "ignored";
+  const worker = (await workerOfPullRequest(deps, event.repository, pr)) ?? null;
+  const queued = disableOnNeedsHuman(deps, event.repository, worker, pr, event.label, { installationId: event.installationId, correlationId: event.deliveryId });
+  if (queued.length === 0) return "ignored";
+  await deps.followUps.add(queued);
+  return "handled";
 }
 
 export function toIssueCommentEvent(context: Pick<Context, "id" | "payload">): IssueCommentEvent {
@@ -234,7 +302,10 @@ export function createApp(deps: AppDeps): ApplicationFunction {
     app.on([...PULL_REQUEST_EVENTS], route(deps, toPullRequestEvent, onPullRequestAndGates));
     app.on([...CHECK_EVENTS], route(deps, toCheckEvent, onCheckEvent));
     app.on([...ISSUE_COMMENT_EVENTS], route(deps, toIssueCommentEvent, onIssueComment));
-    app.on([...REVIEW_EVENTS], route(deps, toReviewEvent, onReviewSubmitted));
+    app.on([...REVIEW_EVENTS], route(deps, toReviewEvent, onReview));
+    app.on([...PUSH_EVENTS], route(deps, toPushEvent, onPush));
+    app.on([...MERGE_GROUP_EVENTS], route(deps, toMergeGroupEvent, onMergeGroup));
+    app.on([...LABEL_EVENTS], route(deps, toLabelEvent, onLabeled));
   };
 }
 
@@ -276,9 +347,12 @@ export function performFollowUp(deps: AppDeps, octokitFor: FollowUpOctokit) {
         await onPullRequest(deps, event, github, worker, gatesOf(event, worker));
         return [];
       }
-      case "gates":
-        await gatePullRequestOfWorker(deps, github, effect.input.workerId, effect.input.pullRequest, effect.input.names, followUp.correlationId);
-        return [];
+      case "gates": {
+        const { workerId, pullRequest } = effect.input;
+        const results = await gatePullRequestOfWorker(deps, github, workerId, pullRequest, effect.input.names, followUp.correlationId);
+        // a passing phase-5-to-6 gate may merge it (merge_flow.merge: auto)
+        return mergeAfterGates(deps, repository, await deps.store.getWorker(workerId), pullRequest, results, followUp.key, origin);
+      }
       case "delete-branch":
         await deleteMergedBranch(deps, github, effect.input.workerId, effect.input.branch, followUp.correlationId);
         return [];
@@ -288,6 +362,17 @@ export function performFollowUp(deps: AppDeps, octokitFor: FollowUpOctokit) {
         return recordCheckFeedback(deps, github, effect.input, origin);
       case "label":
         await github.addLabels(effect.input.issueNumber, effect.input.labels);
+        return [];
+      case "update-branch":
+        return updatePullRequestBranch(deps, github, effect.input, origin);
+      case "retarget":
+        return retargetPullRequest(deps, github, effect.input, origin);
+      case "merge":
+        return mergeWhenReady(deps, github, effect.input, origin);
+      case "disable-auto-merge":
+        return turnOffAutoMerge(deps, github, effect.input, origin);
+      case "merge-group-gates":
+        await gateMergeGroup(deps, github, effect.input, followUp.correlationId);
         return [];
     }
   };

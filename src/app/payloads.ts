@@ -84,6 +84,7 @@ export const pullRequestPayloadSchema = z.object({
     state: z.enum(["open", "closed"]),
     merged: z.boolean().nullish(),
     merged_at: z.string().nullish(),
+    merge_commit_sha: z.string().regex(/^[0-9a-f]{40}$/, "expected a commit sha").nullish(),
     body: z.string().nullish(),
     head: z.object({
       ref: z.string().min(1).max(255),
@@ -92,6 +93,8 @@ export const pullRequestPayloadSchema = z.object({
     }),
     base: z.object({ ref: z.string().min(1).max(255) }).optional(),
   }),
+  /** The label added or removed (`labeled`, `unlabeled`). */
+  label: z.object({ name: z.string().max(100) }).optional(),
 });
 export type PullRequestPayload = z.infer<typeof pullRequestPayloadSchema>;
 
@@ -245,5 +248,48 @@ export function parseIssueCommentPayload(payload: unknown): IssueCommentPayload 
   if (parsed.comment.updated_at) parsed.comment.updated_at = safeLine(parsed.comment.updated_at);
   const change = parsed.changes?.body;
   if (change?.from) change.from = safeText(change.from);
+  return parsed;
+}
+
+const shaSchema = z.string().regex(/^[0-9a-f]{40}$/, "expected a commit sha");
+
+/** `push`: a branch (or tag) moved. Only what the merge flow reads: which ref, from where to where. */
+export const pushPayloadSchema = z.object({
+  ref: z.string().min(1).max(300),
+  before: shaSchema,
+  after: shaSchema,
+  deleted: z.boolean().optional(),
+  forced: z.boolean().optional(),
+  repository: repositorySchema,
+  installation: installationSchema,
+});
+export type PushPayload = z.infer<typeof pushPayloadSchema>;
+
+export function parsePushPayload(payload: unknown): PushPayload {
+  const parsed = parseWith(pushPayloadSchema, payload, "push payload");
+  safeRepository(parsed.repository);
+  parsed.ref = safeLine(parsed.ref);
+  return parsed;
+}
+
+/** `merge_group.checks_requested`: a merge queue's group of PRs, on a temporary branch, waits for its required checks. */
+export const mergeGroupPayloadSchema = z.object({
+  action: z.string(),
+  repository: repositorySchema,
+  installation: installationSchema,
+  merge_group: z.object({
+    head_sha: shaSchema,
+    head_ref: z.string().min(1).max(300),
+    base_sha: shaSchema,
+    base_ref: z.string().min(1).max(300),
+  }),
+});
+export type MergeGroupPayload = z.infer<typeof mergeGroupPayloadSchema>;
+
+export function parseMergeGroupPayload(payload: unknown): MergeGroupPayload {
+  const parsed = parseWith(mergeGroupPayloadSchema, payload, "merge_group payload");
+  safeRepository(parsed.repository);
+  parsed.merge_group.head_ref = safeLine(parsed.merge_group.head_ref);
+  parsed.merge_group.base_ref = safeLine(parsed.merge_group.base_ref);
   return parsed;
 }

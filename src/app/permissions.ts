@@ -1,13 +1,13 @@
 /**
  * The GitHub App permissions parallel-workers needs, from every REST call it makes (the app's
- * port `github.ts`, the runner's `github/pulls.ts` and `github/octokit.ts`) and every webhook
- * event it handles. Each call's permission is GitHub's own ("Permissions required for GitHub
+ * port `github.ts`, the runner's `github/pulls.ts` and `github/octokit.ts`), every GraphQL
+ * mutation it sends, and every webhook event it handles. Each call's permission is GitHub's own ("Permissions required for GitHub
  * Apps", https://docs.github.com/rest/authentication/permissions-required-for-github-apps).
  * A test finds every call in src/ and checks that it is listed here and that app.yml asks for
  * exactly what these need: a new call cannot leave the manifest behind.
  */
 
-export type AppPermission = "checks" | "contents" | "issues" | "metadata" | "pull_requests";
+export type AppPermission = "checks" | "contents" | "issues" | "merge_queues" | "metadata" | "pull_requests";
 export type PermissionAccess = "read" | "write";
 
 export interface CallPermission {
@@ -56,6 +56,31 @@ export const REST_CALL_PERMISSIONS: Readonly<Record<string, CallPermission | nul
   "POST /repos/{owner}/{repo}/check-runs": { permission: "checks", access: "write" },
   "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}": { permission: "checks", access: "write" },
   "GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations": { permission: "checks", access: "read" },
+  // the merge flow: is a PR behind its base (and a merge group's changed files), GitHub's
+  // update-branch, a stacked PR moved to its merged parent's base, a merge where auto-merge and
+  // the merge queue are not allowed
+  "GET /repos/{owner}/{repo}/compare/{basehead}": { permission: "contents", access: "read" },
+  "PUT /repos/{owner}/{repo}/pulls/{pull_number}/update-branch": { permission: "pull_requests", access: "write" },
+  "PATCH /repos/{owner}/{repo}/pulls/{pull_number}": { permission: "pull_requests", access: "write" },
+  "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge": { permission: "contents", access: "write" },
+};
+
+/**
+ * Every GraphQL mutation the app sends, by the name `github.ts` gives it: the permissions an
+ * installation token needs for it. Auto-merge and the merge queue merge the PR in the end, so
+ * they need what a merge needs; adding to the queue manages it.
+ */
+export const GRAPHQL_MUTATION_PERMISSIONS: Readonly<Record<string, readonly CallPermission[]>> = {
+  enablePullRequestAutoMerge: [
+    { permission: "pull_requests", access: "write" },
+    { permission: "contents", access: "write" },
+  ],
+  disablePullRequestAutoMerge: [{ permission: "pull_requests", access: "write" }],
+  enqueuePullRequest: [
+    { permission: "pull_requests", access: "write" },
+    { permission: "contents", access: "write" },
+    { permission: "merge_queues", access: "write" },
+  ],
 };
 
 /** The webhook events the app handles, with the permission without which GitHub does not send them. */
@@ -65,12 +90,17 @@ export const EVENT_PERMISSIONS: Readonly<Record<string, AppPermission>> = {
   issue_comment: "issues",
   check_run: "checks",
   check_suite: "checks",
+  // a base branch moved (merge_flow.update)
+  push: "contents",
+  // a merge queue asks for the required checks of a merge group
+  merge_group: "merge_queues",
 };
 
-/** The most access each permission needs over these calls and events (metadata: read, always). */
+/** The most access each permission needs over these calls, events and mutations (metadata: read, always). */
 export function requiredPermissions(
   calls: Iterable<string> = Object.keys(REST_CALL_PERMISSIONS),
   events: Iterable<string> = Object.keys(EVENT_PERMISSIONS),
+  mutations: Iterable<string> = Object.keys(GRAPHQL_MUTATION_PERMISSIONS),
 ): Partial<Record<AppPermission, PermissionAccess>> {
   const required: Partial<Record<AppPermission, PermissionAccess>> = { metadata: "read" };
   const need = (permission: AppPermission, access: PermissionAccess) => {
@@ -85,6 +115,11 @@ export function requiredPermissions(
     const permission = EVENT_PERMISSIONS[event];
     if (permission === undefined) throw new Error(`${event}: not in EVENT_PERMISSIONS; add it with the permission GitHub requires`);
     need(permission, "read");
+  }
+  for (const mutation of mutations) {
+    const needed = GRAPHQL_MUTATION_PERMISSIONS[mutation];
+    if (needed === undefined) throw new Error(`${mutation}: not in GRAPHQL_MUTATION_PERMISSIONS; add it with the permissions GitHub requires`);
+    for (const each of needed) need(each.permission, each.access);
   }
   return required;
 }

@@ -15,6 +15,7 @@ import type { NewFollowUp } from "../store/store.js";
 import type { AppDeps, Outcome } from "./deps.js";
 import { effects, type EffectOrigin } from "./effects.js";
 import type { RepositoryGitHub } from "./github.js";
+import { afterParentClosed, afterParentMerged, retargetsOfMerge } from "./merge-flow.js";
 
 /** A `pull_request` delivery, as the handler needs it. */
 export interface PullRequestEvent {
@@ -109,9 +110,11 @@ function originOf(event: PullRequestEvent): EffectOrigin {
 }
 
 /** What a move makes GitHub show: the worker's status comment, and a merged branch deleted when the repository asks. */
-function effectsOfMove(deps: AppDeps, event: PullRequestEvent, worker: Worker, to: WorkerState): NewFollowUp[] {
+async function effectsOfMove(deps: AppDeps, event: PullRequestEvent, worker: Worker, to: WorkerState): Promise<NewFollowUp[]> {
   const list: NewFollowUp[] = [];
   const origin = originOf(event);
+  // PRs stacked on its branch move to its base first: GitHub closes a PR whose base is deleted
+  if (to === "MERGED") list.push(...(await retargetsOfMerge(deps, event.repository, worker, event.pullRequest, origin)));
   if (to === "MERGED" && worker.branch && deps.served(event.repository)?.deleteBranchOnMerge) {
     list.push(effects.deleteBranch(event.repository, event.pullRequest.number, worker.id, worker.branch, origin));
   }
@@ -189,15 +192,27 @@ async function movePullRequestWorker(
       const detail = `PR #${pr.number} ${to === "MERGED" ? "merged" : to === "ABANDONED" ? "closed unmerged" : event.action.replace(/_/g, " ")}`;
       return {
         to,
-        meta: { source: "webhook", correlationId: event.deliveryId, detail, patch: record, followUps: [...effectsOfMove(deps, event, current, to), ...alongside] },
+        meta: { source: "webhook", correlationId: event.deliveryId, detail, patch: record, followUps: [...(await effectsOfMove(deps, event, current, to)), ...alongside] },
       };
     },
     { first: found },
   );
   if (moved.kind === "stopped") return moved.result;
   if (moved.kind === "kept-moving") return unqueued("ignored");
+  await afterMove(deps, event, moved.worker, moved.worker.state);
   deps.followUps.wake();
   return { outcome: "handled", queued: true };
+}
+
+/** What a parent's end does to the PRs stacked on it: moved to its base (merged), or ended (closed unmerged). */
+async function afterMove(deps: AppDeps, event: PullRequestEvent, worker: Worker, to: WorkerState): Promise<void> {
+  if (to === "MERGED") await afterParentMerged(deps, event.repository, worker, event.pullRequest, event.deliveryId);
+  if (to === "ABANDONED") {
+    const origin = originOf(event);
+    const statusOf = (child: Worker) =>
+      child.issueNumber !== null ? [effects.status(child.repo ?? event.repository, child.issueNumber, child.id, `${event.deliveryId}:${child.id}`, origin)] : [];
+    await afterParentClosed(deps, event.repository, worker, origin, statusOf);
+  }
 }
 
 /** The `delete-branch` follow-up: a merged worker's remote branch, deleted when the repository asks. */

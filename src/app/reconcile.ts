@@ -1,3 +1,4 @@
+import { standingReviews } from "../core/reviews.js";
 import { TransitionConflictError } from "../core/errors.js";
 import { plannedMove, stateForPullRequest, workerForPullRequest, type PullRequestFacts } from "../core/pull-requests.js";
 import type { WorkerState } from "../core/states.js";
@@ -105,15 +106,6 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     await queueUnansweredReviews(deps, repositoryGitHub(await deps.octokitFor(name), name), workers, prs, result);
   }
   return result;
-}
-
-/** The review of each reviewer that stands: their latest approval, request for changes or dismissal. */
-function standingReviews(reviews: readonly Review[]): Review[] {
-  const latest = new Map<string, Review>();
-  for (const review of reviews) {
-    if (["APPROVED", "CHANGES_REQUESTED", "DISMISSED"].includes(review.state.toUpperCase())) latest.set(review.author.toLowerCase(), review);
-  }
-  return [...latest.values()];
 }
 
 /**

@@ -5,6 +5,7 @@
  * and skipped with one warning when it does not fit (a runner of another release).
  */
 import { z } from "zod";
+import { MERGE_METHODS, MERGE_MODES, UPDATE_MODES } from "../core/merge-flow.js";
 import { FAILED_CHECK_POLICIES } from "../core/rework.js";
 import type { Logger } from "../log/logger.js";
 import type { WorkerStore } from "../store/store.js";
@@ -19,6 +20,12 @@ const servedSettingsSchema = z.object({
     maxRounds: z.number().int().min(0),
     onFailedChecks: z.enum(FAILED_CHECK_POLICIES),
     debounceMs: z.number().min(0),
+  }),
+  mergeFlow: z.object({
+    update: z.enum(UPDATE_MODES),
+    stack: z.boolean(),
+    merge: z.enum(MERGE_MODES),
+    method: z.enum(MERGE_METHODS),
   }),
 });
 

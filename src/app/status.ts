@@ -3,6 +3,7 @@
  * `/worker status` table, and command replies. Pure text from workers; no I/O.
  */
 import { formatDuration } from "../core/duration.js";
+import { mergeFlowLines } from "../core/merge-flow.js";
 import { composeProjectName, databaseName } from "../core/ports.js";
 import type { WorkerState } from "../core/states.js";
 import { safeLine, safeText } from "../core/text.js";
@@ -42,10 +43,13 @@ export function statusCommentKey(worker: Worker): string {
   if (worker.reworkRounds > 0) key.push(`round ${worker.reworkRounds}`);
   // only when there is one, so the keys of comments written before ports existed still match
   if (worker.port !== null) key.push(String(worker.port));
+  // only when the merge flow did something, for the same reason
+  const flow = mergeFlowLines(worker.mergeFlow);
+  if (flow.length > 0) key.push(...flow);
   return key.join("|");
 }
 
-const CAUSE_WORDS = { review: "a review", check: "a failed check", comment: "`/worker rework`", cli: "`pw worker rework`" } as const;
+const CAUSE_WORDS = { review: "a review", check: "a failed check", comment: "`/worker rework`", cli: "`pw worker rework`", conflict: "a conflict with its base" } as const;
 
 /** What the rework rounds so far say, or undefined when there were none. */
 function reworkLine(worker: Worker): string | undefined {
@@ -72,6 +76,8 @@ export function renderStatusComment(worker: Worker): string {
   if (worker.prUrl) lines.push("", `Pull request: ${worker.prUrl}`);
   const rework = reworkLine(worker);
   if (rework) lines.push("", rework);
+  const flow = mergeFlowLines(worker.mergeFlow);
+  if (flow.length > 0) lines.push("", ...flow.map((line) => `- ${safeLine(line)}`));
   if (worker.state === "UNKNOWN" && worker.error) {
     lines.push("", errorBlock(worker.error), "", `Retry with \`/worker retry ${worker.id}\`.`);
   }

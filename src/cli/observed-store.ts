@@ -110,6 +110,10 @@ export class ObservedWorkerStore implements WorkerStore {
     return this.store.listFeedback(filter);
   }
 
+  settleFeedback(workerId: string, seqs: readonly number[]): Promise<number> {
+    return this.store.settleFeedback(workerId, seqs);
+  }
+
   getWorker(id: string): Promise<Worker | undefined> {
     return this.store.getWorker(id);
   }

@@ -18,6 +18,7 @@ export function servedList(repos: readonly RepoContext[], logger?: Logger): Serv
       defaultAgent: ctx.config.defaultAgent,
       deleteBranchOnMerge: ctx.config.deleteBranchOnMerge,
       rework: ctx.config.rework,
+      mergeFlow: ctx.config.mergeFlow,
     });
   }
   return list;

@@ -4,6 +4,7 @@
  * full program print exactly the same.
  */
 import { formatDuration } from "../core/duration.js";
+import { mergeFlowLines } from "../core/merge-flow.js";
 import { composeProjectName, databaseName } from "../core/ports.js";
 import type { ReworkCause } from "../core/rework.js";
 import type { TransitionRecord, Worker } from "../core/worker.js";
@@ -83,7 +84,13 @@ export function workerJson(worker: Worker, history: TransitionRecord[]): unknown
   return { ...worker, environment: workerEnvironment(worker), history };
 }
 
-const REWORK_CAUSE_WORDS: Record<ReworkCause, string> = { review: "a review", check: "a failed check", comment: "/worker rework", cli: "pw worker rework" };
+const REWORK_CAUSE_WORDS: Record<ReworkCause, string> = {
+  review: "a review",
+  check: "a failed check",
+  comment: "/worker rework",
+  cli: "pw worker rework",
+  conflict: "a conflict with its base",
+};
 
 /** `pw worker get`. */
 export function printWorker(worker: Worker, history: TransitionRecord[]): void {
@@ -102,6 +109,7 @@ export function printWorker(worker: Worker, history: TransitionRecord[]): void {
     ["compose", `${composeProjectName(worker.id)} (COMPOSE_PROJECT_NAME)`],
     ["database", `${databaseName(worker.id)} (PW_DB_NAME)`],
     ["pull request", worker.prUrl],
+    ["merge flow", mergeFlowLines(worker.mergeFlow).join("; ") || null],
     ["rework", worker.reworkRounds > 0 ? `${worker.reworkRounds} round(s), the last for ${REWORK_CAUSE_WORDS[worker.reworkCause ?? "cli"]}` : null],
     ["labels", worker.labels.join(", ") || null],
     ["milestone", worker.milestone],

@@ -154,6 +154,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .option("--label <label>", "extra PR label (repeatable)", collect, [])
     .option("--milestone <title>", "PR milestone (created when missing)")
     .option("--depends-on <task-id>", "task that must be MERGED first (repeatable)", collect, [])
+    .option("--stack", "with one unmerged --depends-on task: start from its branch once it has a PR, and open a PR stacked on it")
     .option("--project <name>", "project name for the worktree path (default: the repository's name)")
     .option("--repo <dir>", "the git repository (default: the current directory's)")
     .option("--here", "with a shared database: make the worktree on this machine now, for this machine's runner (default: queue it for any runner)")
@@ -178,6 +179,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
         labels: opts.label,
         milestone: opts.milestone ?? null,
         dependsOn: (opts.dependsOn as string[]).map(parseTaskId),
+        ...(opts.stack ? { stack: true } : {}),
       };
       const workers = await spawnWorkers(ctx.pipelineDeps(), repo, [request], await spawnPlace(ctx, project, opts)).catch(reportSpawnProblems);
       printSpawned(workers);
@@ -221,6 +223,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
         labels: task.labels,
         milestone: task.milestone ?? spec.milestone ?? null,
         dependsOn: task.depends_on,
+        ...(task.stack === undefined ? {} : { stack: task.stack }),
       }));
       const workers = await spawnWorkers(ctx.pipelineDeps(), repo, requests, await spawnPlace(ctx, project, opts)).catch(reportSpawnProblems);
       printSpawned(workers);

@@ -43,6 +43,16 @@ export type CheckRunFeedback = z.infer<typeof checkRunSchema>;
 
 const omitted = z.array(shortText).max(20);
 
+const sha = z.string().regex(/^[0-9a-f]{40}$/, "expected a commit sha");
+const branch = z.string().min(1).max(255);
+
+/** A file a rebase onto the base branch conflicts in, with the base's commits that changed it. */
+const conflictFileSchema = z.object({
+  path: shortText,
+  commits: z.array(z.object({ sha, subject: shortText })).max(20),
+});
+export type ConflictFile = z.infer<typeof conflictFileSchema>;
+
 export const feedbackDetailSchema = z.discriminatedUnion("cause", [
   z.object({
     cause: z.literal("review"),
@@ -63,5 +73,29 @@ export const feedbackDetailSchema = z.discriminatedUnion("cause", [
   }),
   z.object({ cause: z.literal("comment"), commentId: z.number().int().positive(), author: shortText, text, omitted }),
   z.object({ cause: z.literal("cli"), text, omitted }),
+  z.object({
+    cause: z.literal("base"),
+    /** The branch the PR is brought onto, and its head when the request was made. */
+    base: branch,
+    baseSha: sha,
+    /**
+     * Where the PR's own commits start, when that is not where they left the base: the head of
+     * the parent a stacked PR was on (its commits are dropped, a squash merge included).
+     */
+    upstream: sha.nullable(),
+    /** The PR leaves a merged parent's branch for `base` (a stacked PR retargeted). */
+    retarget: z.boolean(),
+    omitted,
+  }),
+  z.object({
+    cause: z.literal("conflict"),
+    base: branch,
+    /** The base's commit the rebase went onto, and where the PR's own commits start (null: where they left the base). */
+    onto: sha,
+    upstream: sha.nullable(),
+    retarget: z.boolean(),
+    files: z.array(conflictFileSchema).max(100),
+    omitted,
+  }),
 ]);
 export type FeedbackDetail = z.infer<typeof feedbackDetailSchema>;

@@ -1,4 +1,5 @@
 /** The pull request a worker opens: its title, its body, and the hidden marker that ties it back. */
+import { stackedBodyLines, type StackRecord } from "./merge-flow.js";
 
 const MARKER = /<!--\s*parallel-workers:\s*worker=(worker-[a-z0-9]{6})\s+task=([A-Za-z0-9][A-Za-z0-9._-]{0,63})\s*-->/;
 const TITLE_MAX = 120;
@@ -26,11 +27,14 @@ export interface PullRequestBodyInput {
   description: string;
   agent: string | null;
   issueNumber: number | null;
+  /** The task whose PR this one is stacked on (its description says so and links it). */
+  stackedOn?: StackRecord | null;
 }
 
 export function pullRequestBody(input: PullRequestBodyInput): string {
   const lines = [input.description.trim(), ""];
   lines.push(`Task \`${input.taskId}\`${input.agent ? `, done by the \`${input.agent}\` agent` : ""} (worker \`${input.workerId}\`).`);
+  if (input.stackedOn) lines.push("", ...stackedBodyLines(input.stackedOn));
   if (input.issueNumber !== null) lines.push("", `Closes #${input.issueNumber}`);
   lines.push("", pullRequestMarker(input.workerId, input.taskId));
   return lines.join("\n");

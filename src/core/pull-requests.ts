@@ -17,6 +17,8 @@ export interface PullRequestFacts {
   baseRef?: string;
   /** Its label names, when the source says (a read of the PR does). */
   labels?: string[];
+  /** What its merge made on the base (the squash, merge or last rebased commit), once merged, when the source says. */
+  mergeCommitSha?: string;
 }
 
 /** A pull request as GitHub spells it, in a webhook payload or an API answer (validated by the caller). */
@@ -26,6 +28,7 @@ export interface PullRequestJson {
   state: "open" | "closed";
   merged?: boolean | null;
   merged_at?: string | null;
+  merge_commit_sha?: string | null;
   body?: string | null;
   head: { ref: string; sha?: string; repo?: { full_name: string } | null };
   base?: { ref: string };
@@ -45,6 +48,7 @@ export function pullRequestFacts(pr: PullRequestJson): PullRequestFacts {
     ...(pr.head.sha ? { headSha: pr.head.sha } : {}),
     ...(pr.base ? { baseRef: pr.base.ref } : {}),
     ...(pr.labels ? { labels: pr.labels.map((l) => l.name) } : {}),
+    ...(pr.merge_commit_sha && (pr.merged ?? pr.merged_at) ? { mergeCommitSha: pr.merge_commit_sha } : {}),
   };
 }
 

@@ -4,17 +4,27 @@
  * round's agent is told, and what the round says on its pull request. No I/O, the clock is
  * passed in.
  */
-import type { CheckAnnotationFeedback, FeedbackDetail } from "./feedback.js";
+import type { CheckAnnotationFeedback, ConflictFile, FeedbackDetail } from "./feedback.js";
 import { safeLine, safeText } from "./text.js";
 
-/** What starts a rework round. Reviews and failed checks are automatic; the other two are a person asking. */
-export const REWORK_CAUSES = ["review", "check", "comment", "cli"] as const;
+/**
+ * What starts a rework round. Reviews, failed checks and a rebase onto the base branch that
+ * conflicts (`conflict`) are automatic; the other two are a person asking.
+ */
+export const REWORK_CAUSES = ["review", "check", "comment", "cli", "conflict"] as const;
 export type ReworkCause = (typeof REWORK_CAUSES)[number];
 
-/** The causes `rework.max_rounds` counts and the label `needs-human` stops. */
-export const AUTOMATIC_CAUSES: readonly ReworkCause[] = ["review", "check"];
+/**
+ * What the store keeps for a worker's PR to answer: a round's causes, and `base` (its base
+ * branch moved: the runner rebases the PR onto it without a round, unless it conflicts).
+ */
+export const FEEDBACK_CAUSES = [...REWORK_CAUSES, "base"] as const;
+export type FeedbackCause = (typeof FEEDBACK_CAUSES)[number];
 
-export function isAutomaticCause(cause: ReworkCause): boolean {
+/** The causes `rework.max_rounds` counts and the label `needs-human` stops. */
+export const AUTOMATIC_CAUSES: readonly FeedbackCause[] = ["review", "check", "conflict", "base"];
+
+export function isAutomaticCause(cause: FeedbackCause): boolean {
   return AUTOMATIC_CAUSES.includes(cause);
 }
 
@@ -57,7 +67,7 @@ export const FEEDBACK_LIMITS = {
   annotationMessage: 1000,
 } as const;
 
-export type { CheckAnnotationFeedback, CheckRunFeedback, FeedbackDetail, ReviewCommentFeedback } from "./feedback.js";
+export type { CheckAnnotationFeedback, CheckRunFeedback, ConflictFile, FeedbackDetail, ReviewCommentFeedback } from "./feedback.js";
 export type ReviewFeedback = Extract<FeedbackDetail, { cause: "review" }>;
 export type CheckFeedback = Extract<FeedbackDetail, { cause: "check" }>;
 
@@ -161,7 +171,7 @@ export function requestFeedback(cause: "comment" | "cli", text: string, comment?
 
 /** Feedback waiting for a round, as far as the rules need it. */
 export interface PendingFeedback {
-  cause: ReworkCause;
+  cause: FeedbackCause;
   /** ISO time it was recorded. */
   receivedAt: string;
   /**
@@ -192,13 +202,17 @@ export function roundDecision(
   settings: ReworkSettings,
   nowMs: number,
 ): RoundDecision {
-  if (pending.length === 0) return { due: false, at: undefined, reason: "no feedback" };
-  if (pending.some((f) => !isAutomaticCause(f.cause))) return { due: true };
+  // a moved base is the runner's to rebase onto, without a round (a conflict is recorded apart)
+  const answered = pending.filter((f) => f.cause !== "base");
+  if (answered.length === 0) return { due: false, at: undefined, reason: "no feedback" };
+  if (answered.some((f) => !isAutomaticCause(f.cause))) return { due: true };
   if (worker.automaticReworkRounds >= settings.maxRounds) {
     return { due: false, at: undefined, reason: `${settings.maxRounds} automatic rounds used (rework.max_rounds): /worker rework starts another` };
   }
-  const live = pending.filter((f) => !f.held);
+  const live = answered.filter((f) => !f.held);
   if (live.length === 0) return { due: false, at: undefined, reason: `automatic rounds are stopped (${NEEDS_HUMAN_LABEL}): /worker rework starts one` };
+  // a conflict leaves the PR behind its base: nothing more to wait for
+  if (live.some((f) => f.cause === "conflict")) return { due: true };
   const times = live.map((f) => Date.parse(f.receivedAt)).filter(Number.isFinite);
   const first = times.length ? Math.min(...times) : nowMs;
   const last = times.length ? Math.max(...times) : nowMs;
@@ -207,13 +221,14 @@ export function roundDecision(
   return at <= nowMs ? { due: true } : { due: false, at, reason: "waiting for more feedback (rework.debounce)" };
 }
 
-/** What a round answers, said once: a person's request when there is one, else the first feedback's cause. */
-export function roundCause(feedback: readonly { cause: ReworkCause }[]): ReworkCause {
-  return feedback.find((f) => !isAutomaticCause(f.cause))?.cause ?? feedback[0]?.cause ?? "cli";
+/** What a round answers, said once: a person's request when there is one, else the first feedback's cause (a moved base is never one: its conflict is). */
+export function roundCause(feedback: readonly { cause: FeedbackCause }[]): ReworkCause {
+  const causes = feedback.map((f) => f.cause).filter((cause): cause is ReworkCause => cause !== "base");
+  return causes.find((cause) => !isAutomaticCause(cause)) ?? causes[0] ?? (feedback.length > 0 ? "conflict" : "cli");
 }
 
 /** A round counts against `max_rounds` only when nobody asked for it. */
-export function isAutomaticRound(feedback: readonly { cause: ReworkCause }[]): boolean {
+export function isAutomaticRound(feedback: readonly { cause: FeedbackCause }[]): boolean {
   return feedback.length > 0 && feedback.every((f) => isAutomaticCause(f.cause));
 }
 
@@ -229,6 +244,10 @@ export function describeFeedback(feedback: readonly FeedbackDetail[]): string {
         return `/worker rework by @${f.author}`;
       case "cli":
         return "pw worker rework";
+      case "base":
+        return `${f.base} moved`;
+      case "conflict":
+        return `a conflict with ${f.base} in ${f.files.map((file) => file.path).slice(0, 3).join(", ") || "some files"}${f.files.length > 3 ? ` and ${f.files.length - 3} more` : ""}`;
     }
   });
   const unique = [...new Set(parts)];
@@ -284,7 +303,22 @@ function renderFeedback(f: FeedbackDetail): string {
       return `## Asked with /worker rework by @${f.author}\n\n${quoted(f.text)}${notes}`;
     case "cli":
       return `## Asked with pw worker rework\n\n${quoted(f.text)}${notes}`;
+    case "base":
+      return `## \`${f.base}\` moved to ${f.baseSha.slice(0, 7)}${notes}`;
+    case "conflict":
+      return `## Rebasing onto \`${f.base}\` (${f.onto.slice(0, 7)}) conflicts\n\n${conflictList(f.files)}${notes}`;
   }
+}
+
+/** The conflicting files, each with the base commits that changed it. */
+export function conflictList(files: readonly ConflictFile[]): string {
+  if (files.length === 0) return "(git named no file)";
+  return files
+    .map((file) => {
+      const commits = file.commits.map((c) => `  - ${c.sha.slice(0, 7)} ${c.subject}`);
+      return [`- \`${file.path}\`${commits.length > 0 ? ", changed on the base by:" : ""}`, ...commits].join("\n");
+    })
+    .join("\n");
 }
 
 /** The feedback part of a round's prompt, at most FEEDBACK_TEXT_LIMIT characters, with a note of what was cut. */
@@ -317,6 +351,40 @@ export function roundPrompt(input: RoundPromptInput): string {
       "Do not push and do not open a pull request: parallel-workers pushes this branch to the same pull request.",
     "",
     feedbackText(input.feedback),
+  ].join("\n");
+}
+
+/** Where a rebase onto the base branch stopped: the PR's commit it was replaying and the files in conflict. */
+export interface ConflictStop {
+  base: string;
+  onto: string;
+  /** The PR's commit being put on the base when it stopped, when git says. */
+  commit: { sha: string; subject: string } | null;
+  files: readonly ConflictFile[];
+}
+
+/**
+ * The prompt of a round's agent at a stop of the rebase onto the base branch: the original
+ * task, then the files in conflict with the base's commits that changed each, and what to do.
+ */
+export function conflictPrompt(input: { taskPrompt: string; round: number; prUrl: string | null; branch: string; stop: ConflictStop }): string {
+  const where = input.prUrl ? `pull request ${input.prUrl}` : "this worker's pull request";
+  const { stop } = input;
+  const replaying = stop.commit ? ` while putting its commit ${stop.commit.sha.slice(0, 7)} "${safeLine(stop.commit.subject)}" on top` : "";
+  return [
+    input.taskPrompt.trim(),
+    "",
+    "---",
+    "",
+    `Rework round ${input.round}: ${where} (branch ${input.branch}) is being rebased onto \`${stop.base}\` (${stop.onto.slice(0, 7)}), ` +
+      `and the rebase stopped on conflicts${replaying}. The files in conflict, each with the commits of \`${stop.base}\` that changed it:`,
+    "",
+    conflictList(stop.files),
+    "",
+    "Resolve every conflict in these files: remove the conflict markers (<<<<<<<, =======, >>>>>>>) and keep what both sides meant, " +
+      "so the pull request's change works on top of the base's. " +
+      "Do not commit, do not run `git rebase --continue`, `--abort` or `--skip`, and do not push: parallel-workers continues the rebase when you are done, " +
+      "and pushes the branch to the same pull request.",
   ].join("\n");
 }
 

@@ -17,6 +17,8 @@ const taskSchema = z
     labels: z.array(z.string().min(1).max(50)).default([]),
     milestone: z.string().min(1, "must not be empty").optional(),
     depends_on: z.array(taskIdSchema).default([]),
+    /** With one unmerged dependency: start from its branch once it has a PR, and open a PR stacked on it (`merge_flow.stack` when not given). */
+    stack: z.boolean().optional(),
   })
   .strict();
 

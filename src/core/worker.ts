@@ -1,3 +1,4 @@
+import type { MergeFlowRecord } from "./merge-flow.js";
 import type { ReworkCause } from "./rework.js";
 import type { WorkerState } from "./states.js";
 
@@ -52,6 +53,8 @@ export interface Worker {
   reworkCause: ReworkCause | null;
   /** The first of the worker's own ports (PW_PORT), from when it gets a worktree until it ends. */
   port: number | null;
+  /** The merge flow: whether it starts stacked, what its PR is stacked on, its last update to its base and merge action. */
+  mergeFlow: MergeFlowRecord;
   createdAt: string;
   updatedAt: string;
 }

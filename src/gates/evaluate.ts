@@ -22,6 +22,8 @@ export interface GateInput {
    * it pushes): `required-checks` is then skipped rather than failed.
    */
   checkRuns?: readonly CheckRunInfo[];
+  /** How many people approve the PR now (each reviewer's latest review); left out where there is no PR (before a push). */
+  approvals?: number;
 }
 
 export type AnnotationLevel = "failure" | "warning" | "notice";
@@ -259,6 +261,15 @@ function requiredChecks(config: GateRules["required-checks"], input: GateInput):
   return { outcome: { ...base, status, summary, details }, annotations: [] };
 }
 
+function approvals(config: GateRules["approvals"], input: GateInput): RuleEvaluation {
+  const base = { rule: "approvals" as const, blocking: config.blocking };
+  if (input.approvals === undefined) {
+    return { outcome: { ...base, status: "skipped", summary: "approvals not known here (no pull request)", details: [] }, annotations: [] };
+  }
+  const status = input.approvals >= config.min ? "passed" : "failed";
+  return { outcome: { ...base, status, summary: `${input.approvals} of ${plural(config.min, "approval")}`, details: [] }, annotations: [] };
+}
+
 function testsChanged(config: GateRules["tests-changed"], input: GateInput): RuleEvaluation {
   const isTest = pathMatcher(config.tests);
   const isSource = pathMatcher(config.source);
@@ -292,6 +303,7 @@ const EVALUATORS: { [K in GateRuleId]: (config: GateRules[K], input: GateInput) 
   "forbidden-paths": forbiddenPaths,
   "max-changed-lines": maxChangedLines,
   "required-checks": requiredChecks,
+  approvals,
   "tests-changed": testsChanged,
 };
 

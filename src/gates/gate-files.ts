@@ -9,7 +9,7 @@ export const GATE_NAMES = ["security-gate", "phase-5-to-6"] as const;
 export type GateName = (typeof GATE_NAMES)[number];
 
 /** Every rule a gate can run, in the order they are evaluated and reported. */
-export const GATE_RULE_IDS = ["no-secrets", "forbidden-paths", "max-changed-lines", "required-checks", "tests-changed"] as const;
+export const GATE_RULE_IDS = ["no-secrets", "forbidden-paths", "max-changed-lines", "required-checks", "approvals", "tests-changed"] as const;
 export type GateRuleId = (typeof GATE_RULE_IDS)[number];
 
 /** Where gate files live in a repository. */
@@ -50,6 +50,11 @@ export interface RequiredChecksRule extends RuleSwitches {
   checks: string[];
 }
 
+export interface ApprovalsRule extends RuleSwitches {
+  /** How many people must have approved the PR (each reviewer's latest review counts). */
+  min: number;
+}
+
 export interface TestsChangedRule extends RuleSwitches {
   /** Globs of source files: changing one asks for a test change too. */
   source: string[];
@@ -64,6 +69,7 @@ export interface GateRules {
   "forbidden-paths": ForbiddenPathsRule;
   "max-changed-lines": MaxChangedLinesRule;
   "required-checks": RequiredChecksRule;
+  approvals: ApprovalsRule;
   "tests-changed": TestsChangedRule;
 }
 
@@ -123,6 +129,7 @@ const RULE_DEFAULTS: { [K in GateRuleId]: Omit<GateRules[K], "enabled"> } = {
     ],
   },
   "required-checks": { blocking: false, checks: [] },
+  approvals: { blocking: false, min: 1 },
   "tests-changed": {
     blocking: false,
     source: [`**/*.{${SOURCE_EXTENSIONS}}`],
@@ -233,6 +240,12 @@ const gateFileSchema = settings({
                 .min(1, "a check run name must not be empty"),
               { error: (issue) => `expected a list of check run names, got ${show(issue.input)}` },
             ),
+          }),
+          approvals: rule({
+            min: z
+              .number({ error: (issue) => `expected a whole number above 0, got ${show(issue.input)}` })
+              .int({ error: (issue) => `expected a whole number above 0, got ${show(issue.input)}` })
+              .positive({ error: (issue) => `expected a whole number above 0, got ${show(issue.input)}` }),
           }),
           "tests-changed": rule({ source: globs, tests: globs, exclude: globs }),
         },
@@ -371,6 +384,10 @@ ${yamlList(d["max-changed-lines"].exclude, "      ")}
     blocking: ${d["required-checks"].blocking}
     checks: []
     # checks: ["build", "test"]
+  # How many people must approve the pull request (off unless listed; merge_flow.merge: auto waits for it).
+  # approvals:
+  #   blocking: false
+  #   min: 1
   # A change to source files must change a test file too.
   tests-changed:
     blocking: ${d["tests-changed"].blocking}

@@ -67,8 +67,9 @@ function gitFor(
     baseDir,
     ...(options.timeoutMs ? { timeout: { block: options.timeoutMs, stdOut: false, stdErr: false } } : {}),
     ...(options.allowEnvironment ? { allowEnvironment: options.allowEnvironment } : {}),
-    // only ever to switch them off: see NO_REPOSITORY_CODE
-    unsafe: { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true },
+    // only ever to switch them off: see NO_REPOSITORY_CODE (and the editor only ever to `true`,
+    // so a rebase that goes on after a conflict keeps its commit's message without waiting)
+    unsafe: { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true, allowUnsafeEditor: true },
     errors: (error, result) => {
       if (error || result.exitCode === 0) return error;
       return Buffer.concat([...result.stdErr, ...result.stdOut, Buffer.from(`git exited with code ${result.exitCode}`)]);

@@ -27,6 +27,8 @@ export interface SpawnRequest {
   milestone?: string | null;
   dependsOn?: string[];
   issueNumber?: number | null;
+  /** Start stacked on its one unmerged dependency (`merge_flow.stack` when not given). */
+  stack?: boolean;
 }
 
 export interface SpawnOptions {
@@ -186,6 +188,8 @@ export async function spawnWorkers(
             milestone: request.milestone ?? null,
             dependsOn: request.dependsOn ?? [],
             issueNumber: request.issueNumber ?? null,
+            // decided now, so a runner starting it later needs no configuration to know
+            mergeFlow: { stack: request.stack ?? ctx.config.mergeFlow.stack },
           },
           { source: "cli", correlationId: deps.correlationId ?? null, detail: "spawned" },
         ),

@@ -256,6 +256,7 @@ export async function finishWorker(deps: PipelineDeps, ctx: RepoContext, worker:
           description: w.description ?? w.taskId,
           agent: w.agent,
           issueNumber: w.issueNumber,
+          stackedOn: w.mergeFlow.stackedOn ?? null,
         }),
         draft: ctx.config.draft,
         labels: [...new Set([...ctx.config.labels, ...w.labels])],

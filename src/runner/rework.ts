@@ -8,11 +8,14 @@
  * A round whose agent fails or changes nothing goes back to PR_OPEN (the PR is still good) with
  * what it left set aside. Every round ends with one PR comment saying what it was for and did.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fillCommand, type Placeholder } from "../core/agents.js";
 import { formatDuration } from "../core/duration.js";
 import { PwError, TransitionConflictError } from "../core/errors.js";
+import type { FeedbackDetail } from "../core/feedback.js";
 import {
+  conflictPrompt,
   describeFeedback,
   requestFeedback,
   reworkCommitMessage,
@@ -26,7 +29,11 @@ import { commitAll, pushBranch } from "../git/commits.js";
 import { GitConfigGuard } from "../git/config-guard.js";
 import {
   commitsBetween,
+  continueRebase,
   fetchBranch,
+  hasConflictMarkers,
+  pushWithLeases,
+  startRebase,
   filesBetween,
   headOf,
   isAncestor,
@@ -39,6 +46,7 @@ import {
 } from "../git/sync.js";
 import { ensureComment } from "../github/comments.js";
 import { workerLogger, type Logger } from "../log/logger.js";
+import { recordMergeFlow } from "../store/merge-flow.js";
 import type { StartedRound } from "../store/store.js";
 import type { RepoContext } from "./context.js";
 import { agentEnvironment } from "./env.js";
@@ -130,7 +138,10 @@ async function bringUpToDate(round: RoundContext): Promise<string> {
 }
 
 /** The round's agent: its command with the round's prompt, in a clean environment. */
-function agentRun(round: RoundContext): { argv: string[]; env: Record<string, string>; name: string; timeoutMs: number } {
+function agentRun(
+  round: RoundContext,
+  promptFor?: (taskPrompt: string) => string,
+): { argv: string[]; env: Record<string, string>; name: string; timeoutMs: number } {
   const { ctx, worker: w, started } = round;
   const agent = w.agent ? ctx.config.agents[w.agent] : undefined;
   if (!agent) throw new RoundFailure(`unknown agent "${w.agent}": define it under agents in .parallel-workers.yml`);
@@ -143,7 +154,9 @@ function agentRun(round: RoundContext): { argv: string[]; env: Record<string, st
     port: String(round.port),
   };
   const taskPrompt = fillCommand([agent.prompt], values)[0]!;
-  values.prompt = roundPrompt({ taskPrompt, round: started.round, prUrl: w.prUrl, branch: w.branch, feedback: started.feedback.map((f) => f.detail) });
+  values.prompt = promptFor
+    ? promptFor(taskPrompt)
+    : roundPrompt({ taskPrompt, round: started.round, prUrl: w.prUrl, branch: w.branch, feedback: started.feedback.map((f) => f.detail) });
   const argv = fillCommand(agent.command, values);
   const { env, dropped } = agentEnvironment({
     parent: round.deps.env,
@@ -223,6 +236,12 @@ export async function runReworkRound(deps: PipelineDeps, ctx: RepoContext, start
     ctx.configGuard ??= GitConfigGuard.take(ctx.repo);
     await ctx.configGuard;
     if (!(await stillRunning(deps, round.worker.id))) throw new Stopped();
+    // a rebase onto the base that conflicted: the agent resolves it, stop by stop
+    const conflict = started.feedback.map((f) => f.detail).findLast((d): d is ConflictDetail => d.cause === "conflict");
+    if (conflict) {
+      await runConflictRound(round, prHead, conflict);
+      return;
+    }
 
     appendWorkerLog(log, `agent ${agent.name} starts: ${JSON.stringify(agent.argv[0])} with ${agent.argv.length - 1} argument(s)`);
     const agentProcess = startProcess({ argv: agent.argv, cwd: round.worker.worktreePath, env: agent.env, logFile: log, timeoutMs: agent.timeoutMs });
@@ -263,6 +282,16 @@ export async function runReworkRound(deps: PipelineDeps, ctx: RepoContext, start
       wlog.info({ round: started.round, cause: started.cause, state: now }, "rework round stopped: nothing pushed");
       return;
     }
+    if (error instanceof UnresolvedConflict) {
+      await failWorker(
+        deps,
+        started.worker.id,
+        `rework round ${started.round} could not resolve the rebase onto its base: ${error.message}; ` +
+          `the worktree ${started.worker.worktreePath} keeps the rebase under way: resolve there, \`git rebase --continue\`, then push with --force-with-lease`,
+      );
+      wlog.warn({ round: started.round, cause: started.cause, outcome: "conflict" }, "rework round could not resolve a rebase conflict");
+      return;
+    }
     if (error instanceof RebaseConflict) {
       const branch = started.worker.branch;
       await failWorker(
@@ -285,6 +314,81 @@ export async function runReworkRound(deps: PipelineDeps, ctx: RepoContext, start
     }
     throw error;
   }
+}
+
+type ConflictDetail = Extract<FeedbackDetail, { cause: "conflict" }>;
+
+/** How many stops of one rebase a round's agent is run for before it is left to a person. */
+const MAX_REBASE_STOPS = 10;
+
+/** The rebase still conflicts after the agent's turn (or the agent failed): UNKNOWN, the files named, the worktree kept mid-rebase. */
+class UnresolvedConflict extends PwError {}
+
+/**
+ * A round for a rebase onto the base branch that conflicted: the rebase is made again (onto the
+ * base as origin has it now), and at each stop the agent is run with the files in conflict and
+ * the base's commits that changed them; what it resolved is staged and the rebase goes on. Done,
+ * the gates run and the branch is pushed with `--force-with-lease` against the PR's head. A stop
+ * the agent leaves with conflict markers, or an agent that fails, ends at UNKNOWN naming the
+ * files, the worktree kept as it is, mid-rebase, for a person.
+ */
+async function runConflictRound(round: RoundContext, prHead: string, conflict: ConflictDetail): Promise<void> {
+  const { ctx, deps, worker: w, started, log } = round;
+  const onto = (await fetchBranch(ctx.repo, conflict.base)) ?? conflict.onto;
+  const upstream = conflict.upstream && (await isAncestor(ctx.repo, conflict.upstream, prHead)) ? conflict.upstream : undefined;
+  const since = upstream ?? (await ctx.repo.tryRun(["merge-base", prHead, onto]))?.trim();
+  appendWorkerLog(log, `rebasing ${w.branch} onto ${conflict.base} (${onto.slice(0, 7)}) again`);
+  let outcome = await startRebase(ctx.repo, w.worktreePath, onto, upstream);
+  for (let stop = 1; outcome.kind === "stopped"; stop++) {
+    const files = outcome.stop.files;
+    const named = files.map((f) => f.path).join(", ") || "some files";
+    if (stop > MAX_REBASE_STOPS) throw new UnresolvedConflict(`the rebase stopped ${MAX_REBASE_STOPS} times; still in conflict: ${named}`);
+    const prompt = (taskPrompt: string) =>
+      conflictPrompt({ taskPrompt, round: started.round, prUrl: w.prUrl, branch: w.branch, stop: { base: conflict.base, onto, commit: outcome.kind === "stopped" ? outcome.stop.commit : null, files } });
+    appendWorkerLog(log, `the rebase stops on conflicts in ${named}: the agent resolves them`);
+    const result = await runRoundAgent(round, agentRun(round, prompt));
+    if (result !== "success") throw new UnresolvedConflict(`${result}; still in conflict: ${named}`);
+    const left = files.filter((f) => {
+      const path = join(w.worktreePath, f.path);
+      return existsSync(path) && hasConflictMarkers(readFileSync(path, "utf8"));
+    });
+    if (left.length > 0) throw new UnresolvedConflict(`the agent left conflict markers in ${left.map((f) => f.path).join(", ")}`);
+    outcome = await continueRebase(ctx.repo, w.worktreePath, onto, since, neverCommitted(ctx.config, w.worktreePath));
+  }
+  if (!(await stillRunning(deps, w.id))) throw new Stopped();
+  await checkGates(round);
+  await refuseChangedGitConfig(deps, ctx, w.id);
+  const pushed = (await pushWithLeases(ctx.repo, ctx.repo.root, [{ branch: w.branch, expected: prHead }])).get(w.branch);
+  if (!pushed?.ok) {
+    throw new WorkerFailure(`push of the rebased ${w.branch} was refused (${pushed?.reason ?? "git said nothing"}): the pull request moved during the round; the rebased commits are in ${w.worktreePath}`);
+  }
+  const commits = await commitsBetween(ctx.repo, w.worktreePath, onto);
+  const files = await filesBetween(ctx.repo, w.worktreePath, onto);
+  await recordMergeFlow(deps.store, w.id, {
+    update: { how: conflict.retarget ? "retarget" : "rebase", base: conflict.base, baseSha: onto, outcome: "updated", detail: `conflicts resolved in rework round ${started.round}`, at: new Date().toISOString() },
+  });
+  appendWorkerLog(log, `pushed ${w.branch} rebased onto ${conflict.base} (${onto.slice(0, 7)}) with --force-with-lease`);
+  await endRound(round, prHead, { kind: "pushed", commits, files });
+}
+
+/** Runs a round's agent to its end in the worktree: its outcome, or what went wrong in a line. */
+async function runRoundAgent(round: RoundContext, agent: ReturnType<typeof agentRun>): Promise<"success" | string> {
+  const { deps, worker: w, log } = round;
+  appendWorkerLog(log, `agent ${agent.name} starts: ${JSON.stringify(agent.argv[0])} with ${agent.argv.length - 1} argument(s)`);
+  const agentProcess = startProcess({ argv: agent.argv, cwd: w.worktreePath, env: agent.env, logFile: log, timeoutMs: agent.timeoutMs });
+  await deps.store.updateWorker(w.id, { pid: agentProcess.pid });
+  if (!(await stillRunning(deps, w.id))) {
+    await killGroup(agentProcess.pid, 500);
+    throw new Stopped();
+  }
+  const outcome = await agentProcess.done;
+  const result = outcome.timedOut ? "timeout" : outcome.exitCode === 0 ? "success" : "failure";
+  deps.onAgentRun?.(agent.name, result, outcome.durationMs / 1000);
+  appendWorkerLog(log, `agent ${agent.name} ${describeExit(outcome)} after ${formatDuration(outcome.durationMs)}`);
+  if (!(await stillRunning(deps, w.id))) throw new Stopped();
+  await deps.store.updateWorker(w.id, { pid: null });
+  if (result === "success") return "success";
+  return `agent "${agent.name}" ${outcome.timedOut ? `timed out after ${formatDuration(agent.timeoutMs)}` : describeExit(outcome)}`;
 }
 
 /**

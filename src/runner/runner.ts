@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { waitingFor } from "../core/dependencies.js";
+import { startPlan } from "../core/merge-flow.js";
 import { TransitionConflictError } from "../core/errors.js";
 import { branchForTask, worktreePathFor } from "../core/names.js";
 import { roundDecision } from "../core/rework.js";
@@ -19,6 +20,8 @@ import { outageReports, patientStore } from "../store/retry.js";
 import { carryOutRequests } from "./requests.js";
 import { endInterruptedRound, runReworkRound } from "./rework.js";
 import { localRunnerId } from "./runner-id.js";
+import { pendingUpdates, updateBases } from "./base-updates.js";
+import { stackOnParent } from "./stacking.js";
 import { appendWorkerLog, workerLogPath } from "./worklog.js";
 
 const DEFAULT_LEASE_MS = 30_000;
@@ -135,6 +138,7 @@ export class Runner {
     await this.stopEndedAgents();
     await this.recoverOrphans(mine);
     await this.cleanUpMerged((await store.listWorkers({ state: "MERGED", withWorktree: true })).filter((w) => this.contextFor(w)));
+    if (!this.stopping) await this.updateBases();
     if (!this.stopping) await this.startRounds();
     if (!this.stopping) await this.startReady(mine, await this.dependencies(mine));
     if (!this.stopping && this.options.keepPool) await this.tendPools();
@@ -206,6 +210,16 @@ export class Runner {
       else if (decision.at !== undefined) waiting++;
     }
     return { due, waiting };
+  }
+
+  /**
+   * Brings this runner's worker PRs up to date with a base that moved (`merge_flow.update:
+   * rebase`, a stacked PR whose parent merged), before rounds start: a round then begins at the
+   * rebased head, and a rebase that conflicts has become the round's feedback.
+   */
+  private async updateBases(): Promise<void> {
+    const updates = await pendingUpdates(this.deps, (w) => (this.holdsWorktree(w) ? this.contextFor(w) : undefined), (id) => this.running.has(id));
+    if (updates.length > 0) await updateBases(this.deps, updates);
   }
 
   /** Starts the rework rounds that are due, within `max_workers`, once their checkout passes its preflight. */
@@ -282,12 +296,28 @@ export class Runner {
     for (const ctx of this.options.repos) {
       const checked = cleared.get(ctx.repo.root);
       if (!checked) continue;
-      while (!this.stopping && (this.runningPerRepo.get(ctx.repo.root) ?? 0) < ctx.config.maxWorkers) {
+      const room = () => !this.stopping && (this.runningPerRepo.get(ctx.repo.root) ?? 0) < ctx.config.maxWorkers;
+      while (room()) {
         const claimed = await this.claimNext(ctx, takeOverFrom);
         if (!claimed) break;
         this.launch(ctx, claimed, checked.defaultBranch);
       }
+      // a stacked task (its one unmerged dependency has a PR) is not one the store's claim hands out
+      for (const worker of queued) {
+        if (!room()) break;
+        const plan = this.contextFor(worker) === ctx ? startPlan(worker, all) : undefined;
+        if (plan?.kind !== "stack") continue;
+        const claimed = await this.claimStacked(worker, takeOverFrom);
+        if (claimed) this.launchStacked(ctx, claimed, plan.parent, checked.defaultBranch);
+      }
     }
+  }
+
+  /** Claims one stacked task by id (a compare-and-swap on its claim), and records this runner as its runner. */
+  private async claimStacked(worker: Worker, takeOverFrom: readonly string[]): Promise<Worker | undefined> {
+    const takeOver = worker.owner && takeOverFrom.includes(worker.owner) ? worker.owner : undefined;
+    if (!(await this.deps.store.claimWorker(worker.id, this.id, this.leaseMs, takeOver))) return undefined;
+    return this.deps.store.updateWorker(worker.id, { runnerId: this.runnerId });
   }
 
   /**
@@ -379,6 +409,11 @@ export class Runner {
 
   private launch(ctx: RepoContext, worker: Worker, defaultBranch: string | undefined): void {
     this.launchJob(ctx, worker, async (deps) => runWorker(deps, ctx, await this.pools.takeFor(ctx, await this.place(ctx, worker, defaultBranch))));
+  }
+
+  /** A stacked task starts from its parent's branch: its own worktree, never a spare made from the default branch. */
+  private launchStacked(ctx: RepoContext, worker: Worker, parent: Worker, defaultBranch: string | undefined): void {
+    this.launchJob(ctx, worker, async (deps) => runWorker(deps, ctx, await this.place(ctx, await stackOnParent(deps, ctx, worker, parent), defaultBranch)));
   }
 
   /** Runs `job` for a claimed worker, counted against its checkout's `max_workers`. */

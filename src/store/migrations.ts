@@ -165,6 +165,10 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE workers ADD COLUMN runner_id TEXT;
    CREATE INDEX workers_runner ON workers(runner_id) WHERE runner_id IS NOT NULL;
    ALTER TABLE runners ADD COLUMN settings TEXT;`,
+  // 11: the merge flow's record of each worker (JSON: whether it starts stacked, what its PR is
+  // stacked on, its last update to its base and merge action). A moved base the runner rebased
+  // onto without a round is feedback answered by round 0.
+  `ALTER TABLE workers ADD COLUMN merge_flow TEXT;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

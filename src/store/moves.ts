@@ -1,6 +1,7 @@
 import { PwError, TransitionConflictError } from "../core/errors.js";
 import { isTerminal, type WorkerState } from "../core/states.js";
 import { RETRY_RESET, RETRYABLE_STATES, type Worker } from "../core/worker.js";
+import { requeueStackedChildren } from "./merge-flow.js";
 import type { TransitionMeta, WorkerStore } from "./store.js";
 
 /**
@@ -93,7 +94,10 @@ export async function queueAgain(store: WorkerStore, worker: Worker, meta: MoveM
   if (!canQueueAgain(worker.state)) {
     throw new PwError(`worker ${worker.id} is ${worker.state}: only ${RETRYABLE_STATES.join(" or ")} workers can be queued again`);
   }
-  return store.transition(worker.id, worker.state, "NEEDS_INIT", { ...meta, patch: RETRY_RESET });
+  const queued = await store.transition(worker.id, worker.state, "NEEDS_INIT", { ...meta, patch: RETRY_RESET });
+  // the PRs stacked on it that its close ended wait for its new PR
+  await requeueStackedChildren(store, queued, { source: meta.source, correlationId: meta.correlationId ?? null });
+  return queued;
 }
 
 /**

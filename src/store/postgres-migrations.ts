@@ -168,6 +168,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `ALTER TABLE workers ADD COLUMN runner_id text COLLATE "C";
    CREATE INDEX workers_runner ON workers (runner_id) WHERE runner_id IS NOT NULL;
    ALTER TABLE runners ADD COLUMN settings jsonb;`,
+  // 4: the merge flow's record of each worker (whether it starts stacked, what its PR is stacked
+  // on, its last update to its base and merge action)
+  `ALTER TABLE workers ADD COLUMN merge_flow jsonb;`,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS.length;

@@ -10,7 +10,7 @@ import {
   TransitionConflictError,
 } from "../core/errors.js";
 import { firstFreeBlock, type PortBlock, type PortRange } from "../core/ports.js";
-import { describeFeedback, isAutomaticRound, REWORK_CAUSES, roundCause, type FeedbackDetail } from "../core/rework.js";
+import { describeFeedback, isAutomaticRound, FEEDBACK_CAUSES, REWORK_CAUSES, roundCause, type FeedbackDetail } from "../core/rework.js";
 import { isSpareState, type Spare, type SpareState } from "../core/spare.js";
 import { canTransition, isTerminal, isWorkerState, type WorkerState } from "../core/states.js";
 import { WORKER_REQUESTS, type TransitionRecord, type TransitionSource, type Worker } from "../core/worker.js";
@@ -70,6 +70,7 @@ const COLUMNS = {
   automaticReworkRounds: { column: "automatic_rework_rounds" },
   reworkCause: { column: "rework_cause" },
   runnerId: { column: "runner_id" },
+  mergeFlow: { column: "merge_flow", kind: "json" },
 } as const satisfies Record<keyof WorkerFields, { column: string; kind?: "json" | "time" }>;
 
 type FieldName = keyof typeof COLUMNS;
@@ -143,7 +144,7 @@ function toWorker(row: Row): Worker {
   const worker: Record<string, unknown> = { id: row.id, state: toState(row.state) };
   for (const name of FIELD_NAMES) {
     const value = row[COLUMNS[name].column] ?? null;
-    worker[name] = kindOf(name) === "json" ? (value ?? []) : value;
+    worker[name] = kindOf(name) === "json" ? (value ?? (name === "mergeFlow" ? {} : [])) : value;
   }
   worker.request = toRequest(worker.request);
   worker.reworkCause = toCause(worker.reworkCause);
@@ -170,7 +171,7 @@ function toFeedback(row: Row): Feedback {
   const detail = row.detail as FeedbackDetail;
   // written by a newer release (a cause this one does not know): say so rather than guess; the
   // rest was checked against core/feedback.ts when it was recorded
-  if (typeof detail !== "object" || detail === null || !(REWORK_CAUSES as readonly unknown[]).includes(detail.cause) || detail.cause !== row.cause) {
+  if (typeof detail !== "object" || detail === null || !(FEEDBACK_CAUSES as readonly unknown[]).includes(detail.cause) || detail.cause !== row.cause) {
     throw new StoreError(`store holds rework feedback ${String(row.seq)} this release cannot read: upgrade parallel-workers`);
   }
   return {
@@ -928,6 +929,11 @@ export class PostgresWorkerStore implements WorkerStore {
     const join = filter.workerStates ? "JOIN workers w ON w.id = f.worker_id" : "";
     const where = clauses.length ? `WHERE ${clauses.join(" AND ")}` : "";
     return (await this.read(`SELECT f.* FROM rework_feedback f ${join} ${where} ORDER BY f.seq`, params)).map(toFeedback);
+  }
+
+  async settleFeedback(workerId: string, seqs: readonly number[]): Promise<number> {
+    if (seqs.length === 0) return 0;
+    return this.write("UPDATE rework_feedback SET round = 0 WHERE worker_id = $1 AND round IS NULL AND seq = ANY($2::bigint[])", [workerId, [...seqs]]);
   }
 
   startReworkRound(id: string, start: ReworkStart): Promise<StartedRound | undefined> {

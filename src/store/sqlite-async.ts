@@ -149,6 +149,10 @@ export class SqliteAsyncWorkerStore implements WorkerStore {
     return this.call(() => this.sqlite.listFeedback(filter));
   }
 
+  settleFeedback(workerId: string, seqs: readonly number[]): Promise<number> {
+    return this.call(() => this.sqlite.settleFeedback(workerId, seqs));
+  }
+
   startReworkRound(id: string, start: ReworkStart): Promise<StartedRound | undefined> {
     return this.call(() => this.sqlite.startReworkRound(id, start));
   }

@@ -8,7 +8,7 @@ import {
   StoreError,
   TransitionConflictError,
 } from "../core/errors.js";
-import { describeFeedback, isAutomaticRound, REWORK_CAUSES, roundCause, type FeedbackDetail, type ReworkCause } from "../core/rework.js";
+import { describeFeedback, FEEDBACK_CAUSES, isAutomaticRound, REWORK_CAUSES, roundCause, type FeedbackDetail, type ReworkCause } from "../core/rework.js";
 import { firstFreeBlock, type PortBlock, type PortRange } from "../core/ports.js";
 import { isSpareState, type Spare, type SpareState } from "../core/spare.js";
 import { canTransition, isTerminal, isWorkerState, type WorkerState } from "../core/states.js";
@@ -76,6 +76,7 @@ const COLUMNS = {
   automaticReworkRounds: { column: "automatic_rework_rounds" },
   reworkCause: { column: "rework_cause" },
   runnerId: { column: "runner_id" },
+  mergeFlow: { column: "merge_flow", json: true },
 } as const satisfies Record<keyof WorkerFields, { column: string; json?: true }>;
 
 type FieldName = keyof typeof COLUMNS;
@@ -134,7 +135,7 @@ function toFeedback(row: FeedbackRow): Feedback {
   const detail = JSON.parse(row.detail) as FeedbackDetail;
   // written by a newer release (a cause this one does not know): say so rather than guess; the
   // rest was checked against core/feedback.ts when it was recorded
-  if (typeof detail !== "object" || detail === null || !(REWORK_CAUSES as readonly unknown[]).includes(detail.cause) || detail.cause !== row.cause) {
+  if (typeof detail !== "object" || detail === null || !(FEEDBACK_CAUSES as readonly unknown[]).includes(detail.cause) || detail.cause !== row.cause) {
     throw new StoreError(`store holds rework feedback ${row.seq} this release cannot read: upgrade parallel-workers`);
   }
   return {
@@ -156,6 +157,11 @@ const WORKERS = "SELECT workers.*, (SELECT ports.port FROM ports WHERE ports.wor
 /** A JSON list column: NULL and the empty list (most rows) without parsing. */
 function list(value: unknown): string[] {
   return value === null || value === undefined || value === "[]" ? [] : (JSON.parse(value as string) as string[]);
+}
+
+/** A JSON object column: NULL (most rows) as an empty record, without parsing. */
+function record(value: unknown): Worker["mergeFlow"] {
+  return value === null || value === undefined ? {} : (JSON.parse(value as string) as Worker["mergeFlow"]);
 }
 
 /**
@@ -180,7 +186,7 @@ function workerReader(slot: (column: string) => number | string): (row: Record<n
     "pr_url",
     "error",
   ].map(slot) as Array<number | string>;
-  const [reworkRounds, automaticReworkRounds, reworkCause, runnerId] = ["rework_rounds", "automatic_rework_rounds", "rework_cause", "runner_id"].map(slot) as Array<number | string>;
+  const [reworkRounds, automaticReworkRounds, reworkCause, runnerId, mergeFlow] = ["rework_rounds", "automatic_rework_rounds", "rework_cause", "runner_id", "merge_flow"].map(slot) as Array<number | string>;
   const [labels, milestone, dependsOn, issueNumber, owner, leaseUntil, pid, request, statusCommentId, statusCommentKey, port, createdAt, updatedAt] = [
     "labels",
     "milestone",
@@ -228,6 +234,7 @@ function workerReader(slot: (column: string) => number | string): (row: Record<n
     reworkCause: toCause(row[reworkCause!] ?? null),
     runnerId: text(row[runnerId!]),
     port: number(row[port!]),
+    mergeFlow: record(row[mergeFlow!]),
     createdAt: row[createdAt!] as string,
     updatedAt: row[updatedAt!] as string,
   });
@@ -910,6 +917,16 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
     } catch (error) {
       wrapSqliteError(this.file, error);
     }
+  }
+
+  settleFeedback(workerId: string, seqs: readonly number[]): number {
+    if (seqs.length === 0) return 0;
+    return this.atomically(
+      () =>
+        this
+          .statement("UPDATE rework_feedback SET round = 0 WHERE worker_id = ? AND round IS NULL AND seq IN (SELECT value FROM json_each(?))")
+          .run(workerId, JSON.stringify(seqs)).changes,
+    );
   }
 
   startReworkRound(id: string, start: ReworkStart): StartedRound | undefined {

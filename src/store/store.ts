@@ -1,4 +1,4 @@
-import type { FeedbackDetail, ReworkCause } from "../core/rework.js";
+import type { FeedbackCause, FeedbackDetail, ReworkCause } from "../core/rework.js";
 import type { PortRange } from "../core/ports.js";
 import type { Spare, SpareState } from "../core/spare.js";
 import type { WorkerState } from "../core/states.js";
@@ -86,10 +86,10 @@ export interface NewFeedback {
 export interface Feedback extends NewFeedback {
   held: boolean;
   seq: number;
-  cause: ReworkCause;
+  cause: FeedbackCause;
   /** ISO time it was recorded. */
   receivedAt: string;
-  /** The round that took it; null while it waits for one. */
+  /** The round that took it; 0 when it was answered without one (a moved base rebased onto); null while it waits. */
   round: number | null;
 }
 
@@ -321,6 +321,11 @@ export interface WorkerStore {
   addFeedback(feedback: NewFeedback): Promise<Feedback | undefined>;
   /** Feedback, oldest first. */
   listFeedback(filter: FeedbackFilter): Promise<Feedback[]>;
+  /**
+   * Marks waiting feedback of a worker answered without a round (`round` 0): a moved base the
+   * runner rebased onto. Only the given seqs that still wait; returns how many.
+   */
+  settleFeedback(workerId: string, seqs: readonly number[]): Promise<number>;
   /**
    * Starts a rework round in one step: the worker moves PR_OPEN -> WORKING (compare-and-swap,
    * recorded with the round's feedback), claimed by `owner` for `leaseMs`, and takes the waiting

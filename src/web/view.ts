@@ -3,6 +3,7 @@
  * transition histories. Pure: no I/O, the clock is passed in.
  */
 import { isTerminal, WORKER_STATES, type WorkerState } from "../core/states.js";
+import { mergeFlowLines } from "../core/merge-flow.js";
 import type { ReworkCause } from "../core/rework.js";
 import type { TransitionRecord, TransitionSource, Worker } from "../core/worker.js";
 
@@ -63,6 +64,8 @@ export interface WorkerView {
   /** Rework rounds on its PR so far, and what started the last one. */
   reworkRounds: number;
   reworkCause: ReworkCause | null;
+  /** What the merge flow did for it (stacked on, base update, merge), a line each. */
+  mergeFlow: string[];
   createdAt: string;
   updatedAt: string;
   /** When it entered its current state: the last transition's time. */
@@ -110,6 +113,7 @@ export function toWorkerView(worker: Worker, history: readonly TransitionRecord[
     dependsOn: worker.dependsOn,
     reworkRounds: worker.reworkRounds,
     reworkCause: worker.reworkCause,
+    mergeFlow: mergeFlowLines(worker.mergeFlow).map((line) => line.replace(/`/g, "")),
     createdAt: worker.createdAt,
     updatedAt: worker.updatedAt,
     // an override recorded without history (older stores) still has a time

@@ -97,6 +97,7 @@ export function defaultServed(overrides: Partial<ServedRepository> = {}): Served
     defaultAgent: "code-author",
     deleteBranchOnMerge: false,
     rework: { maxRounds: 3, onFailedChecks: "required", debounceMs: 0 },
+    mergeFlow: { update: "merge", stack: false, merge: "off", method: "squash" },
     ...overrides,
   };
 }

@@ -8,8 +8,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { CHECK_EVENTS, ISSUE_COMMENT_EVENTS, PULL_REQUEST_EVENTS, REVIEW_EVENTS } from "../../src/app/index.js";
-import { EVENT_PERMISSIONS, REST_CALL_PERMISSIONS, requiredPermissions } from "../../src/app/permissions.js";
+import { CHECK_EVENTS, ISSUE_COMMENT_EVENTS, LABEL_EVENTS, MERGE_GROUP_EVENTS, PULL_REQUEST_EVENTS, PUSH_EVENTS, REVIEW_EVENTS } from "../../src/app/index.js";
+import { EVENT_PERMISSIONS, GRAPHQL_MUTATION_PERMISSIONS, REST_CALL_PERMISSIONS, requiredPermissions } from "../../src/app/permissions.js";
 import { readAppManifest } from "../../src/app/setup.js";
 
 const SRC = fileURLToPath(new URL("../../src/", import.meta.url));
@@ -39,12 +39,23 @@ function callsInSource(): Map<string, string[]> {
   return calls;
 }
 
+/** Every GraphQL mutation the source sends (`mutation name(`), with the files that send it. */
+function mutationsInSource(): Map<string, string[]> {
+  const mutations = new Map<string, string[]>();
+  for (const file of sourceFiles(SRC)) {
+    for (const [, name] of readFileSync(file, "utf8").matchAll(/\bmutation\s+([A-Za-z]+)\s*[({]/g)) {
+      mutations.set(name!, [...(mutations.get(name!) ?? []), file.slice(SRC.length)]);
+    }
+  }
+  return mutations;
+}
+
 /** The webhook events index.ts subscribes to (`app.on`), by event name. */
 function handledEvents(): string[] {
   const index = readFileSync(join(SRC, "app/index.ts"), "utf8");
   const registrations = [...index.matchAll(/app\.on\(\s*(\[\.\.\.([A-Z_]+)\]|"([a-z_.]+)")/g)];
   expect(registrations).toHaveLength([...index.matchAll(/app\.on\(/g)].length);
-  const lists: Record<string, readonly string[]> = { PULL_REQUEST_EVENTS, CHECK_EVENTS, ISSUE_COMMENT_EVENTS, REVIEW_EVENTS };
+  const lists: Record<string, readonly string[]> = { PULL_REQUEST_EVENTS, CHECK_EVENTS, ISSUE_COMMENT_EVENTS, REVIEW_EVENTS, PUSH_EVENTS, MERGE_GROUP_EVENTS, LABEL_EVENTS };
   const names = registrations.flatMap(([, , list, literal]) => (literal ? [literal] : lists[list!]!));
   return [...new Set(names.map((name) => name.split(".")[0]!))].sort();
 }
@@ -57,13 +68,26 @@ describe("the App's permissions", () => {
     expect(Object.keys(REST_CALL_PERMISSIONS).filter((route) => !calls.has(route))).toEqual([]);
   });
 
-  it("app.yml asks for exactly what those calls and the handled events need", () => {
+  it("every GraphQL mutation in src/ is in the mutation table, and every entry is a mutation sent", () => {
+    const mutations = mutationsInSource();
+    expect([...mutations.keys()].filter((name) => !(name in GRAPHQL_MUTATION_PERMISSIONS))).toEqual([]);
+    expect(Object.keys(GRAPHQL_MUTATION_PERMISSIONS).filter((name) => !mutations.has(name))).toEqual([]);
+  });
+
+  it("app.yml asks for exactly what those calls, mutations and the handled events need", () => {
     const manifest = readAppManifest();
     const events = handledEvents();
     expect(manifest.default_events.toSorted()).toEqual(events);
     expect(Object.keys(EVENT_PERMISSIONS).sort()).toEqual(events);
-    expect(manifest.default_permissions).toEqual(requiredPermissions(callsInSource().keys(), events));
-    expect(manifest.default_permissions).toEqual({ checks: "write", contents: "write", issues: "write", metadata: "read", pull_requests: "write" });
+    expect(manifest.default_permissions).toEqual(requiredPermissions(callsInSource().keys(), events, mutationsInSource().keys()));
+    expect(manifest.default_permissions).toEqual({
+      checks: "write",
+      contents: "write",
+      issues: "write",
+      merge_queues: "write",
+      metadata: "read",
+      pull_requests: "write",
+    });
   });
 
   it.each([
@@ -72,11 +96,17 @@ describe("the App's permissions", () => {
     [["DELETE /repos/{owner}/{repo}/git/refs/{ref}", "GET /repos/{owner}/{repo}/contents/{path}"], ["check_run"], { metadata: "read", contents: "write", checks: "read" }],
     [["GET /repos/{owner}/{repo}/installation"], [], { metadata: "read" }],
   ])("%j with events %j need %j", (calls, events, needed) => {
-    expect(requiredPermissions(calls, events)).toEqual(needed);
+    expect(requiredPermissions(calls, events, [])).toEqual(needed);
+  });
+
+  it("a merge group's event needs merge queues read; adding to the queue needs it written", () => {
+    expect(requiredPermissions([], ["merge_group"], [])).toEqual({ metadata: "read", merge_queues: "read" });
+    expect(requiredPermissions([], [], ["enqueuePullRequest"])).toEqual({ metadata: "read", merge_queues: "write", contents: "write", pull_requests: "write" });
   });
 
   it("a call or event missing from the table is an error naming it", () => {
     expect(() => requiredPermissions(["GET /repos/{owner}/{repo}/branches"], [])).toThrow("GET /repos/{owner}/{repo}/branches: not in REST_CALL_PERMISSIONS");
-    expect(() => requiredPermissions([], ["push"])).toThrow("push: not in EVENT_PERMISSIONS");
+    expect(() => requiredPermissions([], ["deployment"])).toThrow("deployment: not in EVENT_PERMISSIONS");
+    expect(() => requiredPermissions([], [], ["mergePullRequest"])).toThrow("mergePullRequest: not in GRAPHQL_MUTATION_PERMISSIONS");
   });
 });

@@ -194,7 +194,7 @@ describe("app.yml", () => {
     [
       "too little access",
       "name: x\nurl: https://example.com\nhook_attributes: { url: https://e.com/h }\ndefault_events: [pull_request, issue_comment, check_run]\ndefault_permissions: { contents: read, pull_requests: write, issues: write, checks: write, metadata: read }\n",
-      "default_permissions lacks contents: write; default_events lacks pull_request_review, check_suite, which pw serve needs",
+      "default_permissions lacks contents: write, merge_queues: write; default_events lacks pull_request_review, check_suite, push, merge_group, which pw serve needs",
     ],
   ])("a manifest with %s is refused in one line naming it", (_name, text, message) => {
     const file = join(tempDir("pw-manifest-"), "app.yml");

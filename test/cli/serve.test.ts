@@ -238,7 +238,7 @@ describe("pw serve", () => {
       manifest = JSON.parse(unescape(/name="manifest" value="([^"]+)"/.exec(page)![1]!)) as typeof manifest;
       const state = /state=([0-9a-f]+)/.exec(page)![1]!;
       expect(manifest).toMatchObject({ name: "parallel-workers", hook_attributes: { url: "https://pw.example.com/api/github/webhooks" }, redirect_url: "https://pw.example.com/probot/setup" });
-      expect(manifest.default_events.sort()).toEqual(["check_run", "check_suite", "issue_comment", "pull_request", "pull_request_review"]);
+      expect(manifest.default_events.sort()).toEqual(["check_run", "check_suite", "issue_comment", "merge_group", "pull_request", "pull_request_review", "push"]);
       // GitHub creates the App and sends the browser back with a code
       const code = sb.github.submitManifest(manifest);
       const back = await fetch(`http://127.0.0.1:${port}/probot/setup?code=${code}&state=${state}`, { redirect: "manual" });

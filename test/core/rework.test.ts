@@ -14,12 +14,12 @@ import {
   roundDecision,
   roundPrompt,
   type PendingFeedback,
-  type ReworkCause,
+  type FeedbackCause,
 } from "../../src/core/rework.js";
 
 const NOW = Date.parse("2026-03-01T12:00:00.000Z");
 const at = (secondsAgo: number) => new Date(NOW - secondsAgo * 1000).toISOString();
-const pending = (cause: ReworkCause, secondsAgo: number): PendingFeedback => ({ cause, receivedAt: at(secondsAgo) });
+const pending = (cause: FeedbackCause, secondsAgo: number): PendingFeedback => ({ cause, receivedAt: at(secondsAgo) });
 
 describe("roundDecision", () => {
   const settings = { ...DEFAULT_REWORK, debounceMs: 30_000, maxRounds: 3 };
@@ -38,6 +38,11 @@ describe("roundDecision", () => {
     ["feedback held by needs-human waits for a person", 0, [{ ...pending("review", 100), held: true }], false],
     ["held feedback does not hold back feedback that is not", 0, [{ ...pending("review", 100), held: true }, pending("check", 40)], true],
     ["held feedback joins a person's request", 0, [{ ...pending("review", 100), held: true }, pending("cli", 0)], true],
+    ["a moved base is no round: the runner rebases", 0, [pending("base", 100)], false],
+    ["a conflict with the base goes at once", 0, [pending("conflict", 0)], true],
+    ["a conflict takes a fresh review along", 0, [pending("review", 1), pending("conflict", 0)], true],
+    ["a conflict past max_rounds waits for a person", 3, [pending("conflict", 100)], false],
+    ["a conflict held by needs-human waits for a person", 0, [{ ...pending("conflict", 100), held: true }], false],
   ] as const)("%s", (_name, rounds, list, due) => {
     expect(roundDecision({ automaticReworkRounds: rounds }, list, settings, NOW).due).toBe(due);
   });
@@ -64,6 +69,9 @@ describe("a round's cause", () => {
     [["check", "review"], "check", true],
     [["review", "comment"], "comment", false],
     [["check", "cli"], "cli", false],
+    [["base", "conflict"], "conflict", true],
+    [["base", "review", "conflict"], "review", true],
+    [["base", "conflict", "comment"], "comment", false],
   ] as const)("%j: %s, automatic %s", (causes, cause, automatic) => {
     const list = causes.map((c) => ({ cause: c }));
     expect(roundCause(list)).toBe(cause);

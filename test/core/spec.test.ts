@@ -33,6 +33,12 @@ describe("task spec", () => {
     expect(spec.tasks[1]!.base_branch).toBeUndefined();
   });
 
+  it("reads a task's stack, and refuses one that is not true or false", () => {
+    const spec = parseTaskSpec({ tasks: [{ id: "T-1", description: "d" }, { id: "T-2", description: "e", depends_on: ["T-1"], stack: true }] }, "tasks.yml", context);
+    expect(spec.tasks.map((t) => t.stack)).toEqual([undefined, true]);
+    expect(problems({ tasks: [{ id: "T-1", description: "d", stack: "yes" }] }).some((p) => p.startsWith("tasks[0].stack:"))).toBe(true);
+  });
+
   it("a task without an agent gets the repository's default agent; with no default, it must name one", () => {
     const data = { tasks: [{ id: "T-1", description: "d" }, { id: "T-2", description: "e", agent: "test-author" }] };
     expect(parseTaskSpec(data, "tasks.yml", { ...context, defaultAgent: "test-author" }).tasks.map((t) => t.agent)).toEqual(["test-author", "test-author"]);

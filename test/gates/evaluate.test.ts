@@ -195,6 +195,28 @@ describe("required-checks", () => {
   });
 });
 
+describe("approvals", () => {
+  const phase = gate("phase-5-to-6", "rules:\n  approvals:\n    min: 2\n");
+  const rule = (approvals?: number) => evaluateGate(phase, { files: [], approvals }).rules.find((r) => r.rule === "approvals");
+
+  it.each([
+    [2, "passed", "2 of 2 approvals"],
+    [3, "passed", "3 of 2 approvals"],
+    [1, "failed", "1 of 2 approvals"],
+    [undefined, "skipped", "approvals not known here (no pull request)"],
+  ] as const)("%s approvals: %s", (approvals, status, summary) => {
+    expect(rule(approvals)).toMatchObject({ status, summary, blocking: false });
+  });
+
+  it("is off unless a gate file names it", () => {
+    expect(evaluateGate(defaultGate("phase-5-to-6"), { files: [], approvals: 0 }).rules.some((r) => r.rule === "approvals")).toBe(false);
+  });
+
+  it("refuses a minimum that is not a whole number above 0", () => {
+    expect(() => gate("phase-5-to-6", "rules:\n  approvals:\n    min: 0\n")).toThrow("rules.approvals.min: expected a whole number above 0, got 0");
+  });
+});
+
 describe("tests-changed", () => {
   const phase = defaultGate("phase-5-to-6");
   const status = (...paths: string[]) => evaluateGate(phase, { files: paths.map((path) => file(path)) }).rules.find((rule) => rule.rule === "tests-changed")!.status;

@@ -287,7 +287,7 @@ export interface PullRequestJson {
   mergeable: boolean | null;
   merged_by: UserJson | null;
   author_association: string;
-  auto_merge: null;
+  auto_merge: { enabled_by: UserJson; merge_method: string; commit_title: string; commit_message: string } | null;
   head: BranchJson;
   base: BranchJson;
 }
@@ -441,6 +441,10 @@ interface PullRecord {
   mergedAt: string | null;
   mergedBy: string | null;
   mergeCommitSha: string | null;
+  /** GitHub's auto-merge, when turned on (GraphQL `enablePullRequestAutoMerge`). */
+  autoMerge: { method: string; enabledAt: string } | null;
+  /** In its base's merge queue (GraphQL `enqueuePullRequest`). */
+  queued: boolean;
   files: PullFileSeed[];
   reviews: ReviewJson[];
   reviewComments: ReviewCommentJson[];
@@ -536,6 +540,23 @@ interface RepoState {
   rulesets: Map<string, string[]>;
   /** File contents by `ref:path`, for `GET /contents/{path}?ref=`. */
   files: Map<string, string>;
+  merging: MergeSettings;
+}
+
+/** How the repository merges: what auto-merge, the merge queue, update-branch and REST merges answer. */
+export interface MergeSettings {
+  /** The repository's "Allow auto-merge" (GraphQL refuses `enablePullRequestAutoMerge` without it). */
+  allowAutoMerge: boolean;
+  /** Branches whose ruleset has a `merge_queue` rule. */
+  mergeQueue: string[];
+  /** How many commits of its base each PR lacks (`GET /compare`), by PR number; 1 when not set. */
+  behind: Record<number, number>;
+  /** PRs whose base does not merge into them cleanly (update-branch answers 422). */
+  conflicts: number[];
+  /** PRs GitHub would merge at once ("clean" status: auto-merge cannot be turned on for them). */
+  clean: number[];
+  /** PRs a REST merge refuses, with GitHub's reason (405). */
+  blocked: Record<number, string>;
 }
 
 interface Reply {
@@ -813,7 +834,31 @@ export class GitHubStandIn {
       protection: new Map(),
       rulesets: new Map(),
       files: new Map(),
+      merging: { allowAutoMerge: true, mergeQueue: [], behind: {}, conflicts: [], clean: [], blocked: {} },
     });
+  }
+
+  /** Changes how the repository merges (see MergeSettings); what is not given stays. */
+  setMerging(repo: string, settings: Partial<MergeSettings>): void {
+    const state = this.repo(repo);
+    state.merging = { ...state.merging, ...clone(settings) };
+  }
+
+  /** Labels a person adds to an issue or PR (the `labeled` webhook is the test's to deliver). */
+  addLabels(repo: string, number: number, labels: string[]): void {
+    const state = this.repo(repo);
+    const issue = this.issue(state, number);
+    for (const label of labels) {
+      const added = this.ensureLabel(state, label);
+      if (!issue.labels.includes(added)) issue.labels.push(added);
+    }
+  }
+
+  /** Auto-merge of a PR as GraphQL turned it on (null: off), and whether it is in the merge queue. */
+  autoMergeOf(repo: string, number: number): { autoMerge: { method: string } | null; queued: boolean } {
+    const pull = this.issue(this.repo(repo), number).pull;
+    if (!pull) throw new Error(`${repo}#${number} is an issue, not a pull request`);
+    return { autoMerge: pull.autoMerge ? { method: pull.autoMerge.method } : null, queued: pull.queued };
   }
 
   /** Gives `user` a role on the repository (what the collaborator-permission endpoint reports). */
@@ -1341,6 +1386,11 @@ export class GitHubStandIn {
 
     this.on("GET", R, ({ repo }) => ({ status: 200, body: this.repoJson(repo) }));
 
+    // GraphQL, as far as the merge flow's mutations go (GitHub answers 200 with `errors` when it refuses)
+    const graphql: Handler = ({ body }) => this.graphql(body);
+    this.on("POST", "/graphql", graphql);
+    this.on("POST", "/api/graphql", graphql);
+
     // Pull requests
     this.on("POST", `${R}/pulls`, ({ repo, body }) => {
       const title = stringField(body, "title");
@@ -1648,10 +1698,67 @@ export class GitHubStandIn {
     });
     this.on("GET", `${R}/rules/branches/{branch+}`, ({ repo, params }) => {
       const required = repo.rulesets.get(params.branch ?? "");
-      const rules = required
+      const rules: Array<Record<string, unknown>> = required
         ? [{ type: "required_status_checks", ruleset_source_type: "Repository", ruleset_source: repo.fullName, ruleset_id: 1, parameters: { strict_required_status_checks_policy: false, required_status_checks: required.map((context) => ({ context })) } }]
         : [];
+      if (repo.merging.mergeQueue.includes(params.branch ?? "")) {
+        rules.push({
+          type: "merge_queue",
+          ruleset_source_type: "Repository",
+          ruleset_source: repo.fullName,
+          ruleset_id: 2,
+          parameters: { merge_method: "SQUASH", grouping_strategy: "ALLGREEN", max_entries_to_build: 5, max_entries_to_merge: 5, min_entries_to_merge: 1, min_entries_to_merge_wait_minutes: 5, check_response_timeout_minutes: 60 },
+        });
+      }
       return { status: 200, body: rules };
+    });
+
+    // The merge flow: how far a PR is behind its base, update-branch, REST merges
+    this.on("GET", `${R}/compare/{basehead+}`, ({ repo, params }) => {
+      const [base = "", head = ""] = (params.basehead ?? "").split("...");
+      const pull = [...repo.issues.values()].find((issue) => issue.pull && (issue.pull.headSha === head || issue.pull.headRef === head));
+      const behind = pull ? (repo.merging.behind[pull.number] ?? 1) : 0;
+      const baseSha = repo.branches.get(base) ?? base;
+      return {
+        status: 200,
+        body: {
+          url: `${this.apiRepoUrl(repo)}/compare/${base}...${head}`,
+          status: behind > 0 ? "diverged" : "ahead",
+          ahead_by: 1,
+          behind_by: behind,
+          total_commits: 1,
+          base_commit: { sha: baseSha },
+          merge_base_commit: { sha: baseSha },
+          commits: [],
+          files: pull ? pull.pull!.files.map((file) => this.fileJson(repo, pull, file)) : [],
+        },
+      };
+    });
+    this.on("PUT", `${R}/pulls/{number}/update-branch`, ({ repo, params, body }) => {
+      const issue = this.pullIssue(repo, Number(params.number));
+      const pull = issue.pull as PullRecord;
+      const expected = stringField(body, "expected_head_sha");
+      if (issue.state !== "open") throw new HttpError(422, errorBody(422, "Pull request is closed"));
+      if (expected && expected !== pull.headSha) throw new HttpError(422, errorBody(422, "expected head sha didn't match current head ref."));
+      if (repo.merging.conflicts.includes(issue.number)) throw new HttpError(422, errorBody(422, "merge conflict between base and head"));
+      // the base merged in: a new head commit, nothing behind any more
+      pull.headSha = fakeSha(`update:${pull.headSha}:${repo.branches.get(pull.baseRef) ?? pull.baseRef}`);
+      repo.branches.set(pull.headRef, pull.headSha);
+      repo.merging.behind[issue.number] = 0;
+      pull.autoMerge = null;
+      issue.updatedAt = now();
+      return { status: 202, body: { message: "Updating pull request branch.", url: `${this.htmlBase}/${repo.fullName}/pull/${issue.number}` } };
+    });
+    this.on("PUT", `${R}/pulls/{number}/merge`, ({ repo, params, body }) => {
+      const issue = this.pullIssue(repo, Number(params.number));
+      const pull = issue.pull as PullRecord;
+      if (issue.state !== "open") throw new HttpError(405, errorBody(405, "Pull Request is not mergeable"));
+      const sha = stringField(body, "sha");
+      if (sha && sha !== pull.headSha) throw new HttpError(409, errorBody(409, "Head branch was modified. Review and try the merge again."));
+      const blocked = repo.merging.blocked[issue.number];
+      if (blocked) throw new HttpError(405, errorBody(405, blocked));
+      const merged = this.mergePullRequest(repo.fullName, issue.number, this.actor);
+      return { status: 200, body: { sha: merged.merge_commit_sha, merged: true, message: "Pull Request successfully merged" } };
     });
     this.on("GET", `${R}/check-suites/{id}/check-runs`, ({ repo, params, query, selfUrl }) => {
       const suiteId = Number(params.id);
@@ -1705,6 +1812,39 @@ export class GitHubStandIn {
       repo.branches.delete(branch);
       return { status: 204 };
     });
+  }
+
+  /** The merge flow's GraphQL mutations: auto-merge on and off, and the merge queue. */
+  private graphql(body: Record<string, unknown>): Reply {
+    const query = stringField(body, "query") ?? "";
+    const variables = (body.variables ?? {}) as Record<string, unknown>;
+    const name = /\bmutation\s+([A-Za-z]+)/.exec(query)?.[1];
+    const refused = (message: string, type = "UNPROCESSABLE") => ({ status: 200, body: { data: { [name ?? "unknown"]: null }, errors: [{ type, path: [name], message }] } });
+    const found = [...this.repos.values()].flatMap((repo) => [...repo.issues.values()].map((issue) => ({ repo, issue }))).find(
+      ({ issue }) => issue.pull && nodeId("011:PullRequest", issue.pull.id) === variables.pullRequestId,
+    );
+    if (!name || !found) return refused(`Could not resolve to a node with the global id of '${String(variables.pullRequestId)}'`, "NOT_FOUND");
+    const { repo, issue } = found;
+    const pull = issue.pull as PullRecord;
+    const expected = typeof variables.expectedHeadOid === "string" ? variables.expectedHeadOid : undefined;
+    if (expected && expected !== pull.headSha) return refused("Head sha didn't match expected head oid");
+    switch (name) {
+      case "enablePullRequestAutoMerge":
+        if (!repo.merging.allowAutoMerge) return refused("Pull request Auto merge is not allowed for this repository");
+        if (issue.state !== "open") return refused("Pull request is closed");
+        if (repo.merging.clean.includes(issue.number)) return refused("Pull request is in clean status");
+        pull.autoMerge = { method: String(variables.mergeMethod ?? "MERGE").toLowerCase(), enabledAt: now() };
+        return { status: 200, body: { data: { enablePullRequestAutoMerge: { pullRequest: { number: issue.number } } } } };
+      case "disablePullRequestAutoMerge":
+        pull.autoMerge = null;
+        return { status: 200, body: { data: { disablePullRequestAutoMerge: { pullRequest: { number: issue.number } } } } };
+      case "enqueuePullRequest":
+        if (!repo.merging.mergeQueue.includes(pull.baseRef)) return refused(`${pull.baseRef} does not use a merge queue`);
+        pull.queued = true;
+        return { status: 200, body: { data: { enqueuePullRequest: { mergeQueueEntry: { position: 1 } } } } };
+      default:
+        return refused(`the stand-in does not know the mutation ${name}`);
+    }
   }
 
   // ---------- state helpers ----------
@@ -1809,6 +1949,8 @@ export class GitHubStandIn {
       mergedAt: null,
       mergedBy: null,
       mergeCommitSha: null,
+      autoMerge: null,
+      queued: false,
       files: [],
       reviews: [],
       reviewComments: [],
@@ -2156,7 +2298,9 @@ export class GitHubStandIn {
       mergeable: single && issue.state === "open" ? true : null,
       merged_by: pull.mergedBy ? this.userJson(pull.mergedBy) : null,
       author_association: this.associationOf(repo, issue.user),
-      auto_merge: null,
+      auto_merge: pull.autoMerge
+        ? { enabled_by: this.userJson(this.actor), merge_method: pull.autoMerge.method, commit_title: issue.title, commit_message: "" }
+        : null,
       head: this.branchJson(repo, pull.headRepo, pull.headRef, pull.headSha),
       base: this.branchJson(repo, repo.fullName, pull.baseRef, baseSha),
     };

@@ -32,6 +32,8 @@ export const WEBHOOK_FIXTURES = {
   "check_suite.requested": "check_suite.requested",
   "check_suite.rerequested": "check_suite.rerequested",
   "installation.created": "installation.created",
+  push: "push",
+  "merge_group.checks_requested": "merge_group.checks_requested",
 } as const satisfies Record<string, EmitterWebhookEventName>;
 
 export type FixtureName = keyof typeof WEBHOOK_FIXTURES;

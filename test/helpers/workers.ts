@@ -31,6 +31,7 @@ export function workerRecord(fields: Partial<Worker> & { id: string }): Worker {
     reworkCause: null,
     runnerId: null,
     port: null,
+    mergeFlow: {},
     createdAt: "2026-01-01T00:00:00.000Z",
     updatedAt: "2026-01-01T00:00:00.000Z",
     ...fields,

@@ -634,6 +634,32 @@ export function describeStore(name: string, backend: StoreBackend | null): void 
         expect(await rejection(store.startReworkRound("worker-nope00", { ...round, upTo: late.seq }))).toBeInstanceOf(NotFoundError);
       });
 
+      it("settles a moved base without a round (round 0): only the seqs given that still wait, of that worker; a worker's merge-flow record round-trips", async () => {
+        await prOpen();
+        const base = (key: string) => ({
+          workerId: FEEDBACK_WORKER,
+          key,
+          scope: key,
+          detail: { cause: "base" as const, base: "main", baseSha: "a".repeat(40), upstream: null, retarget: false, omitted: [] },
+        });
+        const moved = (await store.addFeedback(base("update:1")))!;
+        const other = (await store.addFeedback(base("update:2")))!;
+        const asked = (await store.addFeedback(review(1)))!;
+        expect(moved.cause).toBe("base");
+        expect(await store.settleFeedback("worker-other1", [moved.seq])).toBe(0);
+        expect(await store.settleFeedback(FEEDBACK_WORKER, [moved.seq])).toBe(1);
+        expect(await store.settleFeedback(FEEDBACK_WORKER, [moved.seq])).toBe(0);
+        expect(await store.settleFeedback(FEEDBACK_WORKER, [])).toBe(0);
+        expect((await store.listFeedback({ workerId: FEEDBACK_WORKER })).map((f) => [f.seq, f.round])).toEqual([
+          [moved.seq, 0],
+          [other.seq, null],
+          [asked.seq, null],
+        ]);
+        const record = { stack: true, update: { how: "rebase" as const, base: "main", baseSha: "a".repeat(40), outcome: "updated" as const, detail: null, at: "2026-01-01T00:00:00.000Z" } };
+        expect((await store.updateWorker(FEEDBACK_WORKER, { mergeFlow: record })).mergeFlow).toEqual(record);
+        expect((await store.getWorker(FEEDBACK_WORKER))!.mergeFlow).toEqual(record);
+      });
+
       it("answers a scope once: feedback of a suite a round took adds nothing; one still waiting joins it", async () => {
         await prOpen();
         await store.addFeedback(failedCheck(10, 100));
