@@ -258,8 +258,11 @@ export class Runner {
   /** WORKING workers whose runner is gone: their agent is stopped if it still runs, and they go to UNKNOWN. */
   private async recoverOrphans(workers: Worker[]): Promise<void> {
     const now = Date.now();
-    for (const worker of workers) {
-      if (worker.state !== "WORKING" || this.running.has(worker.id)) continue;
+    for (const listed of workers) {
+      if (listed.state !== "WORKING" || this.running.has(listed.id)) continue;
+      // read at the start of the pass: a pipeline of this runner's may have ended (PR_OPEN) since
+      const worker = await this.deps.store.getWorker(listed.id);
+      if (worker?.state !== "WORKING" || this.running.has(worker.id)) continue;
       const owner = worker.owner;
       if (owner && owner !== this.id && !ownerIsDead(owner) && !leaseExpired(worker, now)) continue;
       if (worker.pid && isProcessAlive(worker.pid)) await killGroup(worker.pid, 1000);
@@ -268,6 +271,8 @@ export class Runner {
         this.deps,
         worker.id,
         `agent process vanished: runner ${owner ?? "(none)"} stopped while it ran; retry with \`pw worker retry ${worker.id}\``,
+        "runner",
+        worker,
       );
     }
   }
