@@ -154,6 +154,10 @@ export class ObservedWorkerStore implements WorkerStore {
     return this.store.recordDeliveries(deliveries);
   }
 
+  claimDelivery(deliveryId: string, event: string, since: string): Promise<boolean> {
+    return this.store.claimDelivery(deliveryId, event, since);
+  }
+
   forgetDelivery(deliveryId: string, since: string): Promise<boolean> {
     return this.store.forgetDelivery(deliveryId, since);
   }

@@ -168,6 +168,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `ALTER TABLE workers ADD COLUMN runner_id text COLLATE "C";
    CREATE INDEX workers_runner ON workers (runner_id) WHERE runner_id IS NOT NULL;
    ALTER TABLE runners ADD COLUMN settings jsonb;`,
+  // 4: delivery ids looked up by id: with replicas of the app sharing the database, each
+  // delivery is claimed there (one read by id per delivery), not told apart in one process's memory
+  `CREATE INDEX delivery_log_id ON delivery_log (id, received_at);`,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS.length;

@@ -105,6 +105,10 @@ export class SqliteAsyncWorkerStore implements WorkerStore {
     return this.call(() => this.sqlite.recordDeliveries(deliveries));
   }
 
+  claimDelivery(deliveryId: string, event: string, since: string): Promise<boolean> {
+    return this.call(() => this.sqlite.claimDelivery(deliveryId, event, since));
+  }
+
   forgetDelivery(deliveryId: string, since: string): Promise<boolean> {
     return this.call(() => this.sqlite.forgetDelivery(deliveryId, since));
   }

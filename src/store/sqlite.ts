@@ -692,6 +692,15 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
     });
   }
 
+  claimDelivery(deliveryId: string, event: string, since: string): boolean {
+    // the write lock of the transaction orders claims from every process of the file
+    return this.atomically(() => {
+      if (this.statement("SELECT 1 FROM delivery_log WHERE received_at >= ? AND id = ?").get(since, deliveryId)) return false;
+      this.statement("INSERT INTO delivery_log (id, event, received_at) VALUES (?, ?, ?)").run(deliveryId, event, now());
+      return true;
+    });
+  }
+
   forgetDelivery(deliveryId: string, since: string): boolean {
     return this.atomically(
       () => this.statement("DELETE FROM delivery_log WHERE received_at >= ? AND id = ?").run(since, deliveryId).changes > 0,

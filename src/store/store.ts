@@ -283,6 +283,12 @@ export interface WorkerStore {
   recentDeliveries(since: string): Promise<string[]>;
   /** Appends delivery ids in one step, in the order given; returns how many. */
   recordDeliveries(deliveries: ReadonlyArray<{ id: string; event: string }>): Promise<number>;
+  /**
+   * Records delivery `deliveryId` unless it was recorded at or after `since` (ISO time); false
+   * when it was. Atomic across every client of the store: of several claiming one id at once
+   * (replicas of the app behind one URL), exactly one gets true. A forgotten id may be claimed again.
+   */
+  claimDelivery(deliveryId: string, event: string, since: string): Promise<boolean>;
   /** Forgets a delivery received at or after `since` whose handling failed; false when none was recorded. */
   forgetDelivery(deliveryId: string, since: string): Promise<boolean>;
   /** Forgets deliveries received before `before` (ISO time); returns how many. */
