@@ -31,6 +31,12 @@ export interface FollowUpQueueOptions {
   leaseMs?: number;
   /** Told when a follow-up gives up (`pw serve` forgets its delivery id, so a redelivery is handled). */
   onGiveUp?: (followUp: FollowUp) => void | Promise<void>;
+  /**
+   * Other drainers share the store (replicas of the app on PostgreSQL): claims left in it may be
+   * theirs, at work now, so none is let go at start; a dead drainer's claims end with their
+   * lease (default: the store's backend is postgres).
+   */
+  shared?: boolean;
 }
 
 const RETRY_DELAYS_MS = [1000, 10_000, 60_000];
@@ -117,12 +123,14 @@ export class FollowUpQueue {
   }
 
   /**
-   * Starts draining with `perform`. Claims left by an earlier drainer of this store (a
-   * `pw serve` that stopped or died with work under way) are let go first: one drainer runs
-   * per store, as one process records its deliveries.
+   * Starts draining with `perform`. On a store of its own, claims left by an earlier drainer (a
+   * `pw serve` that stopped or died with work under way) are let go first: one drainer runs per
+   * SQLite file. On a shared store they may be a live replica's, under way: they are left to
+   * their lease.
    */
   async start(perform: PerformFollowUp): Promise<void> {
-    const released = await this.options.store.releaseFollowUps(null);
+    const shared = this.options.shared ?? this.options.store.backend === "postgres";
+    const released = shared ? 0 : await this.options.store.releaseFollowUps(null);
     const backlog = await this.options.store.followUpBacklog();
     this.perform = perform;
     if (backlog.unfinished > 0) {
