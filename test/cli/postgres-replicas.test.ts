@@ -15,7 +15,11 @@ import { fakeAgent, REPOSITORY, runnerSandbox, type RunnerSandbox } from "../hel
 import { serveEnv, SERVE_SECRET, startServe, until, type Served } from "../helpers/serve.js";
 import { deliver, loadPayload, retarget, withComment, type FixtureName } from "../helpers/webhooks.js";
 
+// a database per test: the stand-in numbers issues and comments from 1 in each, and follow-up keys hold those numbers
 const database = testDatabase();
+const outageDatabase = testDatabase();
+/** The database of the test running. */
+let current = "";
 
 let sandbox: RunnerSandbox | undefined;
 const serving: Served[] = [];
@@ -66,7 +70,8 @@ interface Setup {
 }
 
 /** A sandbox whose runner registered acme/widgets in the database, so an app with no checkout serves it. */
-async function setup(databaseUrl = database!.url): Promise<Setup> {
+async function setup(databaseUrl: string): Promise<Setup> {
+  current = databaseUrl;
   const sb = (sandbox = await runnerSandbox({ agents: { "code-author": fakeAgent("write-file.mjs") } }));
   sb.github.setPermission(REPOSITORY, "alice", "write");
   const env = { ...serveEnv(sb), PW_DATABASE_URL: databaseUrl };
@@ -91,26 +96,30 @@ async function workerFromIssue(s: Setup, app: Served): Promise<{ id: string; iss
   );
   payload.repository.default_branch = "main";
   expect((await deliver(app.url, { event: "issue_comment", payload, secret: SERVE_SECRET })).status).toBe(200);
-  const id = await until(async () => (await workerRows(`issue-${issue.number}`))[0]?.id, 10_000, "the worker queued");
+  const id = await until(async () => (await workersOfTask(`issue-${issue.number}`))[0]?.id, 10_000, "the worker queued");
   const run = await s.sb.pw(["loop", "--until-idle", "--poll-interval", "0.1", "--runner-id", s.runnerId], { PW_DATABASE_URL: s.env.PW_DATABASE_URL });
   expect(run.code, run.stderr).toBe(0);
-  const [row] = await workerRows(`issue-${issue.number}`);
+  const row = await workerRow(id);
   expect(row).toMatchObject({ id, state: "PR_OPEN" });
   return { id, issue: issue.number, pr: row!.pr_number! };
 }
 
-function workerRows(taskId: string): Promise<Array<{ id: string; state: string; pr_number: number | null }>> {
-  return queryDatabase(database!.url, "SELECT id, state, pr_number FROM workers WHERE task_id = $1", [taskId]);
+function workersOfTask(taskId: string): Promise<Array<{ id: string }>> {
+  return queryDatabase(current, "SELECT id FROM workers WHERE task_id = $1", [taskId]);
+}
+
+async function workerRow(id: string): Promise<{ id: string; state: string; pr_number: number | null } | undefined> {
+  return (await queryDatabase<{ id: string; state: string; pr_number: number | null }>(current, "SELECT id, state, pr_number FROM workers WHERE id = $1", [id]))[0];
 }
 
 async function history(id: string): Promise<Array<{ to_state: string; source: string }>> {
-  return queryDatabase(database!.url, "SELECT to_state, source FROM transitions WHERE worker_id = $1 ORDER BY seq", [id]);
+  return queryDatabase(current, "SELECT to_state, source FROM transitions WHERE worker_id = $1 ORDER BY seq", [id]);
 }
 
 /** Waits until no follow-up of the database is pending or running. */
 async function followUpsDone(): Promise<void> {
   await until(
-    async () => (await queryDatabase<{ n: string }>(database!.url, "SELECT count(*) AS n FROM follow_ups WHERE state IN ('pending', 'running')"))[0]!.n === "0",
+    async () => (await queryDatabase<{ n: string }>(current, "SELECT count(*) AS n FROM follow_ups WHERE state IN ('pending', 'running')"))[0]!.n === "0",
     20_000,
     "every follow-up done",
   );
@@ -140,7 +149,7 @@ async function metric(replicas: Served[], pattern: RegExp): Promise<number> {
 
 describe.skipIf(!database)("replicas of the app on one PostgreSQL database", () => {
   it("the same delivery to two replicas at once, and the same fact under two delivery ids: one transition, one status comment, one set of check runs", async () => {
-    const s = await setup();
+    const s = await setup(database!.url);
     const replicas = [await replica(s.env), await replica(s.env)];
     const worker = await workerFromIssue(s, replicas[0]!);
     await until(() => statusComments(s.sb, worker.issue)[0]?.body.includes("is **PR_OPEN**"), 10_000, "the status comment shows PR_OPEN");
@@ -173,5 +182,41 @@ describe.skipIf(!database)("replicas of the app on one PostgreSQL database", () 
     expect(statusComments(s.sb, worker.issue)).toHaveLength(1);
     expect(runsOfHead()).toHaveLength(GATE_NAMES.length);
     expect(s.sb.github.requestsTo("POST", `/repos/${REPOSITORY}/check-runs`)).toHaveLength(GATE_NAMES.length);
+  });
+
+  it("a delivery that comes while the database is away is answered and held; the move lands once it is back, and the outage is said once", async () => {
+    const server = new URL(outageDatabase!.url);
+    const relay = new CuttableRelay({ host: server.hostname, port: Number(server.port || 5432) });
+    relays.push(relay);
+    await relay.open();
+    const viaRelay = new URL(outageDatabase!.url);
+    viaRelay.host = `127.0.0.1:${relay.port}`;
+    const s = await setup(outageDatabase!.url);
+    // the replicas reach the database through the relay; the runner and the test do not
+    const replicas = [await replica({ ...s.env, PW_DATABASE_URL: viaRelay.toString() }), await replica({ ...s.env, PW_DATABASE_URL: viaRelay.toString() })];
+    const worker = await workerFromIssue(s, replicas[0]!);
+    await until(() => statusComments(s.sb, worker.issue)[0]?.body.includes("is **PR_OPEN**"), 10_000, "the status comment shows PR_OPEN");
+    await followUpsDone();
+
+    await relay.cut();
+    s.sb.github.mergePullRequest(REPOSITORY, worker.pr);
+    const merged = pullRequestPayload(s.sb, "pull_request.closed.merged", worker.pr);
+    // GitHub does not redeliver by itself: both answer, and hold it
+    await deliverToAll(replicas, merged, [randomUUID(), randomUUID()]);
+    for (const r of replicas) await until(() => r.output().includes("deliveries: the store is unavailable"), 10_000, "the outage said");
+    expect(await workerRow(worker.id)).toMatchObject({ state: "PR_OPEN" });
+
+    await relay.open();
+    await until(async () => (await workerRow(worker.id))?.state === "MERGED", 20_000, "the held delivery's move");
+    await until(() => statusComments(s.sb, worker.issue)[0]?.body.includes("is **MERGED**"), 20_000, "the status comment shows MERGED");
+    await followUpsDone();
+    expect((await history(worker.id)).map((t) => t.to_state)).toEqual(["NEEDS_INIT", "WORKING", "PR_OPEN", "MERGED"]);
+    expect(statusComments(s.sb, worker.issue)).toHaveLength(1);
+    for (const r of replicas) {
+      await until(() => r.output().includes("deliveries: the store answers again"), 10_000, "the recovery said");
+      const said = r.output().split("\n").filter((line) => line.includes("deliveries: the store is unavailable"));
+      expect(said).toHaveLength(1);
+      expect(JSON.parse(said[0]!)).toMatchObject({ level: 40, component: "app" });
+    }
   });
 });
