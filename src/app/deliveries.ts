@@ -21,6 +21,9 @@ export interface DeliveryLogOptions {
 
 const DAY_MS = 24 * 3600_000;
 
+/** On a shared store, how long a claimed id is also kept in memory. */
+const SHARED_MEMORY_MS = 3600_000;
+
 /** How far back a forgotten id is looked for in the store, past when it was first seen (clock steps). */
 const FORGET_MARGIN_MS = 60_000;
 
@@ -102,11 +105,12 @@ export class DeliveryLog {
    */
   async claim(id: string, event: string): Promise<boolean> {
     if (!this.shared) return this.record(id, event);
-    if (this.seen.has(id)) return false;
+    // no answer from memory: another replica may have forgotten the id since (its follow-up gave up)
     const at = this.now();
     if (!(await this.store.claimDelivery(id, event, new Date(at - this.retentionMs).toISOString()))) return false;
     this.seen.set(id, at);
-    this.forgetOld();
+    // the store tells deliveries apart; memory keeps the last hour's, for `has`
+    this.forgetOld(at - SHARED_MEMORY_MS);
     return true;
   }
 
@@ -146,16 +150,18 @@ export class DeliveryLog {
    */
   async forget(id: string): Promise<void> {
     const at = this.seen.get(id);
-    if (at === undefined) return;
     this.seen.delete(id);
     if (this.shared) {
+      // the id may have left memory already: every record of it in the retention window goes
+      const since = new Date(this.now() - this.retentionMs).toISOString();
       try {
-        await retryWhileUnavailable(() => this.store.forgetDelivery(id, new Date(at - FORGET_MARGIN_MS).toISOString()), this.outages);
+        await retryWhileUnavailable(() => this.store.forgetDelivery(id, since), this.outages);
       } catch (error) {
         this.logger?.warn({ err_message: (error as Error).message, delivery: id }, "delivery id not forgotten in the store: a redelivery of it may be ignored");
       }
       return;
     }
+    if (at === undefined) return;
     // still waiting: it never reaches the store
     if (this.pending.delete(id)) return;
     // written, or being written: deleted there once the write is done
@@ -179,9 +185,8 @@ export class DeliveryLog {
     return this.writing;
   }
 
-  /** Lets go of the ids past the retention (the oldest come first). */
-  private forgetOld(): void {
-    const oldest = this.now() - this.retentionMs;
+  /** Lets go of the ids seen before `oldest` (default: past the retention; the oldest come first). */
+  private forgetOld(oldest = this.now() - this.retentionMs): void {
     for (const [id, at] of this.seen) {
       if (at >= oldest) break;
       this.seen.delete(id);

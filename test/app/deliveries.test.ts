@@ -112,6 +112,9 @@ describe("the delivery log", () => {
     await taker.forget("d-1");
     expect(await other.claim("d-1", "pull_request.closed")).toBe(true);
     expect(await stored(await open(file))).toEqual(["d-1"]);
+    // a replica that never took it forgets it (a follow-up of it gave up there): a redelivery to the one that did is handled
+    await taker.forget("d-1");
+    expect(await other.claim("d-1", "pull_request.closed")).toBe(true);
   });
 
   it("holds a delivery while the store is unavailable, says so once, and runs it when the store answers", async () => {
