@@ -27,19 +27,24 @@ export interface FollowUpQueueOptions {
   retryDelaysMs?: readonly number[];
   /** How often the store is looked at besides when work is added (default 1 s). */
   pollMs?: number;
-  /** How long a claim holds a follow-up for this drainer (default an hour: GitHub's rate limits can hold a write for minutes). */
+  /**
+   * How long a claim holds a follow-up for this drainer (default an hour: GitHub's rate limits can
+   * hold a write for minutes; on a shared store two minutes, renewed while the drainer runs).
+   */
   leaseMs?: number;
   /** Told when a follow-up gives up (`pw serve` forgets its delivery id, so a redelivery is handled). */
   onGiveUp?: (followUp: FollowUp) => void | Promise<void>;
   /**
    * Other drainers share the store (replicas of the app on PostgreSQL): claims left in it may be
    * theirs, at work now, so none is let go at start; a dead drainer's claims end with their
-   * lease (default: the store's backend is postgres).
+   * short lease, which a live one renews (default: the store's backend is postgres).
    */
   shared?: boolean;
 }
 
 const RETRY_DELAYS_MS = [1000, 10_000, 60_000];
+/** A claim's lease on a shared store: what a dead replica's follow-ups (and their lanes) wait at most. */
+const SHARED_LEASE_MS = 120_000;
 /** In a busy stretch, how long the first follow-up added waits for others to share its store commit. */
 const BATCH_WINDOW_MS = 2;
 /** A stretch is busy while commits come closer than this. */
@@ -68,6 +73,8 @@ export class FollowUpQueue {
   private perform: PerformFollowUp | undefined;
   private scheduled = false;
   private poller: NodeJS.Timeout | undefined;
+  private renewer: NodeJS.Timeout | undefined;
+  private readonly shared: boolean;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private readonly concurrency: number;
   private readonly delays: readonly number[];
@@ -83,7 +90,8 @@ export class FollowUpQueue {
   constructor(private readonly options: FollowUpQueueOptions) {
     this.concurrency = options.concurrency ?? 4;
     this.delays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
-    this.leaseMs = options.leaseMs ?? 3600_000;
+    this.shared = options.shared ?? options.store.backend === "postgres";
+    this.leaseMs = options.leaseMs ?? (this.shared ? SHARED_LEASE_MS : 3600_000);
     this.patience = { ...outageReports(options.logger, "follow-ups"), signal: this.stopping.signal };
   }
 
@@ -129,8 +137,7 @@ export class FollowUpQueue {
    * their lease.
    */
   async start(perform: PerformFollowUp): Promise<void> {
-    const shared = this.options.shared ?? this.options.store.backend === "postgres";
-    const released = shared ? 0 : await this.options.store.releaseFollowUps(null);
+    const released = this.shared ? 0 : await this.options.store.releaseFollowUps(null);
     const backlog = await this.options.store.followUpBacklog();
     this.perform = perform;
     if (backlog.unfinished > 0) {
@@ -138,6 +145,13 @@ export class FollowUpQueue {
     }
     this.poller = setInterval(() => this.wake(), this.options.pollMs ?? 1000);
     this.poller.unref();
+    if (this.shared) {
+      // what runs here stays ours while it runs; missed renewals (an outage) at worst let another replica run it again, as ensure
+      this.renewer = setInterval(() => {
+        if (this.running.size > 0) this.options.store.renewFollowUps(this.owner, this.leaseMs).catch(() => undefined);
+      }, this.leaseMs / 3);
+      this.renewer.unref();
+    }
     this.wake();
   }
 
@@ -266,6 +280,7 @@ export class FollowUpQueue {
     this.perform = undefined;
     this.stopping.abort();
     clearInterval(this.poller);
+    clearInterval(this.renewer);
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.retryTimers.clear();
     let timer: NodeJS.Timeout | undefined;

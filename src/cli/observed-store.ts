@@ -182,6 +182,10 @@ export class ObservedWorkerStore implements WorkerStore {
     return this.store.retryFollowUp(seq, owner, error, retryInMs);
   }
 
+  renewFollowUps(owner: string, leaseMs: number): Promise<number> {
+    return this.store.renewFollowUps(owner, leaseMs);
+  }
+
   releaseFollowUps(owner: string | null): Promise<number> {
     return this.store.releaseFollowUps(owner);
   }

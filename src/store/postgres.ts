@@ -893,6 +893,10 @@ export class PostgresWorkerStore implements WorkerStore {
     return changed === 1;
   }
 
+  renewFollowUps(owner: string, leaseMs: number): Promise<number> {
+    return this.write(`UPDATE follow_ups SET lease_until = ${nowPlus(2)} WHERE owner = $1 AND state = 'running'`, [owner, leaseMs]);
+  }
+
   releaseFollowUps(owner: string | null): Promise<number> {
     return this.write(
       `UPDATE follow_ups SET state = 'pending', owner = NULL, lease_until = NULL

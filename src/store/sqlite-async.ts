@@ -133,6 +133,10 @@ export class SqliteAsyncWorkerStore implements WorkerStore {
     return this.call(() => this.sqlite.retryFollowUp(seq, owner, error, retryInMs));
   }
 
+  renewFollowUps(owner: string, leaseMs: number): Promise<number> {
+    return this.call(() => this.sqlite.renewFollowUps(owner, leaseMs));
+  }
+
   releaseFollowUps(owner: string | null): Promise<number> {
     return this.call(() => this.sqlite.releaseFollowUps(owner));
   }

@@ -795,6 +795,13 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
     });
   }
 
+  renewFollowUps(owner: string, leaseMs: number): number {
+    const leaseUntil = later(leaseMs);
+    return this.atomically(
+      () => this.statement("UPDATE follow_ups SET lease_until = @leaseUntil WHERE owner = @owner AND state = 'running'").run({ owner, leaseUntil }).changes,
+    );
+  }
+
   releaseFollowUps(owner: string | null): number {
     return this.atomically(
       () =>

@@ -313,6 +313,8 @@ export interface WorkerStore {
   retryFollowUp(seq: number, owner: string, error: string, retryInMs: number | null): Promise<boolean>;
   /** Lets go of the claims of `owner` (every owner's when null); returns how many. */
   releaseFollowUps(owner: string | null): Promise<number>;
+  /** Extends, to `leaseMs` from now, the claims `owner` holds on follow-ups it is running; returns how many. */
+  renewFollowUps(owner: string, leaseMs: number): Promise<number>;
   followUpBacklog(): Promise<FollowUpBacklog>;
   /** Forgets follow-ups finished before `before` (ISO time), and with them their keys; returns how many. */
   pruneFollowUps(before: string): Promise<number>;

@@ -10,6 +10,7 @@ import { createLogger } from "../../src/log/logger.js";
 import { openSqliteStore } from "../../src/store/sqlite-async.js";
 import type { FollowUp, WorkerStore } from "../../src/store/store.js";
 import { removeTempDirs, tempDir } from "../helpers/git.js";
+import { until } from "../helpers/serve.js";
 
 const stores: WorkerStore[] = [];
 const queues: FollowUpQueue[] = [];
@@ -57,5 +58,29 @@ describe("the follow-up queue at start", () => {
     await queue.drain(10_000);
     expect(performed).toEqual(["react:1"]);
     expect(await store.finishFollowUp(claimed.seq, "replica-b")).toBe(false);
+  });
+
+  it("on a shared store renews the claims of what it runs, so no other replica takes them over while it runs", async () => {
+    const dir = tempDir("pw-queue-");
+    const store = await openSqliteStore(join(dir, "state.db"));
+    stores.push(store);
+    await store.addFollowUps([{ key: "react:1", ...reaction }]);
+    const logger = createLogger({ component: "app", destination: join(dir, "app.log"), loki: false });
+    // a short lease, renewed every third of it; one lane at a time, so its own polls claim nothing meanwhile
+    const queue = new FollowUpQueue({ store, logger, shared: true, leaseMs: 1500, pollMs: 20, concurrency: 1 });
+    queues.push(queue);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let started = false;
+    await queue.start(async () => {
+      started = true;
+      await released;
+    });
+    await until(() => started);
+    // twice the lease has passed while it runs: the claim is still this drainer's
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(await store.claimFollowUps("replica-b", 60_000, 10)).toEqual([]);
+    release();
+    await queue.drain(10_000);
   });
 });

@@ -539,6 +539,19 @@ export function describeStore(name: string, backend: StoreBackend | null): void 
         expect(await store.releaseFollowUps("newer")).toBe(1);
       });
 
+      it("renews the claims an owner holds, so a live drainer keeps them past its first lease", async () => {
+        await store.addFollowUps([effect("a1"), effect("b1", "l#2"), effect("c1", "l#3")]);
+        // claimed already past their lease: another owner could take them, unless renewed
+        const mine = await store.claimFollowUps("live", -1, 2);
+        expect(mine).toHaveLength(2);
+        expect(await store.finishFollowUp(mine[1]!.seq, "live")).toBe(true);
+        expect(await store.renewFollowUps("live", MINUTE)).toBe(1);
+        expect(await store.renewFollowUps("nobody", MINUTE)).toBe(0);
+        // the renewed one stays the live owner's; the unclaimed one goes to the other
+        expect((await store.claimFollowUps("other", MINUTE, 10)).map((f) => f.key)).toEqual(["c1"]);
+        expect(await store.finishFollowUp(mine[0]!.seq, "live")).toBe(true);
+      });
+
       it("queues a move's effects in the same step as the move", async () => {
         await store.createWorker({ id: "worker-aaaaa1" }, { source: "cli", followUps: [effect("status:1")] });
         await store.transition("worker-aaaaa1", "NEEDS_INIT", "ABANDONED", { source: "command", followUps: [effect("status:2"), effect("status:1")] });
