@@ -793,6 +793,22 @@ export class PostgresWorkerStore implements WorkerStore {
     );
   }
 
+  claimDelivery(deliveryId: string, event: string, since: string): Promise<boolean> {
+    return this.atomically(async (tx) => {
+      // ids are not unique (a forgotten one may come again): a lock per id, held to the commit,
+      // orders the claims of one id, and each reads what the one before it committed
+      await tx.query("SELECT pg_advisory_xact_lock(7732, hashtext($1))", [deliveryId]);
+      const claimed = await tx.query(
+        `INSERT INTO delivery_log (id, event, received_at)
+         SELECT $1::text, $2::text, ${NOW}
+         WHERE NOT EXISTS (SELECT 1 FROM delivery_log WHERE id = $1 AND received_at >= $3::timestamptz)
+         RETURNING 1`,
+        [deliveryId, event, since],
+      );
+      return claimed.rows.length > 0;
+    });
+  }
+
   async forgetDelivery(deliveryId: string, since: string): Promise<boolean> {
     return (await this.write("DELETE FROM delivery_log WHERE received_at >= $1::timestamptz AND id = $2", [since, deliveryId])) > 0;
   }
@@ -876,6 +892,10 @@ export class PostgresWorkerStore implements WorkerStore {
             [seq, owner, error, retryInMs],
           );
     return changed === 1;
+  }
+
+  renewFollowUps(owner: string, leaseMs: number): Promise<number> {
+    return this.write(`UPDATE follow_ups SET lease_until = ${nowPlus(2)} WHERE owner = $1 AND state = 'running'`, [owner, leaseMs]);
   }
 
   releaseFollowUps(owner: string | null): Promise<number> {

@@ -699,6 +699,15 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
     });
   }
 
+  claimDelivery(deliveryId: string, event: string, since: string): boolean {
+    // the write lock of the transaction orders claims from every process of the file
+    return this.atomically(() => {
+      if (this.statement("SELECT 1 FROM delivery_log WHERE received_at >= ? AND id = ?").get(since, deliveryId)) return false;
+      this.statement("INSERT INTO delivery_log (id, event, received_at) VALUES (?, ?, ?)").run(deliveryId, event, now());
+      return true;
+    });
+  }
+
   forgetDelivery(deliveryId: string, since: string): boolean {
     return this.atomically(
       () => this.statement("DELETE FROM delivery_log WHERE received_at >= ? AND id = ?").run(since, deliveryId).changes > 0,
@@ -791,6 +800,13 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
             );
       return statement.run({ seq, owner, error, at, ...(retryAt === null ? {} : { retryAt }) }).changes === 1;
     });
+  }
+
+  renewFollowUps(owner: string, leaseMs: number): number {
+    const leaseUntil = later(leaseMs);
+    return this.atomically(
+      () => this.statement("UPDATE follow_ups SET lease_until = @leaseUntil WHERE owner = @owner AND state = 'running'").run({ owner, leaseUntil }).changes,
+    );
   }
 
   releaseFollowUps(owner: string | null): number {
