@@ -206,15 +206,7 @@ interface LabelEvent extends PullRequestEvent {
 }
 
 function toLabelEvent(context: Pick<Context, "id" | "payload">): LabelEvent {
-  const payload = parsePullRequestPayload(context.payload);
-  return {
-    deliveryId: context.id,
-    action: payload.action,
-    repository: payload.repository.full_name,
-    installationId: payload.installation?.id ?? null,
-    pullRequest: pullRequestFacts(payload.pull_request),
-    label: payload.label?.name,
-  };
+  return { ...toPullRequestEvent(context), label: parsePullRequestPayload(context.payload).label?.name };
 }
 
 /** `needs-human` on a worker's PR whose auto-merge the app turned on: it is turned off. */

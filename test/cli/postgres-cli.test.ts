@@ -8,7 +8,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, connect, type Server, type Socket } from "node:net";
+import { CuttableRelay } from "../helpers/relay.js";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { PW_BIN } from "../helpers/cli.js";
@@ -25,38 +25,6 @@ afterEach(async () => {
   sandbox = undefined;
   removeTempDirs();
 });
-
-/**
- * A TCP relay to the database that a test can cut (every connection dropped, new ones refused, as
- * when the server restarts) and put back on the same port.
- */
-class CuttableRelay {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  constructor(private readonly target: { host: string; port: number }) {}
-
-  async open(): Promise<void> {
-    this.server = createServer((client) => {
-      const upstream = connect(this.target.port, this.target.host);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on("close", () => this.sockets.delete(socket));
-        socket.on("error", () => socket.destroy());
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, "127.0.0.1", resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-
-  async cut(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server?.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
-    await closed;
-  }
-}
 
 interface WorkerJson {
   id: string;

@@ -6,7 +6,7 @@
  * the database is away is answered, held, and lands once it is back.
  */
 import { randomUUID } from "node:crypto";
-import { createServer, connect, type Server, type Socket } from "node:net";
+import { CuttableRelay } from "../helpers/relay.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { GATE_NAMES } from "../../src/gates/index.js";
 import { removeTempDirs, tempDir } from "../helpers/git.js";
@@ -31,36 +31,6 @@ afterEach(async () => {
   sandbox = undefined;
   removeTempDirs();
 });
-
-/** A TCP relay to the database that can be cut (every connection dropped, none accepted) and opened again on its port. */
-class CuttableRelay {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  constructor(private readonly target: { host: string; port: number }) {}
-
-  async open(): Promise<void> {
-    this.server = createServer((client) => {
-      const upstream = connect(this.target.port, this.target.host);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on("close", () => this.sockets.delete(socket));
-        socket.on("error", () => socket.destroy());
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, "127.0.0.1", resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-
-  async cut(): Promise<void> {
-    if (!this.server?.listening) return;
-    const closed = new Promise<void>((resolve) => this.server?.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
-    await closed;
-  }
-}
 
 interface Setup {
   sb: RunnerSandbox;
