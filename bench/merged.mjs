@@ -17,16 +17,15 @@
 //
 //   npm run build && node bench/merged.mjs [--rate R] [--seconds S] [--rounds N] [--durable]
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { createHmac, randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
+import { loadGitHubStandIn, pullRequestPayload as payloadOf, requireBuilt, ROOT, signed as signedBy } from "./harness.mjs";
 import { numberOption } from "./options.mjs";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const RATE = numberOption("rate", 50);
 const SECONDS = numberOption("seconds", 10);
 const ROUNDS = Math.round(numberOption("rounds", 4));
@@ -37,10 +36,7 @@ const SECRET = "bench-secret";
 const REPO = "acme/widgets";
 const TARGET_MS = 50;
 
-if (!existsSync(join(ROOT, "dist/cli/main.js"))) {
-  console.error("bench: dist/cli/main.js is missing: run `npm run build` first");
-  process.exit(1);
-}
+requireBuilt();
 const { openSqliteStore } = await import(join(ROOT, "dist/store/sqlite-async.js"));
 const { openPostgresStore } = await import(join(ROOT, "dist/store/postgres.js"));
 
@@ -79,12 +75,7 @@ const benchUrl = serverUrl
   : undefined;
 
 // ---- the GitHub stand-in of the tests, transpiled to plain JavaScript ---------------------------
-const { default: ts } = await import("typescript");
-const { outputText } = ts.transpileModule(readFileSync(join(ROOT, "test/helpers/github-stand-in.ts"), "utf8"), {
-  compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
-});
-writeFileSync(join(work, "github-stand-in.mjs"), outputText);
-const { GitHubStandIn } = await import(join(work, "github-stand-in.mjs"));
+const GitHubStandIn = await loadGitHubStandIn(work);
 const github = await GitHubStandIn.start();
 github.addRepo(REPO);
 
@@ -119,27 +110,9 @@ async function seed(store, prefix) {
   return rounds;
 }
 
-const fixture = (name) => JSON.parse(readFileSync(join(ROOT, "fixtures/webhooks", `${name}.json`), "utf8"));
-function pullRequestPayload(name, number, branch) {
-  const payload = fixture(name);
-  const [owner, repoName] = REPO.split("/");
-  payload.repository.full_name = REPO;
-  payload.repository.name = repoName;
-  payload.repository.owner.login = owner;
-  payload.number = number;
-  const pr = payload.pull_request;
-  pr.number = number;
-  pr.html_url = `https://github.com/${REPO}/pull/${number}`;
-  pr.head.ref = branch;
-  pr.head.repo = JSON.parse(JSON.stringify(payload.repository));
-  pr.base.repo = JSON.parse(JSON.stringify(payload.repository));
-  return payload;
-}
+const pullRequestPayload = (name, number, branch) => payloadOf(name, REPO, number, branch);
 const mergedPayload = (number, branch) => pullRequestPayload("pull_request.closed.merged", number, branch);
-function signed(payload) {
-  const body = JSON.stringify(payload);
-  return { body, signature: `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` };
-}
+const signed = (payload) => signedBy(SECRET, payload);
 const noop = signed(pullRequestPayload("pull_request.synchronize", 99_999, "feature/nobody"));
 
 const backends = [];

@@ -8,34 +8,25 @@
 //
 //   npm run build && node bench/rework.mjs [--rounds N] [--files N] [--poll S]
 import { execFileSync, spawn } from "node:child_process";
-import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
+import { fixture, loadGitHubStandIn, requireBuilt, ROOT, signature } from "./harness.mjs";
 import { numberOption } from "./options.mjs";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const ROUNDS = Math.round(numberOption("rounds", 20));
 const FILES = Math.round(numberOption("files", 2000));
 const POLL = numberOption("poll", 0.5);
 const SECRET = "bench-secret";
 const REPO = "acme/widgets";
 
-if (!existsSync(join(ROOT, "dist/cli/main.js"))) {
-  console.error("bench: dist/cli/main.js is missing: run `npm run build` first");
-  process.exit(1);
-}
+requireBuilt();
 
 // ---- the GitHub stand-in of the tests, transpiled to plain JavaScript ---------------------------
 const work = mkdtempSync(join(tmpdir(), "pw-bench-rework-"));
-const { default: ts } = await import("typescript");
-const { outputText } = ts.transpileModule(readFileSync(join(ROOT, "test/helpers/github-stand-in.ts"), "utf8"), {
-  compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
-});
-writeFileSync(join(work, "github-stand-in.mjs"), outputText);
-const { GitHubStandIn } = await import(join(work, "github-stand-in.mjs"));
+const GitHubStandIn = await loadGitHubStandIn(work);
 const github = await GitHubStandIn.start();
 github.addRepo(REPO);
 github.setPermission(REPO, "alice", "write");
@@ -131,7 +122,7 @@ async function deliver(event, payload) {
       "content-type": "application/json",
       "x-github-event": event,
       "x-github-delivery": randomUUID(),
-      "x-hub-signature-256": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`,
+      "x-hub-signature-256": signature(SECRET, body),
     },
     body,
   });
@@ -139,7 +130,6 @@ async function deliver(event, payload) {
   if (response.status !== 200) throw new Error(`${event} answered ${response.status}`);
   return sent;
 }
-const fixture = (name) => JSON.parse(readFileSync(join(ROOT, "fixtures/webhooks", `${name}.json`), "utf8"));
 const repository = { ...fixture("issue_comment.created").repository, full_name: REPO, name: "widgets", default_branch: "main" };
 const startedAt = (workerId, round) => {
   const file = join(record, `${workerId}-${round}`);

@@ -19,17 +19,16 @@
 // the same payloads (ratio: the median of the rounds' paired ratios; latency: pooled; CPU per
 // delivery from /proc, which a busy machine disturbs less than throughput).
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { createHmac, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
+import { fixture, loadGitHubStandIn, pullRequestPayload as payloadOf, requireBuilt, ROOT, signed as signedBy } from "./harness.mjs";
 import { numberOption, textOption } from "./options.mjs";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const DELIVERIES = Math.round(numberOption("deliveries", 6000));
 const SECONDS = numberOption("seconds", 10);
 const RATE = numberOption("rate", 100);
@@ -45,20 +44,11 @@ const WARMUP = 1000;
 const SECRET = "bench-secret";
 const REPO = "acme/widgets";
 
-if (!existsSync(join(ROOT, "dist/cli/main.js"))) {
-  console.error("bench: dist/cli/main.js is missing: run `npm run build` first");
-  process.exit(1);
-}
+requireBuilt();
 
 // ---- the GitHub stand-in of the tests, transpiled to plain JavaScript ---------------------------
 const work = mkdtempSync(join(tmpdir(), "pw-bench-"));
-const { default: ts } = await import("typescript");
-const standInSource = readFileSync(join(ROOT, "test/helpers/github-stand-in.ts"), "utf8");
-const { outputText } = ts.transpileModule(standInSource, {
-  compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
-});
-writeFileSync(join(work, "github-stand-in.mjs"), outputText);
-const { GitHubStandIn } = await import(join(work, "github-stand-in.mjs"));
+const GitHubStandIn = await loadGitHubStandIn(work);
 const github = await GitHubStandIn.start();
 github.addRepo(REPO);
 
@@ -112,26 +102,8 @@ const merging = seedStore(mergingHome, "PR_OPEN");
 const opening = seedStore(openingHome, "WORKING");
 
 // ---- payloads, signed once ------------------------------------------------------------------
-const fixture = (name) => JSON.parse(readFileSync(join(ROOT, "fixtures/webhooks", `${name}.json`), "utf8"));
-function pullRequestPayload(name, number, branch) {
-  const payload = fixture(name);
-  const [owner, repoName] = REPO.split("/");
-  payload.repository.full_name = REPO;
-  payload.repository.name = repoName;
-  payload.repository.owner.login = owner;
-  payload.number = number;
-  const pr = payload.pull_request;
-  pr.number = number;
-  pr.html_url = `https://github.com/${REPO}/pull/${number}`;
-  pr.head.ref = branch;
-  pr.head.repo = JSON.parse(JSON.stringify(payload.repository));
-  pr.base.repo = JSON.parse(JSON.stringify(payload.repository));
-  return payload;
-}
-const signed = (payload) => {
-  const body = JSON.stringify(payload);
-  return { body, signature: `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` };
-};
+const pullRequestPayload = (name, number, branch) => payloadOf(name, REPO, number, branch);
+const signed = (payload) => signedBy(SECRET, payload);
 const noop = signed(pullRequestPayload("pull_request.synchronize", 99_999, "feature/nobody"));
 const unknown = signed(pullRequestPayload("pull_request.opened", 99_998, "feature/nobody"));
 const merges = merging.map(({ number, branch }) => signed(pullRequestPayload("pull_request.closed.merged", number, branch)));
