@@ -14,6 +14,8 @@ import { lazyStore } from "../store/lazy.js";
 import { SqliteWorkerStore } from "../store/sqlite.js";
 import { SqliteAsyncWorkerStore } from "../store/sqlite-async.js";
 import { ObservedWorkerStore } from "./observed-store.js";
+import type { PassWait } from "../runner/runner.js";
+import { runnerIdFromEnv } from "../runner/runner-id.js";
 import type { WorkerStore } from "../store/store.js";
 
 /** The PostgreSQL database the store is in, checked (a malformed URL is an InvalidInputError naming where it was set); undefined: SQLite. */
@@ -82,12 +84,32 @@ export class CliContext {
   }
 
   /**
+   * What a runner waits on between passes: with PostgreSQL, the store's notices (a worker queued,
+   * merged or asked to stop wakes it at once; the poll interval is the fallback); with SQLite,
+   * the poll interval. `close` stops listening.
+   */
+  async passWait(logger: Logger): Promise<{ wait?: PassWait; close(): Promise<void> }> {
+    const database = databaseOf(this.paths);
+    if (!database) return { close: async () => {} };
+    const { WorkerNotices } = await import("../store/postgres-notify.js");
+    try {
+      const notices = await WorkerNotices.listen(database);
+      return { wait: (pollMs, signal) => notices.wait(pollMs, signal), close: () => notices.close() };
+    } catch (error) {
+      // the poll interval still finds the work, only later
+      logger.warn({ err_message: (error as Error).message }, "not listening for worker notices: the runner polls");
+      return { close: async () => {} };
+    }
+  }
+
+  /**
    * Checks what every command reads from the environment (PW_HOME, PW_WORKTREES_ROOT, LOG_LEVEL,
    * PW_PHASE, PW_LOG_FORMAT, LOKI_*, the database URL) before it does anything, so a bad value
    * stops even a command that would not have used it. Nothing is cached: `pw serve` reads `.env` later.
    */
   checkEnvironment(): void {
     databaseOf(resolvePaths(process.env));
+    runnerIdFromEnv(process.env);
     readLogEnv(process.env);
   }
 

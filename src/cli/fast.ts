@@ -13,7 +13,8 @@ import { isWorkerId } from "../core/worker-id.js";
 import { pathsFrom, pathVariableProblem } from "../paths.js";
 import { SqliteWorkerStore } from "../store/sqlite.js";
 import { print, printJson } from "./output.js";
-import { printWorker, printWorkerList, printWorkers, workerJson } from "./views.js";
+import { DEFAULT_STALE_AFTER_MS } from "../core/runner-health.js";
+import { printWorker, printWorkerList, printWorkers, runnerStaleness, workerJson } from "./views.js";
 
 /** Variables every command checks before it runs (log/env.ts): when one is set, the full program checks it. */
 const CHECKED_BY_THE_PROGRAM = ["LOG_LEVEL", "PW_PHASE", "PW_LOG_FORMAT", "LOKI_URL", "LOKI_USERNAME", "LOKI_PASSWORD", "LOKI_TENANT"];
@@ -109,7 +110,7 @@ function answer(store: SqliteWorkerStore, request: Request): boolean {
       const workers = store.listWorkers(request.state === undefined ? {} : { state: request.state });
       if (request.json) printJson(workers);
       else if (request.command === "state list") printWorkers(workers);
-      else printWorkerList(workers);
+      else printWorkerList(workers, runnerStaleness(store.listRunners(DEFAULT_STALE_AFTER_MS)));
       return true;
     }
   }

@@ -8,6 +8,7 @@ import { commandPath, finishHelp } from "./help.js";
 import { registerInitCommand } from "./init.js";
 import { printError } from "./output.js";
 import { registerPoolCommands } from "./pool.js";
+import { registerRunnersCommand } from "./runners.js";
 import { registerServeCommands } from "./serve.js";
 import { registerStateCommands } from "./state.js";
 import { registerLoopCommand, registerWorkerCommands } from "./worker.js";
@@ -38,6 +39,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerWorktreeCommands(program, ctx);
   registerPoolCommands(program, ctx);
   registerLoopCommand(program, ctx);
+  registerRunnersCommand(program, ctx);
   registerGateCommands(program, ctx);
   registerServeCommands(program, ctx);
   registerCompletionCommand(program);

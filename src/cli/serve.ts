@@ -10,12 +10,12 @@ import type { Server } from "node:http";
 import { resolve } from "node:path";
 import { z } from "zod";
 import type { Probot } from "probot";
-import type { ServedRepository } from "../app/deps.js";
 import type { RequestOctokit } from "../app/github.js";
 import type { FollowUpOctokit } from "../app/index.js";
 import type { ReconcileResult } from "../app/reconcile.js";
 import { InvalidInputError, NotARepositoryError, PwError, StoreUnavailableError } from "../core/errors.js";
 import { parseProjectName } from "../core/names.js";
+import { DEFAULT_STALE_AFTER_MS } from "../core/runner-health.js";
 import { parseWith } from "../core/validate.js";
 import type { LogFormat } from "../log/env.js";
 import type { Logger } from "../log/logger.js";
@@ -52,6 +52,8 @@ const DEFAULT_PORT = 3000;
 const DELIVERY_RETENTION_MS = 7 * 24 * 3600_000;
 /** How long a stop waits for the follow-ups under way. */
 const SHUTDOWN_GRACE_MS = 10_000;
+/** How often an app reads again which repositories the runners sharing its store serve. */
+const SERVED_REFRESH_MS = 5_000;
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -77,7 +79,7 @@ function loadDotEnv(): void {
 }
 
 /** The checkouts to serve: the current directory's (when it is one) and each `--repo DIR`, once each. */
-async function openRepositories(ctx: CliContext, dirs: string[]): Promise<RepoContext[]> {
+async function openRepositories(ctx: CliContext, dirs: string[], checkoutNeeded = true): Promise<RepoContext[]> {
   const { openRepoContext } = await import("../runner/context.js");
   const contexts: RepoContext[] = [];
   const add = (repo: RepoContext) => {
@@ -88,7 +90,7 @@ async function openRepositories(ctx: CliContext, dirs: string[]): Promise<RepoCo
   } catch (error) {
     // not a checkout: fine when --repo names some; a checkout that cannot be served (a bad config) is said as it is
     if (!(error instanceof NotARepositoryError)) throw error;
-    if (dirs.length === 0) {
+    if (dirs.length === 0 && checkoutNeeded) {
       throw new InvalidInputError(`${process.cwd()} is not a git repository: run \`pw serve\` in a checkout or pass --repo DIR`, {
         cause: error,
       });
@@ -96,26 +98,6 @@ async function openRepositories(ctx: CliContext, dirs: string[]): Promise<RepoCo
   }
   for (const dir of dirs) add(await openRepoContext(dir, ctx.paths));
   return contexts;
-}
-
-function served(repos: RepoContext[], logger: Logger): ServedRepository[] {
-  const list: ServedRepository[] = [];
-  for (const ctx of repos) {
-    if (!ctx.repository) {
-      logger.warn({ repo_path: ctx.repo.root }, "no GitHub repository name (github.repository or an origin URL): webhooks cannot reach its workers");
-      continue;
-    }
-    list.push({
-      repository: ctx.repository,
-      agents: Object.keys(ctx.config.agents),
-      configuredAgents: ctx.config.configuredAgents,
-      defaultAgent: ctx.config.defaultAgent,
-      deleteBranchOnMerge: ctx.config.deleteBranchOnMerge,
-      rework: ctx.config.rework,
-      mergeFlow: ctx.config.mergeFlow,
-    });
-  }
-  return list;
 }
 
 /**
@@ -220,6 +202,9 @@ async function serveSetup(env: ServeEnv, logger: Logger): Promise<void> {
 
 interface ServeOptions {
   repo: string[];
+  /** False with --no-runner: the app only. */
+  runner: boolean;
+  runnerId?: string;
   project?: string;
   pollInterval: string;
   reconcile: boolean;
@@ -251,7 +236,10 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     throw new InvalidInputError("WEBHOOK_SECRET is not set: set it to the webhook secret of the GitHub App");
   }
 
-  const repos = await openRepositories(ctx, opts.repo);
+  // the app alone needs no checkout: it learns the repositories from the runners sharing the store
+  const repos = await openRepositories(ctx, opts.repo, opts.runner);
+  const { localRunnerId } = await import("../runner/runner-id.js");
+  const runnerId = opts.runner ? localRunnerId(ctx.paths.home, opts.runnerId) : undefined;
   // the store (PW_DATABASE_URL may come from .env) is reached before anything starts; later outages are waited out
   await ctx.connectStore();
   const runnerLogger = ctx.useLogger("runner");
@@ -259,7 +247,9 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     { createServer },
     { Probot, ProbotOctokit },
     { default: Bottleneck },
-    { APP_EVENTS, createApp, performFollowUp, servedRepositories },
+    { APP_EVENTS, createApp, performFollowUp },
+    { ServedDirectory, runnerSettings },
+    { servedList },
     { createAppHttpHandler, WEBHOOK_PATH },
     { probotLogger },
     { githubMetricsPlugin },
@@ -276,6 +266,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     import("probot"),
     import("bottleneck"),
     import("../app/index.js"),
+    import("../app/served.js"),
+    import("./served.js"),
     import("../app/http.js"),
     import("../app/logging.js"),
     import("../app/octokit-metrics.js"),
@@ -306,7 +298,12 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     metrics,
   });
   const access = githubAccessFromEnv(process.env, { onResponse: (method, status) => metrics.githubRequest(method, status === 0 ? null : status) });
-  const runner = new Runner({
+  const local = servedList(repos, appLogger);
+  const servedHere = new ServedDirectory({ local, store, logger: appLogger, staleAfterMs: DEFAULT_STALE_AFTER_MS });
+  const refreshServed = () =>
+    servedHere.refresh().catch((error: Error) => appLogger.warn({ err_message: error.message.split("\n")[0] }, "the runners' repositories not read"));
+  await refreshServed();
+  const runner = runnerId === undefined ? undefined : new Runner({
     deps: {
       ...ctx.pipelineDeps(),
       store,
@@ -317,8 +314,9 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
     repos,
     ...(project ? { project } : {}),
     keepPool: true,
+    runnerId,
+    settings: runnerSettings(local),
   });
-  const servedList = served(repos, appLogger);
   const statusComments = new StatusComments({ store, logger: appLogger });
 
   // Probot's clients: counted, and spaced like the runner's (PW_GITHUB_WRITE_INTERVAL_MS)
@@ -352,7 +350,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
       if (followUp.correlationId) await deliveries.forget(followUp.correlationId);
     },
   });
-  const deps = { store, logger: appLogger, metrics, served: servedRepositories(servedList), statusComments, deliveries, followUps };
+  const deps = { store, logger: appLogger, metrics, served: servedHere.lookup, statusComments, deliveries, followUps };
   await probot.load(createApp(deps));
   await probot.ready();
   await followUps.start(performFollowUp(deps, followUpOctokit(probot, auth.kind)));
@@ -371,13 +369,14 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   const host = env.HOST ?? "localhost";
   const bound = await listen(server, env.PORT ?? DEFAULT_PORT, host);
   // handled from the moment it says it listens: a signal while the rest starts still stops cleanly
-  const stopRequested = untilSignal(() => void runner.abort("interrupted: pw serve was stopped while the agent ran"));
+  const stopRequested = untilSignal(() => void runner?.abort("interrupted: pw serve was stopped while the agent ran"));
   appLogger.info(
     {
       port: bound.port,
       url: `http://${host.includes(":") ? `[${host}]` : host}:${bound.port}${WEBHOOK_PATH}`,
-      repositories: servedList.map((r) => r.repository),
-      runner: runner.id,
+      repositories: servedHere.repositories,
+      runner: runner?.id ?? null,
+      runner_id: runner?.runnerId ?? null,
       status_page: statusPage.mode,
     },
     "pw serve listening",
@@ -404,9 +403,12 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   }
 
   const abort = new AbortController();
-  const running = runner.run({ pollIntervalMs: pollMs, signal: abort.signal }).catch((error: Error) => {
+  const between = runner ? await ctx.passWait(runnerLogger) : undefined;
+  const running = runner?.run({ pollIntervalMs: pollMs, signal: abort.signal, ...(between?.wait ? { wait: between.wait } : {}) }).catch((error: Error) => {
     runnerLogger.error({ err_message: error.message.split("\n")[0] }, "runner stopped on an error");
   });
+  // the repositories runners elsewhere serve, and how: read again as they come and go
+  const servedWatcher = setInterval(() => void refreshServed(), SERVED_REFRESH_MS);
   // a store that is away is said once a minute, not at every poll; the next poll after it is back syncs what changed
   const statusOutage = outageReports(appLogger, "status comments");
   let storeAwaySince: number | undefined;
@@ -450,11 +452,13 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   proxy?.close();
   statusPage.close();
   clearInterval(watcher);
+  clearInterval(servedWatcher);
   clearInterval(pruner);
   const closed = new Promise<void>((resolveClose) => server.close(() => resolveClose()));
   server.closeIdleConnections();
   abort.abort();
   await running;
+  await between?.close();
   // follow-ups under way finish, for a while; the rest wait in the store for the next start
   const unfinished = await followUps.stop(SHUTDOWN_GRACE_MS);
   server.closeAllConnections();
@@ -484,11 +488,13 @@ function printReconcile(result: ReconcileResult): void {
 export function registerServeCommands(program: Command, ctx: CliContext): void {
   program
     .command("serve")
-    .description("run the GitHub App (webhooks, slash commands) and the runner in one process")
+    .description("run the GitHub App (webhooks, slash commands) and the runner in one process (--no-runner: the app only)")
     .option("--repo <dir>", "a repository to serve besides the current directory's (repeatable)", collect, [])
     .option("--project <name>", "only this project's workers")
     .option("--poll-interval <seconds>", "how often the runner and the status-comment watcher read the local store", "0.5")
     .option("--no-reconcile", "do not bring WORKING and PR_OPEN workers in line with GitHub on start")
+    .option("--no-runner", "run the app only (no agents here): the repositories come from --repo and the runners sharing the store (`pw runner`)")
+    .option("--runner-id <id>", "this runner's id in `pw runners` (default: PW_RUNNER_ID, else this host's name and a suffix kept in $PW_HOME)")
     .option("--dashboard-public", "serve the status page (/workers) without a token: anyone who reaches the port sees it")
     .addOption(logFormatOption())
     .addHelpText(

@@ -23,19 +23,35 @@ export function printWorkers(workers: Worker[]): void {
   printTable(["WORKER", "STATE", "TASK", "REPO", "PR", "ERROR"], workerRows(workers));
 }
 
-/** `pw worker list`. */
-export function printWorkerList(workers: Worker[], now = Date.now()): void {
+/** Which runners are stale, by id (`listRunners`), for showing the runner that holds each worker. */
+export type RunnerStaleness = ReadonlyMap<string, boolean>;
+
+export function runnerStaleness(runners: ReadonlyArray<{ id: string; stale: boolean }>): RunnerStaleness {
+  return new Map(runners.map((r) => [r.id, r.stale]));
+}
+
+/** The runner holding a worker's worktree, marked when it is stale (no heartbeat within the limit) or unknown to the store. */
+function runnerCell(worker: Worker, runners: RunnerStaleness): string {
+  if (!worker.runnerId) return "-";
+  const stale = runners.get(worker.runnerId);
+  return stale === false ? worker.runnerId : `${worker.runnerId} (stale)`;
+}
+
+/** `pw worker list`; a RUNNER column once runners hold workers (a store shared by runners). */
+export function printWorkerList(workers: Worker[], runners: RunnerStaleness = new Map(), now = Date.now()): void {
   if (workers.length === 0) {
     print("no workers");
     return;
   }
+  const withRunner = workers.some((w) => w.runnerId);
   printTable(
-    ["WORKER", "TASK", "STATE", "AGENT", "AGE", "PR / ERROR"],
+    ["WORKER", "TASK", "STATE", "AGENT", ...(withRunner ? ["RUNNER"] : []), "AGE", "PR / ERROR"],
     workers.map((w) => [
       w.id,
       w.taskId ?? "-",
       w.state,
       w.agent ?? "-",
+      ...(withRunner ? [runnerCell(w, runners)] : []),
       formatDuration(now - Date.parse(w.createdAt)),
       w.prUrl ?? w.error?.split("\n")[0] ?? "",
     ]),
@@ -88,6 +104,7 @@ export function printWorker(worker: Worker, history: TransitionRecord[]): void {
     ["checkout", worker.repoPath],
     ["branch", worker.branch ? `${worker.branch} from ${worker.baseBranch}` : null],
     ["worktree", worker.worktreePath],
+    ["runner", worker.runnerId],
     ["port", worker.port === null ? null : `${worker.port} (PW_PORT)`],
     ["compose", `${composeProjectName(worker.id)} (COMPOSE_PROJECT_NAME)`],
     ["database", `${databaseName(worker.id)} (PW_DB_NAME)`],

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { existsSync, readFileSync, statSync, watch } from "node:fs";
+import { parseDuration } from "../core/duration.js";
 import { EXIT_FAILED, InvalidInputError, PwError } from "../core/errors.js";
 import { parseProjectName, parseTaskId, parseWorkerId } from "../core/names.js";
 import { parseTaskSpec, SpecError } from "../core/spec.js";
@@ -9,7 +10,7 @@ import { isTerminal, type WorkerState } from "../core/states.js";
 import type { Worker } from "../core/worker.js";
 import { waitingFor } from "../core/dependencies.js";
 import type { RepoContext } from "../runner/context.js";
-import type { SpawnRequest } from "../runner/operations.js";
+import type { SpawnOptions, SpawnRequest } from "../runner/operations.js";
 import { workerLogPath } from "../runner/worklog.js";
 import type { LogFormat } from "../log/env.js";
 import type { CliContext } from "./context.js";
@@ -17,7 +18,8 @@ import { logFormatOption } from "./log-format.js";
 import { reportRun, summarizeRun } from "./loop-summary.js";
 import { print, printError, printJson } from "./output.js";
 import { ProgressView } from "./progress.js";
-import { failureHint, printWorker, printWorkerList, workerJson } from "./views.js";
+import { DEFAULT_STALE_AFTER_MS } from "../core/runner-health.js";
+import { failureHint, printWorker, printWorkerList, runnerStaleness, workerJson } from "./views.js";
 
 const SETTLED: WorkerState[] = ["PR_OPEN", "MERGED", "ABANDONED", "UNKNOWN"];
 
@@ -33,6 +35,13 @@ async function runnerModules() {
     import("../runner/runner.js"),
   ]);
   return { ...context, ...operations, ...runner };
+}
+
+/** `--stale-after`: a duration, as milliseconds. */
+export function parseStaleAfter(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new InvalidInputError(`--stale-after "${value}" is not a duration: use e.g. 30s, 2m`);
+  return ms;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -105,7 +114,21 @@ async function waitFor(ctx: CliContext, repo: RepoContext, ids: string[], projec
 }
 
 function printSpawned(workers: Worker[]): void {
-  for (const w of workers) print(`${w.id}  ${w.taskId}  ${w.worktreePath}`);
+  for (const w of workers) print(`${w.id}  ${w.taskId}  ${w.worktreePath ?? `queued for any runner of ${w.repo}`}`);
+}
+
+/**
+ * Where a spawn's workers run. With SQLite (one machine) as always: the worktree now, for the
+ * runner of this store. With a database shared by many machines, queued only, for whichever
+ * runner serving the repository claims them (it makes the worktree); `--here` (or `--wait`)
+ * makes it now, for this machine's runner.
+ */
+async function spawnPlace(ctx: CliContext, project: string | undefined, opts: { here?: boolean; wait?: boolean }): Promise<SpawnOptions> {
+  const place: SpawnOptions = project ? { project } : {};
+  if (ctx.store.backend !== "postgres") return place;
+  if (!opts.here && !opts.wait) return { ...place, queueOnly: true };
+  const { localRunnerId } = await import("../runner/runner-id.js");
+  return { ...place, runnerId: localRunnerId(ctx.paths.home) };
 }
 
 /** Prints the log from `offset`; returns the new offset. */
@@ -134,7 +157,8 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .option("--stack", "with one unmerged --depends-on task: start from its branch once it has a PR, and open a PR stacked on it")
     .option("--project <name>", "project name for the worktree path (default: the repository's name)")
     .option("--repo <dir>", "the git repository (default: the current directory's)")
-    .option("--wait", "run the agent here and wait until its PR is open")
+    .option("--here", "with a shared database: make the worktree on this machine now, for this machine's runner (default: queue it for any runner)")
+    .option("--wait", "run the agent here and wait until its PR is open (implies --here)")
     .action(async (opts) => {
       const taskId = parseTaskId(opts.taskId);
       const project = opts.project === undefined ? undefined : parseProjectName(opts.project);
@@ -157,7 +181,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
         dependsOn: (opts.dependsOn as string[]).map(parseTaskId),
         ...(opts.stack ? { stack: true } : {}),
       };
-      const workers = await spawnWorkers(ctx.pipelineDeps(), repo, [request], project ? { project } : {}).catch(reportSpawnProblems);
+      const workers = await spawnWorkers(ctx.pipelineDeps(), repo, [request], await spawnPlace(ctx, project, opts)).catch(reportSpawnProblems);
       printSpawned(workers);
       if (opts.wait) ctx.exitCode = await waitFor(ctx, repo, workers.map((w) => w.id), project);
     });
@@ -168,7 +192,8 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .requiredOption("--spec-file <file>", "YAML task spec (`pw init` writes an example: .parallel-workers/tasks.example.yml)")
     .option("--project <name>", "project name for the worktree paths")
     .option("--repo <dir>", "the git repository (default: the current directory's)")
-    .option("--wait", "run the agents here and wait until their PRs are open")
+    .option("--here", "with a shared database: make the worktrees on this machine now, for this machine's runner (default: queue them for any runner)")
+    .option("--wait", "run the agents here and wait until their PRs are open (implies --here)")
     .action(async (opts) => {
       const file = String(opts.specFile);
       let text: string;
@@ -200,7 +225,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
         dependsOn: task.depends_on,
         ...(task.stack === undefined ? {} : { stack: task.stack }),
       }));
-      const workers = await spawnWorkers(ctx.pipelineDeps(), repo, requests, project ? { project } : {}).catch(reportSpawnProblems);
+      const workers = await spawnWorkers(ctx.pipelineDeps(), repo, requests, await spawnPlace(ctx, project, opts)).catch(reportSpawnProblems);
       printSpawned(workers);
       if (opts.wait) ctx.exitCode = await waitFor(ctx, repo, workers.map((w) => w.id), project);
     });
@@ -213,7 +238,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .action(async (opts: { state?: string; json?: boolean }) => {
       const workers = await ctx.store.listWorkers(opts.state === undefined ? {} : { state: parseState(opts.state) });
       if (opts.json) printJson(workers);
-      else printWorkerList(workers);
+      else printWorkerList(workers, runnerStaleness(await ctx.store.listRunners(DEFAULT_STALE_AFTER_MS)));
     });
 
   worker
@@ -294,9 +319,17 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .command("retry")
     .description("queue a failed (UNKNOWN) or ABANDONED worker again, in its existing worktree")
     .argument("<id>", "worker id")
-    .action(async (id: string) => {
-      const { retryWorker } = await runnerModules();
-      const queued = await retryWorker(ctx.pipelineDeps(), parseWorkerId(id));
+    .option("--anywhere", "let any runner serving its repository start it afresh in a new worktree (its runner is gone: also a WORKING worker of a stale runner)")
+    .option("--stale-after <duration>", "with --anywhere: a runner not heard from for this long is gone", "30s")
+    .action(async (id: string, opts: { anywhere?: boolean; staleAfter: string }) => {
+      const workerId = parseWorkerId(id);
+      const { retryAnywhere, retryWorker } = await runnerModules();
+      if (opts.anywhere) {
+        const queued = await retryAnywhere(ctx.pipelineDeps(), workerId, parseStaleAfter(opts.staleAfter));
+        print(`${queued.id}: NEEDS_INIT, for any runner of ${queued.repo} (it starts afresh in a new worktree)`);
+        return;
+      }
+      const queued = await retryWorker(ctx.pipelineDeps(), workerId);
       print(`${queued.id}: NEEDS_INIT (\`pw loop\` or \`pw serve\` starts it)`);
     });
 
@@ -333,14 +366,16 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
 export function registerLoopCommand(program: Command, ctx: CliContext): void {
   program
     .command("loop")
-    .description("run the runner: start queued workers (at most max_workers at once), clean up merged ones")
+    .alias("runner")
+    .description("run the runner: start queued workers (at most max_workers at once), clean up merged ones (`pw runner` is the same)")
     .option("--project <name>", "only this project's workers")
     .option("--repo <dir>", "a repository to serve (repeatable; default: the current directory's)", collect, [])
     .option("--poll-interval <seconds>", "how often to read the local store", "2")
     .option("--max-iterations <n>", "stop after this many passes (then let running agents finish)")
     .option("--until-idle", "stop once nothing runs and no queued worker can start; exit 1 if a worker failed meanwhile")
+    .option("--runner-id <id>", "this runner's id in `pw runners` (default: PW_RUNNER_ID, else this host's name and a suffix kept in $PW_HOME)")
     .addOption(logFormatOption())
-    .action(async (opts: { project?: string; repo: string[]; pollInterval: string; maxIterations?: string; untilIdle?: boolean; logFormat?: LogFormat }) => {
+    .action(async (opts: { project?: string; repo: string[]; pollInterval: string; maxIterations?: string; untilIdle?: boolean; runnerId?: string; logFormat?: LogFormat }) => {
       const pollSeconds = Number(opts.pollInterval);
       if (!Number.isFinite(pollSeconds) || pollSeconds <= 0) {
         throw new InvalidInputError(`--poll-interval "${opts.pollInterval}" is not a positive number of seconds`);
@@ -350,6 +385,8 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
         throw new InvalidInputError(`--max-iterations "${opts.maxIterations}" is not a positive whole number`);
       }
       const project = opts.project === undefined ? undefined : parseProjectName(opts.project);
+      const { localRunnerId } = await import("../runner/runner-id.js");
+      const runnerId = localRunnerId(ctx.paths.home, opts.runnerId);
       const dirs = opts.repo.length ? opts.repo : [process.cwd()];
       ctx.chooseLogFormat(opts.logFormat);
       const { openRepoContext, Runner } = await runnerModules();
@@ -358,8 +395,10 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
       await ctx.connectStore();
       const logger = ctx.useLogger("runner");
       // a run until idle is a batch: it keeps no spares warm for later
-      const runner = new Runner({ deps: { ...ctx.pipelineDeps(), logger }, repos, ...(project ? { project } : {}), keepPool: !opts.untilIdle });
-      logger.info({ runner: runner.id, repos: repos.map((r) => r.repository ?? r.repo.root) }, "runner started");
+      const { registrationSettings } = await import("./served.js");
+      const settings = registrationSettings(repos);
+      const runner = new Runner({ deps: { ...ctx.pipelineDeps(), logger }, repos, ...(project ? { project } : {}), keepPool: !opts.untilIdle, runnerId, settings });
+      logger.info({ runner: runner.id, runner_id: runner.runnerId, repos: repos.map((r) => r.repository ?? r.repo.root) }, `runner ${runner.runnerId} started`);
       const abort = new AbortController();
       let interrupts = 0;
       const onSignal = () => {
@@ -371,8 +410,10 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
       };
       process.on("SIGINT", onSignal);
       process.on("SIGTERM", onSignal);
+      const between = await ctx.passWait(logger);
       try {
         await runner.run({
+          ...(between.wait ? { wait: between.wait } : {}),
           pollIntervalMs: pollSeconds * 1000,
           signal: abort.signal,
           ...(maxIterations ? { maxIterations } : {}),
@@ -381,8 +422,9 @@ export function registerLoopCommand(program: Command, ctx: CliContext): void {
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
+        await between.close();
       }
-      logger.info({ runner: runner.id }, "runner stopped");
+      logger.info({ runner: runner.id, runner_id: runner.runnerId }, `runner ${runner.runnerId} stopped`);
       const all = await ctx.store.listWorkers();
       const summary = summarizeRun({ workers: all.filter((w) => runner.contextFor(w)), all, moved: ctx.moved });
       reportRun(summary, { format: ctx.logOutput.format, logger });

@@ -28,7 +28,13 @@ export interface Worker {
   dependsOn: string[];
   /** The issue the task came from (`/worker spawn`); its PR closes it. */
   issueNumber: number | null;
-  /** The runner that claimed the worker, and until when its claim holds without renewal. */
+  /**
+   * The runner (`pw runners`) whose machine holds the worker's worktree: only it starts, reworks
+   * and cleans up the worker. Null until a runner makes the worktree (or for a worker any
+   * runner may take, `pw worker retry --anywhere`).
+   */
+  runnerId: string | null;
+  /** The process that claimed the worker, and until when its claim holds without renewal. */
   owner: string | null;
   leaseUntil: string | null;
   /** Process id of the running agent (leader of its process group). */

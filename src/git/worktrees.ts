@@ -3,6 +3,7 @@ import { dirname, join, relative, sep } from "node:path";
 import { GitError, InvalidInputError, NotFoundError, PwError } from "../core/errors.js";
 import { branchForTask, parseProjectName, parseTaskId, worktreePathFor } from "../core/names.js";
 import { retryingWorktreeRace, type Repository } from "./repo.js";
+import { fetchBranch, trackingRef } from "./sync.js";
 import { worktreeGitDir } from "./worktree-state.js";
 
 /**
@@ -304,6 +305,11 @@ export interface EnsureWorktreeInput {
   path: string;
   branch: string;
   base: string;
+  /**
+   * The branch may have been pushed from another machine (a worker with a PR, started again
+   * elsewhere): without a local branch, origin's is fetched and the worktree starts from it.
+   */
+  pushed?: boolean;
 }
 
 /**
@@ -323,6 +329,9 @@ export async function ensureWorktree(repo: Repository, input: EnsureWorktreeInpu
   await repo.run(["worktree", "prune"]);
   mkdirSync(dirname(input.path), { recursive: true });
   if (await repo.branchExists(input.branch)) {
+    await repo.run(["worktree", "add", "--quiet", input.path, input.branch]);
+  } else if (input.pushed && (await fetchBranch(repo, input.branch))) {
+    await repo.run(["branch", "--no-track", input.branch, trackingRef(input.branch)]);
     await repo.run(["worktree", "add", "--quiet", input.path, input.branch]);
   } else {
     const baseCommit = await repo.resolveCommit(input.base);

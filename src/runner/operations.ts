@@ -4,7 +4,7 @@ import { InvalidInputError, NotFoundError, PwError } from "../core/errors.js";
 import { branchForTask, newWorkerId, parseTaskId, worktreePathFor } from "../core/names.js";
 import { unknownDependency } from "../core/spec.js";
 import { isTerminal, type WorkerState } from "../core/states.js";
-import type { Worker } from "../core/worker.js";
+import { RETRY_RESET, type Worker } from "../core/worker.js";
 import { addWorktree, removeWorktree } from "../git/worktrees.js";
 import { canQueueAgain, queueAgain } from "../store/moves.js";
 import { openRepoContext, type RepoContext } from "./context.js";
@@ -29,6 +29,18 @@ export interface SpawnRequest {
   issueNumber?: number | null;
   /** Start stacked on its one unmerged dependency (`merge_flow.stack` when not given). */
   stack?: boolean;
+}
+
+export interface SpawnOptions {
+  /** Project name for the worktree paths (default: the repository's name). */
+  project?: string;
+  /**
+   * Record the workers only, for whichever runner serving the repository claims them first (a
+   * store shared by many machines); that runner makes the worktree on its own machine.
+   */
+  queueOnly?: boolean;
+  /** The runner that is to start the workers made here (their worktrees are on this machine). */
+  runnerId?: string | null;
 }
 
 /** One thing wrong with a spawn request, and the exit code it deserves (2 bad input, 1 a clash). */
@@ -129,9 +141,10 @@ export async function spawnWorkers(
   deps: PipelineDeps,
   ctx: RepoContext,
   requests: SpawnRequest[],
-  options: { project?: string } = {},
+  options: SpawnOptions = {},
 ): Promise<Worker[]> {
   const project = options.project ?? ctx.project;
+  const queueOnly = options.queueOnly === true;
   const bases = new Map<string, string | undefined>();
   const checked = await preflight(deps, ctx);
   const problems: SpawnProblem[] = [...checked.problems];
@@ -143,6 +156,12 @@ export async function spawnWorkers(
   }
   requests = requests.map((r) => ({ ...r, baseBranch: r.baseBranch ?? checked.defaultBranch }));
   problems.push(...(await spawnProblems(deps, ctx, requests, project, bases)));
+  if (queueOnly && !ctx.repository) {
+    problems.push({
+      message: `${ctx.repo.root} has no GitHub repository (origin): a worker for any runner is found by it; pass --here to make its worktree on this machine`,
+      exitCode: 2,
+    });
+  }
   if (problems.length > 0) throw new SpawnError(problems);
 
   const created: Worker[] = [];
@@ -159,10 +178,12 @@ export async function spawnWorkers(
             agent: request.agent,
             repo: ctx.repository,
             project,
-            repoPath: ctx.repo.root,
+            // queued for any runner: the one that claims it makes the worktree on its own machine
+            repoPath: queueOnly ? null : ctx.repo.root,
             branch: branchForTask(request.taskId),
             baseBranch: request.baseBranch,
-            worktreePath: worktreePathFor(ctx.config.worktreesRoot, project, request.taskId),
+            worktreePath: queueOnly ? null : worktreePathFor(ctx.config.worktreesRoot, project, request.taskId),
+            runnerId: queueOnly ? null : (options.runnerId ?? null),
             labels: request.labels ?? [],
             milestone: request.milestone ?? null,
             dependsOn: request.dependsOn ?? [],
@@ -173,6 +194,10 @@ export async function spawnWorkers(
           { source: "cli", correlationId: deps.correlationId ?? null, detail: "spawned" },
         ),
       );
+    }
+    if (queueOnly) {
+      for (const worker of created) appendWorkerLog(workerLogPath(deps.paths.logsDir, worker.id), `queued ${worker.taskId} (${worker.agent}) for any runner of ${worker.repo}`);
+      return created;
     }
     // every record exists before any worktree: a crash from here on leaves nothing unrecorded
     const pool = ctx.config.pool.size > 0 ? new WarmPool(deps, ctx, processOwner("spawn")) : undefined;
@@ -273,6 +298,52 @@ export async function retryWorker(deps: PipelineDeps, id: string): Promise<Worke
   }
   appendWorkerLog(workerLogPath(deps.paths.logsDir, id), "queued again (retry)");
   return queueAgain(deps.store, worker, { source: "cli", correlationId: deps.correlationId ?? null, detail: "retry" });
+}
+
+/** What a worker started afresh anywhere forgets: the machine it was on (its runner, checkout and worktree). */
+const ANYWHERE_RESET = { ...RETRY_RESET, runnerId: null, repoPath: null, worktreePath: null } as const;
+
+/**
+ * `pw worker retry ID --anywhere`: the worker is queued for whichever runner serving its
+ * repository claims it first, which starts it afresh in a new worktree of its own (from the
+ * worker's pushed branch when it has one). For a worker whose runner is gone: one that ended
+ * (UNKNOWN, ABANDONED) always; one still WORKING or queued only when the runner holding it is
+ * stale (no heartbeat for `staleAfterMs`), since a live runner may still be running its agent.
+ */
+export async function retryAnywhere(deps: PipelineDeps, id: string, staleAfterMs: number): Promise<Worker> {
+  const worker = await deps.store.requireWorker(id);
+  if (!worker.repo) {
+    throw new PwError(`worker ${id} has no GitHub repository recorded, so no other runner can serve it: \`pw worker retry ${id}\` starts it where it was`);
+  }
+  const meta = { source: "cli" as const, correlationId: deps.correlationId ?? null };
+  const log = workerLogPath(deps.paths.logsDir, id);
+  if (canQueueAgain(worker.state)) {
+    appendWorkerLog(log, "queued again for any runner (retry --anywhere)");
+    return deps.store.transition(id, worker.state, "NEEDS_INIT", { ...meta, detail: "retry --anywhere", patch: ANYWHERE_RESET });
+  }
+  if (worker.state !== "WORKING" && worker.state !== "NEEDS_INIT") {
+    throw new PwError(`worker ${id} is ${worker.state}: only UNKNOWN, ABANDONED, or a worker whose runner is stale can be started elsewhere`);
+  }
+  const holder = await heldBy(deps, worker, staleAfterMs);
+  if (holder) throw new PwError(`worker ${id} is ${worker.state} and ${holder}: \`pw worker terminate ${id}\` stops it first`);
+  const runner = worker.runnerId ?? worker.owner ?? "(none)";
+  appendWorkerLog(log, `queued again for any runner (retry --anywhere): runner ${runner} is gone`);
+  if (worker.state === "NEEDS_INIT") return deps.store.updateWorker(id, ANYWHERE_RESET);
+  // the agent's run ended with its runner: that is said in its history before it is queued again
+  const failed = await deps.store.transition(id, "WORKING", "UNKNOWN", { ...meta, detail: `runner ${runner} is stale: its agent's run is lost`, patch: { error: `runner ${runner} went away while the agent ran` } });
+  return deps.store.transition(id, failed.state, "NEEDS_INIT", { ...meta, detail: "retry --anywhere", patch: ANYWHERE_RESET });
+}
+
+/** Why a live runner still holds the worker (its runner beats, or its claim holds), or undefined when none does. */
+async function heldBy(deps: PipelineDeps, worker: Worker, staleAfterMs: number): Promise<string | undefined> {
+  if (worker.runnerId) {
+    const runner = (await deps.store.listRunners(staleAfterMs)).find((r) => r.id === worker.runnerId);
+    if (runner && !runner.stale) return `its runner ${runner.id} is live (heartbeat ${Math.round(runner.heartbeatAgeMs / 1000)} s ago)`;
+    return undefined;
+  }
+  // a worker of a runner from before runner ids: its claim says
+  if (worker.owner && worker.leaseUntil && Date.parse(worker.leaseUntil) > Date.now()) return `claimed by ${worker.owner} until ${worker.leaseUntil}`;
+  return undefined;
 }
 
 /**

@@ -68,7 +68,7 @@ export async function failWorker(deps: PipelineDeps, workerId: string, message: 
 export async function prepare(deps: PipelineDeps, ctx: RepoContext, worker: Worker, port: number): Promise<void> {
   const w = fieldsOf(worker);
   const log = workerLogPath(deps.paths.logsDir, worker.id);
-  const { created } = await ensureWorktree(ctx.repo, { path: w.worktreePath, branch: w.branch, base: w.baseBranch });
+  const { created } = await ensureWorktree(ctx.repo, { path: w.worktreePath, branch: w.branch, base: w.baseBranch, pushed: worker.prNumber !== null });
   if (created) appendWorkerLog(log, `worktree ${w.worktreePath} on ${w.branch} from ${w.baseBranch}`);
   const brought = await bringAlong(ctx.repo, ctx.config, w.worktreePath);
   for (const file of brought.copied) appendWorkerLog(log, `copied ${file} from the main checkout`);

@@ -21,6 +21,7 @@ import { carryOutRequests } from "./requests.js";
 import { endInterruptedRound, runReworkRound } from "./rework.js";
 import { pendingUpdates, updateBases } from "./base-updates.js";
 import { stackOnParent } from "./stacking.js";
+import { localRunnerId } from "./runner-id.js";
 import { appendWorkerLog, workerLogPath } from "./worklog.js";
 
 const DEFAULT_LEASE_MS = 30_000;
@@ -36,14 +37,24 @@ export interface RunnerOptions {
   leaseMs?: number;
   /** Keeps each repository's warm pool filled in the background, and takes merged workers' worktrees back into it (`pw loop`, `pw serve`). */
   keepPool?: boolean;
+  /**
+   * This runner's id (`pw runners`): the worktrees it makes are its, and only it starts, reworks
+   * and cleans up their workers. Default: PW_RUNNER_ID, else this machine's (see `localRunnerId`).
+   */
+  runnerId?: string;
+  /** What it registers as its settings (`RunnerRegistration.settings`): how it serves each repository, for an app elsewhere. */
+  settings?: Record<string, unknown>;
 }
+
+/** What the runner waits on between passes: the poll interval, or less when the store says work came (LISTEN/NOTIFY). */
+export type PassWait = (pollMs: number, signal?: AbortSignal) => Promise<unknown>;
 
 /** `host:pid:random`: unique per process, and tells another runner on this host whether it lives. */
 function newRunnerId(): string {
   return `${HOST}:${process.pid}:${randomBytes(3).toString("hex")}`;
 }
 
-/** Whether the worker's worktree is on this host: the runner that last ran it ran here (or none is recorded). */
+/** For a worker no runner holds yet: whether its worktree (if any) is on this host, the process that last ran it having run here. */
 function worktreeIsHere(worker: Worker): boolean {
   return !worker.owner || worker.owner.split(":")[0] === HOST;
 }
@@ -59,11 +70,16 @@ function leaseExpired(worker: Worker, now: number): boolean {
  * store only; GitHub tells the app, which tells the store.
  */
 export class Runner {
+  /** The claims of this process (`host:pid:random`): another process on this host can tell whether it lives. */
   readonly id = newRunnerId();
+  /** The runner, as `pw runners` lists it and as workers record the holder of their worktree. */
+  readonly runnerId: string;
   private readonly running = new Map<string, Promise<void>>();
   private readonly runningPerRepo = new Map<string, number>();
   private readonly leaseMs: number;
   private stopping = false;
+  /** Whether this runner announced itself to the store (`registerRunner`) since it started. */
+  private registered = false;
   /** Per checkout: the last preflight that failed, and why (said once per reason). */
   private readonly heldBack = new Map<string, string>();
   /** Preflights under way, by checkout: one slow host never holds up another repository's workers. */
@@ -82,6 +98,7 @@ export class Runner {
 
   constructor(private readonly options: RunnerOptions) {
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.runnerId = options.runnerId ?? localRunnerId(options.deps.paths.home);
     const patience = { ...outageReports(options.deps.logger, "runner"), signal: this.impatient.signal };
     this.patientDeps = { ...options.deps, store: patientStore(options.deps.store, patience) };
     this.pools = new PoolKeeper(this.patientDeps, this.id);
@@ -98,6 +115,8 @@ export class Runner {
 
   /** The checkout a worker belongs to: by its recorded path, or by its GitHub name when queued from a comment. */
   contextFor(worker: Worker): RepoContext | undefined {
+    // another runner holds its worktree, on its own machine: only that runner touches it
+    if (worker.runnerId && worker.runnerId !== this.runnerId) return undefined;
     if (this.options.project && worker.project && worker.project !== this.options.project) return undefined;
     return (
       this.options.repos.find((ctx) => worker.repoPath === ctx.repo.root) ??
@@ -108,6 +127,7 @@ export class Runner {
   /** One pass: renew claims, carry out requests, recover the orphaned, clean up the merged, start what may start. */
   async tick(): Promise<void> {
     const store = this.deps.store;
+    await this.heartbeat();
     await store.renewLeases(this.id, this.leaseMs);
     // only what a pass can act on: finished workers pile up, and a pass runs every poll interval
     const active = async () => (await store.listWorkers({ states: ["NEEDS_INIT", "WORKING"] })).filter((w) => this.contextFor(w));
@@ -122,6 +142,24 @@ export class Runner {
     if (!this.stopping) await this.startRounds();
     if (!this.stopping) await this.startReady(mine, await this.dependencies(mine));
     if (!this.stopping && this.options.keepPool) await this.tendPools();
+  }
+
+  /** The repositories (owner/name) this runner serves, as it announces them. */
+  get repositories(): string[] {
+    return [...new Set(this.options.repos.flatMap((ctx) => (ctx.repository ? [ctx.repository] : [])))];
+  }
+
+  /** Says this runner lives: registers it the first time (and when the store forgot it), then beats. */
+  private async heartbeat(): Promise<void> {
+    const store = this.deps.store;
+    if (this.registered && (await store.heartbeatRunner(this.runnerId))) return;
+    await store.registerRunner({ id: this.runnerId, host: HOST, repositories: this.repositories, ...(this.options.settings ? { settings: this.options.settings } : {}) });
+    this.registered = true;
+  }
+
+  /** Whether this runner holds the worker's worktree: recorded as its, or (none recorded) made on this host. */
+  private holdsWorktree(worker: Worker): boolean {
+    return worker.runnerId ? worker.runnerId === this.runnerId : worktreeIsHere(worker);
   }
 
   /** Each repository's pool, unless one of its queued workers could start (a spare never goes ahead of a worker). */
@@ -166,7 +204,7 @@ export class Runner {
       if (this.running.has(id)) continue;
       const worker = await this.deps.store.getWorker(id);
       const ctx = worker && this.contextFor(worker);
-      if (!worker || worker.state !== "PR_OPEN" || !ctx || !worktreeIsHere(worker)) continue;
+      if (!worker || worker.state !== "PR_OPEN" || !ctx || !this.holdsWorktree(worker)) continue;
       const decision = roundDecision(worker, feedback, ctx.config.rework, now);
       if (decision.due) due.push({ worker, ctx, upTo: feedback.at(-1)!.seq });
       else if (decision.at !== undefined) waiting++;
@@ -238,7 +276,7 @@ export class Runner {
   private async cleanUpMerged(workers: Worker[]): Promise<void> {
     for (const worker of workers) {
       // a round whose PR merged under it is still winding down here
-      if (worker.state !== "MERGED" || !worker.worktreePath || this.running.has(worker.id)) continue;
+      if (worker.state !== "MERGED" || !worker.worktreePath || this.running.has(worker.id) || !this.holdsWorktree(worker)) continue;
       const ctx = this.contextFor(worker);
       if (this.options.keepPool && ctx && (await this.pools.giveBack(ctx, worker))) continue;
       await cleanUpWorker(this.deps, worker, true).catch((error: Error) => {
@@ -253,32 +291,35 @@ export class Runner {
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     const cleared = await this.checkedRepositories(queued);
     if (this.stopping) return; // asked to stop while the checks ran
-    const now = Date.now();
-    for (const worker of queued) {
-      const ctx = this.contextFor(worker)!;
+    // claims that processes known dead on this host left behind are taken over before they expire
+    const takeOverFrom = [...new Set(queued.flatMap((w) => (w.owner && w.owner !== this.id && ownerIsDead(w.owner) ? [w.owner] : [])))];
+    for (const ctx of this.options.repos) {
       const checked = cleared.get(ctx.repo.root);
       if (!checked) continue;
-      const count = this.runningPerRepo.get(ctx.repo.root) ?? 0;
-      if (count >= ctx.config.maxWorkers) continue;
-      const claimed = await this.claim(worker, now);
-      if (!claimed) continue;
-      const plan = startPlan(worker, all);
-      if (plan.kind === "stack") this.launchStacked(ctx, claimed, plan.parent, checked.defaultBranch);
-      else this.launch(ctx, claimed, checked.defaultBranch);
+      while (!this.stopping && (this.runningPerRepo.get(ctx.repo.root) ?? 0) < ctx.config.maxWorkers) {
+        const claimed = await this.claimNext(ctx, takeOverFrom);
+        if (!claimed) break;
+        // all its dependencies merged, or (a stacked task) all but one, whose PR it starts on
+        const plan = claimed.dependsOn.length > 0 ? startPlan(claimed, await this.dependencies([claimed])) : ({ kind: "start" } as const);
+        if (plan.kind === "stack") this.launchStacked(ctx, claimed, plan.parent, checked.defaultBranch);
+        else this.launch(ctx, claimed, checked.defaultBranch);
+      }
     }
   }
 
   /**
-   * The one place a queued worker is claimed for this runner: unless another live runner holds
-   * an unexpired claim on it (one known dead on this host is taken over). The worker as claimed,
-   * or undefined when another runner has it.
+   * The one place a queued worker is claimed for this runner: the oldest of `ctx`'s that may
+   * start (dependencies merged, no live claim, no other runner's), in one step of the store's,
+   * never by listing and then claiming. Undefined when there is none.
    */
-  private async claim(worker: Worker, now: number): Promise<Worker | undefined> {
-    const heldByOther = worker.owner && worker.owner !== this.id && !leaseExpired(worker, now);
-    const takeOver = heldByOther && ownerIsDead(worker.owner!) ? worker.owner! : undefined;
-    if (heldByOther && !takeOver) return undefined;
-    if (!(await this.deps.store.claimWorker(worker.id, this.id, this.leaseMs, takeOver))) return undefined;
-    return this.deps.store.requireWorker(worker.id);
+  private claimNext(ctx: RepoContext, takeOverFrom: readonly string[]): Promise<Worker | undefined> {
+    return this.deps.store.claimNextWorker(this.id, this.leaseMs, {
+      checkouts: [ctx.repo.root],
+      repositories: ctx.repository ? [ctx.repository] : [],
+      ...(this.options.project ? { project: this.options.project } : {}),
+      takeOverFrom,
+      runnerId: this.runnerId,
+    });
   }
 
   /**
@@ -443,14 +484,21 @@ export class Runner {
    * Ticks every `pollIntervalMs` until `maxIterations` passes, `until()` holds or `signal` aborts;
    * then lets what runs finish.
    */
-  async run(options: { pollIntervalMs: number; maxIterations?: number; signal?: AbortSignal; until?: () => boolean | Promise<boolean> }): Promise<void> {
+  async run(options: {
+    pollIntervalMs: number;
+    maxIterations?: number;
+    signal?: AbortSignal;
+    until?: () => boolean | Promise<boolean>;
+    /** Between passes (default: the poll interval). */
+    wait?: PassWait;
+  }): Promise<void> {
     // said at start, even with nothing queued yet; the first pass waits for it at most PREFLIGHT_WAIT_MS
     const checked = this.checkRepositories().catch((error: Error) => this.deps.logger.warn({ err_message: error.message }, "preflight failed"));
     for (let i = 0; options.maxIterations === undefined || i < options.maxIterations; i++) {
       if (options.signal?.aborted || this.stopping) break;
       await this.tick();
       if (await options.until?.()) break;
-      await sleep(options.pollIntervalMs, options.signal);
+      await (options.wait ?? sleep)(options.pollIntervalMs, options.signal);
     }
     this.stop();
     await this.drain();

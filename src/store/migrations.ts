@@ -159,7 +159,13 @@ export const MIGRATIONS: readonly string[] = [
      since     TEXT NOT NULL,
      CHECK ((worker_id IS NULL) <> (spare_id IS NULL))
    );`,
-  // 10: the merge flow's record of each worker (JSON: whether it starts stacked, what its PR is
+  // 10: the runner whose machine holds each worker's worktree (runners on many machines share a
+  // store; only that runner starts, reworks and cleans up the worker), and the workers it holds;
+  // what each runner serves its repositories with, for an app on a machine without a checkout
+  `ALTER TABLE workers ADD COLUMN runner_id TEXT;
+   CREATE INDEX workers_runner ON workers(runner_id) WHERE runner_id IS NOT NULL;
+   ALTER TABLE runners ADD COLUMN settings TEXT;`,
+  // 11: the merge flow's record of each worker (JSON: whether it starts stacked, what its PR is
   // stacked on, its last update to its base and merge action). A moved base the runner rebased
   // onto without a round is feedback answered by round 0.
   `ALTER TABLE workers ADD COLUMN merge_flow TEXT;`,

@@ -163,7 +163,12 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      since     timestamptz NOT NULL,
      CHECK ((worker_id IS NULL) <> (spare_id IS NULL))
    );`,
-  // 3: the merge flow's record of each worker (whether it starts stacked, what its PR is stacked
+  // 3: what SQLite's step 10 adds: the runner whose machine holds each worker's worktree, and
+  // what each runner serves its repositories with
+  `ALTER TABLE workers ADD COLUMN runner_id text COLLATE "C";
+   CREATE INDEX workers_runner ON workers (runner_id) WHERE runner_id IS NOT NULL;
+   ALTER TABLE runners ADD COLUMN settings jsonb;`,
+  // 4: the merge flow's record of each worker (whether it starts stacked, what its PR is stacked
   // on, its last update to its base and merge action)
   `ALTER TABLE workers ADD COLUMN merge_flow jsonb;`,
 ];

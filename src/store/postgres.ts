@@ -69,6 +69,7 @@ const COLUMNS = {
   reworkRounds: { column: "rework_rounds" },
   automaticReworkRounds: { column: "automatic_rework_rounds" },
   reworkCause: { column: "rework_cause" },
+  runnerId: { column: "runner_id" },
   mergeFlow: { column: "merge_flow", kind: "json" },
 } as const satisfies Record<keyof WorkerFields, { column: string; kind?: "json" | "time" }>;
 
@@ -245,7 +246,8 @@ function toRunner(row: Row, staleAfterMs: number): RunnerRecord {
     heartbeatAt: row.heartbeat_at as string,
     heartbeatAgeMs,
     stale: heartbeatAgeMs > staleAfterMs,
-    workers: row.workers as number,
+    workers: Number(row.workers),
+    settings: (row.settings ?? {}) as Record<string, unknown>,
   };
 }
 
@@ -739,23 +741,38 @@ export class PostgresWorkerStore implements WorkerStore {
          WHERE w.state = 'NEEDS_INIT'
            AND (w.repo_path = ANY($3::text[]) OR (w.repo_path IS NULL AND w.repo = ANY($4::text[])))
            AND ($5::text IS NULL OR w.project IS NULL OR w.project = $5::text)
+           AND (w.runner_id IS NULL OR w.runner_id = $7::text)
            AND (w.owner IS NULL OR w.lease_until IS NULL OR w.lease_until < ${NOW} OR w.owner = ANY($6::text[]))
-           AND NOT EXISTS (
-             SELECT 1 FROM jsonb_array_elements_text(coalesce(w.depends_on, '[]'::jsonb)) AS dep(task_id)
-             WHERE (SELECT m.state FROM workers m
-                    WHERE lower(m.task_id) = lower(dep.task_id) AND m.id <> w.id
-                      AND (m.repo_path IS NOT DISTINCT FROM w.repo_path OR m.repo IS NOT DISTINCT FROM w.repo)
-                    ORDER BY m.created_at DESC, m.id LIMIT 1) IS DISTINCT FROM 'MERGED')
+           AND (NOT EXISTS (
+                  SELECT 1 FROM jsonb_array_elements_text(coalesce(w.depends_on, '[]'::jsonb)) AS dep(task_id)
+                  WHERE (SELECT m.state FROM workers m
+                         WHERE lower(m.task_id) = lower(dep.task_id) AND m.id <> w.id
+                           AND (m.repo_path IS NOT DISTINCT FROM w.repo_path OR m.repo IS NOT DISTINCT FROM w.repo)
+                         ORDER BY m.created_at DESC, m.id LIMIT 1) IS DISTINCT FROM 'MERGED')
+                -- a stacked task: all merged but one, which has an open PR to start on (core/merge-flow.ts startPlan)
+                OR ((w.merge_flow->>'stack')::boolean IS TRUE
+                    AND (SELECT count(*) FROM jsonb_array_elements_text(coalesce(w.depends_on, '[]'::jsonb)) AS dep(task_id)
+                         WHERE (SELECT m.state FROM workers m
+                                WHERE lower(m.task_id) = lower(dep.task_id) AND m.id <> w.id
+                                  AND (m.repo_path IS NOT DISTINCT FROM w.repo_path OR m.repo IS NOT DISTINCT FROM w.repo)
+                                ORDER BY m.created_at DESC, m.id LIMIT 1) IS DISTINCT FROM 'MERGED') = 1
+                    AND NOT EXISTS (
+                      SELECT 1 FROM jsonb_array_elements_text(coalesce(w.depends_on, '[]'::jsonb)) AS dep(task_id)
+                      WHERE (SELECT m.state = 'MERGED' OR (m.state IN ('PR_OPEN', 'WORKING') AND m.pr_number IS NOT NULL AND m.branch IS NOT NULL)
+                             FROM workers m
+                             WHERE lower(m.task_id) = lower(dep.task_id) AND m.id <> w.id
+                               AND (m.repo_path IS NOT DISTINCT FROM w.repo_path OR m.repo IS NOT DISTINCT FROM w.repo)
+                             ORDER BY m.created_at DESC, m.id LIMIT 1) IS NOT TRUE)))
          ORDER BY w.created_at, w.id
          LIMIT 1
          FOR UPDATE OF w SKIP LOCKED
        ), claimed AS (
-         UPDATE workers SET owner = $1, lease_until = ${nowPlus(2)}, updated_at = ${NOW}
+         UPDATE workers SET owner = $1, lease_until = ${nowPlus(2)}, runner_id = coalesce($7::text, workers.runner_id), updated_at = ${NOW}
          FROM next WHERE workers.id = next.id
          RETURNING workers.*
        )
        SELECT claimed.*, ${portOf("claimed")} FROM claimed`,
-      [owner, leaseMs, query.checkouts ?? [], query.repositories ?? [], query.project ?? null, query.takeOverFrom ?? []],
+      [owner, leaseMs, query.checkouts ?? [], query.repositories ?? [], query.project ?? null, query.takeOverFrom ?? [], query.runnerId ?? null],
     );
     return rows[0] && toWorker(rows[0]);
   }
@@ -1083,17 +1100,17 @@ export class PostgresWorkerStore implements WorkerStore {
   // --- runners
 
   /** The columns of a runner as RunnerRecord reads them, ages by the database clock. */
-  private static readonly RUNNER_COLUMNS = `r.id, r.host, r.repositories, r.started_at, r.heartbeat_at,
+  private static readonly RUNNER_COLUMNS = `r.id, r.host, r.repositories, r.settings, r.started_at, r.heartbeat_at,
     greatest(0, floor(extract(epoch FROM (${NOW} - r.heartbeat_at)) * 1000))::bigint AS age_ms,
-    (SELECT count(*) FROM workers w WHERE w.owner = r.id AND w.state NOT IN ('MERGED', 'ABANDONED')) AS workers`;
+    (SELECT count(*) FROM workers w WHERE w.runner_id = r.id AND w.state NOT IN ('MERGED', 'ABANDONED')) AS workers`;
 
   registerRunner(runner: RunnerRegistration): Promise<RunnerRecord> {
     return this.atomically(async (tx) => {
       await tx.query(
-        `INSERT INTO runners (id, host, repositories, started_at, heartbeat_at) VALUES ($1, $2, $3::jsonb, ${NOW}, ${NOW})
-         ON CONFLICT (id) DO UPDATE SET host = excluded.host, repositories = excluded.repositories,
+        `INSERT INTO runners (id, host, repositories, settings, started_at, heartbeat_at) VALUES ($1, $2, $3::jsonb, $4::jsonb, ${NOW}, ${NOW})
+         ON CONFLICT (id) DO UPDATE SET host = excluded.host, repositories = excluded.repositories, settings = excluded.settings,
            started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
-        [runner.id, runner.host, JSON.stringify(runner.repositories)],
+        [runner.id, runner.host, JSON.stringify(runner.repositories), JSON.stringify(runner.settings ?? {})],
       );
       const { rows } = await tx.query(`SELECT ${PostgresWorkerStore.RUNNER_COLUMNS} FROM runners r WHERE r.id = $1`, [runner.id]);
       return toRunner(rows[0]!, Infinity);

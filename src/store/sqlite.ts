@@ -75,6 +75,7 @@ const COLUMNS = {
   reworkRounds: { column: "rework_rounds" },
   automaticReworkRounds: { column: "automatic_rework_rounds" },
   reworkCause: { column: "rework_cause" },
+  runnerId: { column: "runner_id" },
   mergeFlow: { column: "merge_flow", json: true },
 } as const satisfies Record<keyof WorkerFields, { column: string; json?: true }>;
 
@@ -185,7 +186,9 @@ function workerReader(slot: (column: string) => number | string): (row: Record<n
     "pr_url",
     "error",
   ].map(slot) as Array<number | string>;
-  const [reworkRounds, automaticReworkRounds, reworkCause, mergeFlow] = ["rework_rounds", "automatic_rework_rounds", "rework_cause", "merge_flow"].map(slot) as Array<number | string>;
+  const [reworkRounds, automaticReworkRounds, reworkCause, runnerId, mergeFlow] = ["rework_rounds", "automatic_rework_rounds", "rework_cause", "runner_id", "merge_flow"].map(slot) as Array<
+    number | string
+  >;
   const [labels, milestone, dependsOn, issueNumber, owner, leaseUntil, pid, request, statusCommentId, statusCommentKey, port, createdAt, updatedAt] = [
     "labels",
     "milestone",
@@ -231,6 +234,7 @@ function workerReader(slot: (column: string) => number | string): (row: Record<n
     reworkRounds: (row[reworkRounds!] ?? 0) as number,
     automaticReworkRounds: (row[automaticReworkRounds!] ?? 0) as number,
     reworkCause: toCause(row[reworkCause!] ?? null),
+    runnerId: text(row[runnerId!]),
     port: number(row[port!]),
     mergeFlow: record(row[mergeFlow!]),
     createdAt: row[createdAt!] as string,
@@ -589,14 +593,31 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
              AND (w.repo_path IN (SELECT value FROM json_each(@checkouts))
                   OR (w.repo_path IS NULL AND w.repo IN (SELECT value FROM json_each(@repositories))))
              AND (@project IS NULL OR w.project IS NULL OR w.project = @project)
+             AND (w.runner_id IS NULL OR w.runner_id = @runnerId)
              AND (w.owner IS NULL OR w.lease_until IS NULL OR w.lease_until < @at
                   OR w.owner IN (SELECT value FROM json_each(@takeOverFrom)))
-             AND NOT EXISTS (
-               SELECT 1 FROM json_each(coalesce(w.depends_on, '[]')) AS dep
-               WHERE (SELECT m.state FROM workers m
-                      WHERE lower(m.task_id) = lower(dep.value) AND m.id <> w.id
-                        AND (m.repo_path IS w.repo_path OR m.repo IS w.repo)
-                      ORDER BY m.created_at DESC, m.id LIMIT 1) IS NOT 'MERGED')
+             AND (NOT EXISTS (
+                    SELECT 1 FROM json_each(coalesce(w.depends_on, '[]')) AS dep
+                    WHERE (SELECT m.state FROM workers m
+                           WHERE lower(m.task_id) = lower(dep.value) AND m.id <> w.id
+                             AND (m.repo_path IS w.repo_path OR m.repo IS w.repo)
+                           ORDER BY m.created_at DESC, m.id LIMIT 1) IS NOT 'MERGED')
+                  -- a stacked task: all merged but one, which has an open PR to start on (core/merge-flow.ts startPlan)
+                  OR (json_extract(w.merge_flow, '$.stack') = 1
+                      AND (SELECT count(*) FROM json_each(coalesce(w.depends_on, '[]')) AS dep
+                           WHERE (SELECT m.state FROM workers m
+                                  WHERE lower(m.task_id) = lower(dep.value) AND m.id <> w.id
+                                    AND (m.repo_path IS w.repo_path OR m.repo IS w.repo)
+                                  ORDER BY m.created_at DESC, m.id LIMIT 1) IS NOT 'MERGED') = 1
+                      AND NOT EXISTS (
+                        SELECT 1 FROM json_each(coalesce(w.depends_on, '[]')) AS dep
+                        WHERE (SELECT CASE WHEN m.state = 'MERGED' THEN 1
+                                           WHEN m.state IN ('PR_OPEN', 'WORKING') AND m.pr_number IS NOT NULL AND m.branch IS NOT NULL THEN 1
+                                           ELSE 0 END
+                               FROM workers m
+                               WHERE lower(m.task_id) = lower(dep.value) AND m.id <> w.id
+                                 AND (m.repo_path IS w.repo_path OR m.repo IS w.repo)
+                               ORDER BY m.created_at DESC, m.id LIMIT 1) IS NOT 1)))
            ORDER BY w.created_at, w.id LIMIT 1`,
         )
         .get({
@@ -605,11 +626,12 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
           repositories: JSON.stringify(query.repositories ?? []),
           project: query.project ?? null,
           takeOverFrom: JSON.stringify(query.takeOverFrom ?? []),
+          runnerId: query.runnerId ?? null,
         }) as { id: string } | undefined;
       if (!row) return undefined;
       this
-        .statement("UPDATE workers SET owner = @owner, lease_until = @leaseUntil, updated_at = @at WHERE id = @id")
-        .run({ id: row.id, owner, leaseUntil, at });
+        .statement("UPDATE workers SET owner = @owner, lease_until = @leaseUntil, runner_id = coalesce(@runnerId, runner_id), updated_at = @at WHERE id = @id")
+        .run({ id: row.id, owner, leaseUntil, at, runnerId: query.runnerId ?? null });
       return toWorker(this.row(row.id)!);
     });
   }
@@ -823,11 +845,11 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
       const at = now();
       this
         .statement(
-          `INSERT INTO runners (id, host, repositories, started_at, heartbeat_at) VALUES (@id, @host, @repositories, @at, @at)
-           ON CONFLICT (id) DO UPDATE SET host = excluded.host, repositories = excluded.repositories,
+          `INSERT INTO runners (id, host, repositories, settings, started_at, heartbeat_at) VALUES (@id, @host, @repositories, @settings, @at, @at)
+           ON CONFLICT (id) DO UPDATE SET host = excluded.host, repositories = excluded.repositories, settings = excluded.settings,
              started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
         )
-        .run({ id: runner.id, host: runner.host, repositories: JSON.stringify(runner.repositories), at });
+        .run({ id: runner.id, host: runner.host, repositories: JSON.stringify(runner.repositories), settings: JSON.stringify(runner.settings ?? {}), at });
       return this.runners(Infinity, runner.id)[0]!;
     });
   }
@@ -852,11 +874,11 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
   private runners(staleAfterMs: number, id?: string): RunnerRecord[] {
     const rows = this
       .statement(
-        `SELECT r.id, r.host, r.repositories, r.started_at, r.heartbeat_at,
-                (SELECT count(*) FROM workers w WHERE w.owner = r.id AND w.state NOT IN ('MERGED', 'ABANDONED')) AS workers
+        `SELECT r.id, r.host, r.repositories, r.settings, r.started_at, r.heartbeat_at,
+                (SELECT count(*) FROM workers w WHERE w.runner_id = r.id AND w.state NOT IN ('MERGED', 'ABANDONED')) AS workers
          FROM runners r WHERE @id IS NULL OR r.id = @id ORDER BY r.id`,
       )
-      .all({ id: id ?? null }) as Array<{ id: string; host: string; repositories: string; started_at: string; heartbeat_at: string; workers: number }>;
+      .all({ id: id ?? null }) as Array<{ id: string; host: string; repositories: string; settings: string | null; started_at: string; heartbeat_at: string; workers: number }>;
     const at = Date.now();
     return rows.map((row) => {
       const heartbeatAgeMs = Math.max(0, at - Date.parse(row.heartbeat_at));
@@ -869,6 +891,7 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
         heartbeatAgeMs,
         stale: heartbeatAgeMs > staleAfterMs,
         workers: row.workers,
+        settings: row.settings ? (JSON.parse(row.settings) as Record<string, unknown>) : {},
       };
     });
   }

@@ -172,6 +172,11 @@ export interface NextWorkerQuery {
   project?: string;
   /** Owners known to be dead, whose claims may be taken over before their lease ends. */
   takeOverFrom?: readonly string[];
+  /**
+   * The runner claiming: a worker whose worktree another runner holds (`runnerId`) is not for it,
+   * and the worker it claims records it as its runner.
+   */
+  runnerId?: string;
 }
 
 /** A runner as it announces itself. */
@@ -181,6 +186,11 @@ export interface RunnerRegistration {
   host: string;
   /** The repositories it serves, owner/name. */
   repositories: readonly string[];
+  /**
+   * How it serves them (agents, rework settings...), for an app on another machine that has no
+   * checkout to read them from. Opaque to the store: whoever reads it checks it.
+   */
+  settings?: Record<string, unknown>;
 }
 
 /** A runner as the store knows it. */
@@ -196,8 +206,10 @@ export interface RunnerRecord {
   heartbeatAgeMs: number;
   /** No heartbeat within the limit the list was asked with. */
   stale: boolean;
-  /** Workers it holds (their `owner`) that have not ended. */
+  /** Workers whose worktree it holds (their `runnerId`) that have not ended. */
   workers: number;
+  /** What it registered as `settings` ({} when nothing). */
+  settings: Record<string, unknown>;
 }
 
 /**

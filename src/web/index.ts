@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { gzipSync } from "node:zlib";
+import { DEFAULT_STALE_AFTER_MS } from "../core/runner-health.js";
 import type { Worker } from "../core/worker.js";
 import { silentLogger, type Logger } from "../log/logger.js";
 import type { WorkerStore } from "../store/store.js";
@@ -23,7 +24,7 @@ export { statusPageOptionsFromEnv, type AccessMode, type StatusPageAccessOptions
 export type { Filters, HistoryEntry, StateCounts, WorkersView, WorkerView } from "./view.js";
 
 /** All the page needs of a store: it only reads. */
-export type WorkerReader = Pick<WorkerStore, "listWorkers" | "getWorker" | "history">;
+export type WorkerReader = Pick<WorkerStore, "listWorkers" | "getWorker" | "history" | "listRunners">;
 
 export interface StatusPageOptions {
   store: WorkerReader;
@@ -160,6 +161,9 @@ export function createStatusPage(options: StatusPageOptions): StatusPage {
     const shown = inRepo
       .filter((w) => matches(w, filters))
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.id.localeCompare(b.id));
+    // staleness changes with no worker changing: judged on every view, not kept with the histories
+    const liveRunners = new Set((await store.listRunners(DEFAULT_STALE_AFTER_MS)).filter((r) => !r.stale).map((r) => r.id));
+    const views = (await viewsOf(shown)).map((view) => (view.runnerId && !liveRunners.has(view.runnerId) ? { ...view, runnerStale: true } : view));
     return {
       heardAt: new Date(lastHeard ?? now()).toISOString(),
       filters,
@@ -167,7 +171,7 @@ export function createStatusPage(options: StatusPageOptions): StatusPage {
       total: inRepo.length,
       repositories: [...new Set(all.map((w) => w.repo).filter((r): r is string => r !== null))].sort(),
       version: versionOf(all),
-      workers: await viewsOf(shown),
+      workers: views,
     };
   }
 

@@ -127,7 +127,7 @@ function row(worker: WorkerView, nowMs: number): Html {
   const since = Date.parse(worker.stateSince);
   // data-since (epoch ms) lets the page's script keep the duration current
   const inState = Number.isFinite(since) ? html`<td data-since="${since}">${formatDuration(Math.max(0, nowMs - since))}</td>` : html`<td></td>`;
-  return html`<tr><td><b>${worker.taskId ?? "(no task)"}</b> <code>${worker.id}</code>${worker.description ? html`<br>${worker.description}` : ""}</td><td>${worker.repo ?? ""}</td><td>${stateBadge(worker.state)}${reworkBadge(worker)}</td><td>${worker.agent ?? ""}</td><td>${prCell(worker)}${worker.mergeFlow.map((line) => html`<br><small class="merge-flow">${line}</small>`)}</td><td>${worker.runner ?? ""}</td>${inState}<td>${errorText(worker.error)}</td><td>${timeline(worker, nowMs)}</td></tr>
+  return html`<tr><td><b>${worker.taskId ?? "(no task)"}</b> <code>${worker.id}</code>${worker.description ? html`<br>${worker.description}` : ""}</td><td>${worker.repo ?? ""}</td><td>${stateBadge(worker.state)}${reworkBadge(worker)}</td><td>${worker.agent ?? ""}</td><td>${prCell(worker)}${worker.mergeFlow.map((line) => html`<br><small class="merge-flow">${line}</small>`)}</td><td>${worker.runner ?? ""}${worker.runnerStale ? html` <small class="stale" title="no heartbeat from this runner within the stale limit: pw runners">stale</small>` : ""}</td>${inState}<td>${errorText(worker.error)}</td><td>${timeline(worker, nowMs)}</td></tr>
 `;
 }
 

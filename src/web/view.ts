@@ -51,8 +51,12 @@ export interface WorkerView {
   prNumber: number | null;
   prUrl: string | null;
   issueNumber: number | null;
-  /** The runner that claimed it (`host:pid:random`), the worker's `owner`. */
+  /** The runner holding its worktree (`runnerId`), else the process that claimed it (`owner`). */
   runner: string | null;
+  /** The runner holding its worktree, when one does (`pw runners`). */
+  runnerId: string | null;
+  /** That runner has not been heard from within the stale limit, or is not known to the store. */
+  runnerStale: boolean;
   error: string | null;
   labels: string[];
   milestone: string | null;
@@ -100,7 +104,9 @@ export function toWorkerView(worker: Worker, history: readonly TransitionRecord[
     prNumber: worker.prNumber,
     prUrl: worker.prUrl,
     issueNumber: worker.issueNumber,
-    runner: worker.owner,
+    runner: worker.runnerId ?? worker.owner,
+    runnerId: worker.runnerId,
+    runnerStale: false,
     error: worker.error,
     labels: worker.labels,
     milestone: worker.milestone,

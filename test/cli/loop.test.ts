@@ -60,7 +60,7 @@ describe("pw loop --until-idle", () => {
     ]);
     const logLines = lines.slice(0, summaryAt);
     // one readable line per event: time, level, component, worker and task, message
-    expect(logLines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: runner: runner started /);
+    expect(logLines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: runner: runner [a-z0-9.-]+ started /);
     expect(logLines).toContainEqual(expect.stringMatching(new RegExp(`ERROR: runner ${bad} BAD-1: state WORKING -> UNKNOWN `)));
     expect(logLines).toContainEqual(expect.stringMatching(/INFO: runner worker-[a-z0-9]{6} OK-1: state WORKING -> PR_OPEN /));
     for (const line of logLines) {

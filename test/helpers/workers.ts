@@ -29,6 +29,7 @@ export function workerRecord(fields: Partial<Worker> & { id: string }): Worker {
     reworkRounds: 0,
     automaticReworkRounds: 0,
     reworkCause: null,
+    runnerId: null,
     port: null,
     mergeFlow: {},
     createdAt: "2026-01-01T00:00:00.000Z",

@@ -356,6 +356,19 @@ export function describeStore(name: string, backend: StoreBackend | null): void 
         expect((await store.claimNextWorker("runner-b", MINUTE, { checkouts: ["/elsewhere/web"] }))?.id).toBe("worker-m00001");
       });
 
+      it("never claims a worker whose worktree another runner holds, and records the runner that claims one", async () => {
+        await store.createWorker({ id: "worker-h00001", repo: "acme/web", runnerId: "runner-b" }, cli);
+        await store.createWorker({ id: "worker-h00002", repo: "acme/web" }, cli);
+        await store.createWorker({ id: "worker-h00003", repo: "acme/web", runnerId: "runner-a" }, cli);
+        const query = { repositories: ["acme/web"], runnerId: "runner-a" };
+        expect(await store.claimNextWorker("a:1:x", MINUTE, query)).toMatchObject({ id: "worker-h00002", owner: "a:1:x", runnerId: "runner-a" });
+        expect(await store.claimNextWorker("a:1:x", MINUTE, query)).toMatchObject({ id: "worker-h00003", runnerId: "runner-a" });
+        expect(await store.claimNextWorker("a:1:x", MINUTE, query)).toBeUndefined();
+        // queued again for any runner (pw worker retry --anywhere)
+        await store.updateWorker("worker-h00001", { runnerId: null });
+        expect(await store.claimNextWorker("a:1:x", MINUTE, query)).toMatchObject({ id: "worker-h00001", runnerId: "runner-a" });
+      });
+
       it("takes over a claim that expired or whose holder is known dead, never a live one", async () => {
         await store.createWorker({ id: "worker-t00001", repo: "acme/web" }, cli);
         await store.createWorker({ id: "worker-t00002", repo: "acme/web" }, cli);
@@ -389,6 +402,26 @@ export function describeStore(name: string, backend: StoreBackend | null): void 
         await store.createWorker({ id: "worker-d00007", ...web, taskId: "base", dependsOn: [] }, cli);
         await store.createWorker({ id: "worker-d00008", ...web, taskId: "late", dependsOn: ["base"] }, cli);
         expect((await store.claimNextWorker("runner-a", MINUTE, query))?.id).toBe("worker-d00007");
+        expect(await store.claimNextWorker("runner-a", MINUTE, query)).toBeUndefined();
+      });
+
+      it("starts a stacked task when all its dependencies are merged but one, and that one has an open PR (core/merge-flow.ts startPlan)", async () => {
+        const web = { repo: "acme/web", repoPath: "/src/web" };
+        const stack = { mergeFlow: { stack: true } };
+        await store.createWorker({ id: "worker-s00001", ...web, taskId: "parent", branch: "feature/parent", state: "WORKING" }, cli);
+        await store.createWorker({ id: "worker-s00002", ...web, taskId: "stacked", dependsOn: ["parent"], ...stack }, cli);
+        await store.createWorker({ id: "worker-s00003", ...web, taskId: "not-stacked", dependsOn: ["parent"] }, cli);
+        await store.createWorker({ id: "worker-s00004", ...web, taskId: "two-open", dependsOn: ["parent", "other"], ...stack }, cli);
+        await store.createWorker({ id: "worker-s00005", ...web, taskId: "other", branch: "feature/other", state: "PR_OPEN", prNumber: 8 }, cli);
+        const query = { checkouts: ["/src/web"] };
+        // the parent has no PR yet: nothing starts
+        expect(await store.claimNextWorker("runner-a", MINUTE, query)).toBeUndefined();
+        await store.updateWorker("worker-s00001", { prNumber: 7 });
+        expect((await store.claimNextWorker("runner-a", MINUTE, query))?.id).toBe("worker-s00002");
+        // not stacked, or two unmerged dependencies: they wait
+        expect(await store.claimNextWorker("runner-a", MINUTE, query)).toBeUndefined();
+        await store.transition("worker-s00005", "PR_OPEN", "MERGED", { source: "webhook" });
+        expect((await store.claimNextWorker("runner-a", MINUTE, query))?.id).toBe("worker-s00004");
         expect(await store.claimNextWorker("runner-a", MINUTE, query)).toBeUndefined();
       });
 
@@ -864,7 +897,9 @@ export function describeStore(name: string, backend: StoreBackend | null): void 
         expect(registered).toMatchObject({ id: "host-a:1", host: "host-a", repositories: ["acme/web", "acme/api"], stale: false, workers: 0 });
         expect(registered.startedAt).toMatch(ISO);
         expect(registered.heartbeatAt).toBe(registered.startedAt);
-        await store.registerRunner({ id: "host-b:1", host: "host-b", repositories: [] });
+        expect(registered.settings).toEqual({});
+        const settings = { "acme/web": { agents: ["code-author"], rework: { max_rounds: 3 } } };
+        expect((await store.registerRunner({ id: "host-b:1", host: "host-b", repositories: [], settings })).settings).toEqual(settings);
         expect(await store.heartbeatRunner("host-a:1")).toBe(true);
         expect(await store.heartbeatRunner("host-c:1")).toBe(false);
         const fresh = await store.listRunners(MINUTE);
@@ -880,10 +915,10 @@ export function describeStore(name: string, backend: StoreBackend | null): void 
 
       it("counts the unfinished workers each runner holds, and forgets a runner that stopped", async () => {
         await store.registerRunner({ id: "runner-a", host: "a", repositories: ["acme/web"] });
-        for (const id of ["worker-w00001", "worker-w00002", "worker-w00003"]) {
-          await store.createWorker({ id, repo: "acme/web" }, cli);
-          await store.claimWorker(id, "runner-a", MINUTE);
-        }
+        for (const id of ["worker-w00001", "worker-w00002", "worker-w00003"]) await store.createWorker({ id, repo: "acme/web" }, cli);
+        // the claims go to a process of runner-a; the workers are held by runner-a
+        for (let i = 0; i < 3; i++) await store.claimNextWorker("host-a:1:x", MINUTE, { repositories: ["acme/web"], runnerId: "runner-a" });
+        await store.createWorker({ id: "worker-w00004", repo: "acme/web", runnerId: "runner-b" }, cli);
         await store.transition("worker-w00002", "NEEDS_INIT", "WORKING", { source: "runner" });
         await store.transition("worker-w00003", "NEEDS_INIT", "ABANDONED", { source: "runner" });
         expect((await store.listRunners(MINUTE))[0]).toMatchObject({ id: "runner-a", workers: 2 });

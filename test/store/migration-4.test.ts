@@ -46,7 +46,12 @@ describe("schema step 7: runners and the queue runners claim from", () => {
     const store = open(file);
     expect(store.schemaVersion).toBe(SCHEMA_VERSION);
     expect(store.registerRunner({ id: "runner-a", host: "a", repositories: ["acme/widgets"] })).toMatchObject({ id: "runner-a", workers: 0 });
-    expect(store.claimNextWorker("runner-a", 60_000, { repositories: ["acme/widgets"] })).toMatchObject({ id: "worker-old006", owner: "runner-a", leaseUntil: expect.any(String) });
+    expect(store.claimNextWorker("runner-a:1:x", 60_000, { repositories: ["acme/widgets"], runnerId: "runner-a" })).toMatchObject({
+      id: "worker-old006",
+      owner: "runner-a:1:x",
+      runnerId: "runner-a",
+      leaseUntil: expect.any(String),
+    });
     expect(store.listRunners(60_000)).toEqual([expect.objectContaining({ id: "runner-a", workers: 1, stale: false })]);
   });
 });

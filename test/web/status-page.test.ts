@@ -243,6 +243,25 @@ describe("status page over HTTP", () => {
     for (const key of ["repoPath", "worktreePath", "pid", "leaseUntil", "owner"]) expect(worker).not.toHaveProperty(key);
   });
 
+  it("shows the runner holding each worker's worktree, marked stale when it is not heard from", async () => {
+    const store = storeWith();
+    await store.registerRunner({ id: "build-01-aaaaaa", host: "build-01", repositories: ["acme/widgets"] });
+    await store.updateWorker("worker-w1aaaa", { runnerId: "build-01-aaaaaa" });
+    await store.updateWorker("worker-w2aaaa", { runnerId: "build-02-bbbbbb" });
+    const m = await mount({ store, token: TOKEN });
+    const list = (await (await fetch(`${m.base}/api/workers?state=WORKING`, { headers: bearer })).json()) as {
+      workers: { id: string; runner: string | null; runnerId: string | null; runnerStale: boolean }[];
+    };
+    expect(list.workers.map((w) => [w.id, w.runner, w.runnerId, w.runnerStale]).sort()).toEqual([
+      ["worker-w1aaaa", "build-01-aaaaaa", "build-01-aaaaaa", false],
+      ["worker-w2aaaa", "build-02-bbbbbb", "build-02-bbbbbb", true],
+    ]);
+    const page = await (await fetch(`${m.base}/workers?state=WORKING`, { headers: bearer })).text();
+    const rows = page.split("<tr>").filter((row) => row.includes("worker-w"));
+    expect(rows.find((row) => row.includes("worker-w2aaaa"))).toContain('build-02-bbbbbb <small class="stale"');
+    expect(rows.find((row) => row.includes("worker-w1aaaa"))).not.toContain('class="stale"');
+  });
+
   it("sends security headers on every answer and keeps script and style out of the markup", async () => {
     const m = await mount({ store: storeWith(), token: TOKEN });
     for (const path of ["/workers", "/workers/app.js", "/workers/style.css", "/api/workers", "/api/workers/bad", "/workers/nope"]) {
