@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const benches = ["cli-start.mjs", "spawn.mjs", "pool.mjs", "secrets.mjs", "webhooks.mjs", "claims.mjs", "rework.mjs", "merge-flow.mjs"];
+const benches = ["cli-start.mjs", "spawn.mjs", "pool.mjs", "secrets.mjs", "webhooks.mjs", "claims.mjs", "merged.mjs", "rework.mjs", "merge-flow.mjs"];
 let failed = false;
 for (const name of benches) {
   const file = fileURLToPath(new URL(name, import.meta.url));

@@ -11,9 +11,18 @@ export interface DeliveryLogOptions {
   retentionMs?: number;
   logger?: Logger;
   now?: () => number;
+  /**
+   * The store is shared by several app processes (replicas behind one URL, on PostgreSQL): each
+   * delivery is claimed in the store, atomically, before it is handled (default: the store's
+   * backend is postgres).
+   */
+  shared?: boolean;
 }
 
 const DAY_MS = 24 * 3600_000;
+
+/** On a shared store, how long a claimed id is also kept in memory. */
+const SHARED_MEMORY_MS = 3600_000;
 
 /** How far back a forgotten id is looked for in the store, past when it was first seen (clock steps). */
 const FORGET_MARGIN_MS = 60_000;
@@ -26,7 +35,13 @@ const FORGET_MARGIN_MS = 60_000;
  * across restarts. What a crash can lose is the last few milliseconds of ids; the effects they
  * guard are idempotent anyway (every move is a compare-and-swap). While the store is
  * unavailable the ids wait in memory and are written when it answers again. One process records
- * deliveries per store (`pw serve`); the CLI never does.
+ * deliveries per SQLite file (`pw serve`); the CLI never does.
+ *
+ * On a shared store (PostgreSQL, where replicas of the app may stand behind one URL) memory
+ * cannot tell a delivery apart from one another replica took: each is claimed in the store
+ * (`claimDelivery`) before it is handled, and only the replica that claimed it handles it.
+ * A delivery that comes while the store is unavailable is held (`hold`) and handled once it
+ * answers: GitHub does not redeliver on its own, so answering 5xx would lose it.
  */
 export class DeliveryLog {
   /** Every id remembered, with when it was first seen (insertion order is time order). */
@@ -42,6 +57,12 @@ export class DeliveryLog {
   private readonly logger: Logger | undefined;
   private readonly now: () => number;
   private readonly outages: RetryOptions;
+  private readonly shared: boolean;
+  /** Deliveries waiting for the store, by id. */
+  private readonly held = new Map<string, Promise<void>>();
+  /** Ends the waits of held deliveries at shutdown. */
+  private readonly stopping = new AbortController();
+  private readonly holdOutages: RetryOptions;
 
   private constructor(
     private readonly store: WorkerStore,
@@ -53,11 +74,15 @@ export class DeliveryLog {
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.outages = this.logger ? outageReports(this.logger, "delivery ids") : {};
+    this.shared = options.shared ?? store.backend === "postgres";
+    this.holdOutages = { ...(this.logger ? outageReports(this.logger, "deliveries") : {}), signal: this.stopping.signal };
   }
 
   /** The log of `store`, knowing the ids of the retention window. */
   static async open(store: WorkerStore, options: DeliveryLogOptions = {}): Promise<DeliveryLog> {
     const log = new DeliveryLog(store, options);
+    // shared: every claim asks the store, so the window need not be read
+    if (log.shared) return log;
     const at = log.now();
     for (const id of await store.recentDeliveries(new Date(at - log.retentionMs).toISOString())) log.seen.set(id, at);
     return log;
@@ -74,14 +99,49 @@ export class DeliveryLog {
     return true;
   }
 
+  /**
+   * Claims a delivery for this process: false when it was seen before (here, or on a shared
+   * store by any replica). Rejects with StoreUnavailableError when the store cannot say.
+   */
+  async claim(id: string, event: string): Promise<boolean> {
+    if (!this.shared) return this.record(id, event);
+    // no answer from memory: another replica may have forgotten the id since (its follow-up gave up)
+    const at = this.now();
+    if (!(await this.store.claimDelivery(id, event, new Date(at - this.retentionMs).toISOString()))) return false;
+    this.seen.set(id, at);
+    // the store tells deliveries apart; memory keeps the last hour's, for `has`
+    this.forgetOld(at - SHARED_MEMORY_MS);
+    return true;
+  }
+
+  /**
+   * Holds a delivery the store could not take: `step` runs again, with growing pauses, until it
+   * ends other than with StoreUnavailableError (the outage said once a minute); `failed` is told
+   * of any other failure, and of the outage when the log closes first.
+   */
+  hold(id: string, step: () => Promise<void>, failed: (error: unknown) => void): void {
+    if (this.held.has(id)) return;
+    const run = retryWhileUnavailable(step, this.holdOutages)
+      .catch(failed)
+      .finally(() => this.held.delete(id));
+    this.held.set(id, run);
+  }
+
+  /** How many deliveries wait for the store. */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
   /** Whether an id has been seen (and not forgotten). */
   has(id: string): boolean {
     return this.seen.has(id);
   }
 
-  /** At shutdown: writes the ids still waiting. */
-  close(): Promise<void> {
-    return this.flush();
+  /** At shutdown: writes the ids still waiting; held deliveries stop waiting (each told to its `failed`). */
+  async close(): Promise<void> {
+    this.stopping.abort();
+    await Promise.all(this.held.values());
+    await this.flush();
   }
 
   /**
@@ -90,8 +150,18 @@ export class DeliveryLog {
    */
   async forget(id: string): Promise<void> {
     const at = this.seen.get(id);
-    if (at === undefined) return;
     this.seen.delete(id);
+    if (this.shared) {
+      // the id may have left memory already: every record of it in the retention window goes
+      const since = new Date(this.now() - this.retentionMs).toISOString();
+      try {
+        await retryWhileUnavailable(() => this.store.forgetDelivery(id, since), this.outages);
+      } catch (error) {
+        this.logger?.warn({ err_message: (error as Error).message, delivery: id }, "delivery id not forgotten in the store: a redelivery of it may be ignored");
+      }
+      return;
+    }
+    if (at === undefined) return;
     // still waiting: it never reaches the store
     if (this.pending.delete(id)) return;
     // written, or being written: deleted there once the write is done
@@ -110,13 +180,17 @@ export class DeliveryLog {
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const oldest = this.now() - this.retentionMs;
+    this.forgetOld();
+    this.writing ??= this.writeWaiting().finally(() => (this.writing = undefined));
+    return this.writing;
+  }
+
+  /** Lets go of the ids seen before `oldest` (default: past the retention; the oldest come first). */
+  private forgetOld(oldest = this.now() - this.retentionMs): void {
     for (const [id, at] of this.seen) {
       if (at >= oldest) break;
       this.seen.delete(id);
     }
-    this.writing ??= this.writeWaiting().finally(() => (this.writing = undefined));
-    return this.writing;
   }
 
   private flushLater(ms: number): void {

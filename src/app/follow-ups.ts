@@ -27,13 +27,24 @@ export interface FollowUpQueueOptions {
   retryDelaysMs?: readonly number[];
   /** How often the store is looked at besides when work is added (default 1 s). */
   pollMs?: number;
-  /** How long a claim holds a follow-up for this drainer (default an hour: GitHub's rate limits can hold a write for minutes). */
+  /**
+   * How long a claim holds a follow-up for this drainer (default an hour: GitHub's rate limits can
+   * hold a write for minutes; on a shared store two minutes, renewed while the drainer runs).
+   */
   leaseMs?: number;
   /** Told when a follow-up gives up (`pw serve` forgets its delivery id, so a redelivery is handled). */
   onGiveUp?: (followUp: FollowUp) => void | Promise<void>;
+  /**
+   * Other drainers share the store (replicas of the app on PostgreSQL): claims left in it may be
+   * theirs, at work now, so none is let go at start; a dead drainer's claims end with their
+   * short lease, which a live one renews (default: the store's backend is postgres).
+   */
+  shared?: boolean;
 }
 
 const RETRY_DELAYS_MS = [1000, 10_000, 60_000];
+/** A claim's lease on a shared store: what a dead replica's follow-ups (and their lanes) wait at most. */
+const SHARED_LEASE_MS = 120_000;
 /** In a busy stretch, how long the first follow-up added waits for others to share its store commit. */
 const BATCH_WINDOW_MS = 2;
 /** A stretch is busy while commits come closer than this. */
@@ -62,6 +73,8 @@ export class FollowUpQueue {
   private perform: PerformFollowUp | undefined;
   private scheduled = false;
   private poller: NodeJS.Timeout | undefined;
+  private renewer: NodeJS.Timeout | undefined;
+  private readonly shared: boolean;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private readonly concurrency: number;
   private readonly delays: readonly number[];
@@ -77,7 +90,8 @@ export class FollowUpQueue {
   constructor(private readonly options: FollowUpQueueOptions) {
     this.concurrency = options.concurrency ?? 4;
     this.delays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
-    this.leaseMs = options.leaseMs ?? 3600_000;
+    this.shared = options.shared ?? options.store.backend === "postgres";
+    this.leaseMs = options.leaseMs ?? (this.shared ? SHARED_LEASE_MS : 3600_000);
     this.patience = { ...outageReports(options.logger, "follow-ups"), signal: this.stopping.signal };
   }
 
@@ -117,12 +131,13 @@ export class FollowUpQueue {
   }
 
   /**
-   * Starts draining with `perform`. Claims left by an earlier drainer of this store (a
-   * `pw serve` that stopped or died with work under way) are let go first: one drainer runs
-   * per store, as one process records its deliveries.
+   * Starts draining with `perform`. On a store of its own, claims left by an earlier drainer (a
+   * `pw serve` that stopped or died with work under way) are let go first: one drainer runs per
+   * SQLite file. On a shared store they may be a live replica's, under way: they are left to
+   * their lease.
    */
   async start(perform: PerformFollowUp): Promise<void> {
-    const released = await this.options.store.releaseFollowUps(null);
+    const released = this.shared ? 0 : await this.options.store.releaseFollowUps(null);
     const backlog = await this.options.store.followUpBacklog();
     this.perform = perform;
     if (backlog.unfinished > 0) {
@@ -130,6 +145,13 @@ export class FollowUpQueue {
     }
     this.poller = setInterval(() => this.wake(), this.options.pollMs ?? 1000);
     this.poller.unref();
+    if (this.shared) {
+      // what runs here stays ours while it runs; missed renewals (an outage) at worst let another replica run it again, as ensure
+      this.renewer = setInterval(() => {
+        if (this.running.size > 0) this.options.store.renewFollowUps(this.owner, this.leaseMs).catch(() => undefined);
+      }, this.leaseMs / 3);
+      this.renewer.unref();
+    }
     this.wake();
   }
 
@@ -258,6 +280,7 @@ export class FollowUpQueue {
     this.perform = undefined;
     this.stopping.abort();
     clearInterval(this.poller);
+    clearInterval(this.renewer);
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.retryTimers.clear();
     let timer: NodeJS.Timeout | undefined;

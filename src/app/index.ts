@@ -8,7 +8,7 @@
  */
 import type { ApplicationFunction, Context } from "probot";
 import type { Logger } from "../log/logger.js";
-import { InvalidInputError } from "../core/errors.js";
+import { InvalidInputError, StoreUnavailableError } from "../core/errors.js";
 import { BRANCH_PREFIX } from "../core/names.js";
 import { parsePullRequestMarker } from "../core/pr.js";
 import { pullRequestFacts } from "../core/pull-requests.js";
@@ -254,8 +254,9 @@ export function toIssueCommentEvent(context: Pick<Context, "id" | "payload">): I
 }
 
 /**
- * Wraps a route: validates and records the delivery, times the handler, counts the outcome,
+ * Wraps a route: validates and claims the delivery, times the handler, counts the outcome,
  * logs a failure as one line, and forgets a failed delivery so GitHub's redelivery is handled.
+ * A delivery the store cannot take now (unavailable) is answered and held until it can.
  */
 function route<E extends { deliveryId: string; repository: string }>(
   deps: AppDeps,
@@ -277,21 +278,56 @@ function route<E extends { deliveryId: string; repository: string }>(
       log().warn({ event: name, err_message: (error as Error).message }, "webhook payload refused");
       throw loggedAlready(error);
     }
-    if (!deps.deliveries.record(context.id, name)) {
+    const failed = (error: unknown): Error => {
+      observe("error");
+      const status = (error as { status?: number }).status;
+      log().error({ event: name, err_message: (error as Error).message.split("\n")[0], ...(status ? { status } : {}) }, "webhook handler failed");
+      return loggedAlready(error instanceof InvalidInputError ? error : new Error(`${name} handler failed: ${(error as Error).message.split("\n")[0]}`));
+    };
+    const handled = (outcome: Outcome) => {
+      observe(outcome);
+      if (deps.logger.isLevelEnabled("debug")) log().debug({ event: name, outcome }, "webhook handled");
+    };
+    // The store cannot be reached: the delivery is answered and held until it can (GitHub does
+    // not redeliver by itself). `claimed` says whether its id is in the store already; a try
+    // after that runs only the handler, whose moves are compare-and-swaps and effects keyed.
+    const hold = (claimed: boolean) => {
+      log().info({ event: name }, "the store is unavailable: delivery held until it answers");
+      deps.deliveries.hold(
+        context.id,
+        async () => {
+          if (!claimed && !(await deps.deliveries.claim(context.id, name))) return observe("duplicate");
+          claimed = true;
+          handled(await handle(deps, event));
+          log().info({ event: name }, "held delivery handled");
+        },
+        (error) => {
+          if (claimed) void deps.deliveries.forget(context.id);
+          if (error instanceof StoreUnavailableError) {
+            observe("error");
+            log().error({ event: name, err_message: error.message.split("\n")[0] }, "held delivery not handled: the store was unavailable until pw serve stopped; redeliver it");
+          } else failed(error);
+        },
+      );
+    };
+    let claimed: boolean;
+    try {
+      claimed = await deps.deliveries.claim(context.id, name);
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) return hold(false);
+      throw failed(error);
+    }
+    if (!claimed) {
       log().info({ event: name }, "delivery seen before: ignored");
       observe("duplicate");
       return;
     }
     try {
-      const outcome = await handle(deps, event);
-      observe(outcome);
-      if (deps.logger.isLevelEnabled("debug")) log().debug({ event: name, outcome }, "webhook handled");
+      handled(await handle(deps, event));
     } catch (error) {
+      if (error instanceof StoreUnavailableError) return hold(true);
       void deps.deliveries.forget(context.id);
-      observe("error");
-      const status = (error as { status?: number }).status;
-      log().error({ event: name, err_message: (error as Error).message.split("\n")[0], ...(status ? { status } : {}) }, "webhook handler failed");
-      throw loggedAlready(error instanceof InvalidInputError ? error : new Error(`${name} handler failed: ${(error as Error).message.split("\n")[0]}`));
+      throw failed(error);
     }
   };
 }

@@ -5,7 +5,7 @@
  * and skipped with one warning when it does not fit (a runner of another release).
  */
 import { z } from "zod";
-import { DEFAULT_MERGE_FLOW, MERGE_METHODS, MERGE_MODES, UPDATE_MODES } from "../core/merge-flow.js";
+import { MERGE_METHODS, MERGE_MODES, UPDATE_MODES } from "../core/merge-flow.js";
 import { FAILED_CHECK_POLICIES } from "../core/rework.js";
 import type { Logger } from "../log/logger.js";
 import type { WorkerStore } from "../store/store.js";
@@ -21,10 +21,12 @@ const servedSettingsSchema = z.object({
     onFailedChecks: z.enum(FAILED_CHECK_POLICIES),
     debounceMs: z.number().min(0),
   }),
-  // a runner of a release before the merge flow registered none: the defaults
-  mergeFlow: z
-    .object({ update: z.enum(UPDATE_MODES), stack: z.boolean(), merge: z.enum(MERGE_MODES), method: z.enum(MERGE_METHODS) })
-    .default(DEFAULT_MERGE_FLOW),
+  mergeFlow: z.object({
+    update: z.enum(UPDATE_MODES),
+    stack: z.boolean(),
+    merge: z.enum(MERGE_MODES),
+    method: z.enum(MERGE_METHODS),
+  }),
 });
 
 /** What a runner registers (`RunnerRegistration.settings`): each served repository's settings, by name. */

@@ -158,6 +158,10 @@ export class ObservedWorkerStore implements WorkerStore {
     return this.store.recordDeliveries(deliveries);
   }
 
+  claimDelivery(deliveryId: string, event: string, since: string): Promise<boolean> {
+    return this.store.claimDelivery(deliveryId, event, since);
+  }
+
   forgetDelivery(deliveryId: string, since: string): Promise<boolean> {
     return this.store.forgetDelivery(deliveryId, since);
   }
@@ -180,6 +184,10 @@ export class ObservedWorkerStore implements WorkerStore {
 
   retryFollowUp(seq: number, owner: string, error: string, retryInMs: number | null): Promise<boolean> {
     return this.store.retryFollowUp(seq, owner, error, retryInMs);
+  }
+
+  renewFollowUps(owner: string, leaseMs: number): Promise<number> {
+    return this.store.renewFollowUps(owner, leaseMs);
   }
 
   releaseFollowUps(owner: string | null): Promise<number> {

@@ -200,6 +200,26 @@ async function serveSetup(env: ServeEnv, logger: Logger): Promise<void> {
   await closed;
 }
 
+/**
+ * For a task run again and again (a poll): that the store is unavailable is said once a minute
+ * while it lasts, and that it answers again once; any other failure is `otherFailure`, each time.
+ */
+function periodicOutage(logger: Logger, component: string, otherFailure: string): { answered: () => void; failed: (error: Error) => void } {
+  const outage = outageReports(logger, component);
+  let awaySince: number | undefined;
+  return {
+    answered: () => {
+      if (awaySince !== undefined) outage.recovered?.(Date.now() - awaySince);
+      awaySince = undefined;
+    },
+    failed: (error) => {
+      if (!(error instanceof StoreUnavailableError)) return logger.warn({ err_message: error.message.split("\n")[0] }, otherFailure);
+      awaySince ??= Date.now();
+      outage.report?.(error, Date.now() - awaySince);
+    },
+  };
+}
+
 interface ServeOptions {
   repo: string[];
   /** False with --no-runner: the app only. */
@@ -300,8 +320,9 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   const access = githubAccessFromEnv(process.env, { onResponse: (method, status) => metrics.githubRequest(method, status === 0 ? null : status) });
   const local = servedList(repos, appLogger);
   const servedHere = new ServedDirectory({ local, store, logger: appLogger, staleAfterMs: DEFAULT_STALE_AFTER_MS });
-  const refreshServed = () =>
-    servedHere.refresh().catch((error: Error) => appLogger.warn({ err_message: error.message.split("\n")[0] }, "the runners' repositories not read"));
+  // the last list read is kept while the store is away (said once a minute, not every read)
+  const servedOutage = periodicOutage(appLogger, "the runners' repositories", "the runners' repositories not read");
+  const refreshServed = () => servedHere.refresh().then(servedOutage.answered, servedOutage.failed);
   await refreshServed();
   const runner = runnerId === undefined ? undefined : new Runner({
     deps: {
@@ -410,21 +431,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<void> {
   // the repositories runners elsewhere serve, and how: read again as they come and go
   const servedWatcher = setInterval(() => void refreshServed(), SERVED_REFRESH_MS);
   // a store that is away is said once a minute, not at every poll; the next poll after it is back syncs what changed
-  const statusOutage = outageReports(appLogger, "status comments");
-  let storeAwaySince: number | undefined;
-  const watcher = setInterval(() => {
-    statusComments.syncChanged(followUps).then(
-      () => {
-        if (storeAwaySince !== undefined) statusOutage.recovered?.(Date.now() - storeAwaySince);
-        storeAwaySince = undefined;
-      },
-      (error: Error) => {
-        if (!(error instanceof StoreUnavailableError)) return appLogger.warn({ err_message: error.message.split("\n")[0] }, "status comments not synced");
-        storeAwaySince ??= Date.now();
-        statusOutage.report?.(error, Date.now() - storeAwaySince);
-      },
-    );
-  }, pollMs);
+  const statusOutage = periodicOutage(appLogger, "status comments", "status comments not synced");
+  const watcher = setInterval(() => void statusComments.syncChanged(followUps).then(statusOutage.answered, statusOutage.failed), pollMs);
   // GitHub redelivers for a few days at most: older delivery ids need not be kept
   const pruneDeliveries = async () => {
     try {

@@ -235,10 +235,12 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .description("list workers")
     .option("--state <state>", "only workers in this state")
     .option("--json", "print a JSON array")
-    .action(async (opts: { state?: string; json?: boolean }) => {
+    .option("--stale-after <duration>", "mark a runner not heard from for this long as stale (default: 30s)")
+    .action(async (opts: { state?: string; json?: boolean; staleAfter?: string }) => {
+      const staleAfterMs = opts.staleAfter === undefined ? DEFAULT_STALE_AFTER_MS : parseStaleAfter(opts.staleAfter);
       const workers = await ctx.store.listWorkers(opts.state === undefined ? {} : { state: parseState(opts.state) });
       if (opts.json) printJson(workers);
-      else printWorkerList(workers, runnerStaleness(await ctx.store.listRunners(DEFAULT_STALE_AFTER_MS)));
+      else printWorkerList(workers, runnerStaleness(await ctx.store.listRunners(staleAfterMs)));
     });
 
   worker

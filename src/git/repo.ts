@@ -29,11 +29,16 @@ function remoteMessage(text: string): string {
  * Git writes a new worktree's files under `.git/worktrees/<name>/` one after another, and any git
  * command that looks at all worktrees (`worktree add`, `worktree list`, `branch -D`, ...) dies
  * when it reads one of them while it is still empty. Several spawns at once meet this (git
- * 2.39: about one batch of three in thirty on a busy machine). It passes in milliseconds.
+ * 2.39: about one batch of three in thirty on a busy machine). And a `worktree prune` (the runner
+ * runs one before it repairs a worker's worktree) takes away the directory of an add that has not
+ * yet written its `locked` file, which that add then cannot write. It passes in milliseconds.
  */
 export function isWorktreeRace(error: unknown): boolean {
   const text = error instanceof Error ? error.message : String(error);
-  return /failed to read \S*worktrees[\\/][^\s\\/]+[\\/](commondir|gitdir)\b/.test(text);
+  return (
+    /failed to read \S*worktrees[\\/][^\s\\/]+[\\/](commondir|gitdir)\b/.test(text) ||
+    /could not open '\S*worktrees[\\/][^\s\\/]+[\\/]locked' for writing/.test(text)
+  );
 }
 
 /** How many times work is tried when it meets the worktree race. */

@@ -55,9 +55,12 @@ function fieldsOf(worker: Worker): ReadyWorker {
   return worker as ReadyWorker;
 }
 
-/** Moves a worker to UNKNOWN with `message`, unless someone else has moved it meanwhile. */
-export async function failWorker(deps: PipelineDeps, workerId: string, message: string, source: TransitionSource = "runner"): Promise<void> {
-  const current = await deps.store.getWorker(workerId);
+/**
+ * Moves a worker to UNKNOWN with `message`, unless someone else has moved it meanwhile. `seen`:
+ * the worker as the caller judged it; it fails only from that state (moved on since: left be).
+ */
+export async function failWorker(deps: PipelineDeps, workerId: string, message: string, source: TransitionSource = "runner", seen?: Worker): Promise<void> {
+  const current = seen ?? (await deps.store.getWorker(workerId));
   if (!current) return;
   appendWorkerLog(workerLogPath(deps.paths.logsDir, workerId), `failed: ${message}`);
   // terminated, merged or otherwise moved while we worked: their word stands

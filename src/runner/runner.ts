@@ -19,9 +19,9 @@ import { isProcessAlive, killGroup } from "./process.js";
 import { outageReports, patientStore } from "../store/retry.js";
 import { carryOutRequests } from "./requests.js";
 import { endInterruptedRound, runReworkRound } from "./rework.js";
+import { localRunnerId } from "./runner-id.js";
 import { pendingUpdates, updateBases } from "./base-updates.js";
 import { stackOnParent } from "./stacking.js";
-import { localRunnerId } from "./runner-id.js";
 import { appendWorkerLog, workerLogPath } from "./worklog.js";
 
 const DEFAULT_LEASE_MS = 30_000;
@@ -220,7 +220,7 @@ export class Runner {
    * rebased head, and a rebase that conflicts has become the round's feedback.
    */
   private async updateBases(): Promise<void> {
-    const updates = await pendingUpdates(this.deps, (w) => (worktreeIsHere(w) ? this.contextFor(w) : undefined), (id) => this.running.has(id));
+    const updates = await pendingUpdates(this.deps, (w) => (this.holdsWorktree(w) ? this.contextFor(w) : undefined), (id) => this.running.has(id));
     if (updates.length > 0) await updateBases(this.deps, updates);
   }
 
@@ -260,8 +260,11 @@ export class Runner {
   /** WORKING workers whose runner is gone: their agent is stopped if it still runs, and they go to UNKNOWN. */
   private async recoverOrphans(workers: Worker[]): Promise<void> {
     const now = Date.now();
-    for (const worker of workers) {
-      if (worker.state !== "WORKING" || this.running.has(worker.id)) continue;
+    for (const listed of workers) {
+      if (listed.state !== "WORKING" || this.running.has(listed.id)) continue;
+      // read at the start of the pass: a pipeline of this runner's may have ended (PR_OPEN) since
+      const worker = await this.deps.store.getWorker(listed.id);
+      if (worker?.state !== "WORKING" || this.running.has(worker.id)) continue;
       const owner = worker.owner;
       if (owner && owner !== this.id && !ownerIsDead(owner) && !leaseExpired(worker, now)) continue;
       if (worker.pid && isProcessAlive(worker.pid)) await killGroup(worker.pid, 1000);
@@ -270,6 +273,8 @@ export class Runner {
         this.deps,
         worker.id,
         `agent process vanished: runner ${owner ?? "(none)"} stopped while it ran; retry with \`pw worker retry ${worker.id}\``,
+        "runner",
+        worker,
       );
     }
   }
@@ -298,15 +303,28 @@ export class Runner {
     for (const ctx of this.options.repos) {
       const checked = cleared.get(ctx.repo.root);
       if (!checked) continue;
-      while (!this.stopping && (this.runningPerRepo.get(ctx.repo.root) ?? 0) < ctx.config.maxWorkers) {
+      const room = () => !this.stopping && (this.runningPerRepo.get(ctx.repo.root) ?? 0) < ctx.config.maxWorkers;
+      while (room()) {
         const claimed = await this.claimNext(ctx, takeOverFrom);
         if (!claimed) break;
-        // all its dependencies merged, or (a stacked task) all but one, whose PR it starts on
-        const plan = claimed.dependsOn.length > 0 ? startPlan(claimed, await this.dependencies([claimed])) : ({ kind: "start" } as const);
-        if (plan.kind === "stack") this.launchStacked(ctx, claimed, plan.parent, checked.defaultBranch);
-        else this.launch(ctx, claimed, checked.defaultBranch);
+        this.launch(ctx, claimed, checked.defaultBranch);
+      }
+      // a stacked task (its one unmerged dependency has a PR) is not one the store's claim hands out
+      for (const worker of queued) {
+        if (!room()) break;
+        const plan = this.contextFor(worker) === ctx ? startPlan(worker, all) : undefined;
+        if (plan?.kind !== "stack") continue;
+        const claimed = await this.claimStacked(worker, takeOverFrom);
+        if (claimed) this.launchStacked(ctx, claimed, plan.parent, checked.defaultBranch);
       }
     }
+  }
+
+  /** Claims one stacked task by id (a compare-and-swap on its claim), and records this runner as its runner. */
+  private async claimStacked(worker: Worker, takeOverFrom: readonly string[]): Promise<Worker | undefined> {
+    const takeOver = worker.owner && takeOverFrom.includes(worker.owner) ? worker.owner : undefined;
+    if (!(await this.deps.store.claimWorker(worker.id, this.id, this.leaseMs, takeOver))) return undefined;
+    return this.deps.store.updateWorker(worker.id, { runnerId: this.runnerId });
   }
 
   /**

@@ -171,6 +171,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   // 4: the merge flow's record of each worker (whether it starts stacked, what its PR is stacked
   // on, its last update to its base and merge action)
   `ALTER TABLE workers ADD COLUMN merge_flow jsonb;`,
+  // 5: delivery ids looked up by id: with replicas of the app sharing the database, each
+  // delivery is claimed there (one read by id per delivery), not told apart in one process's memory
+  `CREATE INDEX delivery_log_id ON delivery_log (id, received_at);`,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS.length;

@@ -743,26 +743,12 @@ export class PostgresWorkerStore implements WorkerStore {
            AND ($5::text IS NULL OR w.project IS NULL OR w.project = $5::text)
            AND (w.runner_id IS NULL OR w.runner_id = $7::text)
            AND (w.owner IS NULL OR w.lease_until IS NULL OR w.lease_until < ${NOW} OR w.owner = ANY($6::text[]))
-           AND (NOT EXISTS (
-                  SELECT 1 FROM jsonb_array_elements_text(coalesce(w.depends_on, '[]'::jsonb)) AS dep(task_id)
-                  WHERE (SELECT m.state FROM workers m
-                         WHERE lower(m.task_id) = lower(dep.task_id) AND m.id <> w.id
-                           AND (m.repo_path IS NOT DISTINCT FROM w.repo_path OR m.repo IS NOT DISTINCT FROM w.repo)
-                         ORDER BY m.created_at DESC, m.id LIMIT 1) IS DISTINCT FROM 'MERGED')
-                -- a stacked task: all merged but one, which has an open PR to start on (core/merge-flow.ts startPlan)
-                OR ((w.merge_flow->>'stack')::boolean IS TRUE
-                    AND (SELECT count(*) FROM jsonb_array_elements_text(coalesce(w.depends_on, '[]'::jsonb)) AS dep(task_id)
-                         WHERE (SELECT m.state FROM workers m
-                                WHERE lower(m.task_id) = lower(dep.task_id) AND m.id <> w.id
-                                  AND (m.repo_path IS NOT DISTINCT FROM w.repo_path OR m.repo IS NOT DISTINCT FROM w.repo)
-                                ORDER BY m.created_at DESC, m.id LIMIT 1) IS DISTINCT FROM 'MERGED') = 1
-                    AND NOT EXISTS (
-                      SELECT 1 FROM jsonb_array_elements_text(coalesce(w.depends_on, '[]'::jsonb)) AS dep(task_id)
-                      WHERE (SELECT m.state = 'MERGED' OR (m.state IN ('PR_OPEN', 'WORKING') AND m.pr_number IS NOT NULL AND m.branch IS NOT NULL)
-                             FROM workers m
-                             WHERE lower(m.task_id) = lower(dep.task_id) AND m.id <> w.id
-                               AND (m.repo_path IS NOT DISTINCT FROM w.repo_path OR m.repo IS NOT DISTINCT FROM w.repo)
-                             ORDER BY m.created_at DESC, m.id LIMIT 1) IS NOT TRUE)))
+           AND NOT EXISTS (
+             SELECT 1 FROM jsonb_array_elements_text(coalesce(w.depends_on, '[]'::jsonb)) AS dep(task_id)
+             WHERE (SELECT m.state FROM workers m
+                    WHERE lower(m.task_id) = lower(dep.task_id) AND m.id <> w.id
+                      AND (m.repo_path IS NOT DISTINCT FROM w.repo_path OR m.repo IS NOT DISTINCT FROM w.repo)
+                    ORDER BY m.created_at DESC, m.id LIMIT 1) IS DISTINCT FROM 'MERGED')
          ORDER BY w.created_at, w.id
          LIMIT 1
          FOR UPDATE OF w SKIP LOCKED
@@ -805,6 +791,22 @@ export class PostgresWorkerStore implements WorkerStore {
        ORDER BY d.position`,
       [deliveries.map((d) => d.id), deliveries.map((d) => d.event)],
     );
+  }
+
+  claimDelivery(deliveryId: string, event: string, since: string): Promise<boolean> {
+    return this.atomically(async (tx) => {
+      // ids are not unique (a forgotten one may come again): a lock per id, held to the commit,
+      // orders the claims of one id, and each reads what the one before it committed
+      await tx.query("SELECT pg_advisory_xact_lock(7732, hashtext($1))", [deliveryId]);
+      const claimed = await tx.query(
+        `INSERT INTO delivery_log (id, event, received_at)
+         SELECT $1::text, $2::text, ${NOW}
+         WHERE NOT EXISTS (SELECT 1 FROM delivery_log WHERE id = $1 AND received_at >= $3::timestamptz)
+         RETURNING 1`,
+        [deliveryId, event, since],
+      );
+      return claimed.rows.length > 0;
+    });
   }
 
   async forgetDelivery(deliveryId: string, since: string): Promise<boolean> {
@@ -890,6 +892,10 @@ export class PostgresWorkerStore implements WorkerStore {
             [seq, owner, error, retryInMs],
           );
     return changed === 1;
+  }
+
+  renewFollowUps(owner: string, leaseMs: number): Promise<number> {
+    return this.write(`UPDATE follow_ups SET lease_until = ${nowPlus(2)} WHERE owner = $1 AND state = 'running'`, [owner, leaseMs]);
   }
 
   releaseFollowUps(owner: string | null): Promise<number> {

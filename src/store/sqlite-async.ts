@@ -105,6 +105,10 @@ export class SqliteAsyncWorkerStore implements WorkerStore {
     return this.call(() => this.sqlite.recordDeliveries(deliveries));
   }
 
+  claimDelivery(deliveryId: string, event: string, since: string): Promise<boolean> {
+    return this.call(() => this.sqlite.claimDelivery(deliveryId, event, since));
+  }
+
   forgetDelivery(deliveryId: string, since: string): Promise<boolean> {
     return this.call(() => this.sqlite.forgetDelivery(deliveryId, since));
   }
@@ -127,6 +131,10 @@ export class SqliteAsyncWorkerStore implements WorkerStore {
 
   retryFollowUp(seq: number, owner: string, error: string, retryInMs: number | null): Promise<boolean> {
     return this.call(() => this.sqlite.retryFollowUp(seq, owner, error, retryInMs));
+  }
+
+  renewFollowUps(owner: string, leaseMs: number): Promise<number> {
+    return this.call(() => this.sqlite.renewFollowUps(owner, leaseMs));
   }
 
   releaseFollowUps(owner: string | null): Promise<number> {

@@ -186,9 +186,7 @@ function workerReader(slot: (column: string) => number | string): (row: Record<n
     "pr_url",
     "error",
   ].map(slot) as Array<number | string>;
-  const [reworkRounds, automaticReworkRounds, reworkCause, runnerId, mergeFlow] = ["rework_rounds", "automatic_rework_rounds", "rework_cause", "runner_id", "merge_flow"].map(slot) as Array<
-    number | string
-  >;
+  const [reworkRounds, automaticReworkRounds, reworkCause, runnerId, mergeFlow] = ["rework_rounds", "automatic_rework_rounds", "rework_cause", "runner_id", "merge_flow"].map(slot) as Array<number | string>;
   const [labels, milestone, dependsOn, issueNumber, owner, leaseUntil, pid, request, statusCommentId, statusCommentKey, port, createdAt, updatedAt] = [
     "labels",
     "milestone",
@@ -596,28 +594,12 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
              AND (w.runner_id IS NULL OR w.runner_id = @runnerId)
              AND (w.owner IS NULL OR w.lease_until IS NULL OR w.lease_until < @at
                   OR w.owner IN (SELECT value FROM json_each(@takeOverFrom)))
-             AND (NOT EXISTS (
-                    SELECT 1 FROM json_each(coalesce(w.depends_on, '[]')) AS dep
-                    WHERE (SELECT m.state FROM workers m
-                           WHERE lower(m.task_id) = lower(dep.value) AND m.id <> w.id
-                             AND (m.repo_path IS w.repo_path OR m.repo IS w.repo)
-                           ORDER BY m.created_at DESC, m.id LIMIT 1) IS NOT 'MERGED')
-                  -- a stacked task: all merged but one, which has an open PR to start on (core/merge-flow.ts startPlan)
-                  OR (json_extract(w.merge_flow, '$.stack') = 1
-                      AND (SELECT count(*) FROM json_each(coalesce(w.depends_on, '[]')) AS dep
-                           WHERE (SELECT m.state FROM workers m
-                                  WHERE lower(m.task_id) = lower(dep.value) AND m.id <> w.id
-                                    AND (m.repo_path IS w.repo_path OR m.repo IS w.repo)
-                                  ORDER BY m.created_at DESC, m.id LIMIT 1) IS NOT 'MERGED') = 1
-                      AND NOT EXISTS (
-                        SELECT 1 FROM json_each(coalesce(w.depends_on, '[]')) AS dep
-                        WHERE (SELECT CASE WHEN m.state = 'MERGED' THEN 1
-                                           WHEN m.state IN ('PR_OPEN', 'WORKING') AND m.pr_number IS NOT NULL AND m.branch IS NOT NULL THEN 1
-                                           ELSE 0 END
-                               FROM workers m
-                               WHERE lower(m.task_id) = lower(dep.value) AND m.id <> w.id
-                                 AND (m.repo_path IS w.repo_path OR m.repo IS w.repo)
-                               ORDER BY m.created_at DESC, m.id LIMIT 1) IS NOT 1)))
+             AND NOT EXISTS (
+               SELECT 1 FROM json_each(coalesce(w.depends_on, '[]')) AS dep
+               WHERE (SELECT m.state FROM workers m
+                      WHERE lower(m.task_id) = lower(dep.value) AND m.id <> w.id
+                        AND (m.repo_path IS w.repo_path OR m.repo IS w.repo)
+                      ORDER BY m.created_at DESC, m.id LIMIT 1) IS NOT 'MERGED')
            ORDER BY w.created_at, w.id LIMIT 1`,
         )
         .get({
@@ -717,6 +699,15 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
     });
   }
 
+  claimDelivery(deliveryId: string, event: string, since: string): boolean {
+    // the write lock of the transaction orders claims from every process of the file
+    return this.atomically(() => {
+      if (this.statement("SELECT 1 FROM delivery_log WHERE received_at >= ? AND id = ?").get(since, deliveryId)) return false;
+      this.statement("INSERT INTO delivery_log (id, event, received_at) VALUES (?, ?, ?)").run(deliveryId, event, now());
+      return true;
+    });
+  }
+
   forgetDelivery(deliveryId: string, since: string): boolean {
     return this.atomically(
       () => this.statement("DELETE FROM delivery_log WHERE received_at >= ? AND id = ?").run(since, deliveryId).changes > 0,
@@ -809,6 +800,13 @@ export class SqliteWorkerStore implements AnsweredAtOnce<Omit<WorkerStore, "back
             );
       return statement.run({ seq, owner, error, at, ...(retryAt === null ? {} : { retryAt }) }).changes === 1;
     });
+  }
+
+  renewFollowUps(owner: string, leaseMs: number): number {
+    const leaseUntil = later(leaseMs);
+    return this.atomically(
+      () => this.statement("UPDATE follow_ups SET lease_until = @leaseUntil WHERE owner = @owner AND state = 'running'").run({ owner, leaseUntil }).changes,
+    );
   }
 
   releaseFollowUps(owner: string | null): number {

@@ -283,6 +283,12 @@ export interface WorkerStore {
   recentDeliveries(since: string): Promise<string[]>;
   /** Appends delivery ids in one step, in the order given; returns how many. */
   recordDeliveries(deliveries: ReadonlyArray<{ id: string; event: string }>): Promise<number>;
+  /**
+   * Records delivery `deliveryId` unless it was recorded at or after `since` (ISO time); false
+   * when it was. Atomic across every client of the store: of several claiming one id at once
+   * (replicas of the app behind one URL), exactly one gets true. A forgotten id may be claimed again.
+   */
+  claimDelivery(deliveryId: string, event: string, since: string): Promise<boolean>;
   /** Forgets a delivery received at or after `since` whose handling failed; false when none was recorded. */
   forgetDelivery(deliveryId: string, since: string): Promise<boolean>;
   /** Forgets deliveries received before `before` (ISO time); returns how many. */
@@ -307,6 +313,8 @@ export interface WorkerStore {
   retryFollowUp(seq: number, owner: string, error: string, retryInMs: number | null): Promise<boolean>;
   /** Lets go of the claims of `owner` (every owner's when null); returns how many. */
   releaseFollowUps(owner: string | null): Promise<number>;
+  /** Extends, to `leaseMs` from now, the claims `owner` holds on follow-ups it is running; returns how many. */
+  renewFollowUps(owner: string, leaseMs: number): Promise<number>;
   followUpBacklog(): Promise<FollowUpBacklog>;
   /** Forgets follow-ups finished before `before` (ISO time), and with them their keys; returns how many. */
   pruneFollowUps(before: string): Promise<number>;

@@ -5,6 +5,7 @@ import { StoreUnavailableError } from "../../src/core/errors.js";
 import { openSqliteStore } from "../../src/store/sqlite-async.js";
 import type { WorkerStore } from "../../src/store/store.js";
 import { removeTempDirs, tempDir } from "../helpers/git.js";
+import { until } from "../helpers/serve.js";
 
 const stores: WorkerStore[] = [];
 afterEach(async () => {
@@ -97,5 +98,60 @@ describe("the delivery log", () => {
     await log.close();
     expect(await stored(store)).toEqual(["a", "b"]);
     expect(lines).toEqual(["delivery ids: the store is unavailable; waiting for it, nothing is lost", "delivery ids: the store answers again"]);
+  });
+
+  it("on a shared store, each delivery is claimed there: of two logs (two replicas) taking one id, one handles it", async () => {
+    const file = join(tempDir(), "state.db");
+    const [a, b] = [await DeliveryLog.open(await open(file), { shared: true }), await DeliveryLog.open(await open(file), { shared: true })];
+    const claims = await Promise.all([a.claim("d-1", "pull_request.closed"), b.claim("d-1", "pull_request.closed")]);
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect([await a.claim("d-1", "pull_request.closed"), await b.claim("d-1", "pull_request.closed")]).toEqual([false, false]);
+    // the one that took it failed: forgotten in the store, a redelivery to the other replica is handled
+    const taker = claims[0] ? a : b;
+    const other = claims[0] ? b : a;
+    await taker.forget("d-1");
+    expect(await other.claim("d-1", "pull_request.closed")).toBe(true);
+    expect(await stored(await open(file))).toEqual(["d-1"]);
+    // a replica that never took it forgets it (a follow-up of it gave up there): a redelivery to the one that did is handled
+    await taker.forget("d-1");
+    expect(await other.claim("d-1", "pull_request.closed")).toBe(true);
+  });
+
+  it("holds a delivery while the store is unavailable, says so once, and runs it when the store answers", async () => {
+    const store = await open();
+    let outage = true;
+    const flaky = new Proxy(store, {
+      get: (target, key, receiver) =>
+        key === "claimDelivery" && outage ? () => Promise.reject(new StoreUnavailableError("database is unreachable")) : Reflect.get(target, key, receiver),
+    });
+    const lines: string[] = [];
+    const logger = { warn: (_: unknown, message: string) => lines.push(message), info: (_: unknown, message: string) => lines.push(message) };
+    const log = await DeliveryLog.open(flaky, { shared: true, logger: logger as never });
+    const ran: string[] = [];
+    const failures: unknown[] = [];
+    await expect(log.claim("d-1", "x")).rejects.toThrow(StoreUnavailableError);
+    log.hold("d-1", async () => {
+      if (await log.claim("d-1", "x")) ran.push("d-1");
+    }, (error) => failures.push(error));
+    await new Promise((r) => setTimeout(r, 600));
+    expect([ran, log.heldCount]).toEqual([[], 1]);
+    outage = false;
+    await until(() => log.heldCount === 0);
+    expect([ran, failures]).toEqual([["d-1"], []]);
+    expect(await stored(store)).toEqual(["d-1"]);
+    expect(lines).toEqual(["deliveries: the store is unavailable; waiting for it, nothing is lost", "deliveries: the store answers again"]);
+  });
+
+  it("tells a held delivery's failure when the log closes before the store answers", async () => {
+    const store = await open();
+    const down = new Proxy(store, {
+      get: (target, key, receiver) => (key === "claimDelivery" ? () => Promise.reject(new StoreUnavailableError("database is unreachable")) : Reflect.get(target, key, receiver)),
+    });
+    const log = await DeliveryLog.open(down, { shared: true });
+    const failures: unknown[] = [];
+    log.hold("d-1", async () => void (await log.claim("d-1", "x")), (error) => failures.push(error));
+    await log.close();
+    expect(failures).toEqual([expect.any(StoreUnavailableError)]);
+    expect(log.heldCount).toBe(0);
   });
 });

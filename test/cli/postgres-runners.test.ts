@@ -10,8 +10,9 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Worker } from "../../src/core/worker.js";
-import { pw, PW_BIN, type CliResult } from "../helpers/cli.js";
-import { git, removeTempDirs, tempDir } from "../helpers/git.js";
+import { PW_BIN } from "../helpers/cli.js";
+import { removeTempDirs } from "../helpers/git.js";
+import { machine as onMachine, type Machine } from "../helpers/machines.js";
 import { testDatabase } from "../helpers/postgres.js";
 import { fakeAgent, REPOSITORY, runnerSandbox, type RunnerSandbox } from "../helpers/runner-env.js";
 import { until } from "../helpers/serve.js";
@@ -27,20 +28,8 @@ afterEach(async () => {
   removeTempDirs();
 });
 
-interface Machine {
-  checkout: string;
-  env: NodeJS.ProcessEnv;
-  pw(args: string[]): Promise<CliResult>;
-}
-
 /** Another machine: a clone of origin, a PW_HOME and worktrees root of its own, the same database. */
-function machine(sb: RunnerSandbox, name: string): Machine {
-  const dir = tempDir(`pw-${name}-`);
-  git(dir, "clone", "--quiet", sb.origin, "checkout");
-  const checkout = join(dir, "checkout");
-  const env = { ...sb.env, PW_HOME: join(dir, "home"), PW_WORKTREES_ROOT: join(dir, "worktrees"), PW_DATABASE_URL: database!.url };
-  return { checkout, env, pw: (args) => pw(args, { cwd: checkout, env }) };
-}
+const machine = (sb: RunnerSandbox, name: string): Machine => onMachine(sb, name, database!.url);
 
 async function workerOf(m: Machine, id: string): Promise<Worker> {
   const result = await m.pw(["worker", "get", id, "--json"]);

@@ -51,6 +51,9 @@ describe("git's race between worktrees being made at once", () => {
     }
     expect(isWorktreeRace(said)).toBe(true);
     expect(isWorktreeRace(new Error("fatal: 'feature/t-1' is already checked out at '/x'"))).toBe(false);
+    // an add whose half-made directory another's `worktree prune` took away (three runners' pipelines at once)
+    expect(isWorktreeRace(new Error("git worktree: fatal: could not open '.git/worktrees/s-13/locked' for writing: No such file or directory"))).toBe(true);
+    expect(isWorktreeRace(new Error("fatal: could not open '/x/notes.txt' for writing: Permission denied"))).toBe(false);
   });
 
   it("a new worktree waits it out: made once, with its branch, and nothing extra", async () => {

@@ -405,26 +405,6 @@ export function describeStore(name: string, backend: StoreBackend | null): void 
         expect(await store.claimNextWorker("runner-a", MINUTE, query)).toBeUndefined();
       });
 
-      it("starts a stacked task when all its dependencies are merged but one, and that one has an open PR (core/merge-flow.ts startPlan)", async () => {
-        const web = { repo: "acme/web", repoPath: "/src/web" };
-        const stack = { mergeFlow: { stack: true } };
-        await store.createWorker({ id: "worker-s00001", ...web, taskId: "parent", branch: "feature/parent", state: "WORKING" }, cli);
-        await store.createWorker({ id: "worker-s00002", ...web, taskId: "stacked", dependsOn: ["parent"], ...stack }, cli);
-        await store.createWorker({ id: "worker-s00003", ...web, taskId: "not-stacked", dependsOn: ["parent"] }, cli);
-        await store.createWorker({ id: "worker-s00004", ...web, taskId: "two-open", dependsOn: ["parent", "other"], ...stack }, cli);
-        await store.createWorker({ id: "worker-s00005", ...web, taskId: "other", branch: "feature/other", state: "PR_OPEN", prNumber: 8 }, cli);
-        const query = { checkouts: ["/src/web"] };
-        // the parent has no PR yet: nothing starts
-        expect(await store.claimNextWorker("runner-a", MINUTE, query)).toBeUndefined();
-        await store.updateWorker("worker-s00001", { prNumber: 7 });
-        expect((await store.claimNextWorker("runner-a", MINUTE, query))?.id).toBe("worker-s00002");
-        // not stacked, or two unmerged dependencies: they wait
-        expect(await store.claimNextWorker("runner-a", MINUTE, query)).toBeUndefined();
-        await store.transition("worker-s00005", "PR_OPEN", "MERGED", { source: "webhook" });
-        expect((await store.claimNextWorker("runner-a", MINUTE, query))?.id).toBe("worker-s00004");
-        expect(await store.claimNextWorker("runner-a", MINUTE, query)).toBeUndefined();
-      });
-
       it("gives each of many clients claiming at once a different worker, every queued worker once", async () => {
         const queued = 40;
         for (let i = 0; i < queued; i++) await store.createWorker({ id: `worker-q${String(i).padStart(5, "0")}`, repo: "acme/web" }, cli);
@@ -468,6 +448,30 @@ export function describeStore(name: string, backend: StoreBackend | null): void 
         expect(await store.pruneDeliveries("2000-01-01T00:00:00.000Z")).toBe(0);
         expect(await store.pruneDeliveries(new Date(Date.now() + MINUTE).toISOString())).toBe(1);
         expect(await store.recentDeliveries(epoch)).toEqual([]);
+      });
+
+      it("claims a delivery once: again within the window is false, a forgotten or older one is claimed again", async () => {
+        const epoch = "1970-01-01T00:00:00.000Z";
+        expect(await store.claimDelivery("d-1", "pull_request.closed", epoch)).toBe(true);
+        expect(await store.claimDelivery("d-1", "pull_request.closed", epoch)).toBe(false);
+        expect(await store.recentDeliveries(epoch)).toEqual(["d-1"]);
+        // recorded before the window asked about: claimed again
+        expect(await store.claimDelivery("d-1", "pull_request.closed", new Date(Date.now() + MINUTE).toISOString())).toBe(true);
+        expect(await store.forgetDelivery("d-1", epoch)).toBe(true);
+        expect(await store.recentDeliveries(epoch)).toEqual([]);
+        expect(await store.claimDelivery("d-1", "pull_request.closed", epoch)).toBe(true);
+        // ids recorded in a batch count too
+        await store.recordDeliveries([{ id: "d-2", event: "issue_comment.created" }]);
+        expect(await store.claimDelivery("d-2", "issue_comment.created", epoch)).toBe(false);
+      });
+
+      it("gives each delivery id to exactly one of many clients claiming it at once", async () => {
+        const epoch = "1970-01-01T00:00:00.000Z";
+        const clients = await Promise.all(Array.from({ length: 4 }, () => client()));
+        const ids = Array.from({ length: 10 }, (_, i) => `race-${i}`);
+        const won = await Promise.all(ids.map((id) => Promise.all(clients.map((c) => c.claimDelivery(id, "pull_request.opened", epoch)))));
+        expect(won.map((claims) => claims.filter(Boolean).length)).toEqual(ids.map(() => 1));
+        expect((await store.recentDeliveries(epoch)).sort()).toEqual([...ids].sort());
       });
     });
 
@@ -533,6 +537,19 @@ export function describeStore(name: string, backend: StoreBackend | null): void 
         expect((await store.claimFollowUps("newer", MINUTE, 10)).map((f) => [f.key, f.attempts])).toEqual([["a1", 3], ["b1", 2]]);
         expect(await store.finishFollowUp(b!.seq, "newer")).toBe(true);
         expect(await store.releaseFollowUps("newer")).toBe(1);
+      });
+
+      it("renews the claims an owner holds, so a live drainer keeps them past its first lease", async () => {
+        await store.addFollowUps([effect("a1"), effect("b1", "l#2"), effect("c1", "l#3")]);
+        // claimed already past their lease: another owner could take them, unless renewed
+        const mine = await store.claimFollowUps("live", -1, 2);
+        expect(mine).toHaveLength(2);
+        expect(await store.finishFollowUp(mine[1]!.seq, "live")).toBe(true);
+        expect(await store.renewFollowUps("live", MINUTE)).toBe(1);
+        expect(await store.renewFollowUps("nobody", MINUTE)).toBe(0);
+        // the renewed one stays the live owner's; the unclaimed one goes to the other
+        expect((await store.claimFollowUps("other", MINUTE, 10)).map((f) => f.key)).toEqual(["c1"]);
+        expect(await store.finishFollowUp(mine[0]!.seq, "live")).toBe(true);
       });
 
       it("queues a move's effects in the same step as the move", async () => {
