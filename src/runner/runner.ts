@@ -205,6 +205,8 @@ export class Runner {
       const worker = await this.deps.store.getWorker(id);
       const ctx = worker && this.contextFor(worker);
       if (!worker || worker.state !== "PR_OPEN" || !ctx || !this.holdsWorktree(worker)) continue;
+      // a moved base not rebased onto yet (origin did not answer): a round would take it unanswered
+      if (feedback.some((f) => f.detail.cause === "base")) continue;
       const decision = roundDecision(worker, feedback, ctx.config.rework, now);
       if (decision.due) due.push({ worker, ctx, upTo: feedback.at(-1)!.seq });
       else if (decision.at !== undefined) waiting++;
