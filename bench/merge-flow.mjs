@@ -8,35 +8,26 @@
 //
 //   npm run build && node bench/merge-flow.mjs [--prs N] [--files N] [--poll S]
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
+import { loadGitHubStandIn, requireBuilt, ROOT, signature } from "./harness.mjs";
 import { numberOption } from "./options.mjs";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const PRS = Math.round(numberOption("prs", 20));
 const FILES = Math.round(numberOption("files", 2000));
 const POLL = numberOption("poll", 0.1);
 const SECRET = "bench-secret";
 const REPO = "acme/widgets";
 
-if (!existsSync(join(ROOT, "dist/cli/main.js"))) {
-  console.error("bench: dist/cli/main.js is missing: run `npm run build` first");
-  process.exit(1);
-}
+requireBuilt();
 
 // ---- the GitHub stand-in of the tests, transpiled to plain JavaScript ---------------------------
 const work = mkdtempSync(join(tmpdir(), "pw-bench-merge-flow-"));
-const { default: ts } = await import("typescript");
-const { outputText } = ts.transpileModule(readFileSync(join(ROOT, "test/helpers/github-stand-in.ts"), "utf8"), {
-  compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
-});
-writeFileSync(join(work, "github-stand-in.mjs"), outputText);
-const { GitHubStandIn } = await import(join(work, "github-stand-in.mjs"));
+const GitHubStandIn = await loadGitHubStandIn(work);
 const github = await GitHubStandIn.start();
 github.addRepo(REPO);
 
@@ -161,7 +152,7 @@ try {
       "content-type": "application/json",
       "x-github-event": "push",
       "x-github-delivery": randomUUID(),
-      "x-hub-signature-256": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`,
+      "x-hub-signature-256": signature(SECRET, body),
     },
     body,
   });
