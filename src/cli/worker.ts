@@ -1,6 +1,6 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { existsSync, readFileSync, statSync, watch } from "node:fs";
-import { parseDuration } from "../core/duration.js";
+import { formatDuration, parseDuration } from "../core/duration.js";
 import { EXIT_FAILED, InvalidInputError, PwError } from "../core/errors.js";
 import { parseProjectName, parseTaskId, parseWorkerId } from "../core/names.js";
 import { parseTaskSpec, SpecError } from "../core/spec.js";
@@ -35,6 +35,11 @@ async function runnerModules() {
     import("../runner/runner.js"),
   ]);
   return { ...context, ...operations, ...runner };
+}
+
+/** `--stale-after` of the commands that judge runners, defaulting to the one stale limit (DEFAULT_STALE_AFTER_MS). */
+export function staleAfterOption(description: string): Option {
+  return new Option("--stale-after <duration>", description).default(formatDuration(DEFAULT_STALE_AFTER_MS));
 }
 
 /** `--stale-after`: a duration, as milliseconds. */
@@ -235,9 +240,9 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .description("list workers")
     .option("--state <state>", "only workers in this state")
     .option("--json", "print a JSON array")
-    .option("--stale-after <duration>", "mark a runner not heard from for this long as stale (default: 30s)")
-    .action(async (opts: { state?: string; json?: boolean; staleAfter?: string }) => {
-      const staleAfterMs = opts.staleAfter === undefined ? DEFAULT_STALE_AFTER_MS : parseStaleAfter(opts.staleAfter);
+    .addOption(staleAfterOption("mark a runner not heard from for this long as stale"))
+    .action(async (opts: { state?: string; json?: boolean; staleAfter: string }) => {
+      const staleAfterMs = parseStaleAfter(opts.staleAfter);
       const workers = await ctx.store.listWorkers(opts.state === undefined ? {} : { state: parseState(opts.state) });
       if (opts.json) printJson(workers);
       else printWorkerList(workers, runnerStaleness(await ctx.store.listRunners(staleAfterMs)));
@@ -322,7 +327,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .description("queue a failed (UNKNOWN) or ABANDONED worker again, in its existing worktree")
     .argument("<id>", "worker id")
     .option("--anywhere", "let any runner serving its repository start it afresh in a new worktree (its runner is gone: also a WORKING worker of a stale runner)")
-    .option("--stale-after <duration>", "with --anywhere: a runner not heard from for this long is gone", "30s")
+    .addOption(staleAfterOption("with --anywhere: a runner not heard from for this long is gone"))
     .action(async (id: string, opts: { anywhere?: boolean; staleAfter: string }) => {
       const workerId = parseWorkerId(id);
       const { retryAnywhere, retryWorker } = await runnerModules();
