@@ -117,10 +117,10 @@ describe("redaction", () => {
     logger.info(
       {
         token: "ghs_top",
-        password: "p1",
+        password: "secret-p1-value",
         privateKey: "-----BEGIN RSA PRIVATE KEY-----",
-        config: { webhookSecret: "s1", apiKey: "k1", name: "kept" },
-        headers: { authorization: "Bearer abc", "x-api-key": "k2", accept: "application/json" },
+        config: { webhookSecret: "secret-s1-value", apiKey: "secret-k1-value", name: "kept" },
+        headers: { authorization: "Bearer abc", "x-api-key": "secret-k2-value", accept: "application/json" },
         req: { headers: { authorization: "token xyz", cookie: "pw_session=1" }, url: "/?token=tok456", query: { token: "tok456" } },
         err: Object.assign(new Error("boom"), {
           request: { headers: { authorization: "token ghs_err" }, body: "{...}", url: "https://api.github.com/x?client_secret=cs1" },
@@ -133,7 +133,7 @@ describe("redaction", () => {
     );
     const [line] = lines();
     const text = JSON.stringify(line);
-    for (const secret of ["ghs_top", "p1", "BEGIN RSA", "s1", "k1", "k2", "Bearer abc", "token xyz", "pw_session", "ghs_err", "ghp_env", "tok123", "tok456", "cs1", "a very long body"]) {
+    for (const secret of ["ghs_top", "secret-p1-value", "BEGIN RSA", "secret-s1-value", "secret-k1-value", "secret-k2-value", "Bearer abc", "token xyz", "pw_session", "ghs_err", "ghp_env", "tok123", "tok456", "cs1", "a very long body"]) {
       expect(text).not.toContain(secret);
     }
     expect(line).toMatchObject({
